@@ -1,0 +1,210 @@
+/*
+ * cmd_train.c — `prunetune train [CONFIG.json] [--set KEY=VALUE]... [--quiet]`
+ *
+ * Trains one network with core/ directly (no MPI, no database): progress goes
+ * to stderr, one line per epoch, and the final metrics to stdout as one JSON
+ * object, so `prunetune train cfg.json > result.json` keeps them apart.
+ *
+ * --set edits the config the way the file would: the resolved config is
+ * turned back into JSON, the key is replaced, and the result is parsed again,
+ * so an override is checked by the same single parser as the file.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "data_open.h"
+#include "sysinfo.h"
+#include "train.h"
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: prunetune train [CONFIG.json] [--set KEY=VALUE]... [--quiet]\n\n"
+            "Trains one network and prints its metrics as JSON on stdout; one progress\n"
+            "line per epoch goes to stderr. Without CONFIG, the defaults train\n"
+            "LeNet-300-100 on Fashion-MNIST (see schemas/train.schema.json and examples/).\n\n"
+            "options:\n"
+            "  --set KEY=VALUE  override a config key, e.g. --set train.epochs=3\n"
+            "                   (VALUE is JSON; a bare word is taken as a string)\n"
+            "  --quiet          no progress lines\n"
+            "  -h, --help       this help\n\n"
+            "exit status: 0 trained, 1 training failed (diverged), 2 bad config or data\n");
+}
+
+/* Replaces key path `key` (a.b.c) of cfg with `value` and re-parses. */
+static pt_status apply_set(pt_config *cfg, const char *arg, pt_err *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return pt_fail(err, PT_ERR_CONFIG, "--set %s: expected KEY=VALUE", arg);
+    char key[256];
+    size_t klen = (size_t)(eq - arg);
+    if (klen >= sizeof key)
+        return pt_fail(err, PT_ERR_CONFIG, "--set: key too long");
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+
+    char *text = pt_config_to_json(cfg);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    /* Whole-string JSON only: "12abc" is a string, not 12. */
+    cJSON *val = cJSON_ParseWithOpts(eq + 1, NULL, 1);
+    if (!val)
+        val = cJSON_CreateString(eq + 1);
+    if (!root || !val) {
+        cJSON_Delete(root);
+        cJSON_Delete(val);
+        return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
+    }
+    /* Walk a.b to the parent object, creating missing sections so that the
+     * parser, not this code, reports an unknown key. */
+    cJSON *node = root;
+    char *save = NULL, *part = strtok_r(key, ".", &save), *next;
+    while (part && cJSON_IsObject(node) && (next = strtok_r(NULL, ".", &save)) != NULL) {
+        cJSON *child = cJSON_GetObjectItemCaseSensitive(node, part);
+        if (!child)
+            child = cJSON_AddObjectToObject(node, part);
+        node = child;
+        part = next;
+    }
+    if (part && cJSON_IsObject(node)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(node, part);
+        cJSON_AddItemToObject(node, part, val);
+        val = NULL;
+    }
+    if (val) {
+        cJSON_Delete(val);
+        cJSON_Delete(root);
+        return pt_fail(err, PT_ERR_CONFIG, "--set %.*s: not a key inside a section", (int)klen, arg);
+    }
+    char *edited = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!edited)
+        return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
+    pt_status st = pt_config_parse(cfg, edited, "--set", err);
+    free(edited);
+    return st;
+}
+
+static int print_epoch(void *ctx, const pt_epoch_stats *s)
+{
+    (void)ctx;
+    fprintf(stderr, "epoch %3d/%d  loss %.4f  train_acc %.4f  val_acc %.4f  lr %.4g  %8.0f samples/s  %6.1fs\n",
+            s->epoch, s->epochs, s->loss, s->train_acc, s->val_acc, s->lr, s->samples_per_s,
+            s->elapsed_s);
+    return 0;
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static void print_result(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
+                         pt_status st, const pt_err *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", st == PT_OK ? "ok" : "failed");
+    if (st != PT_OK)
+        cJSON_AddStringToObject(o, "reason", err->msg);
+    add_num(o, "val_acc", r->val_acc);
+    add_num(o, "test_acc", r->test_acc);
+    add_num(o, "loss", r->loss);
+    add_num(o, "val_loss", r->val_loss);
+    add_num(o, "test_loss", r->test_loss);
+    cJSON_AddNumberToObject(o, "epochs", r->epochs);
+    add_num(o, "train_samples_per_s", r->train_samples_per_s);
+    add_num(o, "train_s", r->train_s);
+    cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)pt_peak_rss_bytes());
+    add_num(o, "wall_s", r->wall_s);
+    cJSON_AddNumberToObject(o, "seed", (double)cfg->seed);
+    long np = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        np += (long)net->layer[l].n_out * (net->layer[l].n_in + 1);
+    cJSON_AddNumberToObject(o, "params", (double)np);
+    char *text = cJSON_Print(o);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        train_usage(stdout);
+        return PT_EXIT_OK;
+    }
+    pt_config cfg;
+    pt_err err = {{0}};
+    const char *path = NULL;
+    int quiet = 0;
+    pt_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(argv[i], "--set")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "prunetune train: --set needs KEY=VALUE\n");
+                return PT_EXIT_USAGE;
+            }
+            i++; /* applied after the file, below */
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "prunetune train: unknown option '%s' (see --help)\n", argv[i]);
+            return PT_EXIT_USAGE;
+        } else if (path) {
+            fprintf(stderr, "prunetune train: one config file expected, got '%s' and '%s'\n",
+                    path, argv[i]);
+            return PT_EXIT_USAGE;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (path && pt_config_load(&cfg, path, &err) != PT_OK) {
+        fprintf(stderr, "prunetune train: %s\n", err.msg);
+        return PT_EXIT_USAGE;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && apply_set(&cfg, argv[++i], &err) != PT_OK) {
+            fprintf(stderr, "prunetune train: %s\n", err.msg);
+            return PT_EXIT_USAGE;
+        }
+    }
+
+    pt_data data;
+    memset(&data, 0, sizeof data);
+    if (pt_data_open(&data, &cfg.data, cfg.seed, &err) != PT_OK) {
+        fprintf(stderr, "prunetune train: %s\n", err.msg);
+        pt_data_close(&data);
+        return PT_EXIT_USAGE;
+    }
+    if (!quiet)
+        fprintf(stderr, "data: %d train, %d validation, %d test rows, %d features, %d classes\n",
+                data.split.n_train, data.split.n_val, data.test.n, data.train.dim,
+                data.train.n_classes);
+    pt_mlp net;
+    pt_train_result res;
+    pt_status st = pt_train(&cfg, &data, &net, quiet ? NULL : print_epoch, NULL, &res, &err);
+    int code = PT_EXIT_OK;
+    if (st == PT_OK || st == PT_ERR_DIVERGED) {
+        print_result(&cfg, &net, &res, st, &err);
+        if (st != PT_OK) {
+            fprintf(stderr, "prunetune train: %s\n", err.msg);
+            code = PT_EXIT_FAIL;
+        }
+    } else {
+        fprintf(stderr, "prunetune train: %s\n", err.msg);
+        code = st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
+    }
+    pt_mlp_free(&net);
+    pt_data_close(&data);
+    return code;
+}

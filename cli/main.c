@@ -1,0 +1,65 @@
+/*
+ * main.c — prunetune's entry point: finds the subcommand and runs it.
+ *
+ * The command table is the one list of commands; `prunetune --help` prints it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef PT_VERSION
+#define PT_VERSION "0.1.0"
+#endif
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train one network from a JSON config and print its metrics"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "prunetune %s — search for the pruning + regularization mix that shrinks a\n"
+            "neural network without losing accuracy.\n\n"
+            "usage: prunetune COMMAND [ARGS]   (prunetune COMMAND --help for details)\n\n"
+            "commands:\n",
+            PT_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\noptions:\n  -h, --help   this help\n  --version    print the version\n");
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return PT_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return PT_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("prunetune %s\n", PT_VERSION);
+        return PT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "prunetune: unknown command '%s' (see prunetune --help)\n", argv[1]);
+    return PT_EXIT_USAGE;
+}

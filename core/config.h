@@ -1,0 +1,98 @@
+/*
+ * config.h — the trial configuration: one struct, one JSON parser.
+ *
+ * A trial is fully described by its JSON (data + network + training + seed):
+ * the same JSON gives the same result through `prunetune train` and, later,
+ * through a search worker. Every key has one definition, in the key table of
+ * config.c, mirrored for users by schemas/train.schema.json.
+ *
+ * Parsing starts from pt_config_defaults() and overrides the keys present.
+ * Unknown keys, wrong types and out-of-range values are errors whose message
+ * names the source and the key path and what was expected, e.g.
+ *   "lenet.json: train.lr: expected a number > 0 (got -0.1)".
+ * Strings are stored in fixed buffers so a pt_config is a plain value: it can
+ * be copied with `=` and needs no free.
+ */
+#ifndef PT_CONFIG_H
+#define PT_CONFIG_H
+
+#include <stdint.h>
+
+#include "data.h"
+#include "status.h"
+
+#define PT_PATH_MAX 1024
+#define PT_MAX_HIDDEN 16
+
+typedef enum { PT_FMT_IDX = 0, PT_FMT_CSV = 1 } pt_data_format;
+
+typedef struct {
+    pt_data_format format;          /* data.format: "idx" | "csv" */
+    /* IDX: data.dir holds train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+     * t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz unless the four
+     * explicit paths below are given (an explicit path wins). */
+    char dir[PT_PATH_MAX];          /* data.dir, default Fashion-MNIST's */
+    char train_images[PT_PATH_MAX]; /* data.train_images */
+    char train_labels[PT_PATH_MAX]; /* data.train_labels */
+    char test_images[PT_PATH_MAX];  /* data.test_images */
+    char test_labels[PT_PATH_MAX];  /* data.test_labels */
+    /* CSV: data.train, optional data.test (else test_fraction is split off). */
+    char train[PT_PATH_MAX];
+    char test[PT_PATH_MAX];
+    int header;                     /* data.header: true/false/"auto" -> 1/0/-1 */
+    char label_name[256];           /* data.label: column name (string) ... */
+    int label_index;                /* ... or index (number), default -1 = last */
+    pt_scale scale;                 /* data.scale: "unit" | "standard" | "none" */
+    double val_fraction;            /* data.val_fraction in [0,1), default 0.1 */
+    double test_fraction;           /* data.test_fraction (CSV, no test file) */
+    int limit;                      /* data.limit: use first N train rows, 0 = all */
+    int test_limit;                 /* data.test_limit: first N test rows, 0 = all */
+} pt_data_config;
+
+typedef struct {
+    int n_hidden;                   /* length of net.hidden */
+    int hidden[PT_MAX_HIDDEN];      /* net.hidden, default [300, 100] */
+} pt_net_config;
+
+typedef enum { PT_OPT_SGD = 0, PT_OPT_ADAM = 1 } pt_opt_kind;
+typedef enum { PT_LR_CONSTANT = 0, PT_LR_STEP = 1, PT_LR_COSINE = 2 } pt_lr_kind;
+
+typedef struct {
+    int epochs;                     /* train.epochs >= 1, default 10 */
+    int batch_size;                 /* train.batch_size >= 1, default 128 */
+    int threads;                    /* train.threads (BLAS) >= 1, default 1 */
+    pt_opt_kind optimizer;          /* train.optimizer: "sgd" | "adam" */
+    double lr;                      /* train.lr > 0, default 0.05 */
+    double momentum;                /* train.momentum in [0,1), default 0.9 */
+    int nesterov;                   /* train.nesterov, default false */
+    double beta1, beta2, eps;       /* train.beta1/beta2/eps (Adam) */
+    double weight_decay;            /* train.weight_decay >= 0, coupled L2 */
+    pt_lr_kind lr_schedule;         /* train.lr_schedule: "constant"|"step"|"cosine" */
+    int step_epochs;                /* train.step_epochs: step period, default 5 */
+    double gamma;                   /* train.gamma: step factor, default 0.1 */
+    double min_lr;                  /* train.min_lr: cosine floor, default 0 */
+} pt_train_config;
+
+typedef struct {
+    uint64_t seed;                  /* seed, default 1 */
+    pt_data_config data;
+    pt_net_config net;
+    pt_train_config train;
+} pt_config;
+
+void pt_config_defaults(pt_config *c);
+
+/* Parses JSON text over the defaults. source names the text in errors
+ * (usually the file name). Returns PT_ERR_CONFIG on any bad key. */
+pt_status pt_config_parse(pt_config *c, const char *json, const char *source,
+                          pt_err *err);
+
+/* Reads and parses a JSON file (errors name the file). */
+pt_status pt_config_load(pt_config *c, const char *path, pt_err *err);
+
+/* The full resolved config as JSON text (every key, defaults included), in a
+ * form pt_config_parse() accepts and that parses back to an equal struct.
+ * Returns a malloc'd string the caller frees, or NULL when out of memory. */
+char *pt_config_to_json(const pt_config *c);
+
+#endif

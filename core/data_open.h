@@ -1,0 +1,35 @@
+/*
+ * data_open.h — turn a data config into ready-to-train data.
+ *
+ * Loads the training and test files the config names (IDX or CSV), applies
+ * data.limit / data.test_limit, splits validation rows off the training rows
+ * (seeded, see pt_split_make) and, for CSV without a test file, splits off
+ * data.test_fraction as the test set first. The scaler is fitted on the
+ * training rows only, so validation and test never leak into it.
+ */
+#ifndef PT_DATA_OPEN_H
+#define PT_DATA_OPEN_H
+
+#include "config.h"
+#include "data.h"
+
+typedef struct {
+    pt_dataset train; /* rows for training and validation */
+    pt_dataset test;  /* test rows; n == 0 when there is no test set */
+    pt_split split;   /* indices into train */
+    pt_scaler scaler; /* fitted on split.train */
+} pt_data;
+
+/* Errors: those of the loaders, plus PT_ERR_CONFIG when train and test
+ * disagree in dim, or a split leaves no training rows. */
+pt_status pt_data_open(pt_data *d, const pt_data_config *cfg, uint64_t seed,
+                       pt_err *err);
+/* Safe on a zeroed or half-opened pt_data. */
+void pt_data_close(pt_data *d);
+
+/* Copies rows idx[0..n) of src into a new data set out (same dim, classes,
+ * range and class names). */
+pt_status pt_dataset_take(pt_dataset *out, const pt_dataset *src,
+                          const uint32_t *idx, int n, pt_err *err);
+
+#endif

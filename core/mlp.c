@@ -1,0 +1,235 @@
+/*
+ * mlp.c — forward and backward passes of the fully connected network.
+ *
+ * Time goes to the three GEMMs per layer (forward, dX, dW); everything else
+ * is a single streaming pass over a batch-sized buffer, fused so each buffer
+ * is read once: bias + ReLU after the forward GEMM, ReLU mask + bias-gradient
+ * sum after the dX GEMM, softmax + loss + its gradient on the logits. There
+ * is no copy of the batch: the caller gathers rows straight into act[0].
+ */
+#include "mlp.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t round_up(size_t n) { return (n + PT_MLP_ALIGN - 1) / PT_MLP_ALIGN * PT_MLP_ALIGN; }
+
+static float *alloc_floats(size_t n)
+{
+    /* aligned_alloc needs a size that is a multiple of the alignment. */
+    size_t bytes = round_up(n ? n : 1) * sizeof(float);
+    float *p = aligned_alloc(PT_MLP_ALIGN * sizeof(float), bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
+                      int n_out, int cap, pt_rng *rng, pt_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (n_hidden < 0 || n_hidden + 1 > PT_MLP_MAX_LAYERS)
+        return pt_fail(err, PT_ERR_ARG, "network: %d hidden layers (at most %d)",
+                       n_hidden, PT_MLP_MAX_LAYERS - 1);
+    if (n_in < 1 || n_out < 1 || cap < 1)
+        return pt_fail(err, PT_ERR_ARG, "network: input %d, output %d, batch %d must be >= 1",
+                       n_in, n_out, cap);
+    m->n_layers = n_hidden + 1;
+    m->sizes[0] = n_in;
+    for (int i = 0; i < n_hidden; i++) {
+        if (hidden[i] < 1)
+            return pt_fail(err, PT_ERR_ARG, "network: hidden layer %d has %d neurons", i, hidden[i]);
+        m->sizes[i + 1] = hidden[i];
+    }
+    m->sizes[m->n_layers] = n_out;
+    m->cap = cap;
+
+    size_t total = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        pt_layer *L = &m->layer[l];
+        L->n_in = m->sizes[l];
+        L->n_out = m->sizes[l + 1];
+        L->off = total;
+        L->len = round_up((size_t)L->n_in * L->n_out) + round_up((size_t)L->n_out);
+        total += L->len;
+    }
+    m->n_params = total;
+    m->params = alloc_floats(total);
+    m->grads = alloc_floats(total);
+    int ok = m->params && m->grads;
+    for (int l = 0; ok && l <= m->n_layers; l++) {
+        m->act[l] = alloc_floats((size_t)cap * m->sizes[l]);
+        ok = m->act[l] != NULL;
+        if (ok && l < m->n_layers) {
+            m->delta[l] = alloc_floats((size_t)cap * m->sizes[l + 1]);
+            ok = m->delta[l] != NULL;
+        }
+    }
+    if (!ok) {
+        pt_mlp_free(m);
+        return pt_fail(err, PT_ERR_NOMEM, "network: out of memory");
+    }
+    for (int l = 0; l < m->n_layers; l++) {
+        pt_layer *L = &m->layer[l];
+        size_t nw = (size_t)L->n_in * L->n_out;
+        L->w = m->params + L->off;
+        L->b = L->w + round_up(nw);
+        L->gw = m->grads + L->off;
+        L->gb = L->gw + round_up(nw);
+        double sd = sqrt(2.0 / L->n_in);
+        for (size_t i = 0; i < nw; i++)
+            L->w[i] = (float)(sd * pt_rng_normal(rng));
+    }
+    return PT_OK;
+}
+
+void pt_mlp_free(pt_mlp *m)
+{
+    free(m->params);
+    free(m->grads);
+    for (int l = 0; l <= PT_MLP_MAX_LAYERS; l++)
+        free(m->act[l]);
+    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+        free(m->delta[l]);
+    memset(m, 0, sizeof *m);
+}
+
+/* z = max(z + b, 0) for every row; the hidden layers' fused epilogue. */
+static void bias_relu(float *restrict z, const float *restrict b, int n, int width)
+{
+    for (int i = 0; i < n; i++) {
+        float *row = z + (size_t)i * width;
+        for (int j = 0; j < width; j++) {
+            float v = row[j] + b[j];
+            row[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+static void bias_add(float *restrict z, const float *restrict b, int n, int width)
+{
+    for (int i = 0; i < n; i++) {
+        float *row = z + (size_t)i * width;
+        for (int j = 0; j < width; j++)
+            row[j] += b[j];
+    }
+}
+
+void pt_mlp_forward(pt_mlp *m, int n)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        pt_layer *L = &m->layer[l];
+        float *out = m->act[l + 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in,
+                    1.0f, m->act[l], L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
+        if (l + 1 < m->n_layers)
+            bias_relu(out, L->b, n, L->n_out);
+        else
+            bias_add(out, L->b, n, L->n_out);
+    }
+}
+
+/* Loss of one row of logits: log-sum-exp - z[y], computed around the max so
+ * exp never overflows. Writes the softmax probabilities into p when non-NULL. */
+static double row_loss(const float *z, int c, int y, float *p, int *argmax)
+{
+    int am = 0;
+    for (int j = 1; j < c; j++)
+        if (z[j] > z[am])
+            am = j;
+    float mx = z[am];
+    double sum = 0.0;
+    for (int j = 0; j < c; j++) {
+        float e = expf(z[j] - mx);
+        if (p)
+            p[j] = e;
+        sum += e;
+    }
+    if (p) {
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < c; j++)
+            p[j] *= inv;
+    }
+    *argmax = am;
+    return log(sum) - (double)(z[y] - mx);
+}
+
+double pt_mlp_loss(const pt_mlp *m, int n, const int32_t *y, int *correct)
+{
+    int c = m->sizes[m->n_layers], ok = 0;
+    const float *z = m->act[m->n_layers];
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        int am;
+        total += row_loss(z + (size_t)i * c, c, y[i], NULL, &am);
+        ok += am == y[i];
+    }
+    if (correct)
+        *correct = ok;
+    return n ? total / n : 0.0;
+}
+
+/* delta = (softmax(z) - onehot(y)) / n, and the output bias gradient. */
+static double softmax_xent_grad(pt_mlp *m, int n, const int32_t *y, int *correct)
+{
+    int last = m->n_layers - 1, c = m->sizes[m->n_layers], ok = 0;
+    const float *z = m->act[m->n_layers];
+    float *d = m->delta[last], *gb = m->layer[last].gb;
+    float inv_n = 1.0f / (float)n;
+    double total = 0.0;
+    memset(gb, 0, sizeof(float) * (size_t)c);
+    for (int i = 0; i < n; i++) {
+        float *p = d + (size_t)i * c;
+        int am;
+        total += row_loss(z + (size_t)i * c, c, y[i], p, &am);
+        ok += am == y[i];
+        p[y[i]] -= 1.0f;
+        for (int j = 0; j < c; j++) {
+            p[j] *= inv_n;
+            gb[j] += p[j];
+        }
+    }
+    if (correct)
+        *correct = ok;
+    return total / n;
+}
+
+/* delta *= (act > 0) in place, and gb = column sums of the masked delta. */
+static void relu_mask_bias_grad(float *restrict d, const float *restrict a,
+                                float *restrict gb, int n, int width)
+{
+    memset(gb, 0, sizeof(float) * (size_t)width);
+    for (int i = 0; i < n; i++) {
+        float *dr = d + (size_t)i * width;
+        const float *ar = a + (size_t)i * width;
+        for (int j = 0; j < width; j++) {
+            float v = ar[j] > 0.0f ? dr[j] : 0.0f;
+            dr[j] = v;
+            gb[j] += v;
+        }
+    }
+}
+
+double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct,
+                       pt_layer_hook hook, void *ctx)
+{
+    double loss = softmax_xent_grad(m, n, y, correct);
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        pt_layer *L = &m->layer[l];
+        const float *dz = m->delta[l];
+        if (l > 0) {
+            /* dX must use W before the hook lets the optimizer change it. */
+            float *dx = m->delta[l - 1];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out,
+                        1.0f, dz, L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
+            relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in);
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n,
+                    1.0f, dz, L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
+        if (hook)
+            hook(ctx, m, l);
+    }
+    return loss;
+}

@@ -1,0 +1,88 @@
+/*
+ * mlp.h — a fully connected ReLU network with a softmax cross-entropy head.
+ *
+ * Layout, chosen for the BLAS calls that consume it (kann style):
+ * - weights of layer l are row-major n_out x n_in (PyTorch's nn.Linear
+ *   layout, so exported models need no transposes), followed by the n_out
+ *   biases; all layers' parameters live in ONE contiguous block (params),
+ *   gradients in a second block of the same shape (grads), so an optimizer
+ *   can treat a layer, or the whole net, as one flat segment;
+ * - activations for a batch of up to `cap` rows are allocated once, at init;
+ *   forward and backward never allocate. act[0] is the input batch the caller
+ *   fills (e.g. with pt_dataset_gather), act[l] the output of layer l-1 after
+ *   ReLU, act[n_layers] the logits.
+ *
+ * Forward:  Z = X W^T (cblas_sgemm), then one fused pass adds the bias and
+ *           applies ReLU in place (the pre-activation is never stored: ReLU's
+ *           derivative is read back from the output, a > 0).
+ * Backward: one pass turns logits into softmax - onehot (and the loss),
+ *           then per layer, last to first: dX = dZ W (before W changes),
+ *           a fused pass applies ReLU's mask and sums the bias gradient, and
+ *           dW = dZ^T X. As soon as a layer's gradient is complete the
+ *           optional hook runs, so an optimizer can update that layer while
+ *           its weights are still in cache.
+ */
+#ifndef PT_MLP_H
+#define PT_MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+#include "status.h"
+
+#define PT_MLP_MAX_LAYERS 17 /* weight layers: up to 16 hidden + output */
+#define PT_MLP_ALIGN 16      /* floats: every segment starts on 64 bytes */
+
+typedef struct {
+    int n_in, n_out;
+    float *w, *b;   /* into pt_mlp.params */
+    float *gw, *gb; /* into pt_mlp.grads */
+    size_t off;     /* offset of w in params; b follows at off + n_out*n_in
+                       rounded up to PT_MLP_ALIGN floats */
+    size_t len;     /* floats from w to the end of b (alignment padding
+                       included; padding stays zero) */
+} pt_layer;
+
+typedef struct {
+    int n_layers;                        /* weight layers */
+    int sizes[PT_MLP_MAX_LAYERS + 1];    /* sizes[0] input ... sizes[n_layers] classes */
+    pt_layer layer[PT_MLP_MAX_LAYERS];
+    float *params, *grads;
+    size_t n_params;                     /* floats in params (with padding) */
+    int cap;                             /* rows a batch may have */
+    float *act[PT_MLP_MAX_LAYERS + 1];   /* cap x sizes[l] each */
+    float *delta[PT_MLP_MAX_LAYERS];     /* cap x sizes[l+1]: dL/dZ of layer l */
+} pt_mlp;
+
+/* Called by pt_mlp_backward once layer l's gradient (gw, gb) is complete and
+ * its weights are no longer needed by the backward pass. */
+typedef void (*pt_layer_hook)(void *ctx, pt_mlp *m, int l);
+
+/* Builds a network n_in -> hidden[0] -> ... -> hidden[n_hidden-1] -> n_out
+ * with buffers for batches of up to cap rows. Weights get He initialisation
+ * (normal, std sqrt(2 / n_in)) from rng; biases start at 0.
+ * Errors: PT_ERR_ARG for sizes < 1 or too many layers, PT_ERR_NOMEM. */
+pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
+                      int n_out, int cap, pt_rng *rng, pt_err *err);
+/* Safe on a zeroed struct. */
+void pt_mlp_free(pt_mlp *m);
+
+/* Forward pass over the first n (<= cap) rows of act[0]; logits land in
+ * act[n_layers]. */
+void pt_mlp_forward(pt_mlp *m, int n);
+
+/* Softmax cross-entropy of the logits of the last forward pass against the
+ * labels y[0..n); returns the mean loss and writes the number of correct
+ * argmax predictions to *correct (when non-NULL). Does not modify logits. */
+double pt_mlp_loss(const pt_mlp *m, int n, const int32_t *y, int *correct);
+
+/* Backward pass after pt_mlp_forward(m, n): fills grads with the gradient of
+ * the mean softmax cross-entropy over the n rows, calling hook (if non-NULL)
+ * for each layer from last to first. Returns the mean loss (the logits are left
+ * as they are) and counts correct predictions as
+ * pt_mlp_loss does. */
+double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct,
+                       pt_layer_hook hook, void *ctx);
+
+#endif

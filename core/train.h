@@ -1,0 +1,66 @@
+/*
+ * train.h — the training loop: mini-batch SGD/Adam over a pt_data.
+ *
+ * pt_train() builds the network from the config, trains it for
+ * train.epochs epochs and evaluates it; the caller gets the trained network
+ * (to inspect, prune or export) and a result struct. Per epoch it calls an
+ * optional callback with the epoch's figures: that is how `prunetune train`
+ * prints progress and how a search worker will report intermediate values
+ * and obey a stop request (the callback returns non-zero to stop).
+ *
+ * Determinism: weights come from the stream pt_rng_derive(seed, PT_STREAM_INIT)
+ * and batch order from pt_rng_derive(seed, PT_STREAM_SHUFFLE); with one BLAS
+ * thread the same config gives bit-identical weights on one machine.
+ *
+ * Timing: samples_per_s counts only the training batches (gather, forward,
+ * backward, update), not evaluation, as the PyTorch peer benchmark does.
+ */
+#ifndef PT_TRAIN_H
+#define PT_TRAIN_H
+
+#include "config.h"
+#include "data_open.h"
+#include "mlp.h"
+#include "status.h"
+
+enum { PT_STREAM_INIT = 1, PT_STREAM_SHUFFLE = 2 }; /* append new streams at the end */
+
+typedef struct {
+    int epoch;            /* 1-based */
+    int epochs;           /* planned epochs */
+    double lr;            /* learning rate used in this epoch */
+    double loss;          /* mean training loss over the epoch's batches */
+    double train_acc;     /* accuracy on the training batches as they ran */
+    double val_loss;      /* NAN when there are no validation rows */
+    double val_acc;       /* NAN when there are no validation rows */
+    double samples_per_s; /* training samples / training time of this epoch */
+    double elapsed_s;     /* since training started */
+} pt_epoch_stats;
+
+/* Return non-zero to stop training after this epoch. */
+typedef int (*pt_epoch_fn)(void *ctx, const pt_epoch_stats *s);
+
+typedef struct {
+    int epochs;                 /* epochs run */
+    int stopped;                /* 1 when the callback stopped the run */
+    double loss;                /* last epoch's mean training loss */
+    double val_acc, val_loss;   /* NAN without validation rows */
+    double test_acc, test_loss; /* NAN without a test set */
+    double train_samples_per_s; /* over all epochs */
+    double train_s;             /* time in training batches */
+    double wall_s;              /* whole pt_train call */
+} pt_train_result;
+
+/* Trains a network described by cfg on data. On PT_OK, or PT_ERR_DIVERGED,
+ * *net holds the network (caller frees it with pt_mlp_free); on other errors
+ * *net is zeroed. PT_ERR_DIVERGED: a batch loss was NaN or infinite (the
+ * message names the epoch and batch); res holds the figures so far. */
+pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
+                   pt_epoch_fn on_epoch, void *ctx, pt_train_result *res, pt_err *err);
+
+/* Accuracy and mean loss of net on rows idx[0..n) of ds (all rows when idx
+ * is NULL; then n is ignored), in batches of net->cap rows. */
+void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc,
+                 const uint32_t *idx, int n, double *acc, double *loss);
+
+#endif

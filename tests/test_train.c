@@ -1,0 +1,223 @@
+/*
+ * test_train.c — the training loop on real data: it learns, it is
+ * deterministic, it stops when asked, it reports divergence; and the
+ * optimizers and schedules follow their formulas.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "data_open.h"
+#include "optim.h"
+#include "train.h"
+
+/* A few hundred Fashion-MNIST rows: seconds of training, far above chance. */
+static void small_fashion(pt_config *c)
+{
+    pt_config_defaults(c);
+    snprintf(c->data.dir, sizeof c->data.dir, "%s", PT_FASHION_DIR);
+    c->data.limit = 600;
+    c->data.test_limit = 500;
+    c->data.val_fraction = 0.2;
+    c->net.n_hidden = 1;
+    c->net.hidden[0] = 64;
+    c->train.epochs = 8;
+    c->train.batch_size = 32;
+}
+
+static pt_status run(const pt_config *c, pt_mlp *net, pt_train_result *res, pt_err *err)
+{
+    pt_data d;
+    memset(&d, 0, sizeof d);
+    pt_status st = pt_data_open(&d, &c->data, c->seed, err);
+    cr_assert_eq(st, PT_OK, "%s", err->msg);
+    st = pt_train(c, &d, net, NULL, NULL, res, err);
+    pt_data_close(&d);
+    return st;
+}
+
+Test(train, learns_fashion_mnist_subset)
+{
+    pt_config c;
+    small_fashion(&c);
+    pt_mlp net;
+    pt_train_result r;
+    pt_err err;
+    cr_assert_eq(run(&c, &net, &r, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(r.epochs, 8);
+    cr_assert_gt(r.test_acc, 0.65, "test accuracy %.3f (chance is 0.10)", r.test_acc);
+    cr_assert_gt(r.val_acc, 0.60, "val accuracy %.3f", r.val_acc);
+    cr_assert_lt(r.loss, 1.0);
+    cr_assert_gt(r.train_samples_per_s, 0.0);
+    pt_mlp_free(&net);
+}
+
+Test(train, adam_with_cosine_schedule_learns)
+{
+    pt_config c;
+    small_fashion(&c);
+    c.train.optimizer = PT_OPT_ADAM;
+    c.train.lr = 2e-3;
+    c.train.lr_schedule = PT_LR_COSINE;
+    pt_mlp net;
+    pt_train_result r;
+    pt_err err;
+    cr_assert_eq(run(&c, &net, &r, &err), PT_OK, "%s", err.msg);
+    cr_assert_gt(r.test_acc, 0.65, "test accuracy %.3f", r.test_acc);
+    pt_mlp_free(&net);
+}
+
+Test(train, same_seed_gives_identical_weights)
+{
+    pt_config c;
+    small_fashion(&c);
+    c.train.epochs = 2;
+    c.net.n_hidden = 2;
+    c.net.hidden[1] = 32;
+    pt_mlp a, b, d;
+    pt_train_result ra, rb, rd;
+    pt_err err;
+    cr_assert_eq(run(&c, &a, &ra, &err), PT_OK);
+    cr_assert_eq(run(&c, &b, &rb, &err), PT_OK);
+    cr_assert_eq(a.n_params, b.n_params);
+    cr_assert(memcmp(a.params, b.params, sizeof(float) * a.n_params) == 0,
+              "same seed, different weights");
+    cr_assert_eq(ra.loss, rb.loss);
+    cr_assert_eq(ra.test_acc, rb.test_acc);
+    c.seed = 2;
+    cr_assert_eq(run(&c, &d, &rd, &err), PT_OK);
+    cr_assert(memcmp(a.params, d.params, sizeof(float) * a.n_params) != 0,
+              "different seeds, same weights");
+    pt_mlp_free(&a);
+    pt_mlp_free(&b);
+    pt_mlp_free(&d);
+}
+
+static int stop_at_two(void *ctx, const pt_epoch_stats *s)
+{
+    int *calls = ctx;
+    (*calls)++;
+    cr_assert_eq(s->epoch, *calls);
+    cr_assert(isfinite(s->loss) && isfinite(s->val_acc));
+    return s->epoch == 2;
+}
+
+Test(train, callback_sees_each_epoch_and_can_stop)
+{
+    pt_config c;
+    small_fashion(&c);
+    pt_data d;
+    memset(&d, 0, sizeof d);
+    pt_err err;
+    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK);
+    pt_mlp net;
+    pt_train_result r;
+    int calls = 0;
+    cr_assert_eq(pt_train(&c, &d, &net, stop_at_two, &calls, &r, &err), PT_OK);
+    cr_assert_eq(calls, 2);
+    cr_assert_eq(r.epochs, 2);
+    cr_assert(r.stopped);
+    pt_mlp_free(&net);
+    pt_data_close(&d);
+}
+
+Test(train, huge_inputs_diverge_with_a_clear_reason)
+{
+    char dir[] = "/tmp/pt_train_XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/huge.csv", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "a,b,label\n");
+    for (int i = 0; i < 64; i++)
+        fprintf(f, "%g,%g,%d\n", (i % 7) * 1e30, (i % 5) * -1e30, i % 2);
+    fclose(f);
+    pt_config c;
+    pt_config_defaults(&c);
+    c.data.format = PT_FMT_CSV;
+    snprintf(c.data.train, sizeof c.data.train, "%s", path);
+    c.data.scale = PT_SCALE_NONE;
+    c.net.hidden[0] = 8;
+    c.net.n_hidden = 1;
+    c.train.lr = 10;
+    pt_mlp net;
+    pt_train_result r;
+    pt_err err;
+    cr_assert_eq(run(&c, &net, &r, &err), PT_ERR_DIVERGED);
+    cr_assert(strstr(err.msg, "diverged") && strstr(err.msg, "epoch 1"), "%s", err.msg);
+    pt_mlp_free(&net);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(optim, sgd_momentum_and_nesterov_follow_the_formula)
+{
+    pt_train_config tc = {.optimizer = PT_OPT_SGD, .momentum = 0.5};
+    pt_optim o;
+    pt_err err;
+    float w[2] = {1.0f, -2.0f}, g[2] = {0.5f, 1.0f};
+    cr_assert_eq(pt_optim_init(&o, &tc, 2, &err), PT_OK);
+    pt_optim_begin_step(&o);
+    pt_optim_update(&o, w, g, 0, 2, 0.1f, 0.0f); /* v = g; w -= 0.1 g */
+    cr_assert_float_eq(w[0], 0.95f, 1e-7);
+    pt_optim_begin_step(&o);
+    pt_optim_update(&o, w, g, 0, 2, 0.1f, 0.0f); /* v = 0.5 g + g = 0.75 */
+    cr_assert_float_eq(w[0], 0.95f - 0.075f, 1e-6);
+    pt_optim_free(&o);
+
+    tc.nesterov = 1;
+    float wn[1] = {1.0f}, gn[1] = {1.0f};
+    cr_assert_eq(pt_optim_init(&o, &tc, 1, &err), PT_OK);
+    pt_optim_begin_step(&o);
+    pt_optim_update(&o, wn, gn, 0, 1, 0.1f, 0.0f); /* v = 1; w -= 0.1 (1 + 0.5) */
+    cr_assert_float_eq(wn[0], 0.85f, 1e-6);
+    pt_optim_free(&o);
+
+    tc.nesterov = 0;
+    float wd[1] = {2.0f}, gz[1] = {0.0f};
+    cr_assert_eq(pt_optim_init(&o, &tc, 1, &err), PT_OK);
+    pt_optim_begin_step(&o);
+    pt_optim_update(&o, wd, gz, 0, 1, 0.1f, 0.01f); /* g = 0.01 * 2 */
+    cr_assert_float_eq(wd[0], 2.0f - 0.002f, 1e-6);
+    pt_optim_free(&o);
+}
+
+Test(optim, adam_first_steps_match_the_formula)
+{
+    pt_train_config tc = {.optimizer = PT_OPT_ADAM, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    pt_optim o;
+    pt_err err;
+    float w[1] = {1.0f}, g[1] = {0.3f};
+    cr_assert_eq(pt_optim_init(&o, &tc, 1, &err), PT_OK);
+    pt_optim_begin_step(&o);
+    pt_optim_update(&o, w, g, 0, 1, 0.01f, 0.0f);
+    /* Bias-corrected first step is lr * g / |g| = lr. */
+    cr_assert_float_eq(w[0], 0.99f, 1e-6);
+    double m = 0.1 * 0.3, v = 0.001 * 0.09;
+    g[0] = -0.2f;
+    pt_optim_begin_step(&o);
+    pt_optim_update(&o, w, g, 0, 1, 0.01f, 0.0f);
+    m = 0.9 * m + 0.1 * -0.2;
+    v = 0.999 * v + 0.001 * 0.04;
+    double mh = m / (1 - 0.81), vh = v / (1 - 0.999 * 0.999);
+    cr_assert_float_eq(w[0], 0.99 - 0.01 * mh / (sqrt(vh) + 1e-8), 1e-6);
+    pt_optim_free(&o);
+}
+
+Test(optim, learning_rate_schedules)
+{
+    pt_train_config tc = {.lr = 0.1, .lr_schedule = PT_LR_CONSTANT, .step_epochs = 3,
+                          .gamma = 0.5, .min_lr = 0.01};
+    cr_assert_float_eq(pt_lr_at(&tc, 7, 10), 0.1, 1e-12);
+    tc.lr_schedule = PT_LR_STEP;
+    cr_assert_float_eq(pt_lr_at(&tc, 2, 10), 0.1, 1e-12);
+    cr_assert_float_eq(pt_lr_at(&tc, 3, 10), 0.05, 1e-12);
+    cr_assert_float_eq(pt_lr_at(&tc, 7, 10), 0.025, 1e-12);
+    tc.lr_schedule = PT_LR_COSINE;
+    cr_assert_float_eq(pt_lr_at(&tc, 0, 10), 0.1, 1e-12);
+    cr_assert_float_eq(pt_lr_at(&tc, 5, 10), 0.055, 1e-12);
+    cr_assert_lt(pt_lr_at(&tc, 9, 10), 0.015);
+}
