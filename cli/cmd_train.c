@@ -36,58 +36,45 @@ static void train_usage(FILE *f)
             "exit status: 0 trained, 1 training failed (diverged), 2 bad config or data\n");
 }
 
-/* Replaces key path `key` (a.b.c) of cfg with `value` and re-parses. */
+/* Applies `--set a.b=VALUE` by wrapping VALUE as {"a":{"b":VALUE}} and merging
+ * it into cfg, so the override goes through the one config parser. VALUE is
+ * taken as JSON when it is a whole JSON value, else as a string. */
 static pt_status apply_set(pt_config *cfg, const char *arg, pt_err *err)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
         return pt_fail(err, PT_ERR_CONFIG, "--set %s: expected KEY=VALUE", arg);
-    char key[256];
-    size_t klen = (size_t)(eq - arg);
-    if (klen >= sizeof key)
-        return pt_fail(err, PT_ERR_CONFIG, "--set: key too long");
-    memcpy(key, arg, klen);
-    key[klen] = '\0';
-
-    char *text = pt_config_to_json(cfg);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    /* Whole-string JSON only: "12abc" is a string, not 12. */
     cJSON *val = cJSON_ParseWithOpts(eq + 1, NULL, 1);
-    if (!val)
-        val = cJSON_CreateString(eq + 1);
-    if (!root || !val) {
-        cJSON_Delete(root);
-        cJSON_Delete(val);
+    char *value = val ? NULL : cJSON_PrintUnformatted(val = cJSON_CreateString(eq + 1));
+    cJSON_Delete(val);
+    const char *v = value ? value : eq + 1;
+    size_t klen = (size_t)(eq - arg), cap = 5 * klen + strlen(v) + 16;
+    char *json = malloc(cap);
+    if (!json) {
+        free(value);
         return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
     }
-    /* Walk a.b to the parent object, creating missing sections so that the
-     * parser, not this code, reports an unknown key. */
-    cJSON *node = root;
-    char *save = NULL, *part = strtok_r(key, ".", &save), *next;
-    while (part && cJSON_IsObject(node) && (next = strtok_r(NULL, ".", &save)) != NULL) {
-        cJSON *child = cJSON_GetObjectItemCaseSensitive(node, part);
-        if (!child)
-            child = cJSON_AddObjectToObject(node, part);
-        node = child;
-        part = next;
+    /* a.b.c -> {"a":{"b":{"c":VALUE}}} */
+    size_t n = 0;
+    int depth = 1;
+    n += (size_t)snprintf(json + n, cap - n, "{\"");
+    for (const char *p = arg; p < eq; p++) {
+        if (*p == '.') {
+            n += (size_t)snprintf(json + n, cap - n, "\":{\"");
+            depth++;
+        } else if (*p == '"' || *p == '\\') {
+            n += (size_t)snprintf(json + n, cap - n, "?"); /* no such key; the parser says so */
+        } else {
+            json[n++] = *p;
+        }
     }
-    if (part && cJSON_IsObject(node)) {
-        cJSON_DeleteItemFromObjectCaseSensitive(node, part);
-        cJSON_AddItemToObject(node, part, val);
-        val = NULL;
-    }
-    if (val) {
-        cJSON_Delete(val);
-        cJSON_Delete(root);
-        return pt_fail(err, PT_ERR_CONFIG, "--set %.*s: not a key inside a section", (int)klen, arg);
-    }
-    char *edited = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!edited)
-        return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
-    pt_status st = pt_config_parse(cfg, edited, "--set", err);
-    free(edited);
+    n += (size_t)snprintf(json + n, cap - n, "\":%s", v);
+    while (depth-- > 0)
+        json[n++] = '}';
+    json[n] = '\0';
+    free(value);
+    pt_status st = pt_config_merge(cfg, json, "--set", err);
+    free(json);
     return st;
 }
 

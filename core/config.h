@@ -9,7 +9,7 @@
  * Parsing starts from pt_config_defaults() and overrides the keys present.
  * Unknown keys, wrong types and out-of-range values are errors whose message
  * names the source and the key path and what was expected, e.g.
- *   "lenet.json: train.lr: expected a number > 0 (got -0.1)".
+ *   "lenet.json: train.lr: expected a number > 0 and <= 10 (got -0.1)".
  * Strings are stored in fixed buffers so a pt_config is a plain value: it can
  * be copied with `=` and needs no free.
  */
@@ -82,17 +82,34 @@ typedef struct {
 
 void pt_config_defaults(pt_config *c);
 
-/* Parses JSON text over the defaults. source names the text in errors
- * (usually the file name). Returns PT_ERR_CONFIG on any bad key. */
+/* Parses JSON text over the defaults (not over *c): keys absent from the
+ * text keep their default. source names the text in errors (usually the file
+ * name; "config" when NULL). Returns PT_OK and sets *c, or PT_ERR_CONFIG with
+ * *c unchanged on invalid JSON ("src: invalid JSON near line L, column C"),
+ * a top level that is not an object, and any unknown, duplicate, ill-typed or
+ * out-of-range key. The top level may hold a "$schema" string, ignored. The
+ * seed must be an integer <= 2^53 - 1, the largest that JSON numbers (IEEE
+ * doubles) represent exactly together with all smaller integers. */
 pt_status pt_config_parse(pt_config *c, const char *json, const char *source,
                           pt_err *err);
 
-/* Reads and parses a JSON file (errors name the file). */
+/* As pt_config_parse, but over the current values of *c: keys absent from
+ * the text keep their value in *c. Used for command-line overrides. */
+pt_status pt_config_merge(pt_config *c, const char *json, const char *source,
+                          pt_err *err);
+
+/* Reads and parses a JSON file (errors name the file). PT_ERR_IO when the
+ * file cannot be read ("path: cannot read: reason"), else as pt_config_parse. */
 pt_status pt_config_load(pt_config *c, const char *path, pt_err *err);
 
 /* The full resolved config as JSON text (every key, defaults included), in a
  * form pt_config_parse() accepts and that parses back to an equal struct.
  * Returns a malloc'd string the caller frees, or NULL when out of memory. */
 char *pt_config_to_json(const pt_config *c);
+
+/* The i-th key path the parser accepts ("$schema", "seed", "data.format",
+ * ..., "train.min_lr"), or NULL when i is out of range. Lets tests check that
+ * schemas/train.schema.json documents exactly these keys. */
+const char *pt_config_key(int i);
 
 #endif

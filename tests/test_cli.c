@@ -140,7 +140,7 @@ Test(cli, bad_config_names_file_and_key)
 
     run(&r, "train --set seed.x=1");
     cr_assert_eq(r.code, 2);
-    cr_assert(strstr(r.err, "seed.x"), "%s", r.err);
+    cr_assert(strstr(r.err, "--set: seed"), "%s", r.err);
 }
 
 Test(cli, bad_data_names_the_file)
