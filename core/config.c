@@ -36,6 +36,9 @@ _Static_assert(sizeof(pt_data_format) == sizeof(int), "enums are stored as int")
 _Static_assert(sizeof(pt_scale) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(pt_opt_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(pt_lr_kind) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(pt_prune_schedule) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(pt_granularity) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(pt_norm) == sizeof(int), "enums are stored as int");
 
 /* Largest integer a JSON number (an IEEE double) holds exactly along with all
  * smaller ones: any larger seed could silently be read as its neighbour. */
@@ -49,6 +52,7 @@ typedef enum {
     K_STR,    /* char[size] */
     K_ENUM,   /* int-sized enum, from one of `names` */
     K_HIDDEN, /* int count at off, int array[size] at off2 */
+    K_LAYERS, /* pt_layer_values at off: a number, or an array of at most size */
     K_LABEL,  /* string -> char[size] at off (index -1), integer -> int at off2 */
     K_HEADER, /* true/false/"auto" -> 1/0/-1 */
     K_IGNORE  /* accepted when a string, not stored ("$schema") */
@@ -77,6 +81,12 @@ static const enum_name scales[] = {
 static const enum_name optimizers[] = {{"sgd", PT_OPT_SGD}, {"adam", PT_OPT_ADAM}, {NULL, 0}};
 static const enum_name schedules[] = {
     {"constant", PT_LR_CONSTANT}, {"step", PT_LR_STEP}, {"cosine", PT_LR_COSINE}, {NULL, 0}};
+static const enum_name l2_modes[] = {{"coupled", 0}, {"decoupled", 1}, {NULL, 0}};
+static const enum_name prune_schedules[] = {{"none", PT_PRUNE_NONE}, {"oneshot", PT_PRUNE_ONESHOT},
+    {"iterative", PT_PRUNE_ITERATIVE}, {"gradual", PT_PRUNE_GRADUAL}, {NULL, 0}};
+static const enum_name granularities[] = {{"layer", PT_GRAN_LAYER}, {"global", PT_GRAN_GLOBAL},
+    {"neuron", PT_GRAN_NEURON}, {NULL, 0}};
+static const enum_name norms[] = {{"l2", PT_NORM_L2}, {"l1", PT_NORM_L1}, {NULL, 0}};
 
 /* One row per key reads better than clang-format's one field per line. */
 /* clang-format off */
@@ -131,13 +141,45 @@ static const key_def keys[] = {
     NUM("train.beta1", train.beta1, B_INCL, 0, B_EXCL, 1, "Adam: first-moment decay"),
     NUM("train.beta2", train.beta2, B_INCL, 0, B_EXCL, 1, "Adam: second-moment decay"),
     NUM("train.eps", train.eps, B_EXCL, 0, B_NONE, 0, "Adam: denominator guard"),
-    NUM("train.weight_decay", train.weight_decay, B_INCL, 0, B_INCL, 1,
-        "L2 penalty coupled into the gradient"),
     ENUM("train.lr_schedule", train.lr_schedule, schedules, "learning-rate schedule"),
     INT("train.step_epochs", train.step_epochs, 1, INT_MAX, "step: epochs between decays"),
     NUM("train.gamma", train.gamma, B_EXCL, 0, B_INCL, 1, "step: factor applied at each decay"),
     NUM("train.min_lr", train.min_lr, B_INCL, 0, B_NONE, 0,
         "cosine: final learning rate, below train.lr"),
+    NUM("reg.l2", reg.l2, B_INCL, 0, B_INCL, 1, "L2 strength on the weights"),
+    ENUM("reg.l2_mode", reg.l2_decoupled, l2_modes,
+         "coupled: added to the gradient; decoupled: shrinks weights directly (AdamW)"),
+    {.path = "reg.l2_layers", .type = K_LAYERS, .lo_kind = B_INCL, .lo = 0, .hi_kind = B_INCL,
+     .hi = 1, .off = F(reg.l2_layers), .size = PT_MAX_LAYERS,
+     .doc = "L2 strength per weight layer (overrides reg.l2); [] = reg.l2 everywhere"},
+    NUM("reg.l1", reg.l1, B_INCL, 0, B_INCL, 1, "L1 strength, applied as a proximal step"),
+    {.path = "reg.dropout", .type = K_LAYERS, .lo_kind = B_INCL, .lo = 0, .hi_kind = B_EXCL,
+     .hi = 1, .off = F(reg.dropout), .size = PT_MAX_HIDDEN,
+     .doc = "dropout rate after each hidden layer: one number for all, or a list"},
+    NUM("reg.dropout_input", reg.dropout_input, B_INCL, 0, B_EXCL, 1, "dropout rate on the input"),
+    NUM("reg.max_norm", reg.max_norm, B_INCL, 0, B_NONE, 0,
+        "cap on each neuron's incoming weight L2 norm; 0 = off"),
+    BOOL("reg.bias", reg.bias, "regularize biases too (L1, L2)"),
+    ENUM("prune.schedule", prune.schedule, prune_schedules, "when to prune"),
+    ENUM("prune.granularity", prune.granularity, granularities,
+         "layer: same fraction per layer; global: one magnitude threshold; neuron: whole neurons"),
+    ENUM("prune.norm", prune.norm, norms, "neuron pruning: norm that ranks neurons"),
+    NUM("prune.sparsity", prune.sparsity, B_INCL, 0, B_EXCL, 1,
+        "final fraction of weights (layer, global) or hidden neurons (neuron) removed"),
+    BOOL("prune.prune_output", prune.prune_output,
+         "unstructured pruning thins the output layer's weights too"),
+    INT("prune.finetune_epochs", prune.finetune_epochs, 0, 100000,
+        "oneshot: epochs after pruning; iterative: epochs after each round"),
+    INT("prune.rounds", prune.rounds, 1, 1000, "iterative: prune-retrain rounds"),
+    INT("prune.rewind_epoch", prune.rewind_epoch, -1, 100000,
+        "iterative: rewind survivors to their weights after this epoch (0 = init); -1 = off"),
+    NUM("prune.initial_sparsity", prune.initial_sparsity, B_INCL, 0, B_EXCL, 1,
+        "gradual: sparsity at the first pruning step"),
+    NUM("prune.start_epoch", prune.start_epoch, B_INCL, 0, B_NONE, 0,
+        "gradual: epoch at which pruning starts (may be fractional)"),
+    NUM("prune.end_epoch", prune.end_epoch, B_EXCL, 0, B_NONE, 0,
+        "gradual: epoch at which the final sparsity is reached"),
+    INT("prune.frequency", prune.frequency, 1, INT_MAX, "gradual: steps between pruning"),
 };
 /* clang-format on */
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -168,11 +210,25 @@ void pt_config_defaults(pt_config *c)
     t->beta1 = 0.9;
     t->beta2 = 0.999;
     t->eps = 1e-8;
-    t->weight_decay = 1e-4;
     t->lr_schedule = PT_LR_CONSTANT;
     t->step_epochs = 5;
     t->gamma = 0.1;
     t->min_lr = 0.0;
+    /* No regularization and no pruning: the defaults are the baseline. */
+    c->reg.l2_decoupled = 0;
+    pt_prune_config *p = &c->prune;
+    p->schedule = PT_PRUNE_NONE;
+    p->granularity = PT_GRAN_LAYER;
+    p->norm = PT_NORM_L2;
+    p->sparsity = 0.9;
+    p->prune_output = 1;
+    p->finetune_epochs = 3;
+    p->rounds = 3;
+    p->rewind_epoch = -1;
+    p->initial_sparsity = 0.0;
+    p->start_epoch = 1.0;
+    p->end_epoch = 8.0;
+    p->frequency = 100;
 }
 
 const char *pt_config_key(int i)
@@ -265,6 +321,10 @@ static void describe(const key_def *k, char *buf, size_t n)
         snprintf(buf, n, "an array of at most %zu integers", k->size);
         describe_bounds(k, buf, n);
         break;
+    case K_LAYERS:
+        snprintf(buf, n, "a number or an array of at most %zu numbers", k->size);
+        describe_bounds(k, buf, n);
+        break;
     case K_LABEL:
         snprintf(buf, n, "a column name (string of at most %zu bytes) or index (integer)",
                  k->size - 1);
@@ -342,6 +402,30 @@ static pt_status set_hidden(const parse_ctx *x, const key_def *k, const cJSON *v
     return PT_OK;
 }
 
+static pt_status set_layers(const parse_ctx *x, const key_def *k, const cJSON *v)
+{
+    pt_layer_values *lv = (pt_layer_values *)((char *)x->c + k->off);
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && in_bounds(k, v->valuedouble)) {
+        lv->n = -1;
+        lv->v[0] = v->valuedouble;
+        return PT_OK;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > (int)k->size)
+        return expected_key(x, k->path, k, v);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || !in_bounds(k, e->valuedouble)) {
+            char path[64], what[96] = "a number";
+            snprintf(path, sizeof path, "%s[%d]", k->path, i);
+            describe_bounds(k, what, sizeof what);
+            return expected(x, path, what, e);
+        }
+        lv->v[i] = e->valuedouble;
+    }
+    lv->n = i;
+    return PT_OK;
+}
+
 static const enum_name *find_name(const enum_name *names, const char *s)
 {
     for (; names->name; names++)
@@ -387,6 +471,8 @@ static pt_status set_value(const parse_ctx *x, const key_def *k, const cJSON *v)
         return PT_OK;
     case K_HIDDEN:
         return set_hidden(x, k, v);
+    case K_LAYERS:
+        return set_layers(x, k, v);
     case K_LABEL:
         if (cJSON_IsString(v) && strlen(v->valuestring) < k->size) {
             memcpy(field, v->valuestring, strlen(v->valuestring) + 1);
@@ -536,14 +622,58 @@ static pt_status parse_object(const parse_ctx *x, const cJSON *obj, const char *
 }
 
 /* Constraints between keys, which no single row can state. */
+static pt_status cross_error(const parse_ctx *x, const char *key, const char *what, double got)
+{
+    char g[32];
+    fmt_double(g, sizeof g, got);
+    return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: expected %s (got %s)", x->src, key, what, g);
+}
+
+/* Rules that tie keys together; each error names the key to change. */
 static pt_status check_across(const parse_ctx *x)
 {
-    const pt_train_config *t = &x->c->train;
-    if (t->lr_schedule == PT_LR_COSINE && t->min_lr >= t->lr) {
-        char got[32];
-        fmt_double(got, sizeof got, t->min_lr);
-        return pt_fail(x->err, PT_ERR_CONFIG,
-                       "%s: train.min_lr: expected a number < train.lr (got %s)", x->src, got);
+    const pt_config *c = x->c;
+    const pt_train_config *t = &c->train;
+    const pt_prune_config *p = &c->prune;
+    char what[128];
+    if (t->lr_schedule == PT_LR_COSINE && t->min_lr >= t->lr)
+        return cross_error(x, "train.min_lr", "a number < train.lr", t->min_lr);
+    if (c->reg.dropout.n > c->net.n_hidden) {
+        snprintf(what, sizeof what, "at most %d rates, one per hidden layer", c->net.n_hidden);
+        return cross_error(x, "reg.dropout", what, c->reg.dropout.n);
+    }
+    if (c->reg.l2_layers.n > 0 && c->reg.l2_layers.n != c->net.n_hidden + 1) {
+        snprintf(what, sizeof what, "%d strengths, one per weight layer", c->net.n_hidden + 1);
+        return cross_error(x, "reg.l2_layers", what, c->reg.l2_layers.n);
+    }
+    if (p->schedule == PT_PRUNE_NONE)
+        return PT_OK;
+    if (p->schedule == PT_PRUNE_GRADUAL) {
+        if (p->end_epoch > t->epochs)
+            return cross_error(x, "prune.end_epoch", "a number <= train.epochs", p->end_epoch);
+        if (p->start_epoch >= p->end_epoch)
+            return cross_error(x, "prune.start_epoch", "a number < prune.end_epoch", p->start_epoch);
+        if (p->initial_sparsity > p->sparsity)
+            return cross_error(x, "prune.initial_sparsity", "a number <= prune.sparsity",
+                               p->initial_sparsity);
+    }
+    if (p->schedule == PT_PRUNE_ITERATIVE && p->rewind_epoch > t->epochs)
+        return cross_error(x, "prune.rewind_epoch", "an epoch <= train.epochs", p->rewind_epoch);
+    if (p->granularity == PT_GRAN_NEURON) {
+        if (c->net.n_hidden == 0)
+            return pt_fail(x->err, PT_ERR_CONFIG,
+                           "%s: prune.granularity: \"neuron\" needs a hidden layer (net.hidden is [])",
+                           x->src);
+        /* Over-pruning guard: every hidden layer keeps at least one neuron. */
+        for (int l = 0; l < c->net.n_hidden; l++) {
+            int n = c->net.hidden[l];
+            if (n - (int)lround(p->sparsity * n) < 1) {
+                snprintf(what, sizeof what,
+                         "a fraction that leaves hidden layer %d (%d neurons) at least one neuron",
+                         l + 1, n);
+                return cross_error(x, "prune.sparsity", what, p->sparsity);
+            }
+        }
     }
     return PT_OK;
 }
@@ -662,6 +792,15 @@ static cJSON *value_json(const pt_config *c, const key_def *k)
         if (n < 0 || n > (int)k->size)
             return cJSON_CreateNull();
         return cJSON_CreateIntArray((const int *)((const char *)c + k->off2), n);
+    }
+    case K_LAYERS: {
+        const pt_layer_values *lv = (const pt_layer_values *)field;
+        if (lv->n == -1)
+            return raw_number(lv->v[0]);
+        cJSON *a = cJSON_CreateArray();
+        for (int i = 0; a && i < lv->n && i < (int)k->size; i++)
+            cJSON_AddItemToArray(a, raw_number(lv->v[i]));
+        return a;
     }
     case K_LABEL:
         if (field[0])

@@ -66,18 +66,67 @@ typedef struct {
     double momentum;                /* train.momentum in [0,1), default 0.9 */
     int nesterov;                   /* train.nesterov, default false */
     double beta1, beta2, eps;       /* train.beta1/beta2/eps (Adam) */
-    double weight_decay;            /* train.weight_decay >= 0, coupled L2 */
     pt_lr_kind lr_schedule;         /* train.lr_schedule: "constant"|"step"|"cosine" */
     int step_epochs;                /* train.step_epochs: step period, default 5 */
     double gamma;                   /* train.gamma: step factor, default 0.1 */
     double min_lr;                  /* train.min_lr: cosine floor, default 0 */
 } pt_train_config;
 
+#define PT_MAX_LAYERS (PT_MAX_HIDDEN + 1)
+
+/* A list of per-layer numbers that may also be given as one number for all
+ * layers: n == -1 means "v[0] for every layer", n == 0 "none given". */
+typedef struct {
+    int n;
+    double v[PT_MAX_LAYERS];
+} pt_layer_values;
+
+typedef struct {
+    double l2;                      /* reg.l2 >= 0: L2 strength on weights */
+    int l2_decoupled;               /* reg.l2_mode: "coupled" (added to the
+                                       gradient) | "decoupled" (AdamW style) */
+    pt_layer_values l2_layers;      /* reg.l2_layers: per weight layer, overrides l2 */
+    double l1;                      /* reg.l1 >= 0: proximal soft-threshold step */
+    pt_layer_values dropout;        /* reg.dropout: rate per hidden layer */
+    double dropout_input;           /* reg.dropout_input: rate on the input */
+    double max_norm;                /* reg.max_norm: cap on each neuron's incoming
+                                       weight norm, 0 = off */
+    int bias;                       /* reg.bias: regularize biases too */
+} pt_reg_config;
+
+/* Values reach files and logs: always add at the end. */
+typedef enum { PT_PRUNE_NONE = 0, PT_PRUNE_ONESHOT = 1, PT_PRUNE_ITERATIVE = 2,
+               PT_PRUNE_GRADUAL = 3 } pt_prune_schedule;
+typedef enum { PT_GRAN_LAYER = 0, PT_GRAN_GLOBAL = 1, PT_GRAN_NEURON = 2 } pt_granularity;
+typedef enum { PT_NORM_L2 = 0, PT_NORM_L1 = 1 } pt_norm;
+
+typedef struct {
+    pt_prune_schedule schedule;     /* prune.schedule */
+    pt_granularity granularity;     /* prune.granularity: "layer" | "global" | "neuron" */
+    pt_norm norm;                   /* prune.norm: neuron ranking, "l2" | "l1" */
+    double sparsity;                /* prune.sparsity: final fraction of weights
+                                       (layer, global) or of hidden neurons (neuron) */
+    int prune_output;               /* prune.prune_output: unstructured pruning
+                                       also thins the output layer's weights */
+    int finetune_epochs;            /* prune.finetune_epochs: after a one-shot
+                                       prune / per iterative round */
+    int rounds;                     /* prune.rounds: iterative rounds */
+    int rewind_epoch;               /* prune.rewind_epoch: iterative: reset the
+                                       survivors to their weights after this
+                                       epoch (0 = init), -1 = no rewinding */
+    double initial_sparsity;        /* prune.initial_sparsity: gradual s_i */
+    double start_epoch;             /* prune.start_epoch: gradual t0, in epochs */
+    double end_epoch;               /* prune.end_epoch: gradual t0 + n*dt, in epochs */
+    int frequency;                  /* prune.frequency: gradual dt, in steps */
+} pt_prune_config;
+
 typedef struct {
     uint64_t seed;                  /* seed, default 1 */
     pt_data_config data;
     pt_net_config net;
     pt_train_config train;
+    pt_reg_config reg;
+    pt_prune_config prune;
 } pt_config;
 
 void pt_config_defaults(pt_config *c);

@@ -98,7 +98,7 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
         goto fail;
     memcpy(order, data->split.train, sizeof(uint32_t) * (size_t)n);
 
-    update_ctx u = {.opt = &opt, .wd = (float)tc->weight_decay};
+    update_ctx u = {.opt = &opt, .wd = (float)cfg->reg.l2};
     long seen = 0;
     for (int e = 0; e < tc->epochs; e++) {
         pt_epoch_stats s = {.epoch = e + 1, .epochs = tc->epochs};

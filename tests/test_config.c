@@ -83,11 +83,34 @@ static void expect_same(const pt_config *a, const pt_config *b, const char *what
     SAME(train.beta1);
     SAME(train.beta2);
     SAME(train.eps);
-    SAME(train.weight_decay);
     SAME(train.lr_schedule);
     SAME(train.step_epochs);
     SAME(train.gamma);
     SAME(train.min_lr);
+    SAME(reg.l2);
+    SAME(reg.l2_decoupled);
+    SAME(reg.l2_layers.n);
+    for (int i = 0; i < a->reg.l2_layers.n; i++)
+        SAME(reg.l2_layers.v[i]);
+    SAME(reg.l1);
+    SAME(reg.dropout.n);
+    for (int i = 0; i < (a->reg.dropout.n < 0 ? 1 : a->reg.dropout.n); i++)
+        SAME(reg.dropout.v[i]);
+    SAME(reg.dropout_input);
+    SAME(reg.max_norm);
+    SAME(reg.bias);
+    SAME(prune.schedule);
+    SAME(prune.granularity);
+    SAME(prune.norm);
+    SAME(prune.sparsity);
+    SAME(prune.prune_output);
+    SAME(prune.finetune_epochs);
+    SAME(prune.rounds);
+    SAME(prune.rewind_epoch);
+    SAME(prune.initial_sparsity);
+    SAME(prune.start_epoch);
+    SAME(prune.end_epoch);
+    SAME(prune.frequency);
 #undef SAME
 #undef SAME_STR
 }
@@ -133,7 +156,12 @@ Test(config, defaults)
     cr_expect_eq(c.train.beta1, 0.9);
     cr_expect_eq(c.train.beta2, 0.999);
     cr_expect_eq(c.train.eps, 1e-8);
-    cr_expect_eq(c.train.weight_decay, 1e-4);
+    cr_expect_eq(c.reg.l2, 0.0);
+    cr_expect_eq(c.reg.l1, 0.0);
+    cr_expect_eq(c.reg.dropout.n, 0);
+    cr_expect_eq(c.prune.schedule, PT_PRUNE_NONE);
+    cr_expect_eq(c.prune.sparsity, 0.9);
+    cr_expect_eq(c.prune.rewind_epoch, -1);
     cr_expect_eq(c.train.lr_schedule, PT_LR_CONSTANT);
     cr_expect_eq(c.train.step_epochs, 5);
     cr_expect_eq(c.train.gamma, 0.1);
@@ -189,7 +217,7 @@ Test(config, accepted_value_forms)
     /* Integers may be written 1.0 or 1e1 (JSON Schema agrees); bounds inclusive. */
     cr_assert_eq(parse(&c,
                        "{\"train\": {\"epochs\": 1e1, \"batch_size\": 1.0, \"lr\": 10,"
-                       " \"weight_decay\": 1, \"gamma\": 1}}",
+                       " \"gamma\": 1}, \"reg\": {\"l2\": 1}}",
                        &err),
                  PT_OK, "%s", err.msg);
     cr_expect_eq(c.train.epochs, 10);
@@ -296,8 +324,34 @@ static const bad_case bad_cases[] = {
     {"{\"train\": {\"beta2\": -0.5}}",
      "bad.json: train.beta2: expected a number >= 0 and < 1 (got -0.5)"},
     {"{\"train\": {\"eps\": 0}}", "bad.json: train.eps: expected a number > 0 (got 0)"},
-    {"{\"train\": {\"weight_decay\": 2}}",
-     "bad.json: train.weight_decay: expected a number >= 0 and <= 1 (got 2)"},
+    {"{\"reg\": {\"l2\": 2}}",
+     "bad.json: reg.l2: expected a number >= 0 and <= 1 (got 2)"},
+    {"{\"train\": {\"weight_decay\": 1e-4}}",
+     "bad.json: train.weight_decay: unknown key"},
+    {"{\"reg\": {\"dropout\": [0.5, 1]}}",
+     "bad.json: reg.dropout[1]: expected a number >= 0 and < 1 (got 1)"},
+    {"{\"reg\": {\"dropout\": \"half\"}}",
+     "bad.json: reg.dropout: expected a number or an array of at most 16 numbers >= 0 and < 1 (got \"half\")"},
+    {"{\"reg\": {\"dropout\": [0.5, 0.5, 0.5]}}",
+     "bad.json: reg.dropout: expected at most 2 rates, one per hidden layer (got 3)"},
+    {"{\"reg\": {\"l2_layers\": [0.1, 0.1]}}",
+     "bad.json: reg.l2_layers: expected 3 strengths, one per weight layer (got 2)"},
+    {"{\"prune\": {\"schedule\": \"sometimes\"}}",
+     "bad.json: prune.schedule: expected one of \"none\", \"oneshot\", \"iterative\", \"gradual\" (got \"sometimes\")"},
+    {"{\"prune\": {\"schedule\": \"gradual\", \"end_epoch\": 11}}",
+     "bad.json: prune.end_epoch: expected a number <= train.epochs (got 11)"},
+    {"{\"prune\": {\"schedule\": \"gradual\", \"start_epoch\": 8}}",
+     "bad.json: prune.start_epoch: expected a number < prune.end_epoch (got 8)"},
+    {"{\"prune\": {\"schedule\": \"gradual\", \"initial_sparsity\": 0.95}}",
+     "bad.json: prune.initial_sparsity: expected a number <= prune.sparsity (got 0.95)"},
+    {"{\"prune\": {\"schedule\": \"iterative\", \"rewind_epoch\": 12}}",
+     "bad.json: prune.rewind_epoch: expected an epoch <= train.epochs (got 12)"},
+    {"{\"prune\": {\"sparsity\": 1}}",
+     "bad.json: prune.sparsity: expected a number >= 0 and < 1 (got 1)"},
+    {"{\"net\": {\"hidden\": [300, 3]}, \"prune\": {\"schedule\": \"oneshot\", \"granularity\": \"neuron\", \"sparsity\": 0.9}}",
+     "bad.json: prune.sparsity: expected a fraction that leaves hidden layer 2 (3 neurons) at least one neuron (got 0.9)"},
+    {"{\"net\": {\"hidden\": []}, \"prune\": {\"schedule\": \"oneshot\", \"granularity\": \"neuron\"}}",
+     "bad.json: prune.granularity: \"neuron\" needs a hidden layer (net.hidden is [])"},
     {"{\"train\": {\"step_epochs\": 0}}",
      "bad.json: train.step_epochs: expected an integer >= 1 and <= 2147483647 (got 0)"},
     {"{\"train\": {\"gamma\": 0}}",
@@ -491,7 +545,31 @@ Test(config, to_json_round_trips)
     c.train.beta1 = 0.0;
     c.train.beta2 = 0.9999;
     c.train.eps = 4.9406564584124654e-324; /* smallest subnormal */
-    c.train.weight_decay = 1.0;
+    c.reg.l2 = 1.0;
+    c.reg.l2_decoupled = 1;
+    c.reg.l2_layers.n = PT_MAX_HIDDEN + 1;
+    for (int i = 0; i <= PT_MAX_HIDDEN; i++)
+        c.reg.l2_layers.v[i] = 1.0 / (i + 3);
+    c.reg.l1 = 1e-5;
+    c.reg.dropout.n = 3;
+    c.reg.dropout.v[0] = 0.5;
+    c.reg.dropout.v[1] = 0.1 + 0.2;
+    c.reg.dropout.v[2] = 0.0;
+    c.reg.dropout_input = 0.2;
+    c.reg.max_norm = 3.5;
+    c.reg.bias = 1;
+    c.prune.schedule = PT_PRUNE_GRADUAL;
+    c.prune.granularity = PT_GRAN_NEURON;
+    c.prune.norm = PT_NORM_L1;
+    c.prune.sparsity = 0.5;
+    c.prune.prune_output = 0;
+    c.prune.finetune_epochs = 7;
+    c.prune.rounds = 9;
+    c.prune.rewind_epoch = 2;
+    c.prune.initial_sparsity = 0.05;
+    c.prune.start_epoch = 0.5;
+    c.prune.end_epoch = 9.75;
+    c.prune.frequency = 33;
     c.train.lr_schedule = PT_LR_COSINE;
     c.train.step_epochs = 3;
     c.train.gamma = 0.5;
@@ -507,7 +585,15 @@ Test(config, to_json_round_trips)
     c.train.lr_schedule = PT_LR_STEP;
     c.data.scale = PT_SCALE_NONE;
     c.seed = 0;
+    c.reg.dropout.n = 0;
+    c.reg.l2_layers.n = 1;
+    c.prune.granularity = PT_GRAN_GLOBAL;
     expect_round_trip(&c, "label index, header true, no hidden layer");
+    c.reg.dropout.n = -1;
+    c.reg.dropout.v[0] = 0.25;
+    c.reg.l2_layers.n = -1;
+    c.net.n_hidden = 2;
+    expect_round_trip(&c, "one dropout rate for all layers");
 }
 
 Test(config, to_json_prints_every_key)
@@ -527,7 +613,7 @@ Test(config, to_json_prints_every_key)
             continue;
         cr_expect_not_null(json_at(root, k, 0), "%s missing from to_json", k);
     }
-    cr_expect_eq(n, 33, "the key table has %d rows", n);
+    cr_expect_eq(n, 52, "the key table has %d rows", n);
     cr_expect_null(pt_config_key(-1));
     cr_expect_null(pt_config_key(n));
     cJSON_Delete(root);
@@ -653,7 +739,9 @@ Test(config, examples_say_what_they_promise)
      * cosine decay is what takes 10 epochs past 0.88 test accuracy. */
     cr_expect_eq(c.train.lr_schedule, PT_LR_COSINE);
     d.train.lr_schedule = PT_LR_COSINE;
-    expect_same(&c, &d, "lenet_fashion.json is the defaults + cosine, written out");
+    cr_expect_eq(c.reg.l2, 1e-4);
+    d.reg.l2 = 1e-4;
+    expect_same(&c, &d, "lenet_fashion.json is the defaults + cosine + L2, written out");
 
     c = load_example("quick.json");
     cr_expect_eq(c.data.limit, 5000);
