@@ -89,6 +89,7 @@ void pt_mlp_free(pt_mlp *m)
 {
     free(m->params);
     free(m->grads);
+    free(m->mask);
     for (int l = 0; l <= PT_MLP_MAX_LAYERS; l++)
         free(m->act[l]);
     for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
@@ -117,19 +118,55 @@ static void bias_add(float *restrict z, const float *restrict b, int n, int widt
     }
 }
 
-void pt_mlp_forward(pt_mlp *m, int n)
+pt_status pt_mlp_mask_enable(pt_mlp *m, pt_err *err)
 {
+    if (m->mask)
+        return PT_OK;
+    m->mask = alloc_floats(m->n_params);
+    if (!m->mask)
+        return pt_fail(err, PT_ERR_NOMEM, "network: out of memory for the pruning mask");
+    for (size_t i = 0; i < m->n_params; i++)
+        m->mask[i] = 1.0f;
+    return PT_OK;
+}
+
+/* Inverted dropout on n*width values. Each 64-bit draw gives four 16-bit
+ * uniforms, so the rate is honoured to 1/65536 at a quarter of the draws. */
+static void dropout(float *a, size_t count, float rate, pt_rng *rng)
+{
+    uint32_t thr = (uint32_t)(rate * 65536.0f + 0.5f);
+    float scale = 1.0f / (1.0f - rate);
+    uint64_t bits = 0;
+    for (size_t i = 0; i < count; i++) {
+        if ((i & 3) == 0)
+            bits = pt_rng_next(rng);
+        a[i] = (uint32_t)(bits & 0xffff) < thr ? 0.0f : a[i] * scale;
+        bits >>= 16;
+    }
+}
+
+static void forward(pt_mlp *m, int n, pt_rng *rng)
+{
+    if (rng && m->drop[0] > 0.0f)
+        dropout(m->act[0], (size_t)n * m->sizes[0], m->drop[0], rng);
     for (int l = 0; l < m->n_layers; l++) {
         pt_layer *L = &m->layer[l];
         float *out = m->act[l + 1];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in,
                     1.0f, m->act[l], L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
-        if (l + 1 < m->n_layers)
+        if (l + 1 < m->n_layers) {
             bias_relu(out, L->b, n, L->n_out);
-        else
+            if (rng && m->drop[l + 1] > 0.0f)
+                dropout(out, (size_t)n * L->n_out, m->drop[l + 1], rng);
+        } else {
             bias_add(out, L->b, n, L->n_out);
+        }
     }
 }
+
+void pt_mlp_forward(pt_mlp *m, int n) { forward(m, n, NULL); }
+
+void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng) { forward(m, n, rng); }
 
 /* Loss of one row of logits: log-sum-exp - z[y], computed around the max so
  * exp never overflows. Writes the softmax probabilities into p when non-NULL. */
@@ -196,16 +233,18 @@ static double softmax_xent_grad(pt_mlp *m, int n, const int32_t *y, int *correct
     return total / n;
 }
 
-/* delta *= (act > 0) in place, and gb = column sums of the masked delta. */
+/* delta = act > 0 ? delta * scale : 0 in place, and gb = column sums of the
+ * result. act > 0 covers both ReLU's derivative and a dropped unit (0);
+ * scale is dropout's 1/(1-rate) for kept units (1 without dropout). */
 static void relu_mask_bias_grad(float *restrict d, const float *restrict a,
-                                float *restrict gb, int n, int width)
+                                float *restrict gb, int n, int width, float scale)
 {
     memset(gb, 0, sizeof(float) * (size_t)width);
     for (int i = 0; i < n; i++) {
         float *dr = d + (size_t)i * width;
         const float *ar = a + (size_t)i * width;
         for (int j = 0; j < width; j++) {
-            float v = ar[j] > 0.0f ? dr[j] : 0.0f;
+            float v = ar[j] > 0.0f ? dr[j] * scale : 0.0f;
             dr[j] = v;
             gb[j] += v;
         }
@@ -224,7 +263,8 @@ double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct,
             float *dx = m->delta[l - 1];
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out,
                         1.0f, dz, L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
-            relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in);
+            float scale = m->drop[l] > 0.0f ? 1.0f / (1.0f - m->drop[l]) : 1.0f;
+            relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in, scale);
         }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n,
                     1.0f, dz, L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);

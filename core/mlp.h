@@ -50,6 +50,11 @@ typedef struct {
     pt_layer layer[PT_MLP_MAX_LAYERS];
     float *params, *grads;
     size_t n_params;                     /* floats in params (with padding) */
+    float *mask;                         /* like params: 1 kept, 0 pruned; NULL
+                                            until pt_mlp_mask_enable() */
+    /* Inverted-dropout rate on act[l] during training (l = 0 the input,
+     * 1..n_layers-1 the hidden layers); 0 = none. */
+    float drop[PT_MLP_MAX_LAYERS];
     int cap;                             /* rows a batch may have */
     float *act[PT_MLP_MAX_LAYERS + 1];   /* cap x sizes[l] each */
     float *delta[PT_MLP_MAX_LAYERS];     /* cap x sizes[l+1]: dL/dZ of layer l */
@@ -69,8 +74,16 @@ pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
 void pt_mlp_free(pt_mlp *m);
 
 /* Forward pass over the first n (<= cap) rows of act[0]; logits land in
- * act[n_layers]. */
+ * act[n_layers]. Evaluation mode: no dropout. */
 void pt_mlp_forward(pt_mlp *m, int n);
+
+/* Training-mode forward pass: as pt_mlp_forward, but each act[l] with a
+ * non-zero drop[l] is thinned by inverted dropout (kept units scaled by
+ * 1/(1-rate)) with draws from rng. pt_mlp_backward accounts for it. */
+void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng);
+
+/* Allocates the mask (all ones) if the network has none. PT_ERR_NOMEM. */
+pt_status pt_mlp_mask_enable(pt_mlp *m, pt_err *err);
 
 /* Softmax cross-entropy of the logits of the last forward pass against the
  * labels y[0..n); returns the mean loss and writes the number of correct

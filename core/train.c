@@ -1,11 +1,13 @@
 /*
- * train.c — the epoch/batch loop around pt_mlp and pt_optim.
+ * train.c — the epoch/batch loop around pt_mlp, pt_optim and pt_prune.
  *
  * Everything the batch loop touches is allocated before the first epoch:
- * the network's buffers, the optimizer state, the shuffled index list and the
- * label buffer. A batch is gathered straight into the network's input buffer,
- * and each layer is updated by the optimizer from inside the backward pass
- * (update_layer below) while its weights and gradient are still in cache.
+ * the network's buffers, the optimizer state, the shuffled index list, the
+ * label buffer and (for rewinding) one copy of the weights. A batch is
+ * gathered straight into the network's input buffer, and each layer is
+ * updated by the optimizer from inside the backward pass (update_layer)
+ * while its weights and gradient are still in cache; the same pass applies
+ * the mask and the regularizers (see optim.h).
  */
 #include "train.h"
 
@@ -15,22 +17,57 @@
 #include <string.h>
 
 #include "optim.h"
+#include "prune.h"
 #include "sysinfo.h"
 
 typedef struct {
+    const pt_config *cfg;
     pt_optim *opt;
-    float lr, wd;
+    float lr;
 } update_ctx;
+
+/* Strength of L2 for weight layer l: reg.l2_layers when given, else reg.l2. */
+static float l2_of(const pt_reg_config *r, int l)
+{
+    if (r->l2_layers.n == -1)
+        return (float)r->l2_layers.v[0];
+    if (r->l2_layers.n > l)
+        return (float)r->l2_layers.v[l];
+    return (float)r->l2;
+}
+
+/* Rescales each neuron's incoming weights to L2 norm <= c. */
+static void max_norm(pt_layer *L, float c)
+{
+    for (int j = 0; j < L->n_out; j++) {
+        float *w = L->w + (size_t)j * L->n_in;
+        double s = 0.0;
+        for (int i = 0; i < L->n_in; i++)
+            s += (double)w[i] * w[i];
+        if (s > (double)c * c) {
+            float f = (float)(c / sqrt(s));
+            for (int i = 0; i < L->n_in; i++)
+                w[i] *= f;
+        }
+    }
+}
 
 static void update_layer(void *ctx, pt_mlp *m, int l)
 {
     update_ctx *u = ctx;
-    const pt_layer *L = &m->layer[l];
-    size_t nw = (size_t)L->n_in * L->n_out;
-    pt_optim_update(u->opt, m->params, m->grads, L->off, nw, u->lr, u->wd);
-    /* Biases are not decayed: decay on them only shifts the ReLU thresholds. */
-    pt_optim_update(u->opt, m->params, m->grads, (size_t)(L->b - m->params),
-                    (size_t)L->n_out, u->lr, 0.0f);
+    const pt_reg_config *r = &u->cfg->reg;
+    pt_layer *L = &m->layer[l];
+    size_t nw = (size_t)L->n_in * L->n_out, boff = (size_t)(L->b - m->params);
+    float l2 = l2_of(r, l);
+    pt_step w = {.lr = u->lr, .l2 = r->l2_decoupled ? 0.0f : l2,
+                 .decay = r->l2_decoupled ? l2 : 0.0f, .l1 = (float)r->l1};
+    pt_optim_update(u->opt, m->params, m->grads, m->mask, L->off, nw, &w);
+    /* Biases are regularized only when asked: decay on them just shifts the
+     * ReLU thresholds. */
+    pt_step b = r->bias ? w : (pt_step){.lr = u->lr};
+    pt_optim_update(u->opt, m->params, m->grads, m->mask, boff, (size_t)L->n_out, &b);
+    if (r->max_norm > 0.0)
+        max_norm(L, (float)r->max_norm);
 }
 
 void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc,
@@ -61,97 +98,246 @@ void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc,
     *loss = done && n > 0 ? total / n : NAN;
 }
 
+int pt_train_total_epochs(const pt_config *cfg)
+{
+    const pt_prune_config *p = &cfg->prune;
+    switch (p->schedule) {
+    case PT_PRUNE_ONESHOT:
+        return cfg->train.epochs + p->finetune_epochs;
+    case PT_PRUNE_ITERATIVE:
+        return cfg->train.epochs + p->rounds * p->finetune_epochs;
+    case PT_PRUNE_NONE:
+    case PT_PRUNE_GRADUAL:
+        break;
+    }
+    return cfg->train.epochs;
+}
+
 static int n_classes_of(const pt_data *d)
 {
     return d->test.n_classes > d->train.n_classes ? d->test.n_classes : d->train.n_classes;
 }
 
+/* State of one run, so the phases below can be small functions. */
+typedef struct {
+    const pt_config *cfg;
+    const pt_data *data;
+    pt_mlp *net;
+    pt_optim opt;
+    pt_rng shuf, drop;
+    uint32_t *order;
+    int32_t *y;
+    float *rewind; /* weights saved for rewinding, or NULL */
+    long step;     /* optimizer steps so far */
+    long steps_per_epoch;
+    int phase_start, phase_len; /* the learning-rate schedule's current run */
+} run;
+
+/* Prunes to target and clears the optimizer state of what was removed. */
+static pt_status prune_now(run *r, double target, pt_err *err)
+{
+    pt_status st = pt_prune_to(r->net, &r->cfg->prune, target, err);
+    if (st == PT_OK)
+        pt_optim_mask(&r->opt, r->net->mask);
+    return st;
+}
+
+/* Iterative/oneshot pruning events happen at epoch boundaries. */
+static pt_status at_epoch_start(run *r, int e, pt_err *err)
+{
+    const pt_prune_config *p = &r->cfg->prune;
+    int base = r->cfg->train.epochs;
+    if (e < base || p->finetune_epochs == 0 ||
+        (p->schedule != PT_PRUNE_ONESHOT && p->schedule != PT_PRUNE_ITERATIVE))
+        return PT_OK;
+    if ((e - base) % p->finetune_epochs != 0)
+        return PT_OK;
+    int round = (e - base) / p->finetune_epochs + 1;
+    double target = p->schedule == PT_PRUNE_ONESHOT
+                        ? p->sparsity
+                        : pt_iterative_sparsity(p->sparsity, round, p->rounds);
+    pt_status st = prune_now(r, target, err);
+    if (st != PT_OK)
+        return st;
+    if (r->rewind) {
+        pt_mlp *m = r->net;
+        for (size_t i = 0; i < m->n_params; i++)
+            m->params[i] = r->rewind[i] * m->mask[i];
+        pt_optim_reset(&r->opt);
+    }
+    r->phase_start = e;
+    r->phase_len = p->finetune_epochs;
+    return PT_OK;
+}
+
+/* Gradual pruning happens every prune.frequency steps inside its window. */
+static pt_status at_step(run *r, pt_err *err)
+{
+    const pt_prune_config *p = &r->cfg->prune;
+    if (p->schedule != PT_PRUNE_GRADUAL)
+        return PT_OK;
+    long t0 = lround(p->start_epoch * r->steps_per_epoch);
+    long span = lround(p->end_epoch * r->steps_per_epoch) - t0;
+    long t = r->step;
+    if (t < t0 || t > t0 + span || ((t - t0) % p->frequency != 0 && t != t0 + span))
+        return PT_OK;
+    return prune_now(r, pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span), err);
+}
+
+static void save_rewind(run *r)
+{
+    memcpy(r->rewind, r->net->params, sizeof(float) * r->net->n_params);
+}
+
+/* One pass over the training rows; returns PT_ERR_DIVERGED on a NaN/inf loss. */
+static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt_err *err)
+{
+    int n = r->data->split.n_train, bs = r->cfg->train.batch_size;
+    pt_mlp *net = r->net;
+    double loss_sum = 0.0;
+    long correct = 0;
+    pt_rng_shuffle(&r->shuf, r->order, (uint32_t)n);
+    for (int i = 0; i < n; i += bs) {
+        int nb = n - i < bs ? n - i : bs, ok;
+        pt_status st = at_step(r, err);
+        if (st != PT_OK)
+            return st;
+        pt_dataset_gather(&r->data->train, &r->data->scaler, r->order + i, nb, net->act[0], r->y);
+        pt_mlp_forward_train(net, nb, &r->drop);
+        pt_optim_begin_step(&r->opt);
+        double loss = pt_mlp_backward(net, nb, r->y, &ok, update_layer, u);
+        r->step++;
+        if (!isfinite(loss)) {
+            s->loss = loss;
+            return pt_fail(err, PT_ERR_DIVERGED, "training diverged: loss %s at epoch %d, batch %d",
+                           isnan(loss) ? "nan" : "inf", e + 1, i / bs + 1);
+        }
+        loss_sum += loss * nb;
+        correct += ok;
+    }
+    s->loss = loss_sum / n;
+    s->train_acc = (double)correct / n;
+    return PT_OK;
+}
+
+static pt_status setup(run *r, pt_err *err)
+{
+    const pt_config *cfg = r->cfg;
+    int n = r->data->split.n_train, bs = cfg->train.batch_size;
+    pt_rng init;
+    pt_rng_derive(&init, cfg->seed, PT_STREAM_INIT);
+    pt_rng_derive(&r->shuf, cfg->seed, PT_STREAM_SHUFFLE);
+    pt_rng_derive(&r->drop, cfg->seed, PT_STREAM_DROPOUT);
+    /* Evaluation runs in chunks of at least 1024 rows: fewer, larger GEMMs. */
+    int cap = bs > 1024 ? bs : 1024;
+    pt_status st = pt_mlp_init(r->net, r->data->train.dim, cfg->net.hidden, cfg->net.n_hidden,
+                               n_classes_of(r->data), cap, &init, err);
+    if (st != PT_OK)
+        return st;
+    r->net->drop[0] = (float)cfg->reg.dropout_input;
+    for (int l = 0; l < cfg->net.n_hidden; l++) {
+        const pt_layer_values *d = &cfg->reg.dropout;
+        r->net->drop[l + 1] = (float)(d->n == -1 ? d->v[0] : l < d->n ? d->v[l] : 0.0);
+    }
+    st = pt_optim_init(&r->opt, &cfg->train, r->net->n_params, err);
+    if (st != PT_OK)
+        return st;
+    r->order = malloc(sizeof(uint32_t) * (size_t)n);
+    r->y = malloc(sizeof(int32_t) * (size_t)cap);
+    int rewinds = cfg->prune.schedule == PT_PRUNE_ITERATIVE && cfg->prune.rewind_epoch >= 0;
+    if (rewinds)
+        r->rewind = malloc(sizeof(float) * r->net->n_params);
+    if (!r->order || !r->y || (rewinds && !r->rewind))
+        return pt_fail(err, PT_ERR_NOMEM, "training: out of memory");
+    if (cfg->prune.schedule != PT_PRUNE_NONE && (st = pt_mlp_mask_enable(r->net, err)) != PT_OK)
+        return st;
+    memcpy(r->order, r->data->split.train, sizeof(uint32_t) * (size_t)n);
+    r->steps_per_epoch = (n + bs - 1) / bs;
+    r->phase_start = 0;
+    r->phase_len = cfg->train.epochs;
+    if (rewinds && cfg->prune.rewind_epoch == 0)
+        save_rewind(r);
+    return PT_OK;
+}
+
+static void teardown(run *r)
+{
+    pt_optim_free(&r->opt);
+    free(r->order);
+    free(r->y);
+    free(r->rewind);
+}
+
 pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
                    pt_epoch_fn on_epoch, void *ctx, pt_train_result *res, pt_err *err)
 {
-    const pt_train_config *tc = &cfg->train;
     double t_start = pt_now();
-    int n = data->split.n_train, bs = tc->batch_size;
     memset(res, 0, sizeof *res);
     res->val_acc = res->val_loss = res->test_acc = res->test_loss = NAN;
     memset(net, 0, sizeof *net);
-    if (n < 1)
+    if (data->split.n_train < 1)
         return pt_fail(err, PT_ERR_CONFIG, "data: no training rows left after the validation split");
-
-    openblas_set_num_threads(tc->threads);
-    pt_rng init, shuf;
-    pt_rng_derive(&init, cfg->seed, PT_STREAM_INIT);
-    pt_rng_derive(&shuf, cfg->seed, PT_STREAM_SHUFFLE);
-    /* Evaluation runs in chunks of at least 1024 rows: fewer, larger GEMMs. */
-    int cap = bs > 1024 ? bs : 1024;
-    pt_status st = pt_mlp_init(net, data->train.dim, cfg->net.hidden, cfg->net.n_hidden,
-                               n_classes_of(data), cap, &init, err);
-    if (st != PT_OK)
+    openblas_set_num_threads(cfg->train.threads);
+    run r = {.cfg = cfg, .data = data, .net = net};
+    pt_status st = setup(&r, err);
+    if (st != PT_OK) {
+        teardown(&r);
+        pt_mlp_free(net);
         return st;
-    pt_optim opt;
-    uint32_t *order = malloc(sizeof(uint32_t) * (size_t)n);
-    int32_t *y = malloc(sizeof(int32_t) * (size_t)cap);
-    st = pt_optim_init(&opt, tc, net->n_params, err);
-    if (st == PT_OK && (!order || !y))
-        st = pt_fail(err, PT_ERR_NOMEM, "training: out of memory");
-    if (st != PT_OK)
-        goto fail;
-    memcpy(order, data->split.train, sizeof(uint32_t) * (size_t)n);
-
-    update_ctx u = {.opt = &opt, .wd = (float)cfg->reg.l2};
+    }
+    update_ctx u = {.cfg = cfg, .opt = &r.opt};
+    int total = pt_train_total_epochs(cfg), n = data->split.n_train;
     long seen = 0;
-    for (int e = 0; e < tc->epochs; e++) {
-        pt_epoch_stats s = {.epoch = e + 1, .epochs = tc->epochs};
-        s.lr = pt_lr_at(tc, e, tc->epochs);
+    for (int e = 0; e < total; e++) {
+        pt_epoch_stats s = {.epoch = e + 1, .epochs = total};
+        if ((st = at_epoch_start(&r, e, err)) != PT_OK)
+            break;
+        s.lr = pt_lr_at(&cfg->train, e - r.phase_start, r.phase_len);
         u.lr = (float)s.lr;
-        pt_rng_shuffle(&shuf, order, (uint32_t)n);
-        double t0 = pt_now(), loss_sum = 0.0;
-        long correct = 0;
-        for (int i = 0; i < n; i += bs) {
-            int nb = n - i < bs ? n - i : bs, ok;
-            pt_dataset_gather(&data->train, &data->scaler, order + i, nb, net->act[0], y);
-            pt_mlp_forward(net, nb);
-            pt_optim_begin_step(&opt);
-            double loss = pt_mlp_backward(net, nb, y, &ok, update_layer, &u);
-            if (!isfinite(loss)) {
-                st = pt_fail(err, PT_ERR_DIVERGED, "training diverged: loss %s at epoch %d, batch %d",
-                             isnan(loss) ? "nan" : "inf", e + 1, i / bs + 1);
-                res->loss = loss;
-                goto done;
-            }
-            loss_sum += loss * nb;
-            correct += ok;
-        }
+        double t0 = pt_now();
+        st = train_epoch(&r, &u, e, &s, err);
         double dt = pt_now() - t0;
-        seen += n;
         res->train_s += dt;
+        if (st != PT_OK) {
+            res->loss = s.loss;
+            break;
+        }
+        seen += n;
         res->epochs = e + 1;
-        s.loss = res->loss = loss_sum / n;
-        s.train_acc = (double)correct / n;
+        res->loss = s.loss;
         s.samples_per_s = n / dt;
+        if (r.rewind && e + 1 == cfg->prune.rewind_epoch)
+            save_rewind(&r);
         pt_evaluate(net, &data->train, &data->scaler, data->split.val, data->split.n_val,
                     &s.val_acc, &s.val_loss);
         res->val_acc = s.val_acc;
         res->val_loss = s.val_loss;
+        s.sparsity = pt_sparsity_total(net);
         s.elapsed_s = pt_now() - t_start;
         if (on_epoch && on_epoch(ctx, &s)) {
             res->stopped = 1;
             break;
         }
     }
-    if (data->test.n > 0)
+    /* A zero-length fine-tuning phase still owes its prune, and a gradual
+     * window that ends with training has its last event after the last step. */
+    const pt_prune_config *p = &cfg->prune;
+    int owed = (p->finetune_epochs == 0 &&
+                (p->schedule == PT_PRUNE_ONESHOT || p->schedule == PT_PRUNE_ITERATIVE)) ||
+               p->schedule == PT_PRUNE_GRADUAL;
+    if (st == PT_OK && !res->stopped && owed && pt_sparsity_total(net) < p->sparsity - 1e-9) {
+        st = prune_now(&r, cfg->prune.sparsity, err);
+        if (st == PT_OK)
+            pt_evaluate(net, &data->train, &data->scaler, data->split.val, data->split.n_val,
+                        &res->val_acc, &res->val_loss);
+    }
+    if ((st == PT_OK) && data->test.n > 0)
         pt_evaluate(net, &data->test, &data->scaler, NULL, 0, &res->test_acc, &res->test_loss);
-done:
+    res->sparsity = pt_sparsity_total(net);
     res->train_samples_per_s = res->train_s > 0 ? seen / res->train_s : 0.0;
     res->wall_s = pt_now() - t_start;
-    pt_optim_free(&opt);
-    free(order);
-    free(y);
-    return st;
-fail:
-    pt_optim_free(&opt);
-    free(order);
-    free(y);
-    pt_mlp_free(net);
+    teardown(&r);
+    if (st != PT_OK && st != PT_ERR_DIVERGED)
+        pt_mlp_free(net);
     return st;
 }

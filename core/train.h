@@ -14,6 +14,16 @@
  *
  * Timing: samples_per_s counts only the training batches (gather, forward,
  * backward, update), not evaluation, as the PyTorch peer benchmark does.
+ *
+ * Pruning schedules (prune.schedule) and their epochs:
+ *   none       train.epochs
+ *   oneshot    train.epochs, prune to the target, prune.finetune_epochs
+ *   iterative  train.epochs, then prune.rounds x (prune to
+ *              pt_iterative_sparsity(r), optional rewind, finetune_epochs)
+ *   gradual    train.epochs, pruning every prune.frequency steps between
+ *              prune.start_epoch and prune.end_epoch (pt_gradual_sparsity)
+ * Each fine-tuning phase runs the learning-rate schedule again over its own
+ * length (learning-rate rewinding, Renda et al. 2020).
  */
 #ifndef PT_TRAIN_H
 #define PT_TRAIN_H
@@ -23,7 +33,7 @@
 #include "mlp.h"
 #include "status.h"
 
-enum { PT_STREAM_INIT = 1, PT_STREAM_SHUFFLE = 2 }; /* append new streams at the end */
+enum { PT_STREAM_INIT = 1, PT_STREAM_SHUFFLE = 2, PT_STREAM_DROPOUT = 3 }; /* append at the end */
 
 typedef struct {
     int epoch;            /* 1-based */
@@ -34,6 +44,7 @@ typedef struct {
     double val_loss;      /* NAN when there are no validation rows */
     double val_acc;       /* NAN when there are no validation rows */
     double samples_per_s; /* training samples / training time of this epoch */
+    double sparsity;      /* fraction of weights that are exactly zero */
     double elapsed_s;     /* since training started */
 } pt_epoch_stats;
 
@@ -46,6 +57,7 @@ typedef struct {
     double loss;                /* last epoch's mean training loss */
     double val_acc, val_loss;   /* NAN without validation rows */
     double test_acc, test_loss; /* NAN without a test set */
+    double sparsity;            /* final fraction of zero weights */
     double train_samples_per_s; /* over all epochs */
     double train_s;             /* time in training batches */
     double wall_s;              /* whole pt_train call */
@@ -57,6 +69,9 @@ typedef struct {
  * message names the epoch and batch); res holds the figures so far. */
 pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
                    pt_epoch_fn on_epoch, void *ctx, pt_train_result *res, pt_err *err);
+
+/* Epochs a config trains for, pruning phases included. */
+int pt_train_total_epochs(const pt_config *cfg);
 
 /* Accuracy and mean loss of net on rows idx[0..n) of ds (all rows when idx
  * is NULL; then n is ignored), in batches of net->cap rows. */

@@ -154,6 +154,12 @@ Test(train, huge_inputs_diverge_with_a_clear_reason)
     rmdir(dir);
 }
 
+static void step(pt_optim *o, float *w, const float *g, size_t n, float lr, float l2)
+{
+    pt_step s = {.lr = lr, .l2 = l2};
+    pt_optim_update(o, w, g, NULL, 0, n, &s);
+}
+
 Test(optim, sgd_momentum_and_nesterov_follow_the_formula)
 {
     pt_train_config tc = {.optimizer = PT_OPT_SGD, .momentum = 0.5};
@@ -162,10 +168,10 @@ Test(optim, sgd_momentum_and_nesterov_follow_the_formula)
     float w[2] = {1.0f, -2.0f}, g[2] = {0.5f, 1.0f};
     cr_assert_eq(pt_optim_init(&o, &tc, 2, &err), PT_OK);
     pt_optim_begin_step(&o);
-    pt_optim_update(&o, w, g, 0, 2, 0.1f, 0.0f); /* v = g; w -= 0.1 g */
+    step(&o, w, g, 2, 0.1f, 0.0f); /* v = g; w -= 0.1 g */
     cr_assert_float_eq(w[0], 0.95f, 1e-7);
     pt_optim_begin_step(&o);
-    pt_optim_update(&o, w, g, 0, 2, 0.1f, 0.0f); /* v = 0.5 g + g = 0.75 */
+    step(&o, w, g, 2, 0.1f, 0.0f); /* v = 0.5 g + g = 0.75 */
     cr_assert_float_eq(w[0], 0.95f - 0.075f, 1e-6);
     pt_optim_free(&o);
 
@@ -173,7 +179,7 @@ Test(optim, sgd_momentum_and_nesterov_follow_the_formula)
     float wn[1] = {1.0f}, gn[1] = {1.0f};
     cr_assert_eq(pt_optim_init(&o, &tc, 1, &err), PT_OK);
     pt_optim_begin_step(&o);
-    pt_optim_update(&o, wn, gn, 0, 1, 0.1f, 0.0f); /* v = 1; w -= 0.1 (1 + 0.5) */
+    step(&o, wn, gn, 1, 0.1f, 0.0f); /* v = 1; w -= 0.1 (1 + 0.5) */
     cr_assert_float_eq(wn[0], 0.85f, 1e-6);
     pt_optim_free(&o);
 
@@ -181,7 +187,7 @@ Test(optim, sgd_momentum_and_nesterov_follow_the_formula)
     float wd[1] = {2.0f}, gz[1] = {0.0f};
     cr_assert_eq(pt_optim_init(&o, &tc, 1, &err), PT_OK);
     pt_optim_begin_step(&o);
-    pt_optim_update(&o, wd, gz, 0, 1, 0.1f, 0.01f); /* g = 0.01 * 2 */
+    step(&o, wd, gz, 1, 0.1f, 0.01f); /* g = 0.01 * 2 */
     cr_assert_float_eq(wd[0], 2.0f - 0.002f, 1e-6);
     pt_optim_free(&o);
 }
@@ -194,13 +200,13 @@ Test(optim, adam_first_steps_match_the_formula)
     float w[1] = {1.0f}, g[1] = {0.3f};
     cr_assert_eq(pt_optim_init(&o, &tc, 1, &err), PT_OK);
     pt_optim_begin_step(&o);
-    pt_optim_update(&o, w, g, 0, 1, 0.01f, 0.0f);
+    step(&o, w, g, 1, 0.01f, 0.0f);
     /* Bias-corrected first step is lr * g / |g| = lr. */
     cr_assert_float_eq(w[0], 0.99f, 1e-6);
     double m = 0.1 * 0.3, v = 0.001 * 0.09;
     g[0] = -0.2f;
     pt_optim_begin_step(&o);
-    pt_optim_update(&o, w, g, 0, 1, 0.01f, 0.0f);
+    step(&o, w, g, 1, 0.01f, 0.0f);
     m = 0.9 * m + 0.1 * -0.2;
     v = 0.999 * v + 0.001 * 0.04;
     double mh = m / (1 - 0.81), vh = v / (1 - 0.999 * 0.999);

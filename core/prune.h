@@ -1,0 +1,68 @@
+/*
+ * prune.h — masks, pruning criteria, schedules and structured compaction.
+ *
+ * A pruned network is a pt_mlp with a mask (pt_mlp.mask, the layout of
+ * params, 1 kept / 0 pruned). Every criterion below only ever adds zeros to
+ * the mask, sets the pruned weights to exactly 0, and leaves the rest alone;
+ * the optimizer keeps them at 0 from then on (see optim.h). Structured
+ * pruning masks whole neurons — a hidden neuron's incoming row, its bias and
+ * the next layer's matching column — and pt_mlp_compact() then builds the
+ * physically smaller network for inference and export.
+ *
+ * Over-pruning guard: no layer ever loses all its weights (layer-wise keeps
+ * at least one; global keeps at least 1% of each layer, and at least one) and
+ * no hidden layer loses all its neurons; output neurons are never removed.
+ */
+#ifndef PT_PRUNE_H
+#define PT_PRUNE_H
+
+#include "config.h"
+#include "mlp.h"
+#include "status.h"
+
+/* Unstructured magnitude pruning to a total fraction `sparsity` of the
+ * prunable weights (every layer, or every layer but the output when
+ * include_output is 0): layer-wise gives each layer that fraction, global
+ * ranks all prunable weights against one threshold. Ties are broken by
+ * position, so the result is deterministic. Enables the mask if needed. */
+pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include_output,
+                             pt_err *err);
+
+/* Structured pruning: in every hidden layer, masks the round(fraction * n)
+ * neurons with the smallest incoming-weight norm (L2 or L1), at least one
+ * neuron left per layer. */
+pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err);
+
+/* Prunes to `target` with the config's granularity (dispatches to the two
+ * functions above). */
+pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err);
+
+/* Zhu & Gupta (2017): s_t = s_f + (s_i - s_f) (1 - (t - t0) / span)^3 for
+ * t0 <= t <= t0 + span; s_i before t0, s_f after. */
+double pt_gradual_sparsity(double s_i, double s_f, long t, long t0, long span);
+
+/* Target after round r (1-based) of k iterative rounds that each prune the
+ * same fraction of the remaining weights: 1 - (1 - s_f)^(r / k). */
+double pt_iterative_sparsity(double s_f, int r, int k);
+
+/* Exact-zero counts of the weights (biases excluded). */
+typedef struct {
+    long weights[PT_MLP_MAX_LAYERS], zeros[PT_MLP_MAX_LAYERS];
+    long total_weights, total_zeros;
+    int neurons[PT_MLP_MAX_LAYERS]; /* live neurons per layer output (see
+                                       pt_mlp_compact for "live") */
+} pt_sparsity;
+
+void pt_sparsity_of(const pt_mlp *m, pt_sparsity *s);
+/* Fraction of the weights that are exactly zero. */
+double pt_sparsity_total(const pt_mlp *m);
+
+/* Builds in dst (cap rows per batch) the network with every dead hidden
+ * neuron removed: a neuron whose incoming weights are all zero outputs the
+ * constant relu(bias), which is folded into the next layer's biases; a
+ * neuron whose outgoing weights are all zero affects nothing. Output neurons
+ * always stay. dst computes the same logits as src (up to float rounding of
+ * the folded biases). dst has no mask. */
+pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err);
+
+#endif
