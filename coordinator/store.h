@@ -1,0 +1,69 @@
+/*
+ * store.h — the study database: SQLite, Optuna-compatible, one writer.
+ *
+ * The tables are Optuna 3.1's RDB storage (schema "v3.0.0.d": studies,
+ * study_directions, study_user/system_attributes, trials, trial_params,
+ * trial_values, trial_intermediate_values, trial_user/system_attributes,
+ * trial_heartbeats, version_info, alembic_version), so
+ * optuna.load_study(storage="sqlite:///x.db") reads a prunetune study. What
+ * Optuna has no column for (sparsity, nnz, bytes, FLOPs, latency, speed-up,
+ * test accuracy, the trial's full config and result JSON) lives in
+ * prunetune's own tables (see schemas/store.sql) and is mirrored as trial
+ * user attributes. Schema upgrades go through PRAGMA user_version.
+ *
+ * Concurrency: only rank 0 of a run writes (one transaction per event);
+ * the file is in WAL mode so readers (prunetune best/top/report, Optuna)
+ * can query it at any time. Read-only handles never write.
+ */
+#ifndef COORD_STORE_H
+#define COORD_STORE_H
+
+#include "sampler.h"
+#include "status.h"
+#include "study.h"
+
+typedef struct store store;
+
+/* Opens (creating when writable and missing) the database at path.
+ * readonly: open with SQLITE_OPEN_READONLY; a missing file or a file that is
+ * not a prunetune/Optuna database is PT_ERR_IO/PT_ERR_FORMAT with one line. */
+pt_status store_open(store **out, const char *path, int readonly, pt_err *err);
+void store_close(store *st);
+
+/* Finds the study sc->name or creates it with its directions and its
+ * space (sc->space_json, kept so a resumed run can be checked against it).
+ * An existing study whose space or directions differ is PT_ERR_CONFIG
+ * ("db: study 'x' exists with another search space; use --force") unless
+ * force. *created says which happened. */
+pt_status store_study_open(store *st, const study_config *sc, int force, int *study_id,
+                           int *created, pt_err *err);
+
+/* Resume: marks the study's RUNNING trials FAIL (reason: the run that owned
+ * them ended) and returns how many in *n. */
+pt_status store_fail_running(store *st, int study_id, int *n, pt_err *err);
+
+/* Calls fn once per trial of the study, in number order, with its point
+ * (rebuilt from trial_params against sc's parameters) and objective values
+ * (NULL unless COMPLETE/PRUNED). Used to replay history into a sampler and to
+ * count the budget on resume. */
+typedef void (*store_trial_fn)(void *ctx, int number, trial_state st, const study_point *p,
+                               const double *values);
+pt_status store_each_trial(store *st, int study_id, const study_config *sc, store_trial_fn fn,
+                           void *ctx, pt_err *err);
+
+/* One transaction: a new RUNNING trial (next number) with its params
+ * (Optuna's distribution_json) and its full train config JSON. */
+pt_status store_trial_begin(store *st, int study_id, const study_config *sc, const study_point *p,
+                            const char *config_json, int *trial_id, int *number, pt_err *err);
+
+/* One transaction: intermediate value of a trial at step (epoch). */
+pt_status store_trial_report(store *st, int trial_id, int step, double value, pt_err *err);
+
+/* One transaction: the trial ends in state st with values[0..n_values)
+ * (n_values 0 for FAIL), result_json (the worker's final metrics object, or
+ * NULL) and fail_reason (FAIL only, else NULL). */
+pt_status store_trial_end(store *st, int trial_id, trial_state state, const double *values,
+                          int n_values, const char *result_json, const char *fail_reason,
+                          pt_err *err);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * study.h — the study config: what to search, over what, for how long.
+ *
+ * A study file is JSON (schemas/study.schema.json documents every key):
+ *
+ *   {
+ *     "study": "lenet-prune",            name, unique in the storage
+ *     "storage": "lenet.db",             SQLite file (relative to the cwd)
+ *     "seed": 1,                         sampler seed (trials get trial.seed)
+ *     "n_trials": 64,                    budget: trials (finished ones count)
+ *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
+ *     "sampler": "random",               "random" | "grid"
+ *     "pruner": "none",                  early stopping (later: "asha", "median")
+ *     "objectives": [{"name": "val_acc", "direction": "maximize"}],
+ *     "trial": { ...a prunetune train config (data, net, train, reg, prune)... },
+ *     "search_space": {
+ *       "prune.schedule": {"type": "categorical", "choices": ["none", "gradual"]},
+ *       "prune.sparsity": {"type": "float", "low": 0.5, "high": 0.95},
+ *       "reg.l2":         {"type": "float", "low": 1e-6, "high": 1e-2, "log": true},
+ *       "prune.rounds":   {"type": "int", "low": 1, "high": 4,
+ *                          "when": {"prune.schedule": ["iterative"]}}
+ *     }
+ *   }
+ *
+ * A parameter's name IS the train-config key it sets, so a trial's config
+ * is `trial` with the sampled values merged in (pt_config_merge): the same
+ * JSON then trains the same network through `prunetune train` and through a
+ * search. "when" makes a parameter conditional: it is sampled only when the
+ * named, earlier parameter took one of the listed values (otherwise the key
+ * keeps its `trial` value and the parameter is absent from the trial, as in
+ * Optuna). Grid search takes every categorical choice, every int in
+ * [low, high] by "step" (default 1), and for floats the list "grid": [...].
+ *
+ * Errors are one line naming the file and key path and what was expected:
+ *   "study.json: search_space.reg.l2.high: must be > low (got 0.1 <= 0.5)"
+ * and come before anything touches the database.
+ */
+#ifndef COORD_STUDY_H
+#define COORD_STUDY_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "status.h"
+
+#define STUDY_MAX_PARAMS 32
+#define STUDY_MAX_CHOICES 32
+#define STUDY_MAX_OBJECTIVES 4
+#define STUDY_NAME_MAX 128
+
+typedef enum { PARAM_FLOAT = 0, PARAM_INT = 1, PARAM_CAT = 2 } param_kind;
+
+typedef struct {
+    char name[64];       /* the train-config key path, e.g. "reg.l2" */
+    param_kind kind;
+    double low, high;    /* float/int bounds, inclusive */
+    int log;             /* float/int: sample on a log scale */
+    double step;         /* int (and float when > 0): grid/quantization step */
+    int n_choices;       /* categorical: choices as JSON texts ("\"gradual\"", "0.5", "true") */
+    char choices[STUDY_MAX_CHOICES][64];
+    int n_grid;          /* float: explicit grid values for the grid sampler */
+    double grid[STUDY_MAX_CHOICES];
+    int cond;            /* index of the parameter this one depends on, -1 = none */
+    int n_when;          /* values of that parameter (choice indices) that enable this one */
+    int when[STUDY_MAX_CHOICES];
+} study_param;
+
+typedef enum { DIR_MINIMIZE = 1, DIR_MAXIMIZE = 2 } study_direction; /* Optuna's enum values */
+
+typedef struct {
+    char name[64];       /* a metric of the final result: val_acc, test_acc, sparsity,
+                            latency_b1_us, bytes_stored, flops_per_sample, ... */
+    study_direction dir;
+} study_objective;
+
+typedef enum { SAMPLER_RANDOM = 0, SAMPLER_GRID = 1, SAMPLER_TPE = 2 } sampler_kind; /* add at end */
+typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind;   /* add at end */
+
+typedef struct {
+    char name[STUDY_NAME_MAX];
+    char storage[PT_PATH_MAX];
+    uint64_t seed;
+    int n_trials;        /* 0 = unlimited (then timeout_s must be > 0); grid: default = grid size */
+    double timeout_s;    /* 0 = none */
+    sampler_kind sampler;
+    pruner_kind pruner;
+    int n_objectives;
+    study_objective obj[STUDY_MAX_OBJECTIVES];
+    pt_config trial;     /* the base trial config */
+    int n_params;
+    study_param param[STUDY_MAX_PARAMS];
+    char *space_json;    /* canonical JSON of search_space + objectives (malloc'd): what
+                            resume compares against the stored study */
+} study_config;
+
+/* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line
+ * in err and leaves *s zeroed (nothing to free). */
+pt_status study_load(study_config *s, const char *path, pt_err *err);
+/* As study_load, from text; source names it in errors. */
+pt_status study_parse(study_config *s, const char *json, const char *source, pt_err *err);
+void study_free(study_config *s);
+
+/* A sampled point: value[i] for parameter i, present[i] = 0 when a condition left it out.
+ * Floats/ints hold the number; categoricals hold the choice index (Optuna's internal repr). */
+typedef struct {
+    int present[STUDY_MAX_PARAMS];
+    double value[STUDY_MAX_PARAMS];
+} study_point;
+
+/* The trial config for point p: s->trial with p's values merged in, seed unchanged.
+ * PT_ERR_CONFIG when the combination is invalid (e.g. prune.end_epoch > train.epochs);
+ * the caller then records the trial as FAILED with that reason. */
+pt_status study_trial_config(const study_config *s, const study_point *p, pt_config *out,
+                             pt_err *err);
+
+/* Optuna's distribution_json of parameter i, e.g.
+ * {"name": "FloatDistribution", "attributes": {"step": null, "low": 1e-06, "high": 0.01, "log": true}}
+ * written into buf (returns buf). */
+const char *study_distribution_json(const study_param *p, char *buf, size_t cap);
+
+/* Number of points of the full grid (product over params, conditions ignored), or 0 when
+ * a float parameter has no grid. */
+long study_grid_size(const study_config *s);
+
+#endif
