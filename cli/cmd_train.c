@@ -81,9 +81,9 @@ static pt_status apply_set(pt_config *cfg, const char *arg, pt_err *err)
 static int print_epoch(void *ctx, const pt_epoch_stats *s)
 {
     (void)ctx;
-    fprintf(stderr, "epoch %3d/%d  loss %.4f  train_acc %.4f  val_acc %.4f  lr %.4g  %8.0f samples/s  %6.1fs\n",
-            s->epoch, s->epochs, s->loss, s->train_acc, s->val_acc, s->lr, s->samples_per_s,
-            s->elapsed_s);
+    fprintf(stderr, "epoch %3d/%d  loss %.4f  train_acc %.4f  val_acc %.4f  lr %.4g  sparsity %.4f  %8.0f samples/s  %6.1fs\n",
+            s->epoch, s->epochs, s->loss, s->train_acc, s->val_acc, s->lr, s->sparsity,
+            s->samples_per_s, s->elapsed_s);
     return 0;
 }
 
@@ -117,6 +117,7 @@ static void print_result(const pt_config *cfg, const pt_mlp *net, const pt_train
     for (int l = 0; l < net->n_layers; l++)
         np += (long)net->layer[l].n_out * (net->layer[l].n_in + 1);
     cJSON_AddNumberToObject(o, "params", (double)np);
+    add_num(o, "sparsity", r->sparsity);
     char *text = cJSON_Print(o);
     if (text)
         printf("%s\n", text);
