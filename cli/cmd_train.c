@@ -36,45 +36,63 @@ static void train_usage(FILE *f)
             "exit status: 0 trained, 1 training failed (diverged), 2 bad config or data\n");
 }
 
-/* Applies `--set a.b=VALUE` by wrapping VALUE as {"a":{"b":VALUE}} and merging
- * it into cfg, so the override goes through the one config parser. VALUE is
- * taken as JSON when it is a whole JSON value, else as a string. */
-static pt_status apply_set(pt_config *cfg, const char *arg, pt_err *err)
+/* Adds `--set a.b=VALUE` to root as {"a":{"b":VALUE}}. VALUE is taken as
+ * JSON when it is a whole JSON value, else as a string. All overrides are
+ * gathered in one object and merged at once (apply_sets), so cross-key checks
+ * such as prune.end_epoch <= train.epochs see every override together, in
+ * any order on the command line. */
+static pt_status add_set(cJSON *root, const char *arg, pt_err *err)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
         return pt_fail(err, PT_ERR_CONFIG, "--set %s: expected KEY=VALUE", arg);
     cJSON *val = cJSON_ParseWithOpts(eq + 1, NULL, 1);
-    char *value = val ? NULL : cJSON_PrintUnformatted(val = cJSON_CreateString(eq + 1));
-    cJSON_Delete(val);
-    const char *v = value ? value : eq + 1;
-    size_t klen = (size_t)(eq - arg), cap = 5 * klen + strlen(v) + 16;
-    char *json = malloc(cap);
-    if (!json) {
-        free(value);
-        return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
+    if (!val)
+        val = cJSON_CreateString(eq + 1);
+    char key[256];
+    size_t klen = (size_t)(eq - arg);
+    if (!val || klen >= sizeof key) {
+        cJSON_Delete(val);
+        return pt_fail(err, PT_ERR_CONFIG, "--set %.*s: key too long", (int)klen, arg);
     }
-    /* a.b.c -> {"a":{"b":{"c":VALUE}}} */
-    size_t n = 0;
-    int depth = 1;
-    n += (size_t)snprintf(json + n, cap - n, "{\"");
-    for (const char *p = arg; p < eq; p++) {
-        if (*p == '.') {
-            n += (size_t)snprintf(json + n, cap - n, "\":{\"");
-            depth++;
-        } else if (*p == '"' || *p == '\\') {
-            n += (size_t)snprintf(json + n, cap - n, "?"); /* no such key; the parser says so */
-        } else {
-            json[n++] = *p;
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    cJSON *obj = root;
+    char *part = key, *dot;
+    while ((dot = strchr(part, '.'))) {
+        *dot = '\0';
+        cJSON *next = cJSON_GetObjectItemCaseSensitive(obj, part);
+        if (!cJSON_IsObject(next)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(obj, part);
+            next = cJSON_AddObjectToObject(obj, part);
         }
+        obj = next;
+        part = dot + 1;
     }
-    n += (size_t)snprintf(json + n, cap - n, "\":%s", v);
-    while (depth-- > 0)
-        json[n++] = '}';
-    json[n] = '\0';
-    free(value);
-    pt_status st = pt_config_merge(cfg, json, "--set", err);
-    free(json);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, part);
+    cJSON_AddItemToObject(obj, part, val);
+    return PT_OK;
+}
+
+/* Applies every `--set` of argv to cfg through the one config parser. */
+static pt_status apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
+    pt_status st = PT_OK;
+    int any = 0;
+    for (int i = 1; st == PT_OK && i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--set")) {
+            st = add_set(root, argv[++i], err);
+            any = 1;
+        }
+    char *text = st == PT_OK && any ? cJSON_PrintUnformatted(root) : NULL;
+    if (st == PT_OK && any)
+        st = text ? pt_config_merge(cfg, text, "--set", err)
+                  : pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
+    free(text);
+    cJSON_Delete(root);
     return st;
 }
 
@@ -160,11 +178,9 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "prunetune train: %s\n", err.msg);
         return PT_EXIT_USAGE;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") && apply_set(&cfg, argv[++i], &err) != PT_OK) {
-            fprintf(stderr, "prunetune train: %s\n", err.msg);
-            return PT_EXIT_USAGE;
-        }
+    if (apply_sets(&cfg, argc, argv, &err) != PT_OK) {
+        fprintf(stderr, "prunetune train: %s\n", err.msg);
+        return PT_EXIT_USAGE;
     }
 
     pt_data data;
