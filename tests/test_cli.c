@@ -114,6 +114,29 @@ Test(cli, quiet_prints_no_progress)
     cr_assert_str_eq(r.err, "");
 }
 
+/* Cross-key checks see every override at once: the schedule may come
+ * before the end epoch it depends on, and the last of two --set wins. */
+Test(cli, set_overrides_apply_together_in_any_order)
+{
+    char args[1024];
+    snprintf(args, sizeof args,
+             "train --quiet --set data.dir='\"%s\"' --set data.limit=300 --set data.test_limit=100 "
+             "--set net.hidden=[16] --set prune.schedule=gradual --set prune.sparsity=0.8 "
+             "--set train.epochs=1 --set train.epochs=2 --set prune.end_epoch=2 "
+             "--set prune.start_epoch=0.5",
+             PT_FASHION_DIR);
+    run(&r, args);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cJSON *o = cJSON_Parse(r.out);
+    cr_assert_not_null(o, "%s", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(o, "epochs")->valuedouble, 2);
+    cJSON_Delete(o);
+
+    run(&r, "train --set prune.end_epoch=20 --set train.epochs=10 --set prune.schedule=gradual");
+    cr_assert_eq(r.code, 2);
+    cr_assert(strstr(r.err, "--set: prune.end_epoch"), "%s", r.err);
+}
+
 Test(cli, bad_config_names_file_and_key)
 {
     const char *p = write_file("bad.json", "{\"train\": {\"lr\": -1}}");
