@@ -9,9 +9,21 @@
 #ifndef PT_CLI_H
 #define PT_CLI_H
 
+#include "train.h"
+
 enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
 
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Applies every `--set KEY=VALUE` of argv over *cfg through the one config
+ * parser (defined in cmd_train.c; eval uses it on a model's stored config). */
+pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err);
+
+/* `train --save`: writes net, its scaler, cfg and the result's metrics to
+ * path (cmd_eval.c). Returns an exit code; prints one line on failure. */
+int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, const pt_mlp *net,
+                   const pt_train_result *res);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -24,13 +24,16 @@
 static void train_usage(FILE *f)
 {
     fprintf(f,
-            "usage: prunetune train [CONFIG.json] [--set KEY=VALUE]... [--quiet]\n\n"
+            "usage: prunetune train [CONFIG.json] [--set KEY=VALUE]... [--save MODEL.npz]\n"
+            "                       [--quiet]\n\n"
             "Trains one network and prints its metrics as JSON on stdout; one progress\n"
             "line per epoch goes to stderr. Without CONFIG, the defaults train\n"
             "LeNet-300-100 on Fashion-MNIST (see schemas/train.schema.json and examples/).\n\n"
             "options:\n"
             "  --set KEY=VALUE  override a config key, e.g. --set train.epochs=3\n"
             "                   (VALUE is JSON; a bare word is taken as a string)\n"
+            "  --save MODEL.npz after training, save the model as NumPy .npz (layout in\n"
+            "                   schemas/model.md; `prunetune eval MODEL.npz` reloads it)\n"
             "  --quiet          no progress lines\n"
             "  -h, --help       this help\n\n"
             "exit status: 0 trained, 1 training failed (diverged), 2 bad config or data\n");
@@ -75,7 +78,7 @@ static pt_status add_set(cJSON *root, const char *arg, pt_err *err)
 }
 
 /* Applies every `--set` of argv to cfg through the one config parser. */
-static pt_status apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err)
+pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root)
@@ -151,7 +154,7 @@ int cmd_train(int argc, char **argv)
     }
     pt_config cfg;
     pt_err err = {{0}};
-    const char *path = NULL;
+    const char *path = NULL, *save = NULL;
     int quiet = 0;
     pt_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
@@ -163,6 +166,12 @@ int cmd_train(int argc, char **argv)
                 return PT_EXIT_USAGE;
             }
             i++; /* applied after the file, below */
+        } else if (!strcmp(argv[i], "--save")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "prunetune train: --save needs MODEL.npz\n");
+                return PT_EXIT_USAGE;
+            }
+            save = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "prunetune train: unknown option '%s' (see --help)\n", argv[i]);
             return PT_EXIT_USAGE;
@@ -178,7 +187,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "prunetune train: %s\n", err.msg);
         return PT_EXIT_USAGE;
     }
-    if (apply_sets(&cfg, argc, argv, &err) != PT_OK) {
+    if (cli_apply_sets(&cfg, argc, argv, &err) != PT_OK) {
         fprintf(stderr, "prunetune train: %s\n", err.msg);
         return PT_EXIT_USAGE;
     }
@@ -208,6 +217,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "prunetune train: %s\n", err.msg);
         code = st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
     }
+    if (st == PT_OK && save)
+        code = cli_save_model(save, &cfg, &data, &net, &res);
     pt_mlp_free(&net);
     pt_data_close(&data);
     return code;

@@ -20,6 +20,7 @@ typedef struct {
 
 static const command commands[] = {
     {"train", cmd_train, "train one network from a JSON config and print its metrics"},
+    {"eval", cmd_eval, "reload a saved model (.npz) and evaluate it on its test set"},
 };
 
 static void usage(FILE *f)
