@@ -498,6 +498,8 @@ static pt_status read_entry(pt_npz *z, size_t size, size_t cd_end, size_t *pos, 
 static pt_status read_archive(pt_npz *z, size_t size, pt_err *err)
 {
     const unsigned char *b = z->buf;
+    if (size < 4 && !memcmp(b, "PK\3\4", size))
+        return pt_fail(err, PT_ERR_FORMAT, "%s: truncated: %zu bytes", z->path, size);
     int zip = size >= 4 && (get32(b) == SIG_LOCAL || get32(b) == SIG_END);
     if (!zip)
         return pt_fail(err, PT_ERR_FORMAT, "%s: not an .npz file (no zip signature)", z->path);
