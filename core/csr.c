@@ -1,0 +1,326 @@
+/*
+ * csr.c — building the two sparse forms of a layer and their kernels.
+ *
+ * Why these kernels (measured on the LeNet-300-100 layers, see
+ * scripts/bench_infer): dense sgemv reads every weight, ~1 MB for LeNet, so
+ * it is bound by cache bandwidth; a sparse kernel reads far less but pays
+ * per non-zero. A scalar CSR loop pays a dependent load per non-zero and
+ * loses to dense at 90% sparsity; an AVX-512 gather pays one load-port slot
+ * per non-zero. The permute-block kernel (see csr.h) pays one vpermt2ps per
+ * 16 non-zeros plus the padding of each block to its fullest row; sorting the
+ * rows by non-zero count before grouping them keeps that padding small.
+ *
+ * For batches the CSR form runs against feature-major activations: one
+ * broadcast weight times a contiguous run of the batch, accumulators in
+ * registers, up to 128 samples per pass.
+ */
+#include "csr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define PT_CSR_AVX512 1
+#else
+#define PT_CSR_AVX512 0
+#endif
+
+void pt_csr_free(pt_csr *c)
+{
+    free(c->rowptr);
+    free(c->col);
+    free(c->val);
+    free(c->bias);
+    free(c->steps);
+    free(c->slot_row);
+    free(c->slot_bias);
+    free(c->pw);
+    free(c->pidx);
+    memset(c, 0, sizeof *c);
+}
+
+#if PT_CSR_AVX512
+typedef struct {
+    int nnz, row;
+} row_count;
+
+/* Most non-zeros first; ties by row so the layout is deterministic. */
+static int by_count_desc(const void *a, const void *b)
+{
+    const row_count *x = a, *y = b;
+    if (x->nnz != y->nnz)
+        return x->nnz > y->nnz ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Walks the (group, block) pairs in kernel order. With fill == 0 it only
+ * records each pair's step count (the most non-zeros any of the group's
+ * rows has in the block); with fill == 1 it also writes the weights and
+ * positions, zero-padded. cur[] is each slot's cursor into its CSR row. */
+static void walk_blocks(pt_csr *c, int fill)
+{
+    long step = 0;
+    size_t gbytes = 0;
+    for (int g = 0; g < c->n_rg; g++) {
+        int cur[16], end[16];
+        for (int s = 0; s < 16; s++) {
+            int r = c->slot_row[g * 16 + s];
+            cur[s] = r < 0 ? 0 : c->rowptr[r];
+            end[s] = r < 0 ? 0 : c->rowptr[r + 1];
+        }
+        for (int b = 0; b < c->n_cb; b++) {
+            int lim = 32 * (b + 1), n = 0, cnt[16];
+            for (int s = 0; s < 16; s++) {
+                cnt[s] = 0;
+                while (cur[s] + cnt[s] < end[s] && c->col[cur[s] + cnt[s]] < lim)
+                    cnt[s]++;
+                if (cnt[s] > n)
+                    n = cnt[s];
+            }
+            if (fill) {
+                for (int k = 0; k < n; k++) {
+                    float *w = c->pw + (step + k) * 16;
+                    uint8_t *p = c->pidx + gbytes + (size_t)(k / 4) * 64 + (size_t)(k % 4);
+                    for (int s = 0; s < 16; s++) {
+                        int has = k < cnt[s];
+                        w[s] = has ? c->val[cur[s] + k] : 0.0f;
+                        p[4 * s] = has ? (uint8_t)(c->col[cur[s] + k] - 32 * b) : 0;
+                    }
+                }
+            }
+            c->steps[(size_t)g * c->n_cb + b] = (uint8_t)n;
+            step += n;
+            gbytes += (size_t)(n + 3) / 4 * 64;
+            for (int s = 0; s < 16; s++)
+                cur[s] += cnt[s];
+        }
+    }
+    c->n_steps = step;
+}
+
+static int build_blocks(pt_csr *c)
+{
+    c->n_rg = (c->n_out + 15) / 16;
+    c->n_cb = (c->n_in + 31) / 32;
+    row_count *rc = malloc(sizeof *rc * (size_t)c->n_out);
+    c->steps = malloc((size_t)c->n_rg * (size_t)c->n_cb);
+    c->slot_row = malloc(sizeof(int32_t) * 16 * (size_t)c->n_rg);
+    c->slot_bias = calloc(16 * (size_t)c->n_rg, sizeof(float));
+    if (!rc || !c->steps || !c->slot_row || !c->slot_bias) {
+        free(rc);
+        return -1;
+    }
+    for (int r = 0; r < c->n_out; r++)
+        rc[r] = (row_count){c->rowptr[r + 1] - c->rowptr[r], r};
+    qsort(rc, (size_t)c->n_out, sizeof *rc, by_count_desc);
+    for (int s = 0; s < 16 * c->n_rg; s++) {
+        c->slot_row[s] = s < c->n_out ? rc[s].row : -1;
+        c->slot_bias[s] = s < c->n_out ? c->bias[rc[s].row] : 0.0f;
+    }
+    free(rc);
+    walk_blocks(c, 0);
+    size_t groups = 0;
+    for (size_t i = 0; i < (size_t)c->n_rg * (size_t)c->n_cb; i++)
+        groups += ((size_t)c->steps[i] + 3) / 4;
+    c->pw = malloc(sizeof(float) * 16 * (size_t)(c->n_steps ? c->n_steps : 1));
+    c->pidx = malloc(64 * (groups ? groups : 1));
+    if (!c->pw || !c->pidx)
+        return -1;
+    walk_blocks(c, 1);
+    return 0;
+}
+#endif
+
+pt_status pt_csr_build(pt_csr *c, const float *w, const float *b, int n_out, int n_in, pt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (n_in < 1 || n_out < 1 || n_in > PT_CSR_MAX_IN)
+        return pt_fail(err, PT_ERR_ARG, "sparse layer: %d inputs x %d outputs (inputs 1..%d)", n_in,
+                       n_out, PT_CSR_MAX_IN);
+    c->n_in = n_in;
+    c->n_out = n_out;
+    for (size_t i = 0; i < (size_t)n_in * (size_t)n_out; i++)
+        c->nnz += w[i] != 0.0f;
+    c->rowptr = malloc(sizeof(int32_t) * (size_t)(n_out + 1));
+    c->col = malloc(sizeof(uint16_t) * (size_t)(c->nnz ? c->nnz : 1));
+    c->val = malloc(sizeof(float) * (size_t)(c->nnz ? c->nnz : 1));
+    c->bias = malloc(sizeof(float) * (size_t)n_out);
+    if (!c->rowptr || !c->col || !c->val || !c->bias)
+        goto nomem;
+    long k = 0;
+    for (int r = 0; r < n_out; r++) {
+        c->rowptr[r] = (int32_t)k;
+        for (int j = 0; j < n_in; j++) {
+            float v = w[(size_t)r * n_in + j];
+            if (v != 0.0f) {
+                c->col[k] = (uint16_t)j;
+                c->val[k++] = v;
+            }
+        }
+    }
+    c->rowptr[n_out] = (int32_t)k;
+    memcpy(c->bias, b, sizeof(float) * (size_t)n_out);
+#if PT_CSR_AVX512
+    if (build_blocks(c) != 0)
+        goto nomem;
+#endif
+    return PT_OK;
+nomem:
+    pt_csr_free(c);
+    return pt_fail(err, PT_ERR_NOMEM, "sparse layer: out of memory");
+}
+
+#if PT_CSR_AVX512
+void pt_csr_gemv(const pt_csr *c, const float *x, float *y, int relu)
+{
+    /* Which input blocks hold a non-zero: a zero block contributes nothing. */
+    uint64_t live[PT_CSR_MAX_IN / 32 / 64];
+    memset(live, 0, sizeof live);
+    for (int b = 0; b < c->n_cb; b++) {
+        __mmask16 m =
+            _mm512_test_epi32_mask(_mm512_loadu_si512(x + 32 * b), _mm512_loadu_si512(x + 32 * b)) |
+            _mm512_test_epi32_mask(_mm512_loadu_si512(x + 32 * b + 16),
+                                   _mm512_loadu_si512(x + 32 * b + 16));
+        live[b >> 6] |= (uint64_t)(m != 0) << (b & 63);
+    }
+    const float *w = c->pw;
+    const uint8_t *p = c->pidx, *st = c->steps;
+    for (int g = 0; g < c->n_rg; g++) {
+        /* Four accumulators: consecutive steps do not wait on each other. */
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int b = 0; b < c->n_cb; b++) {
+            int s = *st++;
+            if (!s)
+                continue;
+            if (!(live[b >> 6] >> (b & 63) & 1)) {
+                w += 16 * s;
+                p += 64 * ((s + 3) / 4);
+                continue;
+            }
+            __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+            /* vpermt2ps reads only the low 5 bits of each lane, so a lane's
+             * four positions sit in its four bytes and a shift selects one. */
+            for (; s >= 4; s -= 4, w += 64, p += 64) {
+                __m512i i = _mm512_loadu_si512(p);
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_permutex2var_ps(x0, i, x1), a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16),
+                                     _mm512_permutex2var_ps(x0, _mm512_srli_epi32(i, 8), x1), a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 32),
+                                     _mm512_permutex2var_ps(x0, _mm512_srli_epi32(i, 16), x1), a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 48),
+                                     _mm512_permutex2var_ps(x0, _mm512_srli_epi32(i, 24), x1), a3);
+            }
+            if (s) {
+                __m512i i = _mm512_loadu_si512(p);
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_permutex2var_ps(x0, i, x1), a0);
+                if (s > 1)
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16),
+                                         _mm512_permutex2var_ps(x0, _mm512_srli_epi32(i, 8), x1),
+                                         a1);
+                if (s > 2)
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 32),
+                                         _mm512_permutex2var_ps(x0, _mm512_srli_epi32(i, 16), x1),
+                                         a2);
+                w += 16 * s;
+                p += 64;
+            }
+        }
+        __m512 z = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+        z = _mm512_add_ps(z, _mm512_loadu_ps(c->slot_bias + 16 * g));
+        if (relu)
+            z = _mm512_max_ps(z, _mm512_setzero_ps());
+        int rows = c->n_out - 16 * g;
+        __mmask16 m = rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);
+        _mm512_mask_i32scatter_ps(y, m, _mm512_loadu_si512(c->slot_row + 16 * g), z, 4);
+    }
+}
+
+/* One pass over columns col0.. of the batch, nv vectors of 16 (the last one
+ * masked by tail); nv is a constant at every call site, so acc[] lives in
+ * registers. */
+static inline __attribute__((always_inline)) void spmm_panel(const pt_csr *c, const float *xt,
+                                                             int ld, float *yt, int col0,
+                                                             const int nv, __mmask16 tail, int relu)
+{
+    for (int o = 0; o < c->n_out; o++) {
+        __m512 acc[8];
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm512_set1_ps(c->bias[o]);
+        for (int32_t k = c->rowptr[o]; k < c->rowptr[o + 1]; k++) {
+            __m512 w = _mm512_set1_ps(c->val[k]);
+            const float *xr = xt + (size_t)c->col[k] * (size_t)ld + col0;
+            for (int v = 0; v < nv - 1; v++)
+                acc[v] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + 16 * v), acc[v]);
+            acc[nv - 1] =
+                _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(tail, xr + 16 * (nv - 1)), acc[nv - 1]);
+        }
+        float *yr = yt + (size_t)o * (size_t)ld + col0;
+        for (int v = 0; v < nv; v++) {
+            __m512 z = relu ? _mm512_max_ps(acc[v], _mm512_setzero_ps()) : acc[v];
+            _mm512_mask_storeu_ps(yr + 16 * v, v == nv - 1 ? tail : (__mmask16)0xFFFF, z);
+        }
+    }
+}
+
+void pt_csr_spmm_t(const pt_csr *c, const float *xt, int ld, int n, float *yt, int relu)
+{
+    for (int col0 = 0; col0 < n; col0 += 128) {
+        int m = n - col0 < 128 ? n - col0 : 128, nv = (m + 15) / 16;
+        __mmask16 tail = m % 16 ? (__mmask16)((1u << (m % 16)) - 1) : (__mmask16)0xFFFF;
+        switch (nv) {
+        case 1:
+            spmm_panel(c, xt, ld, yt, col0, 1, tail, relu);
+            break;
+        case 2:
+            spmm_panel(c, xt, ld, yt, col0, 2, tail, relu);
+            break;
+        case 3:
+            spmm_panel(c, xt, ld, yt, col0, 3, tail, relu);
+            break;
+        case 4:
+            spmm_panel(c, xt, ld, yt, col0, 4, tail, relu);
+            break;
+        case 5:
+            spmm_panel(c, xt, ld, yt, col0, 5, tail, relu);
+            break;
+        case 6:
+            spmm_panel(c, xt, ld, yt, col0, 6, tail, relu);
+            break;
+        case 7:
+            spmm_panel(c, xt, ld, yt, col0, 7, tail, relu);
+            break;
+        default:
+            spmm_panel(c, xt, ld, yt, col0, 8, tail, relu);
+            break;
+        }
+    }
+}
+#else
+void pt_csr_gemv(const pt_csr *c, const float *x, float *y, int relu)
+{
+    for (int o = 0; o < c->n_out; o++) {
+        float s = c->bias[o];
+        for (int32_t k = c->rowptr[o]; k < c->rowptr[o + 1]; k++)
+            s += c->val[k] * x[c->col[k]];
+        y[o] = relu && !(s > 0.0f) ? 0.0f : s;
+    }
+}
+
+void pt_csr_spmm_t(const pt_csr *c, const float *xt, int ld, int n, float *yt, int relu)
+{
+    for (int o = 0; o < c->n_out; o++) {
+        float *yr = yt + (size_t)o * (size_t)ld;
+        for (int i = 0; i < n; i++)
+            yr[i] = c->bias[o];
+        for (int32_t k = c->rowptr[o]; k < c->rowptr[o + 1]; k++) {
+            const float w = c->val[k], *xr = xt + (size_t)c->col[k] * (size_t)ld;
+            for (int i = 0; i < n; i++)
+                yr[i] += w * xr[i];
+        }
+        if (relu)
+            for (int i = 0; i < n; i++)
+                yr[i] = yr[i] > 0.0f ? yr[i] : 0.0f;
+    }
+}
+#endif

@@ -1,0 +1,111 @@
+/*
+ * infer.h — fast inference of a trained (possibly pruned) network, and what
+ * the final network costs to store and to run.
+ *
+ * pt_infer_build() takes a pt_mlp, drops its dead hidden neurons
+ * (pt_mlp_compact, so a neuron-pruned network becomes a physically smaller
+ * dense one) and then picks, per layer and separately for batch 1 and for
+ * larger batches, the faster of two kernels by timing both on the spot:
+ * dense (cblas_sgemv / cblas_sgemm) or sparse (csr.h). A layer more than
+ * half non-zero is not even tried sparse. The result is never meaningfully
+ * slower than dense and gives the network's logits up to float rounding
+ * (summation order, folded biases).
+ *
+ *     pt_infer e;
+ *     if (pt_infer_build(&e, &net, 128, PT_INFER_AUTO, &err) != PT_OK) ...
+ *     pt_infer_run(&e, x, n, logits);   // x: n x n_in, logits: n x n_out
+ *     pt_infer_free(&e);
+ *
+ * The engine owns copies of everything it reads; the source network may
+ * change or go away after the build. pt_infer_run allocates nothing, but it
+ * writes the engine's buffers: one engine per thread.
+ */
+#ifndef PT_INFER_H
+#define PT_INFER_H
+
+#include "csr.h"
+#include "mlp.h"
+#include "status.h"
+
+struct cJSON;
+
+/* Flags of pt_infer_build; combine with |. */
+enum {
+    PT_INFER_AUTO = 0,      /* time both kernels per layer, keep the faster */
+    PT_INFER_DENSE = 1,     /* every layer dense */
+    PT_INFER_SPARSE = 2,    /* every layer sparse (when n_in <= PT_CSR_MAX_IN) */
+    PT_INFER_NO_COMPACT = 4 /* keep dead neurons (the plain dense baseline) */
+};
+
+typedef enum { PT_KERNEL_DENSE = 0, PT_KERNEL_SPARSE = 1 } pt_kernel;
+
+typedef struct {
+    pt_mlp net;                      /* the network as run (compacted), cap 1 */
+    int max_batch, ld;               /* ld: floats per feature row of a batch */
+    pt_kernel k1[PT_MLP_MAX_LAYERS]; /* kernel for batch 1 */
+    pt_kernel kn[PT_MLP_MAX_LAYERS]; /* kernel for batches of 2 or more */
+    pt_csr csr[PT_MLP_MAX_LAYERS];   /* built when a kernel uses it */
+    float *buf[2];                   /* feature-major activations, ping-pong */
+} pt_infer;
+
+/* Builds an engine for batches of 1..max_batch rows. Errors: PT_ERR_ARG
+ * (max_batch < 1, unknown flags), PT_ERR_NOMEM; on error *e is zeroed. */
+pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flags, pt_err *err);
+
+/* Logits (n x n_out, row-major) of the rows x (n x n_in, row-major),
+ * 0 <= n <= max_batch. Batch 1 and larger batches may use different
+ * kernels. */
+void pt_infer_run(pt_infer *e, const float *x, int n, float *logits);
+
+/* Safe on a zeroed struct. */
+void pt_infer_free(pt_infer *e);
+
+/* Name of a kernel: "dense" or "sparse". */
+const char *pt_kernel_name(pt_kernel k);
+
+/* --- what a final network costs ----------------------------------------- */
+
+typedef struct {
+    int n_in, n_out;     /* as trained */
+    int run_in, run_out; /* as run, after dropping dead neurons */
+    long weights, nnz;   /* as trained: n_in * n_out, non-zero weights */
+    long run_nnz;        /* non-zero weights as run */
+    double sparsity;     /* 1 - nnz / weights */
+    long bytes_dense;    /* 4 (n_in n_out + n_out) */
+    long bytes_stored;   /* the smaller of the run layer's dense and CSR
+                            (pt_csr_bytes) forms */
+    long flops;          /* per sample as run at batch 1: 2 run_nnz sparse,
+                            2 run_in run_out dense */
+    pt_kernel kernel_b1, kernel_b128;
+} pt_layer_cost;
+
+typedef struct {
+    int n_layers;
+    pt_layer_cost layer[PT_MLP_MAX_LAYERS];
+    long weights, nnz;
+    double sparsity;
+    long bytes_dense, bytes_stored;
+    long flops_dense, flops; /* per sample; dense = 2 sum n_in n_out */
+    /* Medians over repeated runs, microseconds: this network as run, and the
+     * same network run dense and uncompacted. */
+    double latency_b1_us, latency_b128_us;
+    double dense_latency_b1_us, dense_latency_b128_us;
+    double speedup_b1, speedup_b128; /* dense latency / latency */
+} pt_infer_cost;
+
+/* Measures net (about 0.2 s, most of it timing). Latencies are taken on the
+ * rows x (n_x x n_in; reused cyclically) or, when x is NULL, on synthetic
+ * inputs in [0, 1) with about half of them 0, like images and ReLU outputs.
+ * Errors: those of pt_infer_build. */
+pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_infer_cost *c,
+                                pt_err *err);
+
+/* Adds the figures to the JSON object o as flat keys: sparsity, nnz,
+ * weights, bytes_dense, bytes_stored, flops_per_sample,
+ * flops_per_sample_dense, latency_b1_us, latency_b128_us,
+ * dense_latency_b1_us, dense_latency_b128_us, speedup_b1, speedup_b128, and
+ * "layers": [{n_in, n_out, run_in, run_out, nnz, run_nnz, sparsity, bytes_stored,
+ * kernel_b1, kernel_b128}]. PT_ERR_NOMEM when cJSON cannot allocate. */
+pt_status pt_infer_cost_json(const pt_infer_cost *c, struct cJSON *o, pt_err *err);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * infer_cost.c — what a final network costs: sizes, FLOPs, measured latency.
+ *
+ * Counts come from the network as trained (sparsity, nnz) and as run
+ * (compacted shapes, the kernels the engine picked). Latencies are medians
+ * of individually timed runs, the engine and the dense baseline alternating
+ * so that both see the same load from other processes; the timing budget is
+ * capped (see the constants below) so every trial can afford it.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "infer.h"
+#include "prune.h"
+
+enum { B128 = 128, MAX_RUNS_B1 = 1001, MAX_RUNS_BN = 41 };
+static const double BUDGET_B1_US = 40e3, BUDGET_BN_US = 80e3;
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    if (n < 1)
+        return 0.0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Median latencies of a and d on batches of `batch` rows taken cyclically
+ * from x (B128 rows). */
+static void latency(pt_infer *a, pt_infer *d, const float *x, int n_in, int batch, double *ta,
+                    double *td)
+{
+    int max_runs = batch == 1 ? MAX_RUNS_B1 : MAX_RUNS_BN;
+    double budget = batch == 1 ? BUDGET_B1_US : BUDGET_BN_US;
+    double *va = malloc(sizeof(double) * (size_t)max_runs);
+    double *vd = malloc(sizeof(double) * (size_t)max_runs);
+    float *out = malloc(sizeof(float) * (size_t)batch * (size_t)a->net.sizes[a->net.n_layers]);
+    int n = 0;
+    if (va && vd && out) {
+        pt_infer_run(a, x, batch, out); /* warm-up */
+        pt_infer_run(d, x, batch, out);
+        double start = now_us();
+        while (n < max_runs && (n < 5 || now_us() - start < budget)) {
+            const float *xi = x + (size_t)(n * batch % B128) * n_in;
+            double t0 = now_us();
+            pt_infer_run(a, xi, batch, out);
+            double t1 = now_us();
+            pt_infer_run(d, xi, batch, out);
+            va[n] = t1 - t0;
+            vd[n++] = now_us() - t1;
+        }
+    }
+    *ta = median(va, va && vd && out ? n : 0);
+    *td = median(vd, va && vd && out ? n : 0);
+    free(va);
+    free(vd);
+    free(out);
+}
+
+static long count_nnz(const pt_layer *L)
+{
+    long n = 0;
+    for (size_t i = 0; i < (size_t)L->n_in * L->n_out; i++)
+        n += L->w[i] != 0.0f;
+    return n;
+}
+
+static void count(const pt_mlp *net, const pt_infer *a, pt_infer_cost *c)
+{
+    pt_sparsity sp;
+    pt_sparsity_of(net, &sp);
+    c->n_layers = net->n_layers;
+    for (int l = 0; l < net->n_layers; l++) {
+        pt_layer_cost *lc = &c->layer[l];
+        const pt_layer *R = &a->net.layer[l];
+        lc->n_in = net->layer[l].n_in;
+        lc->n_out = net->layer[l].n_out;
+        lc->run_in = R->n_in;
+        lc->run_out = R->n_out;
+        lc->weights = sp.weights[l];
+        lc->nnz = sp.weights[l] - sp.zeros[l];
+        lc->sparsity = lc->weights ? 1.0 - (double)lc->nnz / (double)lc->weights : 0.0;
+        lc->bytes_dense = 4L * (lc->weights + lc->n_out);
+        long run_nnz = lc->run_nnz = count_nnz(R),
+             run_dense = 4L * ((long)R->n_in * R->n_out + R->n_out);
+        long run_csr = pt_csr_bytes(run_nnz, R->n_out);
+        lc->bytes_stored = run_csr < run_dense ? run_csr : run_dense;
+        lc->kernel_b1 = a->k1[l];
+        lc->kernel_b128 = a->kn[l];
+        lc->flops = 2L * (a->k1[l] == PT_KERNEL_SPARSE ? run_nnz : (long)R->n_in * R->n_out);
+        c->weights += lc->weights;
+        c->nnz += lc->nnz;
+        c->bytes_dense += lc->bytes_dense;
+        c->bytes_stored += lc->bytes_stored;
+        c->flops_dense += 2L * lc->weights;
+        c->flops += lc->flops;
+    }
+    c->sparsity = c->weights ? 1.0 - (double)c->nnz / (double)c->weights : 0.0;
+}
+
+pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_infer_cost *c,
+                                pt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    pt_infer a, d;
+    memset(&d, 0, sizeof d);
+    pt_status st = pt_infer_build(&a, net, B128, PT_INFER_AUTO, err);
+    if (st == PT_OK)
+        st = pt_infer_build(&d, net, B128, PT_INFER_DENSE | PT_INFER_NO_COMPACT, err);
+    int n_in = net->sizes[0];
+    float *in = st == PT_OK ? malloc(sizeof(float) * (size_t)B128 * (size_t)n_in) : NULL;
+    if (st == PT_OK && !in)
+        st = pt_fail(err, PT_ERR_NOMEM, "inference cost: out of memory");
+    if (st == PT_OK) {
+        for (int i = 0; i < B128; i++) {
+            if (x && n_x > 0) {
+                memcpy(in + (size_t)i * n_in, x + (size_t)(i % n_x) * n_in,
+                       sizeof(float) * (size_t)n_in);
+                continue;
+            }
+            uint32_t s = 2654435761u * (uint32_t)(i + 1);
+            for (int j = 0; j < n_in; j++) {
+                s = s * 1664525u + 1013904223u;
+                in[(size_t)i * n_in + j] = (s >> 31) ? (float)(s >> 8 & 0xFFFF) / 65536.0f : 0.0f;
+            }
+        }
+        count(net, &a, c);
+        latency(&a, &d, in, n_in, 1, &c->latency_b1_us, &c->dense_latency_b1_us);
+        latency(&a, &d, in, n_in, B128, &c->latency_b128_us, &c->dense_latency_b128_us);
+        c->speedup_b1 = c->latency_b1_us > 0 ? c->dense_latency_b1_us / c->latency_b1_us : 0;
+        c->speedup_b128 =
+            c->latency_b128_us > 0 ? c->dense_latency_b128_us / c->latency_b128_us : 0;
+    }
+    free(in);
+    pt_infer_free(&a);
+    pt_infer_free(&d);
+    return st;
+}
+
+pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
+{
+    const struct {
+        const char *key;
+        double v;
+    } flat[] = {
+        {"sparsity", c->sparsity},
+        {"nnz", (double)c->nnz},
+        {"weights", (double)c->weights},
+        {"bytes_dense", (double)c->bytes_dense},
+        {"bytes_stored", (double)c->bytes_stored},
+        {"flops_per_sample", (double)c->flops},
+        {"flops_per_sample_dense", (double)c->flops_dense},
+        {"latency_b1_us", c->latency_b1_us},
+        {"latency_b128_us", c->latency_b128_us},
+        {"dense_latency_b1_us", c->dense_latency_b1_us},
+        {"dense_latency_b128_us", c->dense_latency_b128_us},
+        {"speedup_b1", c->speedup_b1},
+        {"speedup_b128", c->speedup_b128},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++)
+        ok &= cJSON_AddNumberToObject(o, flat[i].key, flat[i].v) != NULL;
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    ok &= layers != NULL;
+    for (int l = 0; ok && l < c->n_layers; l++) {
+        const pt_layer_cost *lc = &c->layer[l];
+        cJSON *j = cJSON_CreateObject();
+        ok = j && cJSON_AddItemToArray(layers, j);
+        if (!ok) {
+            cJSON_Delete(j);
+            break;
+        }
+        ok &= cJSON_AddNumberToObject(j, "n_in", lc->n_in) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "n_out", lc->n_out) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "run_in", lc->run_in) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "run_out", lc->run_out) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "nnz", (double)lc->nnz) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "run_nnz", (double)lc->run_nnz) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "sparsity", lc->sparsity) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "bytes_stored", (double)lc->bytes_stored) != NULL;
+        ok &= cJSON_AddStringToObject(j, "kernel_b1", pt_kernel_name(lc->kernel_b1)) != NULL;
+        ok &= cJSON_AddStringToObject(j, "kernel_b128", pt_kernel_name(lc->kernel_b128)) != NULL;
+    }
+    return ok ? PT_OK : pt_fail(err, PT_ERR_NOMEM, "inference cost: out of memory for JSON");
+}

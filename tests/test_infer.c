@@ -1,0 +1,247 @@
+/*
+ * test_infer.c — the inference engine gives the logits of the masked dense
+ * network (pt_mlp_forward) on real Fashion-MNIST rows, whatever kernels it
+ * picks, for batch 1 and for batches; the cost figures add up.
+ *
+ * The networks are trained for real but small (a few hundred rows, a couple
+ * of epochs) so the weights have the uneven magnitudes and row densities of
+ * trained, pruned networks, which is what the sparse layouts must handle.
+ */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "data_open.h"
+#include "infer.h"
+#include "prune.h"
+#include "train.h"
+
+enum { N_ROWS = 200 };
+
+typedef struct {
+    pt_mlp net;
+    float *x; /* N_ROWS test rows, scaled as in training */
+    int dim;
+} fixture;
+
+/* Trains hidden[0..n_hidden) on 1000 Fashion-MNIST rows for 2 epochs, then
+ * prunes it with p (when p->schedule is not NONE) and fine-tunes 1 epoch. */
+static void train_small(fixture *f, const int *hidden, int n_hidden, pt_granularity gran,
+                        double sparsity)
+{
+    pt_config c;
+    pt_config_defaults(&c);
+    snprintf(c.data.dir, sizeof c.data.dir, "%s", PT_FASHION_DIR);
+    c.data.limit = 1000;
+    c.data.test_limit = N_ROWS;
+    c.data.val_fraction = 0.1;
+    c.net.n_hidden = n_hidden;
+    memcpy(c.net.hidden, hidden, sizeof(int) * (size_t)n_hidden);
+    c.train.epochs = 2;
+    c.train.batch_size = 32;
+    if (sparsity > 0) {
+        c.prune.schedule = PT_PRUNE_ONESHOT;
+        c.prune.granularity = gran;
+        c.prune.sparsity = sparsity;
+        c.prune.finetune_epochs = 1;
+        c.prune.prune_output = 1;
+    }
+    pt_data d;
+    memset(&d, 0, sizeof d);
+    pt_err err;
+    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
+    pt_train_result r;
+    cr_assert_eq(pt_train(&c, &d, &f->net, NULL, NULL, &r, &err), PT_OK, "%s", err.msg);
+    cr_assert_gt(r.test_acc, 0.5, "test accuracy %.3f", r.test_acc);
+    f->dim = d.test.dim;
+    f->x = malloc(sizeof(float) * N_ROWS * (size_t)f->dim);
+    uint32_t idx[N_ROWS];
+    for (int i = 0; i < N_ROWS; i++)
+        idx[i] = (uint32_t)i;
+    pt_dataset_gather(&d.test, &d.scaler, idx, N_ROWS, f->x, NULL);
+    pt_data_close(&d);
+}
+
+static void fixture_free(fixture *f)
+{
+    pt_mlp_free(&f->net);
+    free(f->x);
+}
+
+/* Reference logits of rows [0, n) from the training network itself. */
+static float *reference(fixture *f, int n)
+{
+    int n_out = f->net.sizes[f->net.n_layers];
+    float *ref = malloc(sizeof(float) * (size_t)n * n_out);
+    for (int i0 = 0; i0 < n; i0 += f->net.cap) {
+        int m = n - i0 < f->net.cap ? n - i0 : f->net.cap;
+        memcpy(f->net.act[0], f->x + (size_t)i0 * f->dim, sizeof(float) * (size_t)m * f->dim);
+        pt_mlp_forward(&f->net, m);
+        memcpy(ref + (size_t)i0 * n_out, f->net.act[f->net.n_layers],
+               sizeof(float) * (size_t)m * n_out);
+    }
+    return ref;
+}
+
+/* Runs the engine over rows [0, n) in batches of `batch` and returns the
+ * largest absolute difference to the reference logits. */
+static double max_diff(pt_infer *e, fixture *f, const float *ref, int n, int batch)
+{
+    int n_out = f->net.sizes[f->net.n_layers];
+    float *out = malloc(sizeof(float) * (size_t)batch * n_out);
+    double worst = 0;
+    for (int i0 = 0; i0 < n; i0 += batch) {
+        int m = n - i0 < batch ? n - i0 : batch;
+        pt_infer_run(e, f->x + (size_t)i0 * f->dim, m, out);
+        for (int k = 0; k < m * n_out; k++) {
+            double d = fabs((double)out[k] - ref[(size_t)i0 * n_out + k]);
+            worst = d > worst ? d : worst;
+        }
+    }
+    free(out);
+    return worst;
+}
+
+/* Every flag combination and batch size agrees with pt_mlp_forward. */
+static void check_all_kernels(fixture *f)
+{
+    float *ref = reference(f, N_ROWS);
+    const int flags[] = {PT_INFER_AUTO, PT_INFER_DENSE, PT_INFER_SPARSE,
+                         PT_INFER_SPARSE | PT_INFER_NO_COMPACT,
+                         PT_INFER_DENSE | PT_INFER_NO_COMPACT};
+    const int batches[] = {1, 7, 64, 128};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        pt_infer e;
+        pt_err err;
+        cr_assert_eq(pt_infer_build(&e, &f->net, 128, flags[i], &err), PT_OK, "%s", err.msg);
+        for (int l = 0; l < e.net.n_layers; l++) {
+            if (flags[i] & PT_INFER_SPARSE)
+                cr_assert_eq(e.k1[l], PT_KERNEL_SPARSE);
+            if (flags[i] & PT_INFER_DENSE)
+                cr_assert_eq(e.kn[l], PT_KERNEL_DENSE);
+        }
+        for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+            /* a batch of 7 leaves a partial vector; 128 a full panel */
+            double d = max_diff(&e, f, ref, batches[b] == 1 ? 40 : N_ROWS, batches[b]);
+            cr_assert_lt(d, 1e-5, "flags %d batch %d: max |diff| %g", flags[i], batches[b], d);
+        }
+        pt_infer_free(&e);
+    }
+    free(ref);
+}
+
+Test(infer, dense_network_all_kernels_match)
+{
+    fixture f;
+    train_small(&f, (const int[]){300, 100}, 2, PT_GRAN_LAYER, 0.0);
+    check_all_kernels(&f);
+    fixture_free(&f);
+}
+
+Test(infer, layerwise_pruned_90_matches)
+{
+    fixture f;
+    train_small(&f, (const int[]){300, 100}, 2, PT_GRAN_LAYER, 0.9);
+    cr_assert_float_eq(pt_sparsity_total(&f.net), 0.9, 0.01);
+    check_all_kernels(&f);
+    fixture_free(&f);
+}
+
+Test(infer, global_pruned_95_matches)
+{
+    fixture f;
+    train_small(&f, (const int[]){300, 100}, 2, PT_GRAN_GLOBAL, 0.95);
+    check_all_kernels(&f);
+    fixture_free(&f);
+}
+
+Test(infer, neuron_pruned_is_compacted_and_matches)
+{
+    fixture f;
+    train_small(&f, (const int[]){64, 48, 32}, 3, PT_GRAN_NEURON, 0.5);
+    check_all_kernels(&f);
+    pt_infer e;
+    pt_err err;
+    cr_assert_eq(pt_infer_build(&e, &f.net, 16, PT_INFER_AUTO, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(e.net.sizes[0], 784);
+    cr_assert_eq(e.net.sizes[1], 32);
+    cr_assert_eq(e.net.sizes[2], 24);
+    cr_assert_eq(e.net.sizes[3], 16);
+    cr_assert_eq(e.net.sizes[4], 10);
+    pt_infer_free(&e);
+    fixture_free(&f);
+}
+
+Test(infer, cost_figures_add_up)
+{
+    fixture f;
+    train_small(&f, (const int[]){300, 100}, 2, PT_GRAN_LAYER, 0.9);
+    pt_infer_cost c;
+    pt_err err;
+    cr_assert_eq(pt_infer_cost_measure(&f.net, f.x, N_ROWS, &c, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(c.n_layers, 3);
+    pt_sparsity sp;
+    pt_sparsity_of(&f.net, &sp);
+    long nnz = 0, run_nnz = 0, weights = 0, bytes_dense = 0, bytes_stored = 0;
+    for (int l = 0; l < 3; l++) {
+        const pt_layer_cost *lc = &c.layer[l];
+        cr_assert_eq(lc->weights, (long)lc->n_in * lc->n_out);
+        cr_assert_eq(lc->nnz + sp.zeros[l], lc->weights);
+        cr_assert_float_eq(lc->sparsity, 0.9, 0.01, "layer %d sparsity %g", l, lc->sparsity);
+        cr_assert_eq(lc->bytes_dense, 4L * (lc->weights + lc->n_out));
+        /* Dead neurons (e.g. hidden ones whose outgoing weights were all
+         * pruned) are dropped before storing; at 90% sparsity CSR (6 bytes
+         * per non-zero) is then the smaller form. */
+        cr_assert(lc->run_nnz <= lc->nnz);
+        cr_assert(lc->run_in <= lc->n_in && lc->run_out <= lc->n_out);
+        cr_assert_eq(lc->bytes_stored,
+                     6L * lc->run_nnz + 4L * (lc->run_out + 1) + 4L * lc->run_out);
+        nnz += lc->nnz;
+        run_nnz += lc->run_nnz;
+        weights += lc->weights;
+        bytes_dense += lc->bytes_dense;
+        bytes_stored += lc->bytes_stored;
+    }
+    cr_assert_eq(c.weights, 784 * 300 + 300 * 100 + 100 * 10);
+    cr_assert_eq(c.nnz, nnz);
+    cr_assert_eq(c.weights, weights);
+    cr_assert_eq(c.bytes_dense, bytes_dense);
+    cr_assert_eq(c.bytes_stored, bytes_stored);
+    cr_assert_eq(c.flops_dense, 2 * c.weights);
+    cr_assert(c.flops >= 2 * run_nnz && c.flops <= c.flops_dense);
+    cr_assert_float_eq(c.sparsity, 1.0 - (double)c.nnz / c.weights, 1e-12);
+    cr_assert(c.latency_b1_us > 0 && c.latency_b128_us > c.latency_b1_us);
+    cr_assert(c.dense_latency_b1_us > 0 && c.dense_latency_b128_us > 0);
+    cr_assert_float_eq(c.speedup_b1, c.dense_latency_b1_us / c.latency_b1_us, 1e-9);
+
+    cJSON *o = cJSON_CreateObject();
+    cr_assert_eq(pt_infer_cost_json(&c, o, &err), PT_OK);
+    cr_assert_eq(cJSON_GetObjectItem(o, "nnz")->valuedouble, (double)c.nnz);
+    cr_assert_eq(cJSON_GetObjectItem(o, "bytes_stored")->valuedouble, (double)c.bytes_stored);
+    cJSON *layers = cJSON_GetObjectItem(o, "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 3);
+    cJSON *l0 = cJSON_GetArrayItem(layers, 0);
+    cr_assert_eq(cJSON_GetObjectItem(l0, "n_in")->valuedouble, 784);
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(l0, "kernel_b1")));
+    cJSON_Delete(o);
+    fixture_free(&f);
+}
+
+Test(infer, bad_arguments_are_refused)
+{
+    pt_mlp net;
+    pt_rng rng;
+    pt_rng_seed(&rng, 1);
+    pt_err err;
+    cr_assert_eq(pt_mlp_init(&net, 4, (const int[]){3}, 1, 2, 1, &rng, &err), PT_OK);
+    pt_infer e;
+    cr_assert_eq(pt_infer_build(&e, &net, 0, PT_INFER_AUTO, &err), PT_ERR_ARG);
+    cr_assert_eq(pt_infer_build(&e, &net, 4, PT_INFER_DENSE | PT_INFER_SPARSE, &err), PT_ERR_ARG);
+    cr_assert(strstr(err.msg, "inference"), "%s", err.msg);
+    pt_infer_free(&e);
+    pt_mlp_free(&net);
+}
