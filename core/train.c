@@ -129,6 +129,7 @@ typedef struct {
     int32_t *y;
     float *rewind; /* weights saved for rewinding, or NULL */
     long step;     /* optimizer steps so far */
+    double pruned; /* target of the last pruning event, 0 before any */
     long steps_per_epoch;
     int phase_start, phase_len; /* the learning-rate schedule's current run */
 } run;
@@ -137,8 +138,10 @@ typedef struct {
 static pt_status prune_now(run *r, double target, pt_err *err)
 {
     pt_status st = pt_prune_to(r->net, &r->cfg->prune, target, err);
-    if (st == PT_OK)
+    if (st == PT_OK) {
         pt_optim_mask(&r->opt, r->net->mask);
+        r->pruned = target;
+    }
     return st;
 }
 
@@ -320,12 +323,14 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
         }
     }
     /* A zero-length fine-tuning phase still owes its prune, and a gradual
-     * window that ends with training has its last event after the last step. */
+     * window that ends with training has its last event after the last step.
+     * Whether it ran is known from the last target, not from the weights'
+     * sparsity: neuron targets count neurons, and L1 adds zeros of its own. */
     const pt_prune_config *p = &cfg->prune;
     int owed = (p->finetune_epochs == 0 &&
                 (p->schedule == PT_PRUNE_ONESHOT || p->schedule == PT_PRUNE_ITERATIVE)) ||
                p->schedule == PT_PRUNE_GRADUAL;
-    if (st == PT_OK && !res->stopped && owed && pt_sparsity_total(net) < p->sparsity - 1e-9) {
+    if (st == PT_OK && !res->stopped && owed && r.pruned < p->sparsity) {
         st = prune_now(&r, cfg->prune.sparsity, err);
         if (st == PT_OK)
             pt_evaluate(net, &data->train, &data->scaler, data->split.val, data->split.n_val,
