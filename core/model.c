@@ -209,6 +209,13 @@ static pt_status read_meta(pt_model *m, const cJSON *o, const char *path, int *s
         return pt_fail(err, PT_ERR_FORMAT,
                        "%s: model format version %.0f is newer than this prunetune reads (%d)",
                        path, v->valuedouble, PT_MODEL_VERSION);
+    const cJSON *act = cJSON_GetObjectItem(o, "activation"),
+                *out = cJSON_GetObjectItem(o, "output");
+    if (!cJSON_IsString(act) || strcmp(act->valuestring, "relu") || !cJSON_IsString(out) ||
+        strcmp(out->valuestring, "softmax"))
+        return pt_fail(err, PT_ERR_FORMAT,
+                       "%s: meta: only activation \"relu\" with output \"softmax\" is supported",
+                       path);
     pt_status st = read_sizes(o, path, sizes, n, err);
     if (st != PT_OK)
         return st;
