@@ -1,0 +1,233 @@
+/*
+ * cmd_run.c — `prunetune run STUDY.json`: a search, under mpirun or alone.
+ *
+ * Under `mpirun -np N` rank 0 coordinates (coordinator/scheduler.c) and ranks
+ * 1..N-1 are workers (worker/worker.c). Started without mpirun (MPI makes the
+ * process a singleton of size 1), rank 0 starts its own workers with
+ * MPI_Comm_spawn of this same binary's hidden `worker` command and merges
+ * the two sides with MPI_Intercomm_merge, so the coordinator and the workers
+ * run the same code on one communicator in both cases and a laptop user
+ * needs no MPI knowledge. Only standard MPI-3 calls are used.
+ *
+ * The study file is validated on rank 0 before anything is spawned or
+ * written, so a bad config exits with 2 and leaves the database untouched.
+ */
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "scheduler.h"
+#include "study.h"
+#include "worker.h"
+
+static void run_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune run STUDY.json [--workers K] [--force] [--quiet] [--dry-run]\n"
+               "       mpirun -np N prunetune run STUDY.json [...]\n\n"
+               "Runs a search: samples trial configs from the study's search space, trains\n"
+               "them on workers and records every trial in the study's SQLite database\n"
+               "(Optuna-compatible; see schemas/study.schema.json and examples/study_*.json).\n"
+               "Without mpirun it starts its own workers; under mpirun rank 0 coordinates\n"
+               "and the other ranks work. Running it again on the same database resumes the\n"
+               "study: finished trials are kept and count toward n_trials.\n\n"
+               "options:\n"
+               "  --workers K          workers to start without mpirun (default: the number\n"
+               "                       of cores); ignored under mpirun\n"
+               "  --force              resume even if the stored study's space differs\n"
+               "  --quiet              no progress or status lines\n"
+               "  --dry-run            workers answer instantly with fake metrics (to measure\n"
+               "                       the scheduler)\n"
+               "  --trial-timeout S    give up a trial, and its worker, after S seconds without\n"
+               "                       a message from it (default 600)\n"
+               "  -h, --help           this help\n\n"
+               "exit status: 0 study finished, 1 the run failed (database, MPI, every worker\n"
+               "lost), 2 bad study config or usage (nothing written)\n");
+}
+
+typedef struct {
+    const char *path;
+    int workers;
+    sched_opts o;
+} run_args;
+
+static int parse_args(run_args *a, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    sched_opts_default(&a->o);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        char *end = NULL;
+        if (!strcmp(s, "--force")) {
+            a->o.force = 1;
+        } else if (!strcmp(s, "--quiet")) {
+            a->o.quiet = 1;
+        } else if (!strcmp(s, "--dry-run")) {
+            a->o.dry_run = 1;
+        } else if (!strcmp(s, "--workers") && i + 1 < argc) {
+            long k = strtol(argv[++i], &end, 10);
+            if (*end || k < 1 || k > 4096) {
+                fprintf(stderr, "prunetune run: --workers: expected 1..4096 (got '%s')\n", argv[i]);
+                return 0;
+            }
+            a->workers = (int)k;
+        } else if (!strcmp(s, "--trial-timeout") && i + 1 < argc) {
+            double t = strtod(argv[++i], &end);
+            if (*end || !(t > 0)) {
+                fprintf(stderr, "prunetune run: --trial-timeout: expected seconds > 0 (got '%s')\n",
+                        argv[i]);
+                return 0;
+            }
+            a->o.trial_timeout_s = t;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "prunetune run: unknown option or missing value '%s' (see --help)\n",
+                    s);
+            return 0;
+        } else if (a->path) {
+            fprintf(stderr, "prunetune run: one study file expected, got '%s' and '%s'\n", a->path,
+                    s);
+            return 0;
+        } else {
+            a->path = s;
+        }
+    }
+    if (!a->path)
+        fprintf(stderr, "prunetune run: a study file is needed (see --help)\n");
+    return a->path != NULL;
+}
+
+/* Starts k workers from a singleton and returns the merged communicator. */
+static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
+{
+    char exe[PATH_MAX], pid[32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        snprintf(exe, sizeof exe, "prunetune"); /* not Linux: from PATH */
+    else
+        exe[n] = '\0';
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    char *args[] = {"worker", "--parent-pid", pid, NULL};
+    int *codes = calloc((size_t)k, sizeof *codes);
+    if (!codes)
+        return 0;
+    int rc = MPI_Comm_spawn(exe, args, k, MPI_INFO_NULL, 0, MPI_COMM_SELF, inter, codes);
+    for (int i = 0; rc == MPI_SUCCESS && i < k; i++)
+        if (codes[i] != MPI_SUCCESS)
+            rc = codes[i];
+    free(codes);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Intercomm_merge(*inter, 0, merged);
+    if (rc != MPI_SUCCESS) {
+        char why[MPI_MAX_ERROR_STRING];
+        int len = 0;
+        MPI_Error_string(rc, why, &len);
+        fprintf(stderr, "prunetune run: cannot start %d workers (%s); try mpirun -np %d\n", k, why,
+                k + 1);
+        return 0;
+    }
+    MPI_Comm_set_errhandler(*merged, MPI_ERRORS_RETURN);
+    return 1;
+}
+
+static int coordinate(const run_args *a, int size)
+{
+    study_config sc;
+    pt_err err = {{0}};
+    if (study_load(&sc, a->path, &err) != PT_OK) {
+        fprintf(stderr, "prunetune run: %s\n", err.msg);
+        if (size > 1)
+            sched_dismiss(MPI_COMM_WORLD);
+        return PT_EXIT_USAGE;
+    }
+    MPI_Comm comm = MPI_COMM_WORLD, inter = MPI_COMM_NULL;
+    if (size == 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int k = a->workers > 0 ? a->workers : (cores > 0 ? (int)cores : 1);
+        if (!a->o.quiet)
+            fprintf(stderr, "starting %d workers (without mpirun)\n", k);
+        if (!spawn_workers(k, &comm, &inter)) {
+            study_free(&sc);
+            return PT_EXIT_FAIL;
+        }
+    }
+    sched_summary sum;
+    pt_status st = sched_run(comm, &sc, &a->o, &sum, &err);
+    study_free(&sc);
+    if (st != PT_OK)
+        fprintf(stderr, "prunetune run: %s\n", err.msg);
+    if (sum.lost > 0) {
+        /* A lost worker may never reach MPI_Finalize; end the job rather than wait on it. */
+        fprintf(stderr, "prunetune run: %d worker(s) lost; ending the MPI job\n", sum.lost);
+        MPI_Abort(comm, PT_EXIT_FAIL);
+    }
+    if (inter != MPI_COMM_NULL) {
+        MPI_Comm_free(&comm);
+        MPI_Comm_disconnect(&inter);
+    }
+    return st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        run_usage(stdout);
+        return PT_EXIT_OK;
+    }
+    run_args a;
+    if (!parse_args(&a, argc, argv))
+        return PT_EXIT_USAGE;
+    /* A laptop may want more workers than cores (Open MPI refuses by default;
+     * other MPIs ignore the variable). */
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank = 0, size = 1, code = PT_EXIT_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == 0) {
+        code = coordinate(&a, size);
+    } else {
+        pt_err err = {{0}};
+        if (worker_run(MPI_COMM_WORLD, 0, &err) != PT_OK) {
+            fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
+            code = PT_EXIT_FAIL;
+        }
+    }
+    MPI_Finalize();
+    return code;
+}
+
+/* The hidden command a laptop run spawns: `prunetune worker --parent-pid PID`. */
+int cmd_worker(int argc, char **argv)
+{
+    long ppid = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--parent-pid"))
+            ppid = strtol(argv[i + 1], NULL, 10);
+    MPI_Init(&argc, &argv);
+    MPI_Comm parent = MPI_COMM_NULL, comm;
+    MPI_Comm_get_parent(&parent);
+    if (parent == MPI_COMM_NULL) {
+        fprintf(stderr, "prunetune worker: started by `prunetune run`, not by hand\n");
+        MPI_Finalize();
+        return PT_EXIT_USAGE;
+    }
+    MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
+    MPI_Intercomm_merge(parent, 1, &comm);
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    pt_err err = {{0}};
+    if (worker_run(comm, (pid_t)ppid, &err) != PT_OK) {
+        int rank = 0;
+        MPI_Comm_rank(comm, &rank);
+        fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
+        /* The coordinator is gone: MPI_Finalize could wait on it forever. */
+        _exit(PT_EXIT_FAIL);
+    }
+    MPI_Comm_free(&comm);
+    MPI_Comm_disconnect(&parent);
+    MPI_Finalize();
+    return PT_EXIT_OK;
+}

@@ -1,0 +1,127 @@
+/*
+ * protocol.c — JSON messages over MPI (see protocol.h).
+ *
+ * A message is small (a trial config is ~3 KB of JSON), so each one is
+ * printed unformatted and sent with MPI_Send; the receiver learns its size
+ * from the matched probe. The cost per message is a cJSON print and parse,
+ * a few microseconds, far below a trial; the scheduling benchmark
+ * (scripts/bench_sched) measures the whole round trip.
+ */
+#include "protocol.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sysinfo.h"
+
+static const char *const names[] = {"?",    "ready",  "trial", "report",
+                                    "stop", "result", "fail",  "exit"};
+
+const char *proto_name(int tag)
+{
+    return tag >= MSG_READY && tag <= MSG_EXIT ? names[tag] : names[0];
+}
+
+static void mpi_reason(int rc, char *buf)
+{
+    int len = 0;
+    if (MPI_Error_string(rc, buf, &len) != MPI_SUCCESS)
+        strcpy(buf, "unknown MPI error");
+}
+
+pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "type");
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "v");
+    cJSON_AddStringToObject(msg, "type", proto_name(tag));
+    cJSON_AddNumberToObject(msg, "v", PROTO_VERSION);
+    char *text = cJSON_PrintUnformatted(msg);
+    if (!text)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
+                       proto_name(tag));
+    int rc = MPI_Send(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm);
+    free(text);
+    if (rc != MPI_SUCCESS) {
+        char why[MPI_MAX_ERROR_STRING];
+        mpi_reason(rc, why);
+        return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
+                       why);
+    }
+    return PT_OK;
+}
+
+pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+                     pt_err *err)
+{
+    *msg = NULL;
+    int flag = 0, count = 0;
+    MPI_Message m;
+    MPI_Status s;
+    int rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
+    if (rc == MPI_SUCCESS && !flag)
+        return PT_ERR_STOPPED;
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Get_count(&s, MPI_CHAR, &count);
+    char *text = rc == MPI_SUCCESS ? malloc((size_t)count + 1) : NULL;
+    if (rc == MPI_SUCCESS && !text)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory receiving %d bytes", count);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Mrecv(text, count, MPI_CHAR, &m, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        free(text);
+        char why[MPI_MAX_ERROR_STRING];
+        mpi_reason(rc, why);
+        return pt_fail(err, PT_ERR_IO, "protocol: receiving: %s", why);
+    }
+    text[count] = '\0';
+    *src = s.MPI_SOURCE;
+    *tag_out = s.MPI_TAG;
+    *msg = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(*msg)) {
+        cJSON_Delete(*msg);
+        *msg = NULL;
+        return pt_fail(err, PT_ERR_FORMAT,
+                       "protocol: a %s message from rank %d is not a JSON object",
+                       proto_name(s.MPI_TAG), s.MPI_SOURCE);
+    }
+    return PT_OK;
+}
+
+long proto_backoff_ns(int idle)
+{
+    /* Doubling from 20 us: a reply that is on its way is picked up within
+     * tens of microseconds, and a long wait costs ~100 wake-ups a second. */
+    long ns = 20000;
+    for (int i = 0; i < idle && ns < 10000000; i++)
+        ns *= 2;
+    return ns < 10000000 ? ns : 10000000;
+}
+
+pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
+                     int *tag_out, pt_err *err)
+{
+    double t0 = timeout_s >= 0 ? pt_now() : 0;
+    for (int idle = 0;; idle++) {
+        pt_status st = proto_poll(comm, source, tag, msg, src, tag_out, err);
+        if (st != PT_ERR_STOPPED)
+            return st;
+        if (timeout_s >= 0 && pt_now() - t0 >= timeout_s)
+            return PT_ERR_STOPPED;
+        struct timespec ts = {0, proto_backoff_ns(idle)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+double proto_num(const cJSON *msg, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+const char *proto_str(const cJSON *msg, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

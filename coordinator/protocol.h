@@ -1,0 +1,73 @@
+/*
+ * protocol.h — the coordinator <-> worker messages: JSON text over MPI.
+ *
+ * Every message is one JSON object sent as MPI_CHAR with the tag of its
+ * type; the object also carries "type" (the name below) and "v"
+ * (PROTO_VERSION), so a log or a mismatched peer can be read by eye.
+ * schemas/messages/<type>.schema.json documents each one. Tags and field
+ * names reach other processes: always add at the end, never renumber.
+ *
+ *   ready   worker -> 0  {}                         first message of a worker
+ *   trial   0 -> worker  {trial_id, number, config, report_metric, dry_run}
+ *   report  worker -> 0  {trial_id, epoch, value, loss, val_acc, sparsity}
+ *   stop    0 -> worker  {trial_id}                  stop that trial after this epoch
+ *   result  worker -> 0  {trial_id, metrics, stopped} the final metrics object
+ *   fail    worker -> 0  {trial_id, reason}
+ *   exit    0 -> worker  {}                          no more work: leave the loop
+ *
+ * result and fail also mean "I am free": a worker sends ready only once.
+ *
+ * Receiving never blocks in MPI: Open MPI's blocking receive busy-polls a
+ * core, so proto_wait() polls with MPI_Improbe and sleeps between polls,
+ * backing off from 20 us to 10 ms. MPI_Improbe/MPI_Mrecv (MPI-3) make the
+ * probe-then-receive pair safe when several threads or loops receive.
+ *
+ * Errors: pt_status with one line in err (PT_ERR_IO for an MPI failure,
+ * PT_ERR_FORMAT for a message that is not a JSON object of its type).
+ * Memory: a received *msg is the caller's (cJSON_Delete).
+ */
+#ifndef COORD_PROTOCOL_H
+#define COORD_PROTOCOL_H
+
+#include <cjson/cJSON.h>
+#include <mpi.h>
+
+#include "status.h"
+
+#define PROTO_VERSION 1
+
+typedef enum {
+    MSG_READY = 1,
+    MSG_TRIAL = 2,
+    MSG_REPORT = 3,
+    MSG_STOP = 4,
+    MSG_RESULT = 5,
+    MSG_FAIL = 6,
+    MSG_EXIT = 7
+} proto_tag;
+
+/* "ready", "trial", ...; "?" for an unknown tag. */
+const char *proto_name(int tag);
+
+/* Sends msg (adds "type" and "v"; msg stays the caller's) to dest with its tag. */
+pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err);
+
+/* Non-blocking receive of a message from source (or MPI_ANY_SOURCE) with
+ * tag (or MPI_ANY_TAG). Returns PT_OK with *msg set, *src and *tag_out
+ * filled; PT_ERR_STOPPED when nothing is waiting (*msg NULL); errors. */
+pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+                     pt_err *err);
+
+/* As proto_poll, but waits up to timeout_s (< 0: forever) sleeping with
+ * back-off between polls. PT_ERR_STOPPED on timeout. */
+pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
+                     int *tag_out, pt_err *err);
+
+/* The sleep of the back-off after `idle` empty polls, in nanoseconds. */
+long proto_backoff_ns(int idle);
+
+/* Field readers that tolerate absence: the number or dflt / the string or NULL. */
+double proto_num(const cJSON *msg, const char *key, double dflt);
+const char *proto_str(const cJSON *msg, const char *key);
+
+#endif

@@ -1,0 +1,474 @@
+/*
+ * scheduler.c — the coordinator's event loop (see scheduler.h).
+ *
+ * One thread, one loop, no blocking call: each turn hands work to every free
+ * worker, drains every message waiting, checks the heartbeats, prints, and
+ * sleeps only when a turn found nothing to do. The sleep backs off from
+ * 20 us to 10 ms (proto_backoff_ns), so a burst of instant trials is served
+ * at full speed while a study of minute-long trials wakes rank 0 ~100 times a
+ * second at most; that is what keeps it far under 5% of a core.
+ *
+ * Workers are a small array indexed by rank; finding a free one or a trial's
+ * worker is a linear scan, O(workers) per event, which is nothing next to a
+ * database transaction up to thousands of ranks. Dynamic load balancing
+ * falls out of the protocol: a worker gets its next trial the moment its
+ * result arrives, so fast and slow trials mix without a static split.
+ *
+ * The database sees one transaction per event (begin, report, end), written
+ * by this rank only; a crash between events loses nothing but the running
+ * trials, which the next run marks FAIL and samples again.
+ */
+#include "scheduler.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "protocol.h"
+#include "sampler.h"
+#include "store.h"
+#include "sysinfo.h"
+
+enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_LOST };
+
+typedef struct {
+    int state;
+    int trial_id, number;
+    study_point point;
+    double t_start, t_last;
+} wslot;
+
+typedef struct {
+    MPI_Comm comm;
+    const study_config *sc;
+    const sched_opts *o;
+    store *db;
+    sampler *sm;
+    int study_id;
+    int n_workers; /* ranks 1..n_workers */
+    wslot *w;      /* indexed by rank; w[0] unused */
+    int next_number;
+    int done_before; /* finished trials that count toward the budget, from earlier runs */
+    int started, finished, failed, running;
+    int exhausted; /* the sampler has nothing left */
+    double t0;
+    int have_best, best_number;
+    double best_value;
+} sched;
+
+void sched_opts_default(sched_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->trial_timeout_s = 600;
+    o->status_every_s = 10;
+}
+
+void sched_dismiss(MPI_Comm comm)
+{
+    int size = 1;
+    MPI_Comm_size(comm, &size);
+    for (int r = 1; r < size; r++) {
+        cJSON *m = cJSON_CreateObject();
+        pt_err e;
+        proto_send(comm, r, MSG_EXIT, m, &e);
+        cJSON_Delete(m);
+    }
+}
+
+static int better(const sched *s, double v)
+{
+    if (!s->have_best)
+        return 1;
+    return s->sc->obj[0].dir == DIR_MAXIMIZE ? v > s->best_value : v < s->best_value;
+}
+
+static void note_best(sched *s, int number, const double *values)
+{
+    if (values && isfinite(values[0]) && better(s, values[0])) {
+        s->have_best = 1;
+        s->best_number = number;
+        s->best_value = values[0];
+    }
+}
+
+/* Resume: replay stored trials into the sampler and the budget. */
+typedef struct {
+    sched *s;
+    int counted;
+} replay_ctx;
+
+static void replay_one(void *ctx, int number, trial_state st, const study_point *p,
+                       const double *values)
+{
+    replay_ctx *r = ctx;
+    if (number + 1 > r->s->next_number)
+        r->s->next_number = number + 1;
+    if (st == TRIAL_RUNNING || st == TRIAL_WAITING)
+        return;
+    sampler_tell(r->s->sm, number, p, st, values);
+    r->counted++;
+    if (st == TRIAL_COMPLETE)
+        note_best(r->s, number, values);
+}
+
+/* "prune.schedule=gradual reg.l2=1.2e-05": the sampled params, for humans. */
+static void params_summary(const study_config *sc, const study_point *p, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < sc->n_params && n + 1 < cap; i++) {
+        if (!p->present[i])
+            continue;
+        const study_param *q = &sc->param[i];
+        int k = (int)p->value[i];
+        if (q->kind == PARAM_CAT && k >= 0 && k < q->n_choices) {
+            /* choices are JSON texts: show "gradual" as gradual */
+            const char *c = q->choices[k];
+            int len = (int)strlen(c), quoted = len >= 2 && c[0] == '"';
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%.*s", n ? " " : "", q->name,
+                                  quoted ? len - 2 : len, c + quoted);
+        } else
+            n +=
+                (size_t)snprintf(buf + n, cap - n, "%s%s=%.4g", n ? " " : "", q->name, p->value[i]);
+    }
+}
+
+static void progress(const sched *s, int number, const study_point *p, trial_state st,
+                     const double *values, double sparsity, double elapsed, const char *why)
+{
+    if (s->o->quiet)
+        return;
+    char ps[512];
+    params_summary(s->sc, p, ps, sizeof ps);
+    if (st == TRIAL_FAIL) {
+        fprintf(stderr, "trial %4d  FAIL      %6.1fs  %s  (%s)\n", number, elapsed, ps, why);
+        return;
+    }
+    fprintf(stderr, "trial %4d  %-8s  %s %.4f  sparsity %.3f  %6.1fs  %s\n", number,
+            trial_state_name(st), s->sc->obj[0].name, values[0], sparsity, elapsed, ps);
+}
+
+static int budget_left(const sched *s)
+{
+    if (s->exhausted)
+        return 0;
+    if (s->sc->timeout_s > 0 && pt_now() - s->t0 >= s->sc->timeout_s)
+        return 0;
+    return s->sc->n_trials <= 0 || s->done_before + s->started < s->sc->n_trials;
+}
+
+static void status_line(const sched *s)
+{
+    if (s->o->quiet)
+        return;
+    double el = pt_now() - s->t0;
+    int total = s->sc->n_trials, done = s->done_before + s->finished;
+    char best[160] = "none yet", eta[64] = "?";
+    if (s->have_best)
+        snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,
+                 s->best_value);
+    if (total > 0 && s->finished > 0)
+        snprintf(eta, sizeof eta, "%.0fs", el / s->finished * (total - done));
+    fprintf(stderr, "[%6.0fs] %d/%d done (%d failed), %d running, best %s, ETA %s\n", el, done,
+            total, s->failed, s->running, best, eta);
+}
+
+/* Records a trial that ended without a result (FAIL) and tells the sampler. */
+static pt_status end_fail(sched *s, int trial_id, int number, const study_point *p, double elapsed,
+                          const char *why, pt_err *err)
+{
+    pt_status st = store_trial_end(s->db, trial_id, TRIAL_FAIL, NULL, 0, NULL, why, err);
+    if (st != PT_OK)
+        return st;
+    sampler_tell(s->sm, number, p, TRIAL_FAIL, NULL);
+    s->finished++;
+    s->failed++;
+    progress(s, number, p, TRIAL_FAIL, NULL, 0, elapsed, why);
+    return PT_OK;
+}
+
+/* Asks for a point and starts it on worker rank; *used = 0 when no worker
+ * was needed (an invalid config, recorded FAIL) or nothing is left. */
+static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
+{
+    *used = 0;
+    study_point p;
+    pt_err aerr = {{0}};
+    pt_status st = sampler_ask(s->sm, s->next_number, &p, &aerr);
+    if (st == PT_ERR_STOPPED) {
+        s->exhausted = 1;
+        return PT_OK;
+    }
+    if (st != PT_OK)
+        return pt_fail(err, st, "%s", aerr.msg);
+    pt_config cfg;
+    pt_err cerr = {{0}};
+    pt_status cst = study_trial_config(s->sc, &p, &cfg, &cerr);
+    char *json = pt_config_to_json(cst == PT_OK ? &cfg : &s->sc->trial);
+    if (!json)
+        return pt_fail(err, PT_ERR_NOMEM, "scheduler: out of memory");
+    int trial_id = 0, number = 0;
+    st = store_trial_begin(s->db, s->study_id, s->sc, &p, json, &trial_id, &number, err);
+    if (st != PT_OK) {
+        free(json);
+        return st;
+    }
+    s->next_number = number + 1;
+    s->started++;
+    if (cst != PT_OK) {
+        free(json);
+        return end_fail(s, trial_id, number, &p, 0, cerr.msg, err);
+    }
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "trial_id", trial_id);
+    cJSON_AddNumberToObject(m, "number", number);
+    cJSON_AddRawToObject(m, "config", json);
+    cJSON_AddStringToObject(m, "report_metric", s->sc->obj[0].name);
+    cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
+    free(json);
+    st = proto_send(s->comm, rank, MSG_TRIAL, m, err);
+    cJSON_Delete(m);
+    if (st != PT_OK)
+        return st;
+    wslot *w = &s->w[rank];
+    w->state = W_BUSY;
+    w->trial_id = trial_id;
+    w->number = number;
+    w->point = p;
+    w->t_start = w->t_last = pt_now();
+    s->running++;
+    *used = 1;
+    return PT_OK;
+}
+
+static pt_status dispatch(sched *s, pt_err *err)
+{
+    for (int r = 1; r <= s->n_workers; r++) {
+        while (s->w[r].state == W_IDLE && budget_left(s)) {
+            int used = 0;
+            pt_status st = start_trial(s, r, &used, err);
+            if (st != PT_OK)
+                return st;
+            if (used)
+                break;
+        }
+    }
+    return PT_OK;
+}
+
+/* The objective values from a result's metrics, by name; NULL reason when all are finite. */
+static const char *objective_values(const sched *s, const cJSON *metrics, double *v, char *why,
+                                    size_t cap)
+{
+    for (int i = 0; i < s->sc->n_objectives; i++) {
+        const char *name = s->sc->obj[i].name;
+        v[i] = proto_num(metrics, name, NAN);
+        if (!isfinite(v[i])) {
+            snprintf(why, cap, "objective '%s' is missing or not finite in the result", name);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
+{
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(msg, "metrics");
+    int stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "stopped"));
+    double v[STUDY_MAX_OBJECTIVES], elapsed = pt_now() - w->t_start;
+    char whybuf[256];
+    const char *why = cJSON_IsObject(metrics)
+                          ? objective_values(s, metrics, v, whybuf, sizeof whybuf)
+                          : "result message without metrics";
+    if (why)
+        return end_fail(s, w->trial_id, w->number, &w->point, elapsed, why, err);
+    char *text = cJSON_PrintUnformatted(metrics);
+    trial_state ts = stopped ? TRIAL_PRUNED : TRIAL_COMPLETE;
+    pt_status st = store_trial_end(s->db, w->trial_id, ts, v, s->sc->n_objectives, text, NULL, err);
+    free(text);
+    if (st != PT_OK)
+        return st;
+    sampler_tell(s->sm, w->number, &w->point, ts, v);
+    s->finished++;
+    if (ts == TRIAL_COMPLETE)
+        note_best(s, w->number, v);
+    progress(s, w->number, &w->point, ts, v, proto_num(metrics, "sparsity", 0), elapsed, NULL);
+    return PT_OK;
+}
+
+static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err *err)
+{
+    if (src < 1 || src > s->n_workers)
+        return PT_OK;
+    wslot *w = &s->w[src];
+    int tid = (int)proto_num(msg, "trial_id", -1);
+    int mine = w->state == W_BUSY && tid == w->trial_id;
+    if (tag == MSG_READY && w->state != W_BUSY) {
+        w->state = W_IDLE;
+        return PT_OK;
+    }
+    if (tag == MSG_REPORT && mine) {
+        w->t_last = pt_now();
+        double v = proto_num(msg, "value", NAN);
+        int epoch = (int)proto_num(msg, "epoch", 0);
+        return isfinite(v) ? store_trial_report(s->db, w->trial_id, epoch, v, err) : PT_OK;
+    }
+    if (tag != MSG_RESULT && tag != MSG_FAIL)
+        return PT_OK;
+    if (!mine) {
+        /* A lost worker came back after its trial was given up: take it back. */
+        if (w->state == W_LOST && !s->o->quiet)
+            fprintf(stderr, "worker %d is back (its trial was already recorded FAIL)\n", src);
+        if (w->state != W_BUSY)
+            w->state = W_IDLE;
+        return PT_OK;
+    }
+    pt_status st;
+    if (tag == MSG_RESULT) {
+        st = on_result(s, w, msg, err);
+    } else {
+        const char *why = proto_str(msg, "reason");
+        st = end_fail(s, w->trial_id, w->number, &w->point, pt_now() - w->t_start,
+                      why ? why : "the worker gave no reason", err);
+    }
+    w->state = W_IDLE;
+    s->running--;
+    return st;
+}
+
+/* Gives up trials whose worker has been silent too long; returns live workers. */
+static int heartbeat(sched *s, pt_err *err, pt_status *st)
+{
+    int live = 0;
+    double now = pt_now();
+    for (int r = 1; r <= s->n_workers; r++) {
+        wslot *w = &s->w[r];
+        if (w->state == W_BUSY && now - w->t_last > s->o->trial_timeout_s && *st == PT_OK) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "worker %d sent nothing for %.0f s (trial_timeout_s); considered lost", r,
+                     now - w->t_last);
+            if (!s->o->quiet)
+                fprintf(stderr, "%s\n", why);
+            *st = end_fail(s, w->trial_id, w->number, &w->point, now - w->t_start, why, err);
+            w->state = W_LOST;
+            s->running--;
+        }
+        live += w->state != W_LOST;
+    }
+    return live;
+}
+
+static pt_status loop(sched *s, pt_err *err)
+{
+    double last_status = pt_now();
+    for (int idle = 0;;) {
+        pt_status st = dispatch(s, err);
+        int got = 0;
+        while (st == PT_OK) {
+            cJSON *msg = NULL;
+            int src = 0, tag = 0;
+            st = proto_poll(s->comm, MPI_ANY_SOURCE, MPI_ANY_TAG, &msg, &src, &tag, err);
+            if (st == PT_ERR_STOPPED) {
+                st = PT_OK;
+                break;
+            }
+            if (st == PT_OK)
+                st = on_message(s, src, tag, msg, err);
+            cJSON_Delete(msg);
+            got++;
+            if (got % 64 == 0 && (st = dispatch(s, err)) != PT_OK)
+                break; /* keep workers fed during a long burst */
+        }
+        if (st != PT_OK)
+            return st;
+        int live = heartbeat(s, err, &st);
+        if (st != PT_OK)
+            return st;
+        if (pt_now() - last_status >= s->o->status_every_s) {
+            status_line(s);
+            last_status = pt_now();
+        }
+        if (s->running == 0 && !budget_left(s))
+            return PT_OK;
+        if (live == 0)
+            return pt_fail(err, PT_ERR_IO,
+                           "every worker is lost; stopping the study (%d trials "
+                           "finished in this run)",
+                           s->finished);
+        if (got) {
+            idle = 0;
+            continue;
+        }
+        struct timespec ts = {0, proto_backoff_ns(idle++)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void final_report(const sched *s, const study_config *sc)
+{
+    if (s->have_best)
+        printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
+    else
+        printf("best: no trial completed\n");
+    printf("study '%s' in %s: %d trials finished in this run (%d failed), %d before\n", sc->name,
+           sc->storage, s->finished, s->failed, s->done_before);
+    fflush(stdout);
+}
+
+pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
+                    pt_err *err)
+{
+    sched s;
+    memset(&s, 0, sizeof s);
+    memset(sum, 0, sizeof *sum);
+    s.comm = comm;
+    s.sc = sc;
+    s.o = o;
+    s.t0 = pt_now();
+    int size = 1, created = 0, interrupted = 0;
+    MPI_Comm_size(comm, &size);
+    s.n_workers = size - 1;
+    pt_status st = PT_OK;
+    if (s.n_workers < 1)
+        st = pt_fail(err, PT_ERR_ARG, "scheduler: no workers (need 2 or more ranks)");
+    if (st == PT_OK && !(s.w = calloc((size_t)size, sizeof *s.w)))
+        st = pt_fail(err, PT_ERR_NOMEM, "scheduler: out of memory");
+    if (st == PT_OK)
+        st = store_open(&s.db, sc->storage, 0, err);
+    if (st == PT_OK)
+        st = store_study_open(s.db, sc, o->force, &s.study_id, &created, err);
+    if (st == PT_OK && !created)
+        st = store_fail_running(s.db, s.study_id, &interrupted, err);
+    if (st == PT_OK)
+        st = sampler_new(&s.sm, sc, err);
+    replay_ctx rc = {&s, 0};
+    if (st == PT_OK && !created)
+        st = store_each_trial(s.db, s.study_id, sc, replay_one, &rc, err);
+    /* Trials a dead run left RUNNING were just marked FAIL: they are sampled
+     * again rather than counted. */
+    s.done_before = rc.counted - interrupted;
+    if (st == PT_OK && !o->quiet && !created)
+        fprintf(stderr, "resuming study '%s' in %s: %d trials done, %d interrupted ones failed\n",
+                sc->name, sc->storage, s.done_before, interrupted);
+    if (st == PT_OK)
+        st = loop(&s, err);
+    sched_dismiss(comm);
+    if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
+        status_line(&s);
+        final_report(&s, sc);
+    }
+    sum->finished = s.finished;
+    sum->failed = s.failed;
+    sum->wall_s = pt_now() - s.t0;
+    for (int r = 1; s.w && r <= s.n_workers; r++)
+        sum->lost += s.w[r].state == W_LOST;
+    if (s.sm)
+        sampler_free(s.sm);
+    if (s.db)
+        store_close(s.db);
+    free(s.w);
+    return st;
+}

@@ -1,0 +1,65 @@
+/*
+ * scheduler.h — rank 0's event loop: hands trials to free workers, records
+ * every event in the study database, stops when the budget is spent.
+ *
+ * sched_run() owns the study from open to close: it opens the store
+ * (creating the study, or resuming it: trials a dead run left RUNNING become
+ * FAIL and the stored trials are replayed into the sampler, finished ones
+ * counting toward n_trials), then loops:
+ *   a free worker  -> sampler_ask -> study_trial_config -> store_trial_begin
+ *                     -> "trial" message (a config invalid for the sampled
+ *                     point is recorded FAIL with its reason, no worker used)
+ *   "report"       -> store_trial_report (the intermediate value)
+ *   "result"       -> the objectives, read from the metrics by name ->
+ *                     store_trial_end COMPLETE (PRUNED when stopped) + sampler_tell
+ *   "fail"         -> store_trial_end FAIL with the reason
+ * until n_trials trials are finished, timeout_s has passed (running trials
+ * then finish), or the grid is exhausted; then every worker gets "exit".
+ *
+ * A running trial whose worker sent nothing for trial_timeout_s is FAILED
+ * and its worker set aside as lost (taken back if it speaks again); when no
+ * worker is left the run stops with a message instead of waiting forever.
+ *
+ * Waiting never blocks in MPI (see protocol.h): rank 0 sleeps between polls,
+ * so it costs well under 5% of a core while workers train.
+ *
+ * Output (unless quiet): one line per finished trial and a status line every
+ * status_every_s on stderr. The best trial and the DB path go to stdout.
+ *
+ * Errors: PT_ERR_CONFIG when the stored study disagrees with sc (no --force);
+ * PT_ERR_IO for database or MPI failures or all workers lost. One line in err.
+ */
+#ifndef COORD_SCHEDULER_H
+#define COORD_SCHEDULER_H
+
+#include <mpi.h>
+
+#include "status.h"
+#include "study.h"
+
+typedef struct {
+    int quiet;
+    int force;              /* resume even if the stored space differs */
+    int dry_run;            /* workers answer at once with fake metrics */
+    double trial_timeout_s; /* silence after which a trial and its worker are given up */
+    double status_every_s;  /* period of the status line */
+} sched_opts;
+
+typedef struct {
+    int finished;  /* trials that ended in this run (any state) */
+    int failed;    /* of which FAIL */
+    int lost;      /* workers given up as lost at the end */
+    double wall_s; /* of this run */
+} sched_summary;
+
+/* Defaults: trial_timeout_s 600, status_every_s 10, the rest 0. */
+void sched_opts_default(sched_opts *o);
+
+/* Runs the study on comm, whose ranks 1..size-1 run worker_run(). */
+pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
+                    pt_err *err);
+
+/* Sends "exit" to ranks 1..size-1 (used when the study never started). */
+void sched_dismiss(MPI_Comm comm);
+
+#endif

@@ -1,0 +1,42 @@
+/* result.c — the final metrics object shared by `prunetune train` and the workers. */
+#include "result.h"
+
+#include <math.h>
+
+#include "sysinfo.h"
+
+void pt_json_add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+cJSON *pt_result_json(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
+                      pt_status st, const pt_err *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "status", st == PT_OK ? "ok" : "failed");
+    if (st != PT_OK)
+        cJSON_AddStringToObject(o, "reason", err->msg);
+    pt_json_add_num(o, "val_acc", r->val_acc);
+    pt_json_add_num(o, "test_acc", r->test_acc);
+    pt_json_add_num(o, "loss", r->loss);
+    pt_json_add_num(o, "val_loss", r->val_loss);
+    pt_json_add_num(o, "test_loss", r->test_loss);
+    cJSON_AddNumberToObject(o, "epochs", r->epochs);
+    pt_json_add_num(o, "train_samples_per_s", r->train_samples_per_s);
+    pt_json_add_num(o, "train_s", r->train_s);
+    cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)pt_peak_rss_bytes());
+    pt_json_add_num(o, "wall_s", r->wall_s);
+    cJSON_AddNumberToObject(o, "seed", (double)cfg->seed);
+    long np = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        np += (long)net->layer[l].n_out * (net->layer[l].n_in + 1);
+    cJSON_AddNumberToObject(o, "params", (double)np);
+    pt_json_add_num(o, "sparsity", r->sparsity);
+    return o;
+}

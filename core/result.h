@@ -1,0 +1,31 @@
+/*
+ * result.h — a training run's final metrics as one JSON object.
+ *
+ * `prunetune train` prints this object and a search worker sends it to the
+ * coordinator, which stores it with the trial; building it in one place keeps
+ * the two identical, so a trial's stored metrics are exactly what training
+ * its config by hand prints. Keys: status ("ok" | "failed"), reason (when
+ * failed), val_acc, test_acc, loss, val_loss, test_loss, epochs,
+ * train_samples_per_s, train_s, peak_rss_bytes, wall_s, seed, params,
+ * sparsity. A figure that is NaN/inf (no validation rows, a diverged run) is
+ * null. Memory: the caller owns the returned object (cJSON_Delete); NULL when
+ * out of memory.
+ */
+#ifndef PT_RESULT_H
+#define PT_RESULT_H
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "mlp.h"
+#include "status.h"
+#include "train.h"
+
+/* st is pt_train's status (PT_OK or PT_ERR_DIVERGED); err its message. */
+cJSON *pt_result_json(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
+                      pt_status st, const pt_err *err);
+
+/* Adds k: v to o, or k: null when v is not finite (JSON has no NaN). */
+void pt_json_add_num(cJSON *o, const char *k, double v);
+
+#endif

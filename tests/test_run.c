@@ -1,0 +1,295 @@
+/*
+ * test_run.c — `prunetune run` end to end: real mpirun, real workers training
+ * real (small) networks on Fashion-MNIST, a real SQLite database read back
+ * with the sqlite3 C API.
+ *
+ * Each study is ~8 trials of 2 epochs on 300 training rows, so a run takes a
+ * few seconds, most of it MPI start-up. Covered: mpirun -np 3, laptop mode
+ * (workers spawned by the binary itself), resume after SIGKILL of the
+ * coordinator (no trial lost or duplicated, integrity_check ok), a diverging
+ * trial recorded FAIL while the study completes, and a bad study config
+ * (exit 2, no database file).
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/pt_run_XXXXXX";
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(tmpdir));
+    /* CI runs as root, and 3+ ranks on a 2-core machine oversubscribe. */
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    /* Open MPI's own allocations outlive MPI_Finalize; only ours may leak-fail. */
+    setenv("LSAN_OPTIONS",
+           "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(run, .init = setup, .fini = teardown, .timeout = 90);
+
+static char *path_of(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
+    return path[k];
+}
+
+/* A study of n trials on 300 Fashion-MNIST rows; space is the search_space body. */
+static const char *write_study(const char *name, int n, const char *sampler,
+                               const char *trial_extra, const char *space)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"study\": \"%s\", \"storage\": \"%s\", \"seed\": 7, \"n_trials\": %d,\n"
+             " \"sampler\": \"%s\",\n"
+             " \"objectives\": [{\"name\": \"val_acc\", \"direction\": \"maximize\"}],\n"
+             " \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 300, \"test_limit\": 200},\n"
+             "           \"net\": {\"hidden\": [32]},\n"
+             "           \"train\": {\"epochs\": 2, \"batch_size\": 32}%s},\n"
+             " \"search_space\": {%s}}\n",
+             name, path_of("study.db"), n, sampler, PT_FASHION_DIR, trial_extra, space);
+    const char *p = path_of("study.json");
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static const char *space_default =
+    "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-2, \"log\": true},\n"
+    " \"prune.schedule\": {\"type\": \"categorical\", \"choices\": [\"none\", \"oneshot\"]},\n"
+    " \"prune.sparsity\": {\"type\": \"float\", \"low\": 0.5, \"high\": 0.9}";
+
+/* Runs a shell command line with stdout/stderr to files; returns the exit code. */
+static int sh(const char *cmdline)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s >'%s' 2>'%s'", cmdline, path_of("out"), path_of("err"));
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void slurp(const char *name, char *buf, size_t cap)
+{
+    FILE *f = fopen(path_of(name), "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+static sqlite3 *db_open(void)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path_of("study.db"), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    return db;
+}
+
+static double q_num(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+static int q_int(sqlite3 *db, const char *sql)
+{
+    return (int)q_num(db, sql);
+}
+
+/* The checks every finished study passes: n COMPLETE trials with values and
+ * per-epoch intermediate values, numbers 0.. unique and contiguous. */
+static void check_study(int n_complete, int n_fail)
+{
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), n_complete);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='FAIL'"), n_fail);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='RUNNING'"), 0);
+    int n = q_int(db, "SELECT COUNT(*) FROM trials");
+    cr_expect_eq(q_int(db, "SELECT COUNT(DISTINCT number) FROM trials"), n);
+    cr_expect_eq(q_int(db, "SELECT MAX(number) FROM trials"), n - 1);
+    /* val_acc of a 10-class problem after 2 epochs: a real number in (0, 1] */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trial_values v JOIN trials t USING (trial_id)"
+                           " WHERE t.state='COMPLETE' AND v.value > 0 AND v.value <= 1"),
+                 n_complete);
+    cr_expect_geq(q_int(db, "SELECT COUNT(*) FROM trial_intermediate_values i JOIN trials t"
+                            " USING (trial_id) WHERE t.state='COMPLETE'"),
+                  2 * n_complete);
+    cr_expect_eq(q_int(db, "SELECT COUNT(DISTINCT trial_id) FROM trial_params"), n);
+    /* the stored result is the worker's metrics object, with its sparsity */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING"
+                           " (trial_id) WHERE t.state='COMPLETE' AND m.result_json LIKE"
+                           " '%\"sparsity\":%' AND m.sparsity >= 0 AND m.sparsity < 1"),
+                 n_complete);
+    sqlite3_close(db);
+}
+
+static char cmd[2048];
+
+Test(run, mpirun_three_ranks)
+{
+    const char *study = write_study("mpi3", 8, "random", "", space_default);
+    snprintf(cmd, sizeof cmd, "mpirun -np 3 %s run '%s'", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15], out[4096];
+    slurp("err", err, sizeof err);
+    slurp("out", out, sizeof out);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    check_study(8, 0);
+    cr_expect_not_null(strstr(err, "trial    0"), "a progress line per trial:\n%s", err);
+    cr_expect_not_null(strstr(out, "best: trial"), "%s", out);
+    cr_expect_not_null(strstr(out, "study.db"), "the DB path: %s", out);
+}
+
+Test(run, laptop_mode_spawns_its_workers)
+{
+    const char *study = write_study("laptop", 8, "random", "", space_default);
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 --quiet", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_eq(strstr(err, "trial    0"), NULL, "--quiet prints no progress:\n%s", err);
+    check_study(8, 0);
+}
+
+/* A huge lr with full-strength L2 diverges to NaN: that trial FAILs, the other completes. */
+Test(run, diverging_trial_fails_and_study_completes)
+{
+    const char *study = write_study("nan", 0, "grid", ", \"reg\": {\"l2\": 1}",
+                                    "\"train.lr\": {\"type\": \"categorical\","
+                                    " \"choices\": [0.01, 10]}");
+    snprintf(cmd, sizeof cmd, "mpirun -np 2 %s run '%s'", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    check_study(1, 1);
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
+                           " WHERE t.state='FAIL' AND m.fail_reason LIKE '%diverged%'"),
+                 1);
+    sqlite3_close(db);
+}
+
+static int count_complete(void)
+{
+    struct stat sb;
+    if (stat(path_of("study.db"), &sb) != 0)
+        return 0;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path_of("study.db"), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 0;
+    }
+    sqlite3_busy_timeout(db, 1000);
+    sqlite3_stmt *s = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'", -1, &s,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+Test(run, resume_after_sigkill_loses_and_duplicates_nothing)
+{
+    const char *study = write_study("resume", 12, "random", "", space_default);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen(path_of("err1"), "w", stderr);
+        freopen(path_of("out1"), "w", stdout);
+        execl(PT_BIN, PT_BIN, "run", study, "--workers", "2", (char *)NULL);
+        _exit(127);
+    }
+    /* Kill the coordinator once a few trials are in, while others run. */
+    int done = 0;
+    for (int i = 0; i < 600 && (done = count_complete()) < 4; i++) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_geq(done, 4, "the first run never got going");
+    kill(pid, SIGKILL);
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    cr_assert(WIFSIGNALED(wst));
+    sqlite3 *db = db_open();
+    int before = q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'");
+    double sum_before = q_num(db, "SELECT SUM(value) FROM trial_values");
+    int total_before = q_int(db, "SELECT COUNT(*) FROM trials");
+    sqlite3_close(db);
+    cr_assert_lt(before, 12);
+
+    snprintf(cmd, sizeof cmd, "mpirun -np 3 %s run '%s'", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "resuming"), "%s", err);
+
+    db = db_open();
+    int interrupted = total_before - before;
+    /* the interrupted trials are FAIL and were sampled again: 12 complete in all */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='FAIL'"), interrupted);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 12);
+    /* the trials finished before the kill are unchanged */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT SUM(value) FROM (SELECT value FROM trial_values ORDER BY trial_id LIMIT %d)",
+             before);
+    cr_expect_float_eq(q_num(db, sql), sum_before, 1e-12);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 12 + interrupted);
+    sqlite3_stmt *s = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "ok");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    check_study(12, interrupted);
+}
+
+/* A bad study is refused before anything starts: exit 2, one line naming the key, no DB. */
+Test(run, bad_study_exits_2_and_writes_nothing)
+{
+    const char *study = write_study(
+        "bad", 4, "random", "", "\"reg.l2\": {\"type\": \"float\", \"low\": 0.5, \"high\": 0.1}");
+    const char *modes[] = {"%s run '%s' --workers 2", "mpirun -np 2 %s run '%s'"};
+    for (int m = 0; m < 2; m++) {
+        char line[1024];
+        snprintf(line, sizeof line, modes[m], PT_BIN, study);
+        int code = sh(line);
+        char err[8192];
+        slurp("err", err, sizeof err);
+        cr_expect_eq(code, 2, "%s: exit %d\n%s", line, code, err);
+        cr_expect_not_null(strstr(err, "search_space.reg.l2.high"), "%s", err);
+        struct stat sb;
+        cr_expect_neq(stat(path_of("study.db"), &sb), 0, "no database may be written");
+    }
+}

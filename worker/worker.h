@@ -1,0 +1,35 @@
+/*
+ * worker.h — a search worker: turns trial messages into core/ training runs.
+ *
+ * worker_run() is the whole life of a worker rank: it sends "ready" to rank 0
+ * of comm, then for every "trial" message opens the data (kept open for the
+ * next trial while the data config and seed stay the same: loading
+ * Fashion-MNIST costs ~0.3 s), trains with pt_train, sends a "report" per
+ * epoch (and stops after the epoch when a "stop" for that trial arrived),
+ * and answers "result" with the metrics object of core/result.h, or "fail"
+ * with the reason when the config is invalid, the data cannot be read or
+ * training diverged. It returns on "exit". A trial with "dry_run": true is
+ * answered at once with made-up but well-formed metrics (for measuring the
+ * scheduler alone).
+ *
+ * The worker uses MPI and core/ only: it never touches the study database.
+ *
+ * parent_pid > 0: the coordinator's process id when it runs on this host
+ * (laptop mode); the worker leaves on its own when that process is gone, so a
+ * killed `prunetune run` leaves no orphans. 0 = don't check (under mpirun,
+ * the launcher tears the job down).
+ *
+ * Returns PT_OK after "exit", PT_ERR_IO when MPI fails or the coordinator is
+ * gone (one line in err).
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <mpi.h>
+#include <sys/types.h>
+
+#include "status.h"
+
+pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err);
+
+#endif
