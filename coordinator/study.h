@@ -38,6 +38,7 @@
 #ifndef COORD_STUDY_H
 #define COORD_STUDY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"

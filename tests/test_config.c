@@ -701,6 +701,8 @@ Test(config, every_example_parses)
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 5, ".json"))
             continue;
+        if (!strncmp(e->d_name, "study_", 6))
+            continue; /* study configs: tests/test_study.c */
         char path[1024];
         snprintf(path, sizeof path, "%s/examples/%s", PT_SOURCE_DIR, e->d_name);
         pt_config c;
