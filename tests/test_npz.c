@@ -466,6 +466,21 @@ Test(npz, cli_eval_rejects_bad_files_with_one_line)
         cr_assert(!strncmp(err, "prunetune eval: ", 16) && strstr(err, cases[i][1]), "%s", err);
         cr_assert_eq(strchr(err, '\n'), err + k - 1, "one line expected: %s", err);
     }
+    /* Data that does not fit the model: one line naming both sides. */
+    const char *csv = tmp("three.csv");
+    const char *rows = "a,b,c,label\n1,2,3,0\n4,5,6,1\n7,8,9,0\n";
+    spit(csv, rows, strlen(rows));
+    snprintf(cmd, sizeof cmd,
+             "%s eval '%s' --set data.format=csv --set data.train='\"%s\"' "
+             "--set data.test='\"%s\"'",
+             PT_BIN, good, csv, csv);
+    cr_assert_eq(run(cmd, out, sizeof out), 2);
+    FILE *f = fopen(tmp("err"), "r");
+    size_t k = fread(err, 1, sizeof err - 1, f);
+    fclose(f);
+    err[k] = '\0';
+    cr_assert(strstr(err, "data: 3 features, but ") && strstr(err, "m.npz expects 784"), "%s", err);
+
     snprintf(cmd, sizeof cmd, "%s eval --help", PT_BIN);
     cr_assert_eq(run(cmd, out, sizeof out), 0);
     cr_assert(strstr(out, "usage: prunetune eval MODEL.npz"), "%s", out);
