@@ -279,13 +279,36 @@ static pt_status read_layer(pt_model *m, const pt_npz *z, int l, unsigned char *
     return st;
 }
 
+/* Checks that the arrays match meta.sizes before anything is allocated from
+ * those sizes: the arrays are bounded by the file's size, the sizes are not. */
+static pt_status check_shapes(const pt_npz *z, const int *sizes, int n, pt_err *err)
+{
+    pt_status st = PT_OK;
+    char name[32];
+    for (int l = 0; st == PT_OK && l < n; l++) {
+        long shape[2] = {sizes[l + 1], sizes[l]};
+        snprintf(name, sizeof name, "w%d", l);
+        st = pt_npz_get(z, name, PT_F32, 2, shape, NULL, err);
+        snprintf(name, sizeof name, "b%d", l);
+        if (st == PT_OK)
+            st = pt_npz_get(z, name, PT_F32, 1, shape, NULL, err);
+    }
+    long dim = sizes[0];
+    if (st == PT_OK)
+        st = pt_npz_get(z, "scale_offset", PT_F32, 1, &dim, NULL, err);
+    return st;
+}
+
 /* Builds the network of the given sizes and fills it from the arrays. */
 static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int n, pt_err *err)
 {
+    pt_status st = check_shapes(z, sizes, n, err);
+    if (st != PT_OK)
+        return st;
     pt_rng rng; /* pt_mlp_init wants initial weights; all are overwritten */
     pt_rng_seed(&rng, 0);
     int bs = m->cfg.train.batch_size, cap = bs > 1024 ? bs : 1024; /* as pt_train */
-    pt_status st = pt_mlp_init(&m->net, sizes[0], sizes + 1, n - 1, sizes[n], cap, &rng, err);
+    st = pt_mlp_init(&m->net, sizes[0], sizes + 1, n - 1, sizes[n], cap, &rng, err);
     if (st != PT_OK)
         return st;
     if (pt_npz_find(z, "mask0") && (st = pt_mlp_mask_enable(&m->net, err)) != PT_OK)

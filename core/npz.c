@@ -577,7 +577,7 @@ pt_status pt_npz_get(const pt_npz *z, const char *name, pt_dtype t, int ndim, co
         return pt_fail(err, PT_ERR_FORMAT, "%s: %s: expected %s %s, got %s %s", z->path, name,
                        pt_dtype_name(t), want, pt_dtype_name(a->dtype), got);
     }
-    if (a->count)
+    if (a->count && out)
         memcpy(out, a->data, a->count * pt_dtype_size(t));
     return PT_OK;
 }

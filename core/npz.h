@@ -92,7 +92,8 @@ pt_status pt_npz_open(pt_npz *z, const char *path, pt_err *err);
 const pt_npy_array *pt_npz_find(const pt_npz *z, const char *name);
 
 /* Copies the array called name into out (the product of shape elements)
- * after checking that its dtype is t and its shape is exactly shape[0..ndim).
+ * after checking that its dtype is t and its shape is exactly shape[0..ndim);
+ * with out NULL it only checks.
  * Errors: "path: name: missing" / "path: name: expected float32 (3, 4), got
  * uint8 (3, 4)". */
 pt_status pt_npz_get(const pt_npz *z, const char *name, pt_dtype t, int ndim, const long *shape,

@@ -424,6 +424,8 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
         "save('newer.npz', meta=meta(version=2))\n"
         "save('other.npz', meta=meta(format='keras'))\n"
         "save('tanh.npz', meta=meta(activation='tanh'))\n"
+        "c = json.loads(z['meta'].tobytes())['config']; c['net']['hidden'] = [65536, 65536]\n"
+        "save('huge.npz', meta=meta(sizes=[784, 65536, 65536, 10], config=c))\n"
         "save('badmask.npz', mask0=z['mask0'] * 2)\n"
         "np.savez('random.npz', x=np.zeros(3))\n"
         "zipfile.ZipFile('foreign.zip', 'w').writestr('readme.txt', 'hi')\"",
@@ -439,6 +441,9 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
     expect_error(tmp("newer.npz"), PT_ERR_FORMAT, "version 2 is newer");
     expect_error(tmp("other.npz"), PT_ERR_FORMAT, "not a prunetune model");
     expect_error(tmp("tanh.npz"), PT_ERR_FORMAT, "only activation \"relu\"");
+    /* Sizes are checked against the arrays before 17 GB are allocated. */
+    expect_error(tmp("huge.npz"), PT_ERR_FORMAT,
+                 "w0: expected float32 (65536, 784), got float32 (16, 784)");
     expect_error(tmp("badmask.npz"), PT_ERR_FORMAT, "mask0: mask values must be 0 or 1");
     expect_error(tmp("random.npz"), PT_ERR_FORMAT, "x.npy: unsupported dtype");
     expect_error(tmp("foreign.zip"), PT_ERR_FORMAT, "not a NAME.npy array");
