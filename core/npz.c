@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define SIG_LOCAL 0x04034b50u
@@ -285,12 +286,17 @@ static pt_status read_file(const char *path, unsigned char **buf, size_t *size, 
     FILE *f = fopen(path, "rb");
     if (!f)
         return pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return pt_fail(err, PT_ERR_IO, "%s: not a regular file", path);
+    }
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0)
         n = ftell(f);
     if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return pt_fail(err, PT_ERR_IO, "%s: cannot read (not a regular file?)", path);
+        return pt_fail(err, PT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     }
     *buf = malloc((size_t)n + 1);
     if (!*buf) {

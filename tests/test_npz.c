@@ -368,6 +368,7 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
     pt_model_free(&m);
 
     expect_error("/nonexistent/m.npz", PT_ERR_IO, "cannot open");
+    expect_error(tmpdir, PT_ERR_IO, "not a regular file");
     const char *text = tmp("notes.npz");
     spit(text, "hello, world\n", 13);
     expect_error(text, PT_ERR_FORMAT, "not an .npz file");
