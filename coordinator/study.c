@@ -302,6 +302,24 @@ char *study_key_json(const char *key, const char *value_text)
 
 /* ---- top-level keys ----------------------------------------------------- */
 
+static const char *const root_keys[] = {"$schema",    "study",     "storage",      "seed",
+                                        "n_trials",   "timeout_s", "sampler",      "pruner",
+                                        "objectives", "trial",     "search_space", NULL};
+static const char *const objective_keys[] = {"name", "direction", NULL};
+
+const char *study_key(int i)
+{
+    static const char *const objective_paths[] = {"objectives[].name", "objectives[].direction"};
+    int n_root = (int)(sizeof root_keys / sizeof root_keys[0]) - 1;
+    if (i < 0)
+        return NULL;
+    if (i < n_root)
+        return root_keys[i];
+    if (i < n_root + 2)
+        return objective_paths[i - n_root];
+    return study_param_key(i - n_root - 2);
+}
+
 static pt_status get_string(const study_ctx *x, const cJSON *root, const char *key, char *dst,
                             size_t cap, int *given)
 {
@@ -383,7 +401,6 @@ static int is_metric_name(const char *s)
 
 static pt_status parse_objectives(const study_ctx *x, study_config *s, const cJSON *root)
 {
-    static const char *const keys[] = {"name", "direction", NULL};
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "objectives");
     if (!v) {
         s->n_objectives = 1;
@@ -400,7 +417,7 @@ static pt_status parse_objectives(const study_ctx *x, study_config *s, const cJS
         snprintf(path, sizeof path, "objectives[%d]", i);
         if (!cJSON_IsObject(o))
             return study_expected(x, path, "an object {\"name\": ..., \"direction\": ...}", o);
-        pt_status st = study_check_members(x, o, path, keys);
+        pt_status st = study_check_members(x, o, path, objective_keys);
         if (st != PT_OK)
             return st;
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
@@ -445,12 +462,9 @@ static pt_status parse_trial(const study_ctx *x, study_config *s, const cJSON *r
 
 static pt_status parse_root(const study_ctx *x, study_config *s, const cJSON *root)
 {
-    static const char *const keys[] = {"$schema",    "study",     "storage",      "seed",
-                                       "n_trials",   "timeout_s", "sampler",      "pruner",
-                                       "objectives", "trial",     "search_space", NULL};
     if (!cJSON_IsObject(root))
         return study_expected(x, "", "an object at the top level", root);
-    pt_status st = study_check_members(x, root, "", keys);
+    pt_status st = study_check_members(x, root, "", root_keys);
     if (st != PT_OK)
         return st;
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "$schema");

@@ -123,4 +123,9 @@ const char *study_distribution_json(const study_param *p, char *buf, size_t cap)
  * a float parameter has no grid. */
 long study_grid_size(const study_config *s);
 
+/* The i-th key the study parser accepts, as a path: "$schema", "study", ...,
+ * "objectives[].name", ..., "search_space.*.type", ...; NULL past the end.
+ * Lets tests check that schemas/study.schema.json documents exactly these. */
+const char *study_key(int i);
+
 #endif

@@ -57,6 +57,9 @@ char *study_key_json(const char *key, const char *value_text);
 /* study_space.c: parses and validates search_space into s->param (s->trial
  * and s->sampler already set). */
 pt_status study_parse_space(const study_ctx *x, study_config *s, const cJSON *space);
+/* The i-th key of a parameter as a path ("search_space.*.type"), for
+ * study_key(); NULL past the end. */
+const char *study_param_key(int i);
 /* The canonical JSON of search_space + objectives (malloc'd), see study.h. */
 char *study_space_canonical(const study_config *s);
 

@@ -33,6 +33,20 @@
 
 static const char *const kind_names[] = {"float", "int", "categorical"};
 
+/* Members of a parameter, by kind; param_paths lists their union. */
+static const char *const float_keys[] = {"type", "low",  "high", "log",
+                                         "step", "grid", "when", NULL};
+static const char *const int_keys[] = {"type", "low", "high", "log", "step", "when", NULL};
+static const char *const cat_keys[] = {"type", "choices", "when", NULL};
+static const char *const param_paths[] = {
+    "search_space.*.type", "search_space.*.low",  "search_space.*.high",    "search_space.*.log",
+    "search_space.*.step", "search_space.*.grid", "search_space.*.choices", "search_space.*.when"};
+
+const char *study_param_key(int i)
+{
+    return i >= 0 && i < (int)(sizeof param_paths / sizeof param_paths[0]) ? param_paths[i] : NULL;
+}
+
 /* ---- validation through the train parser --------------------------------- */
 
 /* Whether the train parser accepts value_text for key over the base trial;
@@ -281,10 +295,6 @@ static pt_status parse_when(const study_ctx *x, study_config *s, int i, const cJ
 
 static pt_status parse_param(const study_ctx *x, study_config *s, int i, const cJSON *spec)
 {
-    static const char *const float_keys[] = {"type", "low",  "high", "log",
-                                             "step", "grid", "when", NULL};
-    static const char *const int_keys[] = {"type", "low", "high", "log", "step", "when", NULL};
-    static const char *const cat_keys[] = {"type", "choices", "when", NULL};
     static const char *const *const keys_of[] = {float_keys, int_keys, cat_keys};
     study_param *q = &s->param[i];
     char path[128], at[256];
@@ -304,6 +314,18 @@ static pt_status parse_param(const study_ctx *x, study_config *s, int i, const c
     if (kind < 0)
         return study_expected(x, at, "one of \"float\", \"int\", \"categorical\"", type);
     q->kind = (param_kind)kind;
+    /* A key of another kind ("choices" on a float) gets a sharper message
+     * than "unknown key". */
+    for (const cJSON *m = spec->child; m; m = m->next) {
+        int mine = 0, known = 0;
+        for (const char *const *k = keys_of[kind]; *k; k++)
+            mine |= !strcmp(*k, m->string);
+        for (int k = 0; study_param_key(k); k++)
+            known |= !strcmp(study_param_key(k) + strlen("search_space.*."), m->string);
+        if (known && !mine)
+            return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s.%s: not a key of a%s %s parameter",
+                           x->src, path, m->string, kind == PARAM_INT ? "n" : "", kind_names[kind]);
+    }
     if ((st = study_check_members(x, spec, path, keys_of[kind])) != PT_OK)
         return st;
     if (q->kind == PARAM_CAT)

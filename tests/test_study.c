@@ -1,0 +1,733 @@
+/*
+ * test_study.c — the study config: every kind of bad file with its exact
+ * one-line error, the defaults, the examples, trial configs built from
+ * points, the canonical space text resume compares, Optuna's distribution
+ * JSON (byte for byte, checked against Optuna itself when installed), and
+ * agreement between the parser and schemas/study.schema.json.
+ */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "study.h"
+
+#ifndef PT_SOURCE_DIR
+#error "PT_SOURCE_DIR must name the repository root"
+#endif
+
+/* Study text with ' for " (the table stays readable), parsed as "s.json". */
+static pt_status parse_q(study_config *s, const char *quoted, pt_err *err)
+{
+    char *text = strdup(quoted);
+    cr_assert_not_null(text);
+    for (char *p = text; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    memset(err, 0, sizeof *err);
+    pt_status st = study_parse(s, text, "s.json", err);
+    free(text);
+    return st;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_not_null(s);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+#define L2 "'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'high': 1}}"
+
+static const struct {
+    const char *json, *msg;
+} bad[] = {
+    {"[1, 2]", "s.json: expected an object at the top level (got [1,2])"},
+    {"{'study': 't', " L2 ",}", "s.json: invalid JSON near line 1, column 84"},
+    {"{'study': 't', 'smapler': 'grid', " L2 "}",
+     "s.json: smapler: unknown key (did you mean 'sampler'?)"},
+    {"{'study': 't', 'study': 'u', " L2 "}", "s.json: study: duplicate key"},
+    {"{" L2 "}",
+     "s.json: study: expected the study's name, a string of 1 to 127 bytes (got missing)"},
+    {"{'study': '', " L2 "}", "s.json: study: expected a string of 1 to 127 bytes (got \"\")"},
+    {"{'study': 5, " L2 "}", "s.json: study: expected a string of 1 to 127 bytes (got 5)"},
+    {"{'study': 't', 'storage': '', " L2 "}",
+     "s.json: storage: expected a string of 1 to 1023 bytes (got \"\")"},
+    {"{'study': 't', 'seed': -1, " L2 "}",
+     "s.json: seed: expected an integer >= 0 and <= 9007199254740991 (got -1)"},
+    {"{'study': 't', 'seed': 1.5, " L2 "}",
+     "s.json: seed: expected an integer >= 0 and <= 9007199254740991 (got 1.5)"},
+    {"{'study': 't', 'n_trials': -1, " L2 "}",
+     "s.json: n_trials: expected an integer >= 0 and <= 100000000 (got -1)"},
+    {"{'study': 't', 'n_trials': 2.5, " L2 "}",
+     "s.json: n_trials: expected an integer >= 0 and <= 100000000 (got 2.5)"},
+    {"{'study': 't', 'n_trials': 0, " L2 "}",
+     "s.json: n_trials: expected an integer >= 1 when timeout_s is 0 (got 0)"},
+    {"{'study': 't', 'timeout_s': -5, " L2 "}",
+     "s.json: timeout_s: expected a number >= 0 (0 = no limit) (got -5)"},
+    {"{'study': 't', 'sampler': 'tpe', " L2 "}",
+     "s.json: sampler: expected one of \"random\", \"grid\" (got \"tpe\")"},
+    {"{'study': 't', 'pruner': 'asha', " L2 "}",
+     "s.json: pruner: expected \"none\" (no pruner is implemented yet) (got \"asha\")"},
+    {"{'study': 't', 'objectives': [], " L2 "}",
+     "s.json: objectives: expected an array of 1 to 4 objectives (got [])"},
+    {"{'study': 't', 'objectives': {'name': 'val_acc'}, " L2 "}",
+     "s.json: objectives: expected an array of 1 to 4 objectives (got {\"name\":\"val_acc\"})"},
+    {"{'study': 't', 'objectives': [{'name': 'val_acc', 'direction': 'up'}], " L2 "}",
+     "s.json: objectives[0].direction: expected one of \"minimize\", \"maximize\" (got \"up\")"},
+    {"{'study': 't', 'objectives': [{'name': 'val_acc'}], " L2 "}",
+     "s.json: objectives[0].direction: expected one of \"minimize\", \"maximize\" (got missing)"},
+    {"{'study': 't', 'objectives': [{'name': 'val acc', 'direction': 'maximize'}], " L2 "}",
+     "s.json: objectives[0].name: expected a metric of the trial result such as \"val_acc\" "
+     "(letters, digits, _) (got \"val acc\")"},
+    {"{'study': 't', 'objectives': [{'name': 'val_acc', 'direction': 'maximize'}, {'name': "
+     "'val_acc', 'direction': 'minimize'}], " L2 "}",
+     "s.json: objectives[1].name: expected a metric not already an objective (got \"val_acc\")"},
+    {"{'study': 't', 'objectives': [{'name': 'val_acc', 'direction': 'maximize', 'weight': 1}], " L2
+     "}",
+     "s.json: objectives[0].weight: unknown key"},
+    {"{'study': 't', 'objectives': [{'nmae': 'val_acc', 'direction': 'maximize'}], " L2 "}",
+     "s.json: objectives[0].nmae: unknown key (did you mean 'name'?)"},
+    {"{'study': 't', 'trial': 5, " L2 "}",
+     "s.json: trial: expected an object (a train config) (got 5)"},
+    {"{'study': 't', 'trial': {'train': {'lr': -1}}, " L2 "}",
+     "s.json: trial.train.lr: expected a number > 0 and <= 10 (got -1)"},
+    {"{'study': 't', 'trial': {'train': {'lrr': 0.1}}, " L2 "}",
+     "s.json: trial.train.lrr: unknown key (did you mean 'train.lr'?)"},
+    {"{'study': 't', 'trial': {'prune': {'schedule': 'gradual', 'end_epoch': 20}}, " L2 "}",
+     "s.json: trial.prune.end_epoch: expected a number <= train.epochs (got 20)"},
+    {"{'study': 't', 'trial': {'net': {'hidden': []}, 'prune': {'schedule': 'oneshot', "
+     "'granularity': 'neuron'}}, " L2 "}",
+     "s.json: trial.prune.granularity: \"neuron\" needs a hidden layer (net.hidden is [])"},
+    {"{'study': 't'}", "s.json: search_space: expected an object of 1 to 32 parameters "
+                       "{\"train.key\": {\"type\": ...}} (got missing)"},
+    {"{'study': 't', 'search_space': {}}", "s.json: search_space: expected an object of 1 to 32 "
+                                           "parameters {\"train.key\": {\"type\": ...}} (got {})"},
+    {"{'study': 't', 'search_space': []}", "s.json: search_space: expected an object of 1 to 32 "
+                                           "parameters {\"train.key\": {\"type\": ...}} (got [])"},
+    {"{'study': 't', 'search_space': {'reg.l3': {'type': 'float', 'low': 0, 'high': 1}}}",
+     "s.json: search_space.reg.l3: unknown key (did you mean 'reg.l2'?)"},
+    {"{'study': 't', 'search_space': {'reg': {'type': 'float', 'low': 0, 'high': 1}}}",
+     "s.json: search_space.reg: expected a train config key such as \"reg.l2\" (got \"reg\")"},
+    {"{'study': 't', 'search_space': {'$schema': {'type': 'categorical', 'choices': ['a']}}}",
+     "s.json: search_space.$schema: expected a train config key such as \"reg.l2\" (got "
+     "\"$schema\")"},
+    {"{'study': 't', 'search_space': {'lr': {'type': 'float', 'low': 0, 'high': 1}}}",
+     "s.json: search_space.lr: unknown key (did you mean 'train.lr'?)"},
+    {"{'study': 't', 'search_space': {'reg.l2': 5}}",
+     "s.json: search_space.reg.l2: expected an object {\"type\": ..., ...} (got 5)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'low': 0, 'high': 1}}}",
+     "s.json: search_space.reg.l2.type: expected one of \"float\", \"int\", \"categorical\" (got "
+     "missing)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'double', 'low': 0, 'high': 1}}}",
+     "s.json: search_space.reg.l2.type: expected one of \"float\", \"int\", \"categorical\" (got "
+     "\"double\")"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'hihg': 1}}}",
+     "s.json: search_space.reg.l2.hihg: unknown key (did you mean 'high'?)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'high': 1, 'choices': "
+     "[1]}}}",
+     "s.json: search_space.reg.l2.choices: not a key of a float parameter"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0}}}",
+     "s.json: search_space.reg.l2.high: expected a number (got missing)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': '0', 'high': 1}}}",
+     "s.json: search_space.reg.l2.low: expected a number (got \"0\")"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.5, 'high': 0.1}}}",
+     "s.json: search_space.reg.l2.high: must be > low (got 0.1 <= 0.5)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.5, 'high': 0.5}}}",
+     "s.json: search_space.reg.l2.high: must be > low (got 0.5 <= 0.5)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'high': 0.1, 'log': "
+     "true}}}",
+     "s.json: search_space.reg.l2.low: expected a number > 0 when log is true (got 0)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.1, 'high': 0.5, 'log': "
+     "'yes'}}}",
+     "s.json: search_space.reg.l2.log: expected true or false (got \"yes\")"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': -1, 'high': 0.5}}}",
+     "s.json: search_space.reg.l2.low: expected a number >= 0 and <= 1 (got -1)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.1, 'high': 2}}}",
+     "s.json: search_space.reg.l2.high: expected a number >= 0 and <= 1 (got 2)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.1, 'high': 0.5, 'step': "
+     "0}}}",
+     "s.json: search_space.reg.l2.step: expected a number > 0 (got 0)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.1, 'high': 0.5, 'step': "
+     "0.3}}}",
+     "s.json: search_space.reg.l2.step: expected a step that divides high - low (got 0.3)"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0.1, 'high': 0.5, 'step': "
+     "0.1, 'log': true}}}",
+     "s.json: search_space.reg.l2.step: expected no step when log is true (got 0.1)"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'float', 'low': 1, 'high': 10}}}",
+     "s.json: search_space.train.epochs.type: expected \"int\" or \"categorical\" for this key, "
+     "which takes integers (got \"float\")"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 1.5, 'high': 10}}}",
+     "s.json: search_space.train.epochs.low: expected an integer (got 1.5)"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 0, 'high': 10}}}",
+     "s.json: search_space.train.epochs.low: expected an integer >= 1 and <= 100000 (got 0)"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 1, 'high': 10, "
+     "'step': 2}}}",
+     "s.json: search_space.train.epochs.step: expected a step that divides high - low (got 2)"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 1, 'high': 9, 'step': "
+     "2, 'log': true}}}",
+     "s.json: search_space.train.epochs.step: expected 1 (or no step) when log is true (got 2)"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 0, 'high': 9, 'log': "
+     "true}}}",
+     "s.json: search_space.train.epochs.low: expected an integer >= 1 when log is true (got 0)"},
+    {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 1, 'high': 9, 'grid': "
+     "[1, 2]}}}",
+     "s.json: search_space.train.epochs.grid: not a key of an int parameter"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'gradul']}}}",
+     "s.json: search_space.prune.schedule.choices[1]: expected one of \"none\", \"oneshot\", "
+     "\"iterative\", \"gradual\" (got \"gradul\")"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': []}}}",
+     "s.json: search_space.prune.schedule.choices: expected an array of 1 to 32 choices (got [])"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'none']}}}",
+     "s.json: search_space.prune.schedule.choices[1]: expected a value not already a choice (got "
+     "\"none\")"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', null]}}}",
+     "s.json: search_space.prune.schedule.choices[1]: expected a string, number or boolean of at "
+     "most 63 bytes as JSON (got null)"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', ['a']]}}}",
+     "s.json: search_space.prune.schedule.choices[1]: expected a string, number or boolean of at "
+     "most 63 bytes as JSON (got [\"a\"])"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'gradual'], 'low': 1}}}",
+     "s.json: search_space.prune.schedule.low: not a key of a categorical parameter"},
+    {"{'study': 't', 'search_space': {'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': "
+     "{'prune.schedule': ['iterative']}}, 'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'iterative']}}}",
+     "s.json: search_space.prune.rounds.when: expected the name of a parameter listed before this "
+     "one (got \"prune.schedule\")"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'iterative']}, 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': "
+     "{'prune.schedul': ['iterative']}}}}",
+     "s.json: search_space.prune.rounds.when: expected the name of a parameter listed before this "
+     "one (got \"prune.schedul\")"},
+    {"{'study': 't', 'search_space': {'prune.sparsity': {'type': 'float', 'low': 0.5, 'high': "
+     "0.9}, 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': {'prune.sparsity': "
+     "[0.5]}}}}",
+     "s.json: search_space.prune.rounds.when: expected the name of a categorical parameter (got "
+     "\"prune.sparsity\")"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'iterative']}, 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': "
+     "{'prune.schedule': ['gradual']}}}}",
+     "s.json: search_space.prune.rounds.when.prune.schedule[0]: expected one of prune.schedule's "
+     "choices (got \"gradual\")"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'iterative']}, 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': "
+     "{'prune.schedule': 'iterative'}}}}",
+     "s.json: search_space.prune.rounds.when.prune.schedule: expected an array of 1 to 32 of its "
+     "choices (got \"iterative\")"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'iterative']}, 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': {}}}}",
+     "s.json: search_space.prune.rounds.when: expected an object {\"parameter\": [values]} naming "
+     "one parameter (got {})"},
+    {"{'study': 't', 'search_space': {'prune.schedule': {'type': 'categorical', 'choices': "
+     "['none', 'iterative']}, 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4, 'when': "
+     "{'prune.schedule': ['iterative', 'iterative']}}}}",
+     "s.json: search_space.prune.rounds.when.prune.schedule[1]: expected a value not already "
+     "listed (got \"iterative\")"},
+    {"{'study': 't', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'high': 1}, 'reg.l2': "
+     "{'type': 'float', 'low': 0, 'high': 1}}}",
+     "s.json: search_space.reg.l2: duplicate key"},
+    {"{'study': 't', 'sampler': 'grid', " L2 "}",
+     "s.json: search_space.reg.l2.grid: expected the list of values the grid sampler tries (got "
+     "missing)"},
+    {"{'study': 't', 'sampler': 'grid', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, "
+     "'high': 1, 'grid': [0, 2]}}}",
+     "s.json: search_space.reg.l2.grid[1]: expected a number >= 0 and <= 1 (got 2)"},
+    {"{'study': 't', 'sampler': 'grid', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, "
+     "'high': 1, 'grid': [0.5, 0.5]}}}",
+     "s.json: search_space.reg.l2.grid[1]: expected a value not already in the grid (got 0.5)"},
+    {"{'study': 't', 'sampler': 'grid', 'search_space': {'reg.l2': {'type': 'float', 'low': 0, "
+     "'high': 1, 'grid': []}}}",
+     "s.json: search_space.reg.l2.grid: expected an array of 1 to 32 numbers (got [])"},
+    {"{'study': 't', 'sampler': 'grid', 'search_space': {'data.limit': {'type': 'int', 'low': 0, "
+     "'high': 10000}, 'train.epochs': {'type': 'int', 'low': 1, 'high': 1000}}}",
+     "s.json: search_space: expected a grid of at most 1000000 points (got 10001000)"},
+    {"{'study': 't', 'trial': {'train': {'epochs': 10}, 'prune': {'schedule': 'gradual', "
+     "'end_epoch': 8}}, 'search_space': {'train.epochs': {'type': 'int', 'low': 2, 'high': 10}}}",
+     "s.json: search_space.train.epochs.low: prune.end_epoch: expected a number <= train.epochs "
+     "(got 8)"},
+};
+
+Test(study, bad_configs_report_one_exact_line)
+{
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        study_config s;
+        pt_err err;
+        pt_status st = parse_q(&s, bad[i].json, &err);
+        cr_expect_eq(st, PT_ERR_CONFIG, "case %zu: status %d for %s", i, st, bad[i].json);
+        cr_expect_str_eq(err.msg, bad[i].msg, "case %zu: %s", i, bad[i].json);
+        cr_expect_null(s.space_json, "case %zu: *s not zeroed", i);
+        cr_expect_eq(s.n_params, 0, "case %zu: *s not zeroed", i);
+    }
+}
+
+Test(study, file_errors_name_the_file)
+{
+    study_config s;
+    pt_err err;
+    cr_expect_eq(study_load(&s, "/nonexistent/s.json", &err), PT_ERR_IO);
+    cr_expect_str_eq(err.msg, "/nonexistent/s.json: cannot read: No such file or directory");
+    char path[] = "/tmp/pt_study_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char text[] = "{\"study\": \"t\",\n \"seed\": 1\0}";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    cr_expect_eq(study_load(&s, path, &err), PT_ERR_CONFIG);
+    char want[128];
+    snprintf(want, sizeof want, "%s: invalid JSON near line 2, column 11", path);
+    cr_expect_str_eq(err.msg, want);
+    unlink(path);
+    cr_expect_eq(study_parse(&s, "", "e.json", &err), PT_ERR_CONFIG);
+    cr_expect_str_eq(err.msg, "e.json: invalid JSON near line 1, column 1");
+}
+
+Test(study, defaults)
+{
+    study_config s;
+    pt_err err;
+    cr_assert_eq(parse_q(&s, "{'study': 'lenet', " L2 "}", &err), PT_OK, "%s", err.msg);
+    cr_expect_str_eq(s.name, "lenet");
+    cr_expect_str_eq(s.storage, "lenet.db");
+    cr_expect_eq(s.seed, 1);
+    cr_expect_eq(s.n_trials, 16);
+    cr_expect_eq(s.timeout_s, 0);
+    cr_expect_eq(s.sampler, SAMPLER_RANDOM);
+    cr_expect_eq(s.pruner, PRUNER_NONE);
+    cr_expect_eq(s.n_objectives, 1);
+    cr_expect_str_eq(s.obj[0].name, "val_acc");
+    cr_expect_eq(s.obj[0].dir, DIR_MAXIMIZE);
+    pt_config d;
+    pt_config_defaults(&d);
+    cr_expect(memcmp(&s.trial, &d, sizeof d) == 0, "trial is not the train defaults");
+    cr_expect_eq(s.n_params, 1);
+    cr_expect_str_eq(s.param[0].name, "reg.l2");
+    cr_expect_eq(s.param[0].kind, PARAM_FLOAT);
+    cr_expect_eq(s.param[0].cond, -1);
+    cr_expect_eq(s.param[0].step, 0);
+    study_free(&s);
+
+    /* Only a wall-clock budget: no trial limit. */
+    cr_assert_eq(parse_q(&s, "{'study': 't', 'timeout_s': 60, " L2 "}", &err), PT_OK, "%s",
+                 err.msg);
+    cr_expect_eq(s.n_trials, 0);
+    cr_expect_eq(s.timeout_s, 60);
+    study_free(&s);
+}
+
+Test(study, every_key_is_read)
+{
+    study_config s;
+    pt_err err;
+    cr_assert_eq(
+        parse_q(&s,
+                "{'$schema': 'x', 'study': 's', 'storage': 'd/x.db', 'seed': 9007199254740991,"
+                " 'n_trials': 5, 'timeout_s': 2.5, 'sampler': 'grid', 'pruner': 'none',"
+                " 'objectives': [{'name': 'val_acc', 'direction': 'maximize'},"
+                "                {'name': 'sparsity', 'direction': 'minimize'}],"
+                " 'trial': {'seed': 7, 'train': {'epochs': 3}, 'net': {'hidden': [32]}},"
+                " 'search_space': {"
+                "  'prune.schedule': {'type': 'categorical', 'choices': ['none', 'iterative']},"
+                "  'prune.rounds': {'type': 'int', 'low': 1, 'high': 7, 'step': 3,"
+                "                   'when': {'prune.schedule': ['iterative']}},"
+                "  'train.lr': {'type': 'float', 'low': 0.01, 'high': 0.1, 'log': true,"
+                "               'grid': [0.01, 0.1]},"
+                "  'train.batch_size': {'type': 'int', 'low': 16, 'high': 64, 'log': true}}}",
+                &err),
+        PT_OK, "%s", err.msg);
+    cr_expect_str_eq(s.storage, "d/x.db");
+    cr_expect_eq(s.seed, 9007199254740991ULL);
+    cr_expect_eq(s.n_trials, 5);
+    cr_expect_eq(s.timeout_s, 2.5);
+    cr_expect_eq(s.sampler, SAMPLER_GRID);
+    cr_expect_eq(s.n_objectives, 2);
+    cr_expect_str_eq(s.obj[1].name, "sparsity");
+    cr_expect_eq(s.obj[1].dir, DIR_MINIMIZE);
+    cr_expect_eq(s.trial.seed, 7);
+    cr_expect_eq(s.trial.train.epochs, 3);
+    cr_expect_eq(s.trial.net.hidden[0], 32);
+    cr_assert_eq(s.n_params, 4);
+    const study_param *sched = &s.param[0], *rounds = &s.param[1], *lr = &s.param[2];
+    cr_expect_eq(sched->n_choices, 2);
+    cr_expect_str_eq(sched->choices[1], "\"iterative\"");
+    cr_expect_eq(rounds->kind, PARAM_INT);
+    cr_expect_eq(rounds->step, 3);
+    cr_expect_eq(rounds->cond, 0);
+    cr_expect_eq(rounds->n_when, 1);
+    cr_expect_eq(rounds->when[0], 1);
+    cr_expect(lr->log);
+    cr_expect_eq(lr->n_grid, 2);
+    cr_expect_eq(lr->grid[1], 0.1);
+    cr_expect(s.param[3].log);
+    /* Grid: 2 x 3 x 2 x 49 points, of which "none" x rounds 4 and 7 repeat. */
+    cr_expect_eq(study_grid_size(&s), 2 * 3 * 2 * 49);
+    study_free(&s);
+}
+
+Test(study, grid_budget_defaults_to_the_distinct_points)
+{
+    study_config s;
+    pt_err err;
+    cr_assert_eq(
+        parse_q(&s,
+                "{'study': 't', 'sampler': 'grid', 'search_space': {"
+                "  'prune.schedule': {'type': 'categorical', 'choices': ['none', 'iterative']},"
+                "  'prune.rounds': {'type': 'int', 'low': 1, 'high': 3,"
+                "                   'when': {'prune.schedule': ['iterative']}},"
+                "  'train.lr': {'type': 'float', 'low': 0.01, 'high': 0.1, 'grid': [0.01, 0.1]}}}",
+                &err),
+        PT_OK, "%s", err.msg);
+    cr_expect_eq(study_grid_size(&s), 12);
+    cr_expect_eq(s.n_trials, 2 + 3 * 2, "none x 2 lr + iterative x 3 rounds x 2 lr");
+    study_free(&s);
+}
+
+/* Loads examples/NAME. */
+static void load_example(study_config *s, const char *name)
+{
+    char path[1024];
+    pt_err err;
+    snprintf(path, sizeof path, "%s/examples/%s", PT_SOURCE_DIR, name);
+    cr_assert_eq(study_load(s, path, &err), PT_OK, "%s", err.msg);
+}
+
+Test(study, examples_load)
+{
+    DIR *dir = opendir(PT_SOURCE_DIR "/examples");
+    cr_assert_not_null(dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "study_", 6) || len < 5 || strcmp(e->d_name + len - 5, ".json"))
+            continue;
+        study_config s;
+        load_example(&s, e->d_name);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/examples/%s", PT_SOURCE_DIR, e->d_name);
+        char *text = read_text(path);
+        cJSON *root = cJSON_Parse(text);
+        free(text);
+        const char *sc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "$schema"));
+        cr_expect_str_eq(sc ? sc : "", "../schemas/study.schema.json", "%s", e->d_name);
+        cJSON_Delete(root);
+        study_free(&s);
+        n++;
+    }
+    closedir(dir);
+    cr_expect_geq(n, 2);
+
+    study_config s;
+    load_example(&s, "study_quick.json");
+    cr_expect_eq(s.n_trials, 8);
+    cr_expect_eq(s.trial.data.limit, 2000);
+    cr_expect_eq(s.trial.net.n_hidden, 1);
+    cr_expect_eq(s.trial.net.hidden[0], 64);
+    study_free(&s);
+    /* The real study covers the whole pruning x regularization space. */
+    load_example(&s, "study_lenet.json");
+    static const char *const want[] = {"prune.schedule",
+                                       "prune.granularity",
+                                       "prune.sparsity",
+                                       "prune.finetune_epochs",
+                                       "prune.rounds",
+                                       "prune.rewind_epoch",
+                                       "prune.start_epoch",
+                                       "prune.end_epoch",
+                                       "prune.frequency",
+                                       "reg.l1",
+                                       "reg.l2",
+                                       "reg.dropout",
+                                       "train.lr",
+                                       "train.epochs",
+                                       "train.batch_size"};
+    cr_assert_eq(s.n_params, (int)(sizeof want / sizeof want[0]));
+    for (int i = 0; i < s.n_params; i++)
+        cr_expect_str_eq(s.param[i].name, want[i]);
+    cr_expect_str_eq(s.param[0].choices[2], "\"iterative\"");
+    cr_expect_eq(s.param[4].cond, 0, "rounds depend on the schedule");
+    cr_expect_eq(s.trial.net.hidden[0], 300);
+    cr_expect_eq(s.trial.net.hidden[1], 100);
+    study_free(&s);
+}
+
+Test(study, trial_config_merges_the_point)
+{
+    study_config s;
+    pt_err err;
+    cr_assert_eq(
+        parse_q(&s,
+                "{'study': 't', 'trial': {'train': {'epochs': 4, 'lr': 0.3},"
+                "                         'prune': {'rounds': 9, 'end_epoch': 4}},"
+                " 'search_space': {"
+                "  'prune.schedule': {'type': 'categorical', 'choices': ['none', 'iterative', "
+                "                     'gradual']},"
+                "  'prune.rounds': {'type': 'int', 'low': 1, 'high': 3,"
+                "                   'when': {'prune.schedule': ['iterative']}},"
+                "  'prune.start_epoch': {'type': 'float', 'low': 0, 'high': 6},"
+                "  'reg.l2': {'type': 'float', 'low': 1e-6, 'high': 1e-2, 'log': true}}}",
+                &err),
+        PT_OK, "%s", err.msg);
+    study_point p = {.present = {1, 1, 0, 1}, .value = {1, 2, 0, 0.000123456789}};
+    pt_config c;
+    cr_assert_eq(study_trial_config(&s, &p, &c, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(c.prune.schedule, PT_PRUNE_ITERATIVE);
+    cr_expect_eq(c.prune.rounds, 2);
+    cr_expect_eq(c.reg.l2, 0.000123456789, "value exact through the JSON text");
+    cr_expect_eq(c.train.lr, 0.3, "keys outside the point keep the trial's value");
+    cr_expect_eq(c.train.epochs, 4);
+    cr_expect_eq(c.seed, s.trial.seed);
+    /* Absent (condition off): the trial's value stays. */
+    study_point q = {.present = {1, 0, 0, 1}, .value = {0, 0, 0, 1e-3}};
+    cr_assert_eq(study_trial_config(&s, &q, &c, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(c.prune.schedule, PT_PRUNE_NONE);
+    cr_expect_eq(c.prune.rounds, 9);
+    /* A combination the train parser rejects: the trial fails with its reason. */
+    study_point r = {.present = {1, 0, 1, 1}, .value = {2, 0, 5.5, 1e-3}};
+    cr_expect_eq(study_trial_config(&s, &r, &c, &err), PT_ERR_CONFIG);
+    cr_expect_str_eq(err.msg, "trial: prune.start_epoch: expected a number < prune.end_epoch "
+                              "(got 5.5)");
+    study_free(&s);
+}
+
+Test(study, space_json_is_canonical)
+{
+    study_config a, b, c;
+    pt_err err;
+    cr_assert_eq(parse_q(&a,
+                         "{'study': 'a', 'seed': 3, 'search_space': {"
+                         " 'reg.l2': {'type': 'float', 'low': 1e-6, 'high': 0.01, 'log': true},"
+                         " 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4}}}",
+                         &err),
+                 PT_OK, "%s", err.msg);
+    /* Same space spelled differently: key order, defaults written out. */
+    cr_assert_eq(
+        parse_q(&b,
+                "{'study': 'b', 'search_space': {"
+                " 'prune.rounds': {'high': 4, 'step': 1, 'log': false, 'type': 'int',"
+                "                  'low': 1.0},"
+                " 'reg.l2': {'log': true, 'high': 1e-2, 'type': 'float', 'low': 0.000001}},"
+                " 'objectives': [{'direction': 'maximize', 'name': 'val_acc'}]}",
+                &err),
+        PT_OK, "%s", err.msg);
+    cr_expect_str_eq(a.space_json, b.space_json);
+    cr_expect_str_eq(a.space_json,
+                     "{\"objectives\":[{\"direction\":\"maximize\",\"name\":\"val_acc\"}],"
+                     "\"search_space\":{\"prune.rounds\":{\"high\":4,\"log\":false,\"low\":1,"
+                     "\"step\":1,\"type\":\"int\"},\"reg.l2\":{\"high\":0.01,\"log\":true,"
+                     "\"low\":1e-06,\"type\":\"float\"}}}");
+    /* A different bound or direction is a different space. */
+    cr_assert_eq(parse_q(&c,
+                         "{'study': 'a', 'objectives': [{'name': 'val_acc', 'direction': "
+                         "'minimize'}], 'search_space': {"
+                         " 'reg.l2': {'type': 'float', 'low': 1e-6, 'high': 0.01, 'log': true},"
+                         " 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4}}}",
+                         &err),
+                 PT_OK, "%s", err.msg);
+    cr_expect_str_neq(a.space_json, c.space_json);
+    study_free(&a);
+    study_free(&b);
+    study_free(&c);
+}
+
+Test(study, distribution_json_is_optunas)
+{
+    study_config s;
+    pt_err err;
+    cr_assert_eq(
+        parse_q(&s,
+                "{'study': 't', 'search_space': {"
+                " 'reg.l2': {'type': 'float', 'low': 1e-6, 'high': 0.01, 'log': true},"
+                " 'prune.sparsity': {'type': 'float', 'low': 0.5, 'high': 0.95, 'step': 0.05},"
+                " 'prune.start_epoch': {'type': 'float', 'low': 0, 'high': 1e16},"
+                " 'prune.rounds': {'type': 'int', 'low': 1, 'high': 4},"
+                " 'train.batch_size': {'type': 'int', 'low': 16, 'high': 256, 'step': 16},"
+                " 'prune.schedule': {'type': 'categorical', 'choices': ['none', 'gradual']},"
+                " 'data.label': {'type': 'categorical', 'choices': [3, 'caf\\u00e9 \\\\ \\'q\\'']},"
+                " 'train.nesterov': {'type': 'categorical', 'choices': [true, false]}}}",
+                &err),
+        PT_OK, "%s", err.msg);
+    static const char *const want[] = {
+        "{\"name\": \"FloatDistribution\", \"attributes\": {\"step\": null, \"low\": 1e-06, "
+        "\"high\": 0.01, \"log\": true}}",
+        "{\"name\": \"FloatDistribution\", \"attributes\": {\"step\": 0.05, \"low\": 0.5, "
+        "\"high\": 0.95, \"log\": false}}",
+        "{\"name\": \"FloatDistribution\", \"attributes\": {\"step\": null, \"low\": 0.0, "
+        "\"high\": 1e+16, \"log\": false}}",
+        "{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 1, \"low\": 1, "
+        "\"high\": 4}}",
+        "{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 16, \"low\": "
+        "16, \"high\": 256}}",
+        "{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [\"none\", "
+        "\"gradual\"]}}",
+        "{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [3, \"caf\\u00e9 "
+        "\\\\ \\\"q\\\"\"]}}",
+        "{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [true, false]}}"};
+    char buf[4096];
+    cr_assert_eq(s.n_params, 8);
+    for (int i = 0; i < s.n_params; i++)
+        cr_expect_str_eq(study_distribution_json(&s.param[i], buf, sizeof buf), want[i], "%s",
+                         s.param[i].name);
+    study_free(&s);
+}
+
+/* Python's repr of floats decides the text: have Optuna itself re-serialise
+ * the distributions of many awkward bounds and compare byte for byte. */
+Test(study, distribution_json_round_trips_through_optuna)
+{
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import optuna' 2>/dev/null") != 0)
+        cr_skip_test("python3-optuna is not installed (apt-get install python3-optuna)");
+    static const double bounds[][2] = {
+        {1e-6, 1e-2}, {0.1, 0.30000000000000004}, {1e-5, 1e-4}, {0.0001, 123456.789},
+        {-2.5, 1e15}, {1234567890123456.0, 1e17}, {1.5e-7, 3},  {-1e-300, 5e-324}};
+    char path[] = "/tmp/pt_dist_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    char buf[1024];
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+        for (int log = 0; log < 2; log++) {
+            study_param p = {.kind = PARAM_FLOAT,
+                             .low = bounds[i][0],
+                             .high = bounds[i][1],
+                             .log = log && bounds[i][0] > 0};
+            fprintf(f, "%s\n", study_distribution_json(&p, buf, sizeof buf));
+        }
+    }
+    /* Steps that divide high - low in decimal, as the parser demands (else
+     * Optuna would move high). */
+    static const double stepped[][3] = {{0.5, 0.95, 0.05}, {0, 1, 0.25}, {1e-3, 2e-3, 1e-4}};
+    for (size_t i = 0; i < sizeof stepped / sizeof stepped[0]; i++) {
+        study_param q = {.kind = PARAM_FLOAT,
+                         .low = stepped[i][0],
+                         .high = stepped[i][1],
+                         .step = stepped[i][2]};
+        fprintf(f, "%s\n", study_distribution_json(&q, buf, sizeof buf));
+    }
+    static const double ints[][3] = {{-3, 9, 3}, {1, 1000000, 1}, {16, 256, 16}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        study_param q = {.kind = PARAM_INT,
+                         .low = ints[i][0],
+                         .high = ints[i][1],
+                         .step = ints[i][2],
+                         .log = ints[i][2] == 1};
+        fprintf(f, "%s\n", study_distribution_json(&q, buf, sizeof buf));
+    }
+    fclose(f);
+    /* Reads each line, rebuilds the distribution, prints Optuna's text; the
+     * exit status says whether every line came back unchanged. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -W ignore -c \"import sys, optuna.distributions as d\n"
+             "bad = [l for l in open('%s').read().splitlines()\n"
+             "       if d.distribution_to_json(d.json_to_distribution(l)) != l]\n"
+             "print(*bad, sep='\\n', file=sys.stderr)\n"
+             "sys.exit(1 if bad else 0)\"",
+             path);
+    cr_expect_eq(system(cmd), 0, "Optuna writes some distribution differently (see stderr)");
+    unlink(path);
+}
+
+/* Leaf key paths of a schema object, as study_key() spells them. */
+static void schema_keys(const cJSON *obj, const char *prefix, char keys[][64], int *n)
+{
+    cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(obj, "additionalProperties")) ||
+                  cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(obj, "additionalProperties")),
+              "%s: additionalProperties must be false", prefix);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(obj, "properties");
+    cr_assert(cJSON_IsObject(props), "%s: no properties", prefix);
+    for (const cJSON *p = props->child; p; p = p->next) {
+        char path[64];
+        snprintf(path, sizeof path, "%s%s", prefix, p->string);
+        cr_expect_str_not_empty(
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "description")),
+            "%s has no description", path);
+        cr_assert_lt(*n, 64);
+        snprintf(keys[(*n)++], 64, "%s", path);
+    }
+}
+
+Test(study, schema_documents_exactly_the_parsed_keys)
+{
+    char *text = read_text(PT_SOURCE_DIR "/schemas/study.schema.json");
+    cJSON *schema = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(schema, "schema is not valid JSON");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(schema, "$schema")),
+                     "https://json-schema.org/draft/2020-12/schema");
+    static char keys[64][64];
+    int n = 0;
+    schema_keys(schema, "", keys, &n);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
+    const cJSON *objs = cJSON_GetObjectItemCaseSensitive(props, "objectives");
+    schema_keys(cJSON_GetObjectItemCaseSensitive(objs, "items"), "objectives[].", keys, &n);
+    const cJSON *param = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(schema, "$defs"), "param");
+    schema_keys(param, "search_space.*.", keys, &n);
+    /* search_space's values are params; the trial is a train config. */
+    const cJSON *space = cJSON_GetObjectItemCaseSensitive(props, "search_space");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                         cJSON_GetObjectItemCaseSensitive(space, "additionalProperties"), "$ref")),
+                     "#/$defs/param");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                         cJSON_GetObjectItemCaseSensitive(props, "trial"), "$ref")),
+                     "train.schema.json");
+
+    int n_parser = 0;
+    for (const char *k; (k = study_key(n_parser)) != NULL; n_parser++) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            found |= !strcmp(keys[i], k);
+        cr_expect(found, "parser key %s is not in the schema", k);
+    }
+    for (int i = 0; i < n; i++) {
+        int found = 0;
+        for (int j = 0; study_key(j); j++)
+            found |= !strcmp(keys[i], study_key(j));
+        cr_expect(found, "schema key %s is not accepted by the parser", keys[i]);
+    }
+    cr_expect_eq(n, n_parser);
+    cr_expect_null(study_key(-1));
+
+    /* The defaults the schema states are the parser's. */
+    study_config s;
+    pt_err err;
+    cr_assert_eq(parse_q(&s, "{'study': 't', " L2 "}", &err), PT_OK, "%s", err.msg);
+    struct {
+        const char *key;
+        const char *want;
+    } defaults[] = {{"seed", "1"},
+                    {"n_trials", "16"},
+                    {"timeout_s", "0"},
+                    {"sampler", "\"random\""},
+                    {"pruner", "\"none\""},
+                    {"objectives", "[{\"name\":\"val_acc\",\"direction\":\"maximize\"}]"}};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(props, defaults[i].key), "default");
+        char *got = d ? cJSON_PrintUnformatted(d) : NULL;
+        cr_expect_str_eq(got ? got : "(none)", defaults[i].want, "%s", defaults[i].key);
+        cJSON_free(got);
+    }
+    cr_expect(s.seed == 1 && s.n_trials == 16 && s.timeout_s == 0 && s.sampler == SAMPLER_RANDOM &&
+                  s.pruner == PRUNER_NONE && !strcmp(s.obj[0].name, "val_acc") &&
+                  s.obj[0].dir == DIR_MAXIMIZE,
+              "the defaults above are the parser's");
+    study_free(&s);
+    cJSON_Delete(schema);
+}
