@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config.h"
 #include "data_open.h"
+#include "infer.h"
 #include "sysinfo.h"
 #include "train.h"
 
@@ -139,6 +140,9 @@ static void print_result(const pt_config *cfg, const pt_mlp *net, const pt_train
         np += (long)net->layer[l].n_out * (net->layer[l].n_in + 1);
     cJSON_AddNumberToObject(o, "params", (double)np);
     add_num(o, "sparsity", r->sparsity);
+    pt_err cerr; /* size, FLOPs and inference latency of the final network */
+    if (st == PT_OK && pt_infer_cost_report(net, o, &cerr) != PT_OK)
+        cJSON_AddStringToObject(o, "cost_error", cerr.msg);
     char *text = cJSON_Print(o);
     if (text)
         printf("%s\n", text);

@@ -21,6 +21,7 @@ typedef struct {
 static const command commands[] = {
     {"train", cmd_train, "train one network from a JSON config and print its metrics"},
     {"eval", cmd_eval, "reload a saved model (.npz) and evaluate it on its test set"},
+    {"bench-infer", cmd_bench_infer, "benchmark inference of dense and pruned networks"},
 };
 
 static void usage(FILE *f)

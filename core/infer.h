@@ -100,12 +100,17 @@ typedef struct {
 pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_infer_cost *c,
                                 pt_err *err);
 
-/* Adds the figures to the JSON object o as flat keys: sparsity, nnz,
+/* Sets the figures as flat keys of the JSON object o (replacing keys of the
+ * same name): sparsity, nnz,
  * weights, bytes_dense, bytes_stored, flops_per_sample,
  * flops_per_sample_dense, latency_b1_us, latency_b128_us,
  * dense_latency_b1_us, dense_latency_b128_us, speedup_b1, speedup_b128, and
  * "layers": [{n_in, n_out, run_in, run_out, nnz, run_nnz, sparsity, bytes_stored,
  * kernel_b1, kernel_b128}]. PT_ERR_NOMEM when cJSON cannot allocate. */
 pt_status pt_infer_cost_json(const pt_infer_cost *c, struct cJSON *o, pt_err *err);
+
+/* pt_infer_cost_measure on synthetic inputs, then pt_infer_cost_json: the
+ * cost block of a trial's result. */
+pt_status pt_infer_cost_report(const pt_mlp *net, struct cJSON *o, pt_err *err);
 
 #endif

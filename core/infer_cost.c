@@ -172,8 +172,11 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
         {"speedup_b128", c->speedup_b128},
     };
     int ok = 1;
-    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++)
+    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, flat[i].key);
         ok &= cJSON_AddNumberToObject(o, flat[i].key, flat[i].v) != NULL;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "layers");
     cJSON *layers = cJSON_AddArrayToObject(o, "layers");
     ok &= layers != NULL;
     for (int l = 0; ok && l < c->n_layers; l++) {
@@ -196,4 +199,11 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
         ok &= cJSON_AddStringToObject(j, "kernel_b128", pt_kernel_name(lc->kernel_b128)) != NULL;
     }
     return ok ? PT_OK : pt_fail(err, PT_ERR_NOMEM, "inference cost: out of memory for JSON");
+}
+
+pt_status pt_infer_cost_report(const pt_mlp *net, cJSON *o, pt_err *err)
+{
+    pt_infer_cost c;
+    pt_status st = pt_infer_cost_measure(net, NULL, 0, &c, err);
+    return st == PT_OK ? pt_infer_cost_json(&c, o, err) : st;
 }
