@@ -199,12 +199,8 @@ pt_status pt_npz_writer_add(pt_npz_writer *w, const char *name, pt_dtype t, int 
     entry *e = &w->e[w->n];
     snprintf(e->name, sizeof e->name, "%s.npy", name);
     uLong crc = crc32(0L, hdr, (uInt)hl);
-    const unsigned char *p = data;
-    for (uint64_t done = 0; done < bytes;) { /* crc32 takes a uInt length */
-        uInt chunk = bytes - done > (1u << 30) ? (1u << 30) : (uInt)(bytes - done);
-        crc = crc32(crc, p + done, chunk);
-        done += chunk;
-    }
+    if (bytes) /* < 4 GiB, checked above: fits crc32's uInt length */
+        crc = crc32(crc, data, (uInt)bytes);
     e->crc = (uint32_t)crc;
     e->size = (uint32_t)size;
     e->offset = (uint32_t)w->pos;
@@ -482,6 +478,8 @@ static pt_status read_entry(pt_npz *z, size_t size, size_t cd_end, size_t *pos, 
                        z->path, ename);
     const unsigned char *blob = b + data;
     if (method == 0 && csize != usize)
+        return pt_fail(err, PT_ERR_FORMAT, "%s: %s: corrupted zip sizes", z->path, ename);
+    if (method == 8 && usize / 1032 > csize) /* deflate expands at most ~1032:1 */
         return pt_fail(err, PT_ERR_FORMAT, "%s: %s: corrupted zip sizes", z->path, ename);
     if (method == 8) {
         unsigned char *out;
