@@ -1,7 +1,8 @@
 /*
  * study_internal.h — helpers shared by study.c (the file, its top-level keys,
- * the trial section) and study_space.c (the search space). Not a public
- * contract: only those two files include it.
+ * the trial section), study_space.c (the search space), study_text.c (texts
+ * and errors) and the samplers (conditions, the grid). Not a public
+ * contract: only coordinator/study*.c and sampler*.c include it.
  *
  * Every error goes through a study_ctx so it starts with the file name, and
  * through the "expected WHAT (got JSON)" form core/config.c uses for train
