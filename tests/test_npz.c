@@ -303,6 +303,12 @@ Test(npz, cli_train_save_eval_and_numpy_agree)
     cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
     cr_assert_eq(json_num(out, "n"), 100);
     cr_assert(strstr(out, "\"reproduced\":\tfalse"), "%s", out);
+    size_t n;
+    char *line = (char *)slurp(tmp("err"), &n);
+    line[n] = '\0';
+    cr_assert(strstr(line, "eval: ") && strstr(line, " on 100 rows (training recorded a different"),
+              "%s", line);
+    free(line);
 
     /* numpy computes in its own summation order: its argmax may differ from
      * ours on a near-tie, so at most one of the 400 samples may differ. */
