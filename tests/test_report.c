@@ -1,0 +1,455 @@
+/*
+ * test_report.c — `prunetune report` on real study files: a fixture study
+ * written through the store's own API (one trial of each family, known
+ * metrics, a failed and a pruned trial), the analyses behind the page checked
+ * number by number (Pareto set against brute force), the HTML checked for
+ * its table rows and four plots and for being self-contained, a study made by
+ * Optuna itself, and the bad inputs (exit 2, one line).
+ */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report_data.h"
+#include "store.h"
+
+static char tmpdir[] = "/tmp/pt_report_XXXXXX";
+static char dbpath[600], htmlpath[600], errpath[600];
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(tmpdir));
+    snprintf(dbpath, sizeof dbpath, "%s/study.db", tmpdir);
+    snprintf(htmlpath, sizeof htmlpath, "%s/report.html", tmpdir);
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", tmpdir);
+}
+
+static void teardown(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(report, .init = setup, .fini = teardown);
+
+/* ---- the fixture ----------------------------------------------------------- */
+
+static const char study_json[] =
+    "{\"study\": \"%s\", \"storage\": \"x.db\", \"n_trials\": 10,"
+    " \"objectives\": [{\"name\": \"val_acc\", \"direction\": \"maximize\"}],"
+    " \"trial\": {\"data\": {\"limit\": 100}, \"net\": {\"hidden\": [32]},"
+    "  \"train\": {\"epochs\": 2}, \"prune\": {\"start_epoch\": 0, \"end_epoch\": 2}},"
+    " \"search_space\": {"
+    "  \"prune.schedule\": {\"type\": \"categorical\", \"choices\": [\"none\", \"gradual\"]},"
+    "  \"prune.sparsity\": {\"type\": \"float\", \"low\": 0.5, \"high\": 0.95,"
+    "                      \"when\": {\"prune.schedule\": [\"gradual\"]}},"
+    "  \"reg.l2\": {\"type\": \"categorical\", \"choices\": [0, 0.0001]},"
+    "  \"reg.dropout\": {\"type\": \"categorical\", \"choices\": [0, 0.2]}}}";
+
+/* One trial: schedule (choice), target sparsity, l2 and dropout choices, the
+ * final state, and the measured test accuracy and sparsity. */
+typedef struct {
+    int sched;
+    double target;
+    int l2, drop;
+    trial_state state;
+    double test_acc, sparsity;
+} spec;
+
+static const spec trials[] = {
+    {0, 0, 0, 0, TRIAL_COMPLETE, 0.880, 0.0},     /* 0 baseline */
+    {0, 0, 1, 0, TRIAL_COMPLETE, 0.890, 0.0},     /* 1 regularization: best */
+    {0, 0, 0, 1, TRIAL_COMPLETE, 0.885, 0.0},     /* 2 regularization */
+    {1, 0.5, 0, 0, TRIAL_COMPLETE, 0.875, 0.5},   /* 3 pruning: best by val_acc */
+    {1, 0.9, 0, 0, TRIAL_COMPLETE, 0.860, 0.9},   /* 4 pruning */
+    {1, 0.9, 1, 0, TRIAL_COMPLETE, 0.870, 0.9},   /* 5 hybrid: best */
+    {1, 0.95, 0, 1, TRIAL_COMPLETE, 0.850, 0.95}, /* 6 hybrid */
+    {1, 0.8, 0, 0, TRIAL_COMPLETE, 0.872, 0.8},   /* 7 pruning */
+    {1, 0.7, 1, 1, TRIAL_FAIL, 0, 0},             /* 8 failed */
+    {0, 0, 1, 1, TRIAL_PRUNED, 0.500, 0.0},       /* 9 stopped early */
+};
+#define N_TRIALS ((int)(sizeof trials / sizeof trials[0]))
+
+static void add_study(store *st, const char *name)
+{
+    char json[2048];
+    snprintf(json, sizeof json, study_json, name);
+    study_config sc;
+    pt_err err = {{0}};
+    cr_assert_eq(study_parse(&sc, json, "fixture", &err), PT_OK, "%s", err.msg);
+    int sid, created;
+    cr_assert_eq(store_study_open(st, &sc, 0, &sid, &created, &err), PT_OK, "%s", err.msg);
+    for (int k = 0; k < N_TRIALS; k++) {
+        const spec *t = &trials[k];
+        study_point p;
+        memset(&p, 0, sizeof p);
+        p.present[0] = p.present[2] = p.present[3] = 1;
+        p.value[0] = t->sched;
+        p.present[1] = t->sched == 1;
+        p.value[1] = t->target;
+        p.value[2] = t->l2;
+        p.value[3] = t->drop;
+        pt_config cfg;
+        cr_assert_eq(study_trial_config(&sc, &p, &cfg, &err), PT_OK, "%s", err.msg);
+        char *cj = pt_config_to_json(&cfg);
+        int tid, number;
+        cr_assert_eq(store_trial_begin(st, sid, &sc, &p, cj, &tid, &number, &err), PT_OK, "%s",
+                     err.msg);
+        free(cj);
+        cr_assert_eq(number, k);
+        double val = t->test_acc + 0.005;
+        for (int step = 0; step < 2 && t->state != TRIAL_FAIL; step++)
+            cr_assert_eq(store_trial_report(st, tid, step, val - 0.05 * (1 - step), &err), PT_OK);
+        char res[1024];
+        long long dense = 26506 * 4, nnz = (long long)(26506 * (1 - t->sparsity));
+        snprintf(res, sizeof res,
+                 "{\"val_acc\": %.3f, \"test_acc\": %.3f, \"sparsity\": %.2f, \"nnz\": %lld,"
+                 " \"bytes_dense\": %lld, \"bytes_stored\": %lld, \"flops_per_sample\": %lld,"
+                 " \"latency_b1_us\": %.1f, \"speedup_b1\": %.2f, \"epochs\": 2, \"wall_s\": 1.5}",
+                 val, t->test_acc, t->sparsity, nnz, dense, t->sparsity > 0.6 ? nnz * 8 : dense,
+                 2 * nnz, 40.0 * (1 - t->sparsity) + 5, 45.0 / (40.0 * (1 - t->sparsity) + 5));
+        if (t->state == TRIAL_FAIL)
+            cr_assert_eq(store_trial_end(st, tid, TRIAL_FAIL, NULL, 0, NULL, "diverged", &err),
+                         PT_OK, "%s", err.msg);
+        else
+            cr_assert_eq(store_trial_end(st, tid, t->state, &val, 1, res, NULL, &err), PT_OK, "%s",
+                         err.msg);
+    }
+    study_free(&sc);
+}
+
+static void make_db(const char *name1, const char *name2)
+{
+    store *st;
+    pt_err err = {{0}};
+    cr_assert_eq(store_open(&st, dbpath, 0, &err), PT_OK, "%s", err.msg);
+    add_study(st, name1);
+    if (name2)
+        add_study(st, name2);
+    store_close(st);
+}
+
+/* ---- running the binary ---------------------------------------------------- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+/* Runs `prunetune report ARGS`; returns the exit code. */
+static int run_report(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' report %s 2>'%s'", PT_BIN, args, errpath);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The <tr> of a table that contains `key`, as text (caller frees). */
+static char *row_with(const char *html, const char *table_id, const char *key)
+{
+    char open[64];
+    snprintf(open, sizeof open, "<table id=\"%s\">", table_id);
+    const char *t = strstr(html, open);
+    cr_assert_not_null(t, "no table %s", table_id);
+    const char *end = strstr(t, "</table>");
+    const char *k = strstr(t, key);
+    cr_assert(k && k < end, "table %s has no row with '%s'", table_id, key);
+    const char *a = k;
+    while (a > t && strncmp(a, "<tr>", 4))
+        a--;
+    const char *b = strstr(k, "</tr>");
+    return strndup(a, (size_t)(b - a));
+}
+
+static void self_contained(const char *html)
+{
+    cr_assert_eq(strncmp(html, "<!DOCTYPE html>", 15), 0);
+    cr_assert_null(strstr(html, "http"), "the page refers to the network");
+    cr_assert_null(strstr(html, "<script"), "the page has a script");
+    cr_assert_null(strstr(html, "<link"), "the page links a resource");
+    cr_assert_null(strstr(html, "@import"));
+    cr_assert_null(strstr(html, "url("));
+    for (const char *p = html; (p = strstr(p, "nan")); p++)
+        cr_assert(!isalpha((unsigned char)p[-1]) && !isalpha((unsigned char)p[3]) ? 0 : 1,
+                  "a NAN leaked into the page: %.40s", p - 10);
+    cr_assert_eq(count_of(html, "<svg "), 4);
+    cr_assert_eq(count_of(html, "</svg>"), 4);
+    static const char *const ids[] = {"plot-history", "plot-pareto", "plot-curves",
+                                      "plot-importance"};
+    for (int i = 0; i < 4; i++)
+        cr_assert_not_null(strstr(html, ids[i]), "missing %s", ids[i]);
+    cr_assert_not_null(strstr(html, "</html>"));
+}
+
+Test(report, html_of_a_prunetune_study)
+{
+    make_db("fixture", NULL);
+    char args[1400];
+    snprintf(args, sizeof args, "'%s' -o '%s'", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 0, "%s", slurp(errpath));
+    char *html = slurp(htmlpath);
+    self_contained(html);
+    /* Summary: trials by state, best trial. */
+    cr_assert_not_null(strstr(html, ">10: 8 complete; 1 pruned; 1 failed;<"));
+    cr_assert_not_null(strstr(html, "#1: val_acc = 0.895"), "best trial");
+    /* The comparison table, row by row: trial, accuracy, delta, sparsity. */
+    static const char *const rows[][2] = {
+        {">baseline<", "<td>0</td><td>88.00%</td><td>+0.00</td><td>0.0%</td>"},
+        {"best regularization only", "<td>1</td><td>89.00%</td><td>+1.00</td><td>0.0%</td>"},
+        {"best pruning only", "<td>3</td><td>87.50%</td><td>-0.50</td><td>50.0%</td>"},
+        {"best hybrid", "<td>5</td><td>87.00%</td><td>-1.00</td><td>90.0%</td>"},
+    };
+    for (int i = 0; i < 4; i++) {
+        char *row = row_with(html, "compare", rows[i][0]);
+        cr_assert_not_null(strstr(row, rows[i][1]), "row %s: %s", rows[i][0], row);
+        free(row);
+    }
+    char *row = row_with(html, "compare", "best hybrid");
+    cr_assert_not_null(strstr(row, "<td>2650</td>"), "nnz: %s", row); /* 10% of 26506 */
+    cr_assert_not_null(strstr(row, "<td>5.00&times;</td>"), "speed-up: %s", row);
+    free(row);
+    /* Winners by level: pruning at 50 and 80%, hybrid at 90 and 95%. */
+    static const char *const wins[][2] = {{"<td>50%</td>", "pruning only"},
+                                          {"<td>80%</td>", "pruning only"},
+                                          {"<td>90%</td>", "hybrid"},
+                                          {"<td>95%</td>", "hybrid"}};
+    for (int i = 0; i < 4; i++) {
+        row = row_with(html, "levels", wins[i][0]);
+        char want[80];
+        snprintf(want, sizeof want, "<td class=\"l\">%s</td>", wins[i][1]);
+        cr_assert_not_null(strstr(row, want), "level %s: %s", wins[i][0], row);
+        free(row);
+    }
+    row = row_with(html, "levels", "<td>90%</td>");
+    cr_assert_not_null(strstr(row, "<td class=\"win\">87.00% <span class=\"note\">(#5)"), "%s",
+                       row);
+    free(row);
+    free(html);
+}
+
+Test(report, analyses)
+{
+    make_db("fixture", NULL);
+    report_study r;
+    pt_err err = {{0}};
+    cr_assert_eq(report_load(&r, dbpath, NULL, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(r.n_trials, N_TRIALS);
+    cr_assert_eq(r.has_pt, 1);
+    cr_assert_str_eq(r.objective[0], "val_acc");
+    cr_assert_eq(r.by_state[TRIAL_COMPLETE], 8);
+    static const report_family fam[] = {REPORT_BASELINE, REPORT_REG,    REPORT_REG,    REPORT_PRUNE,
+                                        REPORT_PRUNE,    REPORT_HYBRID, REPORT_HYBRID, REPORT_PRUNE,
+                                        REPORT_HYBRID,   REPORT_REG};
+    for (int i = 0; i < N_TRIALS; i++)
+        cr_assert_eq(r.trials[i].family, fam[i], "trial %d: %d", i, r.trials[i].family);
+    int exact;
+    cr_assert_eq(report_baseline(&r, &exact), 0);
+    cr_assert_eq(exact, 1);
+    cr_assert_eq(report_best_of(&r, REPORT_REG), 1);
+    cr_assert_eq(report_best_of(&r, REPORT_PRUNE), 3);
+    cr_assert_eq(report_best_of(&r, REPORT_HYBRID), 5);
+    cr_assert_eq(report_best_at(&r, REPORT_PRUNE, 0.9), 4);
+    cr_assert_eq(report_best_at(&r, REPORT_HYBRID, 0.95), 6);
+    cr_assert_eq(report_best_at(&r, REPORT_REG, 0.5), -1);
+    cr_assert_eq(r.n_params, 4);
+    cr_assert_eq(r.n_points, 2 * 9); /* every trial but the failed one reported 2 steps */
+    cr_assert_float_eq(r.trials[7].latency_us, 13.0, 1e-9);
+    cr_assert_eq(r.trials[5].bytes_stored, 2650LL * 8);
+
+    /* Pareto set against brute force: non-dominated in (accuracy, sparsity). */
+    int idx[N_TRIALS], n = report_pareto(&r, idx), want = 0;
+    for (int i = 0; i < N_TRIALS; i++) {
+        if (r.trials[i].state != TRIAL_COMPLETE)
+            continue;
+        int dominated = 0;
+        for (int j = 0; j < N_TRIALS; j++) {
+            double ai = report_accuracy(&r, i), aj = report_accuracy(&r, j);
+            double si = r.trials[i].sparsity, sj = r.trials[j].sparsity;
+            dominated |=
+                r.trials[j].state == TRIAL_COMPLETE && aj >= ai && sj >= si && (aj > ai || sj > si);
+        }
+        int in = 0;
+        for (int k = 0; k < n; k++)
+            in |= idx[k] == i;
+        cr_assert_eq(in, !dominated, "trial %d", i);
+        want += !dominated;
+    }
+    cr_assert_eq(n, want);
+    cr_assert_eq(n, 5); /* 1, 3, 7, 5, 6 */
+    for (int k = 1; k < n; k++)
+        cr_assert(r.trials[idx[k]].sparsity > r.trials[idx[k - 1]].sparsity);
+
+    /* Importance of prune.schedule: its two choices split the complete
+     * trials in two groups; between-group over total variance. */
+    double imp[8];
+    report_importance(&r, imp);
+    double y[8], mean = 0, tot = 0, g0 = 0, g1 = 0;
+    int m = 0, n0 = 0;
+    for (int i = 0; i < N_TRIALS; i++)
+        if (r.trials[i].state == TRIAL_COMPLETE) {
+            y[m] = r.trials[i].value;
+            mean += y[m];
+            if (trials[i].sched == 0) {
+                g0 += y[m];
+                n0++;
+            } else {
+                g1 += y[m];
+            }
+            m++;
+        }
+    mean /= m;
+    for (int i = 0; i < m; i++)
+        tot += (y[i] - mean) * (y[i] - mean);
+    g0 /= n0;
+    g1 /= m - n0;
+    double expect = (n0 * (g0 - mean) * (g0 - mean) + (m - n0) * (g1 - mean) * (g1 - mean)) / tot;
+    int sched = -1;
+    for (int p = 0; p < r.n_params; p++) {
+        cr_assert(imp[p] >= 0 && imp[p] <= 1 + 1e-12, "%s: %g", r.params[p].name, imp[p]);
+        if (!strcmp(r.params[p].name, "prune.schedule"))
+            sched = p;
+    }
+    cr_assert_geq(sched, 0);
+    cr_assert_float_eq(imp[sched], expect, 1e-9);
+    report_free(&r);
+}
+
+Test(report, families_from_config)
+{
+    double reg;
+    cr_assert_eq(report_family_of("{\"prune\": {\"schedule\": \"none\"}, \"reg\": {\"l1\": 0,"
+                                  " \"l2\": 0, \"dropout\": [0, 0]}}",
+                                  &reg),
+                 REPORT_BASELINE);
+    cr_assert_eq(reg, 0);
+    cr_assert_eq(report_family_of("{\"prune\": {\"schedule\": \"none\"}, \"reg\": {\"dropout\":"
+                                  " [0, 0.25]}}",
+                                  &reg),
+                 REPORT_REG);
+    cr_assert_float_eq(reg, 0.25, 1e-12);
+    cr_assert_eq(report_family_of("{\"prune\": {\"schedule\": \"oneshot\"}}", NULL), REPORT_PRUNE);
+    cr_assert_eq(report_family_of("{\"prune\": {\"schedule\": \"iterative\"}, \"reg\":"
+                                  " {\"l1\": 1e-5}}",
+                                  NULL),
+                 REPORT_HYBRID);
+    cr_assert_eq(report_family_of("not json", NULL), REPORT_UNKNOWN);
+    cr_assert_eq(report_family_of(NULL, NULL), REPORT_UNKNOWN);
+}
+
+Test(report, study_choice_and_bad_input)
+{
+    make_db("first", "second");
+    char args[1400];
+    snprintf(args, sizeof args, "'%s' -o '%s'", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 2);
+    char *msg = slurp(errpath);
+    cr_assert_not_null(strstr(msg, "holds 2 studies ('first', 'second'); pick one with --study"),
+                       "%s", msg);
+    cr_assert_eq(count_of(msg, "\n"), 1, "one line: %s", msg);
+    free(msg);
+    snprintf(args, sizeof args, "'%s' -o '%s' --study second", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 0);
+    char *html = slurp(htmlpath);
+    cr_assert_not_null(strstr(html, "Study <code>second</code>"));
+    free(html);
+    snprintf(args, sizeof args, "'%s' -o '%s' --study third", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 2);
+    msg = slurp(errpath);
+    cr_assert_not_null(strstr(msg, "no study 'third'"), "%s", msg);
+    free(msg);
+
+    snprintf(args, sizeof args, "'%s/missing.db' -o '%s'", tmpdir, htmlpath);
+    cr_assert_eq(run_report(args), 2);
+    msg = slurp(errpath);
+    cr_assert_not_null(strstr(msg, "no such database"), "%s", msg);
+    free(msg);
+    snprintf(args, sizeof args, "'%s' -o '%s'", errpath, htmlpath); /* a text file */
+    cr_assert_eq(run_report(args), 2);
+    snprintf(args, sizeof args, "'%s'", dbpath);
+    cr_assert_eq(run_report(args), 2);
+    msg = slurp(errpath);
+    cr_assert_not_null(strstr(msg, "missing -o"), "%s", msg);
+    free(msg);
+    cr_assert_eq(run_report("--help >/dev/null"), 0);
+}
+
+/* A study Optuna 3.1 wrote: parameters named like prunetune keys give the
+ * families; the prunetune-only columns are empty. */
+static const char optuna_script[] =
+    "import optuna, sys\n"
+    "optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
+    "s = optuna.create_study(study_name='opt', storage='sqlite:///' + sys.argv[1],"
+    " direction='maximize', sampler=optuna.samplers.RandomSampler(seed=3))\n"
+    "def f(t):\n"
+    "    sched = t.suggest_categorical('prune.schedule', ['none', 'gradual'])\n"
+    "    l2 = t.suggest_float('reg.l2', 1e-6, 1e-2, log=True)\n"
+    "    x = t.suggest_float('x', -2, 2)\n"
+    "    for step in range(3):\n"
+    "        t.report(x * step, step)\n"
+    "    if t.number == 5:\n"
+    "        raise optuna.TrialPruned()\n"
+    "    return -(x - 1) ** 2 + (0.5 if sched == 'none' else 0)\n"
+    "s.optimize(f, n_trials=12)\n";
+
+Test(report, optuna_made_study)
+{
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import optuna' 2>/dev/null") != 0) {
+        cr_skip_test("python3-optuna is not installed");
+    }
+    char py[700], cmd[2000];
+    snprintf(py, sizeof py, "%s/make.py", tmpdir);
+    FILE *f = fopen(py, "w");
+    cr_assert_not_null(f);
+    fputs(optuna_script, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", py, dbpath);
+    cr_assert_eq(system(cmd), 0);
+    report_study r;
+    pt_err err = {{0}};
+    cr_assert_eq(report_load(&r, dbpath, "opt", &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(r.has_pt, 0);
+    cr_assert_eq(r.n_trials, 12);
+    cr_assert_eq(r.by_state[TRIAL_PRUNED], 1);
+    cr_assert_eq(r.n_params, 3);
+    cr_assert_eq(r.n_points, 12 * 3);
+    for (int i = 0; i < r.n_trials; i++) {
+        cr_assert(isnan(r.trials[i].sparsity));
+        cr_assert(r.trials[i].family == REPORT_REG || r.trials[i].family == REPORT_HYBRID);
+    }
+    report_free(&r);
+    char args[1400];
+    snprintf(args, sizeof args, "'%s' -o '%s'", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 0, "%s", slurp(errpath));
+    char *html = slurp(htmlpath);
+    self_contained(html);
+    cr_assert_not_null(strstr(html, "Optuna-made study"));
+    char *row = row_with(html, "compare", "best hybrid");
+    cr_assert_not_null(strstr(row, "<td>&ndash;</td><td>&ndash;</td>"), "%s", row);
+    free(row);
+    free(html);
+}
