@@ -16,6 +16,7 @@ enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench_infer(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Applies every `--set KEY=VALUE` of argv over *cfg through the one config
  * parser (defined in cmd_train.c; eval uses it on a model's stored config). */

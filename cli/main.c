@@ -22,6 +22,7 @@ static const command commands[] = {
     {"train", cmd_train, "train one network from a JSON config and print its metrics"},
     {"eval", cmd_eval, "reload a saved model (.npz) and evaluate it on its test set"},
     {"bench-infer", cmd_bench_infer, "benchmark inference of dense and pruned networks"},
+    {"report", cmd_report, "write a self-contained HTML report of a study DB"},
 };
 
 static void usage(FILE *f)

@@ -192,6 +192,11 @@ pt_status pt_csr_build(pt_csr *c, const float *w, const float *b, int n_out, int
     c->n_out = n_out;
     for (size_t i = 0; i < (size_t)n_in * (size_t)n_out; i++)
         c->nnz += w[i] != 0.0f;
+    if (c->nnz > INT32_MAX) {
+        long nnz = c->nnz;
+        memset(c, 0, sizeof *c);
+        return pt_fail(err, PT_ERR_ARG, "sparse layer: %ld non-zeros (at most %d)", nnz, INT32_MAX);
+    }
     c->rowptr = malloc(sizeof(int32_t) * (size_t)(n_out + 1));
     c->col = malloc(sizeof(uint16_t) * (size_t)(c->nnz ? c->nnz : 1));
     c->val = malloc(sizeof(float) * (size_t)(c->nnz ? c->nnz : 1));

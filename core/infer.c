@@ -181,7 +181,7 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
     pt_mlp *m = &e->net;
     float *x0 = NULL;
     pt_status st = PT_OK;
-    if (flags == PT_INFER_AUTO && e->max_batch > 1) {
+    if (!(flags & (PT_INFER_DENSE | PT_INFER_SPARSE)) && e->max_batch > 1) {
         x0 = alloc_floats((size_t)e->max_batch * m->sizes[0]);
         if (!x0)
             return pt_fail(err, PT_ERR_NOMEM, "inference: out of memory");

@@ -231,6 +231,50 @@ Test(infer, cost_figures_add_up)
     fixture_free(&f);
 }
 
+/* Odd sizes (inputs and outputs not multiples of the 32-wide blocks or
+ * 16-wide batch vectors), a row with no non-zero, and an engine for batch 1
+ * only. */
+Test(infer, odd_shapes_and_empty_rows_match)
+{
+    pt_mlp net;
+    pt_rng rng;
+    pt_rng_seed(&rng, 7);
+    pt_err err;
+    cr_assert_eq(pt_mlp_init(&net, 45, (const int[]){19, 33}, 2, 3, 40, &rng, &err), PT_OK);
+    for (int l = 0; l < net.n_layers; l++) {
+        pt_layer *L = &net.layer[l];
+        for (int i = 0; i < L->n_in * L->n_out; i++)
+            if ((i * 7919) % 5 != 0)
+                L->w[i] = 0.0f; /* 80% zeros */
+        for (int i = 0; i < L->n_in; i++)
+            L->w[2 * L->n_in + i] = 0.0f; /* output 2 is its bias alone */
+        for (int o = 0; o < L->n_out; o++)
+            L->b[o] = 0.01f * (float)(o % 5);
+    }
+    float x[40 * 45], out[40 * 3];
+    for (int i = 0; i < 40 * 45; i++)
+        x[i] = (i * 37) % 11 < 5 ? 0.0f : (float)((i * 13) % 17) / 17.0f;
+    memcpy(net.act[0], x, sizeof x);
+    pt_mlp_forward(&net, 40);
+    const float *ref = net.act[net.n_layers];
+    const int flags[] = {PT_INFER_SPARSE, PT_INFER_DENSE, PT_INFER_AUTO};
+    for (int f = 0; f < 3; f++) {
+        for (int cap = 1; cap <= 40; cap += 39) {
+            pt_infer e;
+            cr_assert_eq(pt_infer_build(&e, &net, cap, flags[f] | PT_INFER_NO_COMPACT, &err), PT_OK,
+                         "%s", err.msg);
+            for (int i0 = 0; i0 < 40; i0 += cap) {
+                pt_infer_run(&e, x + (size_t)i0 * 45, cap, out);
+                for (int k = 0; k < cap * 3; k++)
+                    cr_assert_float_eq(out[k], ref[(size_t)i0 * 3 + k], 1e-5,
+                                       "flags %d cap %d row %d", flags[f], cap, i0 + k / 3);
+            }
+            pt_infer_free(&e);
+        }
+    }
+    pt_mlp_free(&net);
+}
+
 Test(infer, bad_arguments_are_refused)
 {
     pt_mlp net;
