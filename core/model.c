@@ -67,6 +67,7 @@ static char *meta_json(const pt_mlp *net, const pt_config *cfg, const pt_model_i
     add_num(m, "test_loss", info->test_loss);
     add_num(m, "val_acc", info->val_acc);
     cJSON_AddNumberToObject(m, "n_test", info->n_test);
+    cJSON_AddNumberToObject(o, "eval_batch", net->cap);
     if (info->class_names)
         cJSON_AddItemToObject(
             o, "classes",
@@ -239,6 +240,11 @@ static pt_status read_meta(pt_model *m, const cJSON *o, const char *path, int *s
     m->test_acc = num_or_nan(mt, "test_acc");
     m->test_loss = num_or_nan(mt, "test_loss");
     m->val_acc = num_or_nan(mt, "val_acc");
+    /* The rows per batch the test set was evaluated in at training time:
+     * the same batches give the same GEMMs, hence the same logits, bit for
+     * bit, whatever BLAS does with a different row count. */
+    double eb = num_or_nan(o, "eval_batch");
+    m->eval_batch = eb >= 1 && eb <= (1 << 20) ? (int)eb : 1024;
     double nt = num_or_nan(mt, "n_test");
     m->n_test = isfinite(nt) && nt >= 0 && nt < 2e9 ? (int)nt : 0;
     return read_classes(m, o, path, err);
@@ -307,8 +313,7 @@ static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int
         return st;
     pt_rng rng; /* pt_mlp_init wants initial weights; all are overwritten */
     pt_rng_seed(&rng, 0);
-    int bs = m->cfg.train.batch_size, cap = bs > 1024 ? bs : 1024; /* as pt_train */
-    st = pt_mlp_init(&m->net, sizes[0], sizes + 1, n - 1, sizes[n], cap, &rng, err);
+    st = pt_mlp_init(&m->net, sizes[0], sizes + 1, n - 1, sizes[n], m->eval_batch, &rng, err);
     if (st != PT_OK)
         return st;
     if (pt_npz_find(z, "mask0") && (st = pt_mlp_mask_enable(&m->net, err)) != PT_OK)

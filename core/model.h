@@ -56,14 +56,15 @@ typedef struct {
     double test_loss;
     double val_acc;
     int n_test;         /* 0 when unknown */
+    int eval_batch;     /* rows per batch at training time = net.cap */
     int n_classes;      /* entries of class_names */
     char **class_names; /* NULL when the data had numeric labels */
     char *meta;         /* the meta JSON text, NUL-terminated */
 } pt_model;
 
 /* Reads a model written by pt_model_save (any version <= PT_MODEL_VERSION).
- * The network gets the batch capacity pt_train gives it for cfg, so
- * pt_evaluate runs the same batches as at training time. On failure *m is
+ * The network gets the batch capacity it had when saved (meta.eval_batch),
+ * so pt_evaluate runs the same batches as at training time. On failure *m is
  * left zeroed. */
 pt_status pt_model_load(pt_model *m, const char *path, pt_err *err);
 

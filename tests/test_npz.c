@@ -234,6 +234,7 @@ static void check_round_trip(pt_granularity g)
     pt_model m;
     cr_assert_eq(pt_model_load(&m, path, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(m.net.n_layers, net.n_layers);
+    cr_assert_eq(m.net.cap, net.cap, "evaluation batches as in training");
     for (int l = 0; l < net.n_layers; l++) {
         const pt_layer *a = &net.layer[l], *b = &m.net.layer[l];
         cr_assert(a->n_in == b->n_in && a->n_out == b->n_out);
