@@ -171,12 +171,6 @@ static void summary(FILE *f, const report_study *r, const char *db)
     fputs("<tr><th class=\"l\">search space</th><td class=\"l\">", f);
     for (int p = 0; p < r->n_params; p++) {
         const report_param *q = &r->params[p];
-        double lo = INFINITY, hi = -INFINITY;
-        for (int i = 0; i < r->n_trials; i++)
-            if (!isnan(q->value[i])) {
-                lo = fmin(lo, q->value[i]);
-                hi = fmax(hi, q->value[i]);
-            }
         fputs("<code>", f);
         svg_escape(f, q->name);
         fputs("</code>: ", f);
@@ -186,8 +180,8 @@ static void summary(FILE *f, const report_study *r, const char *db)
                 svg_escape(f, q->choices[c]);
             }
             fputs("}", f);
-        } else if (lo <= hi) {
-            fprintf(f, "[%.4g, %.4g] sampled%s", lo, hi, q->log ? ", log" : "");
+        } else if (!isnan(q->low) && !isnan(q->high)) {
+            fprintf(f, "[%.4g, %.4g]%s", q->low, q->high, q->log ? " log" : "");
         }
         fputs("<br>", f);
     }
@@ -325,13 +319,23 @@ static void trial_tip(void *ctx, int i, char *buf, size_t cap)
         snprintf(buf + n, cap - (size_t)n, ", sparsity %.3f", t->sparsity);
 }
 
-/* Scatter of (x, y) per family, the families in the legend. xs/ys/idx are
- * scratch arrays of n_trials. */
-static void family_scatter(svg_plot *p, const report_study *r, const double *x, const double *y,
-                           double *xs, double *ys, int *idx)
+/* A plot's legend: the families drawn, then the lines. */
+typedef struct {
+    int n;
+    const char *names[REPORT_N_FAMILIES + 2], *colors[REPORT_N_FAMILIES + 2];
+} legend;
+
+static void legend_add(legend *l, const char *name, const char *color)
 {
-    const char *names[REPORT_N_FAMILIES], *colors[REPORT_N_FAMILIES];
-    int n_leg = 0;
+    l->names[l->n] = name;
+    l->colors[l->n++] = color;
+}
+
+/* Scatter of (x, y) per family, the families into the legend. xs/ys/idx
+ * are scratch arrays of n_trials. */
+static void family_scatter(svg_plot *p, const report_study *r, const double *x, const double *y,
+                           double *xs, double *ys, int *idx, legend *leg)
+{
     for (int fam = 0; fam < REPORT_N_FAMILIES; fam++) {
         int n = 0;
         for (int i = 0; i < r->n_trials; i++)
@@ -345,10 +349,8 @@ static void family_scatter(svg_plot *p, const report_study *r, const double *x, 
         tip_ctx c = {r, idx};
         svg_scatter(p, n, xs, ys, family_color[fam], r->n_trials > 2000 ? 2 : 3.5, 0.7, trial_tip,
                     &c);
-        names[n_leg] = family_label[fam];
-        colors[n_leg++] = family_color[fam];
+        legend_add(leg, family_label[fam], family_color[fam]);
     }
-    svg_legend(p, n_leg, names, colors);
 }
 
 static void plot_history(FILE *f, const report_study *r, double *a, double *b, double *xs,
@@ -361,9 +363,10 @@ static void plot_history(FILE *f, const report_study *r, double *a, double *b, d
     }
     span(b, r->n_trials, &lo, &hi);
     svg_plot p;
-    svg_begin(&p, f, "plot-history", 540, 340, -0.5, r->n_trials ? a[r->n_trials - 1] + 0.5 : 1, lo,
+    svg_begin(&p, f, "plot-history", 540, 360, -0.5, r->n_trials ? a[r->n_trials - 1] + 0.5 : 1, lo,
               hi, "Optimization history", "trial", r->objective[0]);
-    family_scatter(&p, r, a, b, xs, ys, idx);
+    legend leg = {0};
+    family_scatter(&p, r, a, b, xs, ys, idx, &leg);
     int n = 0;
     for (int i = 0; i < r->n_trials; i++)
         if (!isnan(b[i]) && (isnan(best) || report_better(r->dir[0], b[i], best))) {
@@ -376,6 +379,8 @@ static void plot_history(FILE *f, const report_study *r, double *a, double *b, d
         ys[n++] = best;
     }
     svg_line(&p, n, xs, ys, "#2ca02c", 2, 0.9, 1);
+    legend_add(&leg, "best so far", "#2ca02c");
+    svg_legend(&p, leg.n, leg.names, leg.colors);
     svg_end(&p);
 }
 
@@ -391,15 +396,18 @@ static void plot_sparsity(FILE *f, const report_study *r, double *a, double *b, 
     }
     span(b, r->n_trials, &lo, &hi);
     svg_plot p;
-    svg_begin(&p, f, "plot-pareto", 540, 340, 0, 1, lo, hi, "Accuracy vs sparsity (Pareto front)",
+    svg_begin(&p, f, "plot-pareto", 540, 360, 0, 1, lo, hi, "Accuracy vs sparsity (Pareto front)",
               "sparsity", "accuracy");
-    family_scatter(&p, r, a, b, xs, ys, idx);
+    legend leg = {0};
+    family_scatter(&p, r, a, b, xs, ys, idx, &leg);
     int n = report_pareto(r, idx);
     for (int k = 0; k < n; k++) {
         xs[k] = r->trials[idx[k]].sparsity;
         ys[k] = report_accuracy(r, idx[k]);
     }
     svg_line(&p, n, xs, ys, "#ff7f0e", 2, 0.9, 0);
+    legend_add(&leg, "Pareto front", "#ff7f0e");
+    svg_legend(&p, leg.n, leg.names, leg.colors);
     if (n == 0)
         fprintf(f, "<text x=\"80\" y=\"150\" font-size=\"13\" fill=\"#666\">no sparsity "
                    "measured in this study</text>\n");
@@ -448,8 +456,9 @@ static void plot_curves(FILE *f, const report_study *r, double *xs, double *ys, 
             smax = fmax(smax, r->points[k].step);
         }
     svg_plot p;
-    svg_begin(&p, f, "plot-curves", 540, 340, 0, smax, lo - (hi - lo) * 0.04, hi + (hi - lo) * 0.04,
-              "Learning curves (best trials)", "step (epoch)", "intermediate value");
+    svg_begin(&p, f, "plot-curves", 540, 360, 0, smax, lo - (hi - lo) * 0.04, hi + (hi - lo) * 0.04,
+              "Learning curves (best 40 trials, bold: the best)", "step (epoch)",
+              "intermediate value");
     for (int k = 0; chosen && k < r->n_points;) {
         int t = r->points[k].trial, m = 0;
         for (; k < r->n_points && r->points[k].trial == t; k++) {
@@ -460,6 +469,14 @@ static void plot_curves(FILE *f, const report_study *r, double *xs, double *ys, 
             svg_line(&p, m, xs, ys, family_color[r->trials[t].family], n && t == idx[0] ? 2.5 : 1.2,
                      n && t == idx[0] ? 1 : 0.55, 0);
     }
+    legend leg = {0};
+    for (int fam = 0; fam < REPORT_N_FAMILIES; fam++)
+        for (int k = 0; k < n && k < CURVES_MAX; k++)
+            if (r->trials[idx[k]].family == (report_family)fam) {
+                legend_add(&leg, family_label[fam], family_color[fam]);
+                break;
+            }
+    svg_legend(&p, leg.n, leg.names, leg.colors);
     if (r->n_points == 0)
         fprintf(f, "<text x=\"80\" y=\"150\" font-size=\"13\" fill=\"#666\">no intermediate "
                    "values reported</text>\n");

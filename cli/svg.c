@@ -110,7 +110,7 @@ void svg_begin(svg_plot *p, FILE *f, const char *id, int w, int h, double x0, do
 {
     fix_range(&x0, &x1);
     fix_range(&y0, &y1);
-    *p = (svg_plot){f, w, h, 62, 16, 30, 44, x0, x1, y0, y1};
+    *p = (svg_plot){f, w, h, 62, 16, 30, 62, x0, x1, y0, y1};
     fprintf(f,
             "<svg id=\"%s\" viewBox=\"0 0 %d %d\" "
             "width=\"%d\" height=\"%d\" font-family=\"sans-serif\" role=\"img\">\n",
@@ -127,7 +127,7 @@ void svg_begin(svg_plot *p, FILE *f, const char *id, int w, int h, double x0, do
     fprintf(f, "<text x=\"%.1f\" y=\"18\" font-size=\"14\" font-weight=\"bold\">", p->left);
     svg_escape(f, title);
     fprintf(f, "</text>\n<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">",
-            p->left + (w - p->left - p->right) / 2, h - 8);
+            p->left + (w - p->left - p->right) / 2, h - 28);
     svg_escape(f, xlabel);
     fprintf(f,
             "</text>\n<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\" "
@@ -188,18 +188,15 @@ void svg_line(svg_plot *p, int n, const double *x, const double *y, const char *
 
 void svg_legend(svg_plot *p, int n, const char *const *names, const char *const *colors)
 {
-    double x = p->w - p->right - 130, y = p->top + 8;
-    fprintf(p->f,
-            "<rect x=\"%.1f\" y=\"%.1f\" width=\"124\" height=\"%d\" fill=\"#fff\" "
-            "fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n",
-            x - 4, y - 4, 16 * n + 6);
+    double x = p->left, y = p->h - 10;
     for (int i = 0; i < n; i++) {
         fprintf(p->f,
                 "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>"
                 "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">",
-                x + 6, y + 6 + 16 * i, colors[i], x + 16, y + 10 + 16 * i);
+                x + 5, y - 4, colors[i], x + 14, y);
         svg_escape(p->f, names[i]);
         fputs("</text>\n", p->f);
+        x += 24 + 6.2 * (double)strlen(names[i]); /* ~6 px per 11 px sans-serif glyph */
     }
 }
 

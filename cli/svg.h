@@ -40,7 +40,7 @@ void svg_scatter(svg_plot *p, int n, const double *x, const double *y, const cha
  * segments (a best-so-far line). */
 void svg_line(svg_plot *p, int n, const double *x, const double *y, const char *color, double width,
               double opacity, int step);
-/* Legend entries in the top-right corner of the frame (inside). */
+/* Legend entries in one row under the x axis label. */
 void svg_legend(svg_plot *p, int n, const char *const *names, const char *const *colors);
 
 /* A horizontal bar chart: one bar per label, length value in [0, max]. */

@@ -282,6 +282,10 @@ static void param_kind_from(report_param *q, const char *dist)
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(d, "name");
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(d, "attributes");
     q->categorical = cJSON_IsString(nm) && strstr(nm->valuestring, "Categorical") != NULL;
+    const cJSON *lo = cJSON_GetObjectItemCaseSensitive(at, "low");
+    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(at, "high");
+    q->low = cJSON_IsNumber(lo) ? lo->valuedouble : NAN;
+    q->high = cJSON_IsNumber(hi) ? hi->valuedouble : NAN;
     q->log = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(at, "log")) ||
              (cJSON_IsString(nm) && strstr(nm->valuestring, "LogUniform") != NULL);
     const cJSON *c;

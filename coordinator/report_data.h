@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     char name[64];
     int categorical, log; /* from Optuna's distribution_json */
+    double low, high;     /* its bounds (numbers), NAN when it has none */
     int n_choices;
     char choices[STUDY_MAX_CHOICES][64]; /* JSON text of each choice */
     double *value; /* [n_trials]: the value (choice index for categoricals), NAN absent */

@@ -453,3 +453,14 @@ Test(report, optuna_made_study)
     free(row);
     free(html);
 }
+
+/* tests/report_check.sh renders the fixture in Chromium: it asks for the
+ * study file with PT_REPORT_FIXTURE=path. */
+Test(report, fixture_file)
+{
+    const char *out = getenv("PT_REPORT_FIXTURE");
+    if (!out)
+        cr_skip_test("PT_REPORT_FIXTURE is not set (tests/report_check.sh sets it)");
+    snprintf(dbpath, sizeof dbpath, "%s", out);
+    make_db("fixture", NULL);
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# report_check.sh — looks at a prunetune report as a person would: renders it
+# in headless Chromium and checks the rendered DOM for the comparison tables
+# and the four plots, that the console stayed clean (no script errors, no
+# blocked resource), and takes a screenshot.
+#   tests/report_check.sh PRUNETUNE TEST_REPORT [OUTDIR]
+# TEST_REPORT writes the fixture study (PT_REPORT_FIXTURE); OUTDIR keeps
+# report.html and report.png (default: a temporary folder, removed).
+# Without /usr/bin/chromium it prints one SKIP line and exits 0 (CI has it).
+set -euo pipefail
+bin=$1 test_report=$2
+chromium=${PT_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "SKIP: report_check: $chromium is not installed (apt-get install chromium)"
+  exit 0
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=${3:-$work}
+mkdir -p "$out"
+fail() { echo "report_check: FAIL: $*" >&2; exit 1; }
+
+PT_REPORT_FIXTURE="$work/study.db" "$test_report" --filter 'report/fixture_file' >"$work/fixture.log" 2>&1 ||
+  { cat "$work/fixture.log" >&2; fail "could not write the fixture study"; }
+"$bin" report "$work/study.db" -o "$out/report.html"
+
+flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+       --disable-background-networking --disable-component-update --disable-sync
+       --user-data-dir="$work/profile" --enable-logging=stderr --v=0)
+url="file://$out/report.html"
+timeout 120 "$chromium" "${flags[@]}" --dump-dom "$url" >"$work/dom.html" 2>"$work/console.log" ||
+  { tail -20 "$work/console.log" >&2; fail "chromium --dump-dom failed"; }
+timeout 120 "$chromium" "${flags[@]}" --window-size=1200,2600 --hide-scrollbars \
+  --screenshot="$out/report.png" "$url" >/dev/null 2>>"$work/console.log" ||
+  { tail -20 "$work/console.log" >&2; fail "chromium --screenshot failed"; }
+
+dom="$work/dom.html"
+need() { grep -q -- "$1" "$dom" || fail "rendered DOM has no $2"; }
+need '<table id="summary">' "summary table"
+need '<table id="compare">' "comparison table"
+need '<table id="levels">' "sparsity-level table"
+for row in '>baseline<' 'best regularization only' 'best pruning only' 'best hybrid'; do
+  need "$row" "comparison row '$row'"
+done
+for lvl in 50 80 90 95; do need "<td>$lvl%</td>" "row for sparsity $lvl%"; done
+for id in plot-history plot-pareto plot-curves plot-importance; do need "<svg id=\"$id\"" "plot $id"; done
+n_svg=$(grep -o '<svg ' "$dom" | wc -l)
+[ "$n_svg" = 4 ] || fail "expected 4 plots, the DOM has $n_svg"
+n_circles=$(grep -o '<circle ' "$dom" | wc -l)
+[ "$n_circles" -ge 16 ] || fail "the scatter plots have $n_circles points, expected >= 16"
+# Chromium logs page console messages as "CONSOLE(line)" and script errors
+# as "Uncaught"; a blocked or missing resource shows as net::ERR_.
+if grep -E 'CONSOLE\(|Uncaught|net::ERR_' "$work/console.log" >&2; then
+  fail "the page logged console errors (above)"
+fi
+[ -s "$out/report.png" ] || fail "no screenshot"
+png_size=$(stat -c %s "$out/report.png")
+[ "$png_size" -gt 20000 ] || fail "screenshot is $png_size bytes: blank page?"
+echo "report_check: ok ($n_svg plots, $n_circles points, screenshot $out/report.png, $png_size bytes)"
