@@ -13,7 +13,8 @@
  *
  * Concurrency: only rank 0 of a run writes (one transaction per event);
  * the file is in WAL mode so readers (prunetune best/top/report, Optuna)
- * can query it at any time. Read-only handles never write.
+ * can query it at any time. Read-only handles never write. A store is used
+ * by one thread at a time.
  */
 #ifndef COORD_STORE_H
 #define COORD_STORE_H
@@ -65,5 +66,9 @@ pt_status store_trial_report(store *st, int trial_id, int step, double value, pt
 pt_status store_trial_end(store *st, int trial_id, trial_state state, const double *values,
                           int n_values, const char *result_json, const char *fail_reason,
                           pt_err *err);
+
+/* PRAGMA integrity_check and foreign_key_check: PT_OK when both are clean,
+ * else PT_ERR_FORMAT with the first problem. */
+pt_status store_integrity(store *st, pt_err *err);
 
 #endif
