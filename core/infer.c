@@ -257,6 +257,11 @@ void pt_infer_free(pt_infer *e)
 void pt_infer_run(pt_infer *e, const float *x, int n, float *logits)
 {
     int nl = e->net.n_layers, n_in = e->net.sizes[0], n_out = e->net.sizes[nl];
+    for (; n > e->max_batch; n -= e->max_batch) {
+        pt_infer_run(e, x, e->max_batch, logits);
+        x += (size_t)e->max_batch * n_in;
+        logits += (size_t)e->max_batch * n_out;
+    }
     if (n < 1)
         return;
     if (n == 1) {

@@ -52,9 +52,9 @@ typedef struct {
  * (max_batch < 1, unknown flags), PT_ERR_NOMEM; on error *e is zeroed. */
 pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flags, pt_err *err);
 
-/* Logits (n x n_out, row-major) of the rows x (n x n_in, row-major),
- * 0 <= n <= max_batch. Batch 1 and larger batches may use different
- * kernels. */
+/* Logits (n x n_out, row-major) of the rows x (n x n_in, row-major), in
+ * batches of at most max_batch rows. Batch 1 and larger batches may use
+ * different kernels. */
 void pt_infer_run(pt_infer *e, const float *x, int n, float *logits);
 
 /* Safe on a zeroed struct. */

@@ -113,7 +113,7 @@ static void check_all_kernels(fixture *f)
     const int flags[] = {PT_INFER_AUTO, PT_INFER_DENSE, PT_INFER_SPARSE,
                          PT_INFER_SPARSE | PT_INFER_NO_COMPACT,
                          PT_INFER_DENSE | PT_INFER_NO_COMPACT};
-    const int batches[] = {1, 7, 64, 128};
+    const int batches[] = {1, 7, 64, 128, N_ROWS}; /* N_ROWS > max_batch: split */
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         pt_infer e;
         pt_err err;
