@@ -14,6 +14,9 @@
 enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
 
 int cmd_train(int argc, char **argv);
+/* A search (cmd_run.c); cmd_worker is the hidden command a laptop run spawns. */
+int cmd_run(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench_infer(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -19,10 +19,12 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"run", cmd_run, "run a search: mpirun -np N prunetune run study.json, or without mpirun"},
     {"train", cmd_train, "train one network from a JSON config and print its metrics"},
     {"eval", cmd_eval, "reload a saved model (.npz) and evaluate it on its test set"},
     {"bench-infer", cmd_bench_infer, "benchmark inference of dense and pruned networks"},
     {"report", cmd_report, "write a self-contained HTML report of a study DB"},
+    {"worker", cmd_worker, NULL}, /* hidden: started by `run` without mpirun */
 };
 
 static void usage(FILE *f)
@@ -34,7 +36,8 @@ static void usage(FILE *f)
             "commands:\n",
             PT_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        if (commands[i].summary)
+            fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\noptions:\n  -h, --help   this help\n  --version    print the version\n");
 }
 

@@ -9,6 +9,7 @@
  */
 #include "protocol.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,13 +31,81 @@ static void mpi_reason(int rc, char *buf)
         strcpy(buf, "unknown MPI error");
 }
 
-pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
+static char *print_msg(int tag, cJSON *msg)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(msg, "type");
     cJSON_DeleteItemFromObjectCaseSensitive(msg, "v");
     cJSON_AddStringToObject(msg, "type", proto_name(tag));
     cJSON_AddNumberToObject(msg, "v", PROTO_VERSION);
-    char *text = cJSON_PrintUnformatted(msg);
+    return cJSON_PrintUnformatted(msg);
+}
+
+pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err)
+{
+    if (box->n == box->cap) {
+        int cap = box->cap ? 2 * box->cap : 16;
+        MPI_Request *r = realloc(box->req, (size_t)cap * sizeof *r);
+        if (r)
+            box->req = r;
+        char **t = r ? realloc(box->text, (size_t)cap * sizeof *t) : NULL;
+        if (!t)
+            return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing a message");
+        box->text = t;
+        box->cap = cap;
+    }
+    char *text = print_msg(tag, msg);
+    if (!text)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
+                       proto_name(tag));
+    int rc = MPI_Isend(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm, &box->req[box->n]);
+    if (rc != MPI_SUCCESS) {
+        free(text);
+        char why[MPI_MAX_ERROR_STRING];
+        mpi_reason(rc, why);
+        return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
+                       why);
+    }
+    box->text[box->n++] = text;
+    return PT_OK;
+}
+
+int proto_outbox_progress(proto_outbox *box)
+{
+    for (int i = 0; i < box->n;) {
+        int done = 0;
+        if (MPI_Test(&box->req[i], &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            done = 1; /* the peer is gone: nothing more will happen to this send */
+        if (!done) {
+            i++;
+            continue;
+        }
+        free(box->text[i]);
+        box->n--;
+        box->req[i] = box->req[box->n];
+        box->text[i] = box->text[box->n];
+    }
+    return box->n;
+}
+
+void proto_outbox_close(proto_outbox *box, double timeout_s)
+{
+    double t0 = pt_now();
+    for (int idle = 0; proto_outbox_progress(box) > 0 && pt_now() - t0 < timeout_s; idle++) {
+        proto_pause(idle);
+    }
+    for (int i = 0; i < box->n; i++) {
+        MPI_Cancel(&box->req[i]);
+        MPI_Request_free(&box->req[i]);
+        free(box->text[i]);
+    }
+    free(box->req);
+    free(box->text);
+    memset(box, 0, sizeof *box);
+}
+
+pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
+{
+    char *text = print_msg(tag, msg);
     if (!text)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
                        proto_name(tag));
@@ -91,12 +160,27 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
 
 long proto_backoff_ns(int idle)
 {
-    /* Doubling from 20 us: a reply that is on its way is picked up within
-     * tens of microseconds, and a long wait costs ~100 wake-ups a second. */
+    /* The first polls only yield the core: a reply already on its way (the
+     * next trial after a result) is picked up without a timer round trip.
+     * Then sleeps doubling from 20 us to 10 ms, so a long wait costs ~100
+     * wake-ups a second. */
+    if (idle < PROTO_SPIN_POLLS)
+        return 0;
     long ns = 20000;
-    for (int i = 0; i < idle && ns < 10000000; i++)
+    for (int i = PROTO_SPIN_POLLS; i < idle && ns < 10000000; i++)
         ns *= 2;
     return ns < 10000000 ? ns : 10000000;
+}
+
+void proto_pause(int idle)
+{
+    long ns = proto_backoff_ns(idle);
+    if (ns == 0) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
 }
 
 pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
@@ -109,8 +193,7 @@ pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON
             return st;
         if (timeout_s >= 0 && pt_now() - t0 >= timeout_s)
             return PT_ERR_STOPPED;
-        struct timespec ts = {0, proto_backoff_ns(idle)};
-        nanosleep(&ts, NULL);
+        proto_pause(idle);
     }
 }
 

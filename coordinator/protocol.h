@@ -19,8 +19,8 @@
  *
  * Receiving never blocks in MPI: Open MPI's blocking receive busy-polls a
  * core, so proto_wait() polls with MPI_Improbe and sleeps between polls,
- * backing off from 20 us to 10 ms. MPI_Improbe/MPI_Mrecv (MPI-3) make the
- * probe-then-receive pair safe when several threads or loops receive.
+ * first yielding the core, then backing off from 20 us to 10 ms. MPI_Improbe/MPI_Mrecv (MPI-3) make
+ * the probe-then-receive pair safe when several threads or loops receive.
  *
  * Errors: pt_status with one line in err (PT_ERR_IO for an MPI failure,
  * PT_ERR_FORMAT for a message that is not a JSON object of its type).
@@ -52,6 +52,25 @@ const char *proto_name(int tag);
 /* Sends msg (adds "type" and "v"; msg stays the caller's) to dest with its tag. */
 pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err);
 
+/* Sends that never wait for the receiver. A message above the transport's
+ * eager limit (a trial config is ~3-4 KB, Open MPI's shared-memory limit 4 KB)
+ * makes MPI_Send wait, busy-polling, until the worker posts its receive; the
+ * coordinator must not, so it queues such sends in an outbox and lets
+ * proto_outbox_progress() retire them from its loop. */
+typedef struct {
+    int n, cap;
+    MPI_Request *req;
+    char **text;
+} proto_outbox;
+
+/* As proto_send, but returns at once; the text lives in box until sent. */
+pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err);
+/* Retires completed sends; returns how many are still in flight. */
+int proto_outbox_progress(proto_outbox *box);
+/* Waits (sleeping between tests) up to timeout_s for every send, then frees the
+ * box; sends still in flight are cancelled. */
+void proto_outbox_close(proto_outbox *box, double timeout_s);
+
 /* Non-blocking receive of a message from source (or MPI_ANY_SOURCE) with
  * tag (or MPI_ANY_TAG). Returns PT_OK with *msg set, *src and *tag_out
  * filled; PT_ERR_STOPPED when nothing is waiting (*msg NULL); errors. */
@@ -63,8 +82,11 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
 pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
                      int *tag_out, pt_err *err);
 
-/* The sleep of the back-off after `idle` empty polls, in nanoseconds. */
+/* The sleep of the back-off after `idle` empty polls, in nanoseconds (0 =
+ * just yield the core), and the pause itself. */
+#define PROTO_SPIN_POLLS 32
 long proto_backoff_ns(int idle);
+void proto_pause(int idle);
 
 /* Field readers that tolerate absence: the number or dflt / the string or NULL. */
 double proto_num(const cJSON *msg, const char *key, double dflt);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "protocol.h"
@@ -56,6 +57,7 @@ typedef struct {
     double t0;
     int have_best, best_number;
     double best_value;
+    proto_outbox out; /* trial messages on their way */
 } sched;
 
 void sched_opts_default(sched_opts *o)
@@ -228,7 +230,7 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     cJSON_AddStringToObject(m, "report_metric", s->sc->obj[0].name);
     cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
     free(json);
-    st = proto_send(s->comm, rank, MSG_TRIAL, m, err);
+    st = proto_isend(s->comm, rank, MSG_TRIAL, m, &s->out, err);
     cJSON_Delete(m);
     if (st != PT_OK)
         return st;
@@ -365,6 +367,10 @@ static pt_status loop(sched *s, pt_err *err)
 {
     double last_status = pt_now();
     for (int idle = 0;;) {
+        /* A large send completes only as this rank drives MPI: poll briskly
+         * while one is in flight. */
+        if (proto_outbox_progress(&s->out) > 0 && idle > PROTO_SPIN_POLLS + 2)
+            idle = PROTO_SPIN_POLLS + 2;
         pt_status st = dispatch(s, err);
         int got = 0;
         while (st == PT_OK) {
@@ -402,8 +408,7 @@ static pt_status loop(sched *s, pt_err *err)
             idle = 0;
             continue;
         }
-        struct timespec ts = {0, proto_backoff_ns(idle++)};
-        nanosleep(&ts, NULL);
+        proto_pause(idle++);
     }
 }
 
@@ -413,8 +418,15 @@ static void final_report(const sched *s, const study_config *sc)
         printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
     else
         printf("best: no trial completed\n");
-    printf("study '%s' in %s: %d trials finished in this run (%d failed), %d before\n", sc->name,
-           sc->storage, s->finished, s->failed, s->done_before);
+    double wall = pt_now() - s->t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    printf("study '%s' in %s: %d trials finished in this run (%d failed) in %.2f s"
+           " (%.1f trials/s), %d before; coordinator CPU %.1f%% of a core\n",
+           sc->name, sc->storage, s->finished, s->failed, wall, wall > 0 ? s->finished / wall : 0.0,
+           s->done_before, wall > 0 ? 100 * cpu / wall : 0.0);
     fflush(stdout);
 }
 
@@ -456,6 +468,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     if (st == PT_OK)
         st = loop(&s, err);
     sched_dismiss(comm);
+    proto_outbox_close(&s.out, 5.0);
     if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
         status_line(&s);
         final_report(&s, sc);

@@ -67,7 +67,8 @@ static const char *write_study(const char *name, int n, const char *sampler,
              "           \"train\": {\"epochs\": 2, \"batch_size\": 32}%s},\n"
              " \"search_space\": {%s}}\n",
              name, path_of("study.db"), n, sampler, PT_FASHION_DIR, trial_extra, space);
-    const char *p = path_of("study.json");
+    static char p[512];
+    snprintf(p, sizeof p, "%s", path_of("study.json"));
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
     fputs(text, f);
@@ -180,7 +181,7 @@ Test(run, laptop_mode_spawns_its_workers)
 /* A huge lr with full-strength L2 diverges to NaN: that trial FAILs, the other completes. */
 Test(run, diverging_trial_fails_and_study_completes)
 {
-    const char *study = write_study("nan", 0, "grid", ", \"reg\": {\"l2\": 1}",
+    const char *study = write_study("nan", 2, "grid", ", \"reg\": {\"l2\": 1}",
                                     "\"train.lr\": {\"type\": \"categorical\","
                                     " \"choices\": [0.01, 10]}");
     snprintf(cmd, sizeof cmd, "mpirun -np 2 %s run '%s'", PT_BIN, study);

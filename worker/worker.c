@@ -173,6 +173,22 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
     cJSON *res = NULL;
     int stopped = 0;
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "dry_run"))) {
+        /* One report per epoch, as a real trial sends: the benchmark then
+         * measures the same database traffic as a real study. */
+        epoch_ctx e = {.comm = comm, .trial_id = trial_id};
+        snprintf(e.metric, sizeof e.metric, "val_acc");
+        pt_epoch_stats es = {.epochs = pt_train_total_epochs(&cfg)};
+        for (int ep = 1; ep <= es.epochs && !e.stopped && e.io == PT_OK; ep++) {
+            es.epoch = ep;
+            es.val_acc = es.train_acc = 0.5 * ep / es.epochs;
+            es.loss = es.val_loss = 1.0 / ep;
+            on_epoch(&e, &es);
+        }
+        if (e.io != PT_OK) {
+            *err = e.err;
+            return e.io;
+        }
+        stopped = e.stopped;
         res = dry_result(&cfg, number);
     } else {
         if (cache_get(cache, &cfg, &terr) != PT_OK)
