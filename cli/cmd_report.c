@@ -15,6 +15,7 @@
  * most CURVES_MAX learning curves (the best trials), so a 10,000-trial study
  * gives a page of a few MB that a browser renders at once.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,7 +577,7 @@ int cmd_report(int argc, char **argv)
     }
     FILE *f = fopen(out, "w");
     if (!f) {
-        fprintf(stderr, "prunetune report: %s: cannot write\n", out);
+        fprintf(stderr, "prunetune report: %s: cannot write: %s\n", out, strerror(errno));
         report_free(&r);
         return PT_EXIT_FAIL;
     }

@@ -397,6 +397,35 @@ Test(report, study_choice_and_bad_input)
     cr_assert_eq(run_report("--help >/dev/null"), 0);
 }
 
+/* A run still writing: the store stays open with a trial RUNNING and
+ * uncheckpointed WAL; the report reads a consistent snapshot and says so. */
+Test(report, while_a_run_writes)
+{
+    make_db("fixture", NULL);
+    store *st;
+    pt_err err = {{0}};
+    cr_assert_eq(store_open(&st, dbpath, 0, &err), PT_OK, "%s", err.msg);
+    char json[2048];
+    snprintf(json, sizeof json, study_json, "fixture");
+    study_config sc;
+    cr_assert_eq(study_parse(&sc, json, "fixture", &err), PT_OK, "%s", err.msg);
+    int sid, created, tid, number;
+    cr_assert_eq(store_study_open(st, &sc, 0, &sid, &created, &err), PT_OK, "%s", err.msg);
+    study_point p;
+    memset(&p, 0, sizeof p);
+    p.present[0] = p.present[2] = p.present[3] = 1;
+    cr_assert_eq(store_trial_begin(st, sid, &sc, &p, "{}", &tid, &number, &err), PT_OK);
+    cr_assert_eq(store_trial_report(st, tid, 0, 0.7, &err), PT_OK);
+    char args[1400];
+    snprintf(args, sizeof args, "'%s' -o '%s'", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 0, "%s", slurp(errpath));
+    char *html = slurp(htmlpath);
+    cr_assert_not_null(strstr(html, ">11: 1 running; 8 complete; 1 pruned; 1 failed;<"));
+    free(html);
+    store_close(st);
+    study_free(&sc);
+}
+
 /* A study Optuna 3.1 wrote: parameters named like prunetune keys give the
  * families; the prunetune-only columns are empty. */
 static const char optuna_script[] =
