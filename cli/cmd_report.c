@@ -249,8 +249,9 @@ static void comparison(FILE *f, const report_study *r)
           "</th><th>sparsity</th><th>parameters</th><th>bytes (stored / dense)</th>"
           "<th>FLOPs / sample</th><th>latency &micro;s</th><th>speed-up</th></tr>\n",
           f);
-    compare_row(f, r, exact ? "baseline" : "baseline (closest: least pruning + regularization)",
-                base, base);
+    compare_row(
+        f, r, exact || base < 0 ? "baseline" : "baseline (closest: least pruning + regularization)",
+        base, base);
     compare_row(f, r, "best regularization only", report_best_of(r, REPORT_REG), base);
     compare_row(f, r, "best pruning only", report_best_of(r, REPORT_PRUNE), base);
     compare_row(f, r, "best hybrid", report_best_of(r, REPORT_HYBRID), base);
