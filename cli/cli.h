@@ -20,6 +20,14 @@ int cmd_worker(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench_infer(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+/* The read-only study queries (cmd_query.c). */
+int cmd_best(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_pareto(int argc, char **argv);
+int cmd_trials(int argc, char **argv);
+int cmd_studies(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_strategy(int argc, char **argv);
 
 /* Applies every `--set KEY=VALUE` of argv over *cfg through the one config
  * parser (defined in cmd_train.c; eval uses it on a model's stored config). */

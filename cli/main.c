@@ -24,6 +24,13 @@ static const command commands[] = {
     {"eval", cmd_eval, "reload a saved model (.npz) and evaluate it on its test set"},
     {"bench-infer", cmd_bench_infer, "benchmark inference of dense and pruned networks"},
     {"report", cmd_report, "write a self-contained HTML report of a study DB"},
+    {"best", cmd_best, "the best trial of a study DB: its metrics and full strategy"},
+    {"top", cmd_top, "the K best trials of a study DB as a table (--by, --where)"},
+    {"pareto", cmd_pareto, "the non-dominated trials of a study DB (--objectives)"},
+    {"trials", cmd_trials, "every trial of a study DB (--state failed, ...)"},
+    {"studies", cmd_studies, "the studies in a DB"},
+    {"export", cmd_export, "one row per trial with every param and metric (csv | json)"},
+    {"strategy", cmd_strategy, "the train config that re-runs a trial (default: the best)"},
     {"worker", cmd_worker, NULL}, /* hidden: started by `run` without mpirun */
 };
 

@@ -1,0 +1,522 @@
+/*
+ * cmd_query.c — the read-only study commands: `prunetune best | top | pareto
+ * | trials | studies | export | strategy DB ...`.
+ *
+ * They share one shape: parse options, open the DB read-only, pick the study
+ * (--study, else the only / latest one), load it (coordinator/query.h), then
+ * rank/filter in memory and print. Tables are aligned text for people;
+ * --json (and export) give flat records whose keys match the CSV header:
+ * number, state, datetime_start, datetime_complete, value | values_K, the
+ * metric columns, params.NAME, fail_reason — the names pandas users know
+ * from Optuna's trials_dataframe. Bad input (missing DB, not SQLite, no such
+ * study, unknown metric, bad --where) is one line on stderr and exit 2.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "query_cli.h"
+
+/* Prints the leaves of the strategy sections of a trial config, marking
+ * the values the search sampled for this trial. */
+static void print_strategy(const query_trials *t, const query_trial *tr, const char *config_json)
+{
+    cJSON *cfg = config_json ? cJSON_Parse(config_json) : NULL;
+    if (!cfg) {
+        printf("  (no stored config)\n");
+        return;
+    }
+    static const char *const sections[] = {"seed", "net", "prune", "reg", "train"};
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg, sections[s]);
+        const cJSON *leaf = cJSON_IsObject(sec) ? sec->child : sec;
+        for (; leaf; leaf = cJSON_IsObject(sec) ? leaf->next : NULL) {
+            char key[128], *v = cJSON_PrintUnformatted(leaf);
+            snprintf(key, sizeof key, "%s%s%s", sections[s], cJSON_IsObject(sec) ? "." : "",
+                     cJSON_IsObject(sec) ? leaf->string : "");
+            int searched = 0;
+            for (int p = 0; p < t->n_params; p++)
+                searched |= !isnan(tr->param[p]) && !strcmp(t->param[p].name, key);
+            printf("  %-24s %s%s\n", key, v ? v : "?", searched ? "   (searched)" : "");
+            free(v);
+        }
+    }
+    cJSON_Delete(cfg);
+}
+
+/* One best trial in full: objective values, metrics, strategy. */
+static int print_best(qcli_ctx *c, const query_col *by, int row)
+{
+    const query_trials *t = &c->t;
+    const query_trial *tr = &t->t[row];
+    char buf[96];
+    qcli_cell(t, tr, by, buf, sizeof buf);
+    printf("best by %s (%s): trial %d, %s = %s\n", by->name,
+           by->dir == DIR_MAXIMIZE ? "maximize" : "minimize", tr->number, by->name, buf);
+    printf("metrics\n");
+    query_col cols[QCLI_MAX_COLS];
+    int n_cols = qcli_default_cols(t, &row, 1, 0, cols);
+    for (int k = 0; k < n_cols; k++)
+        if (cols[k].kind != COL_PARAM) {
+            qcli_cell(t, tr, &cols[k], buf, sizeof buf);
+            printf("  %-24s %s\n", cols[k].name, buf);
+        }
+    char *config = NULL, *result = NULL;
+    pt_err err = {{0}};
+    if (query_trial_texts(c->q, tr->trial_id, &config, &result, &err) != PT_OK)
+        return qcli_fail_line(c, &err);
+    printf("strategy (prunetune strategy %s --trial %d prints the config)\n", c->path, tr->number);
+    print_strategy(t, tr, config);
+    free(config);
+    free(result);
+    return PT_EXIT_OK;
+}
+
+static void study_line(const query_study *s)
+{
+    printf("study '%s': %d trials (%d complete, %d pruned, %d failed, %d running)\n", s->name,
+           s->n_trials, s->n_state[TRIAL_COMPLETE], s->n_state[TRIAL_PRUNED],
+           s->n_state[TRIAL_FAIL], s->n_state[TRIAL_RUNNING]);
+}
+
+static void best_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune best DB [--by METRIC] [--study NAME] [--json]\n\n"
+               "The best complete trial of the study for each objective (for several\n"
+               "objectives also their Pareto set), with its metrics and its full strategy:\n"
+               "pruning schedule, granularity, sparsity, L1/L2/dropout and training params.\n\n"
+               "options:\n"
+               "  --by METRIC   rank by this instead: an objective, a metric column (val_acc,\n"
+               "                test_acc, sparsity, nnz, bytes_stored, latency_b1_us, ...) or a\n"
+               "                parameter (reg.l2); add :max or :min to set the direction\n"
+               "  --study NAME  the study (default: the only / most recent one)\n"
+               "  --json        the trials as JSON records, with their config\n"
+               "  -h, --help    this help\n\n"
+               "exit status: 0 shown, 1 no complete trial yet, 2 bad database, study or metric\n");
+}
+
+int cmd_best(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return best_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("best", argc, argv, "study,by,json", &o);
+    if (rc >= 0 || (rc = qcli_open_ctx(&c, "best", &o)) >= 0)
+        return rc;
+    pt_err err = {{0}};
+    query_col by[8];
+    int n_by = 0;
+    if (qcli_objective_cols(&c, o.by, by, &n_by, &err) != PT_OK) {
+        rc = qcli_fail_line(&c, &err);
+        goto out;
+    }
+    cJSON *j = o.json ? cJSON_CreateObject() : NULL, *list = NULL;
+    if (j) {
+        cJSON_AddStringToObject(j, "study", c.t.study.name);
+        list = cJSON_AddArrayToObject(j, "best");
+    } else {
+        study_line(&c.t.study);
+    }
+    query_col all[QCLI_MAX_COLS];
+    int n_all = qcli_default_cols(&c.t, NULL, 0, 1, all);
+    rc = PT_EXIT_OK;
+    for (int k = 0; k < n_by && rc == PT_EXIT_OK; k++) {
+        int row = qcli_best_by(&c.t, &by[k]);
+        if (row < 0) {
+            fprintf(stderr, "prunetune best: no complete trial with %s in study '%s'\n", by[k].name,
+                    c.t.study.name);
+            rc = PT_EXIT_FAIL;
+        } else if (j) {
+            cJSON *r = qcli_record(&c.t, &c.t.t[row], all, n_all);
+            char *config = NULL, *result = NULL;
+            if (query_trial_texts(c.q, c.t.t[row].trial_id, &config, &result, &err) != PT_OK)
+                rc = qcli_fail_line(&c, &err);
+            cJSON_AddStringToObject(r, "by", by[k].name);
+            cJSON *cfg = config ? cJSON_Parse(config) : NULL;
+            cJSON_AddItemToObject(r, "config", cfg ? cfg : cJSON_CreateNull());
+            cJSON_AddItemToArray(list, r);
+            free(config);
+            free(result);
+        } else {
+            printf("\n");
+            rc = print_best(&c, &by[k], row);
+        }
+    }
+    if (rc == PT_EXIT_OK && !o.by && n_by > 1) {
+        int n, *rows = qcli_rows_in_state(&c.t, TRIAL_COMPLETE, &n);
+        int *front = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        int n_front = rows && front ? query_pareto(&c.t, by, n_by, rows, n, front) : 0;
+        if (j) {
+            cJSON *p = cJSON_AddArrayToObject(j, "pareto");
+            for (int i = 0; i < n_front; i++)
+                cJSON_AddItemToArray(p, qcli_record(&c.t, &c.t.t[front[i]], all, n_all));
+        } else {
+            printf("\nPareto set of the objectives (%d trials):\n", n_front);
+            rc = qcli_print_table(stdout, &c.t, front, n_front, by, n_by);
+        }
+        free(rows);
+        free(front);
+    }
+    if (j && rc == PT_EXIT_OK)
+        rc = qcli_print_json(stdout, j);
+    else
+        cJSON_Delete(j);
+out:
+    qcli_close_ctx(&c);
+    return rc;
+}
+
+static void top_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune top DB [-n K] [--by METRIC] [--where COND] [--study NAME] "
+               "[--json]\n\n"
+               "The K best complete trials (default 10; 0 = all) as an aligned table: number,\n"
+               "state, the ranking metric, objectives, measured metrics, parameters.\n\n"
+               "options:\n"
+               "  -n K          how many\n"
+               "  --by METRIC   rank by an objective (default: the first), a metric column\n"
+               "                (val_acc, test_acc, sparsity, nnz, bytes_stored, latency_b1_us,\n"
+               "                speedup_b1, ...) or a parameter (reg.l2); METRIC:max / :min\n"
+               "                sets the direction\n"
+               "  --where COND  keep trials where every comparison holds, e.g.\n"
+               "                'sparsity>=0.9 and val_acc>0.85' or 'reg.l2<1e-3,nnz<=20000':\n"
+               "                METRIC OP NUMBER, OP one of < <= > >= = !=, joined by ',' or\n"
+               "                ' and '; a categorical parameter also takes = / != TEXT\n"
+               "                (prune.schedule=gradual)\n"
+               "  --study NAME  the study (default: the only / most recent one)\n"
+               "  --json        JSON records instead of the table\n"
+               "  -h, --help    this help\n\n"
+               "exit status: 0 shown, 2 bad database, study, metric or condition\n");
+}
+
+int cmd_top(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return top_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("top", argc, argv, "study,by,where,n,json", &o);
+    if (rc >= 0 || (rc = qcli_open_ctx(&c, "top", &o)) >= 0)
+        return rc;
+    pt_err err = {{0}};
+    query_col by[8];
+    int n_by = 0, n = 0, *rows = NULL;
+    if (qcli_objective_cols(&c, o.by, by, &n_by, &err) != PT_OK)
+        rc = qcli_fail_line(&c, &err);
+    else if ((rows = qcli_filtered(&c, o.where, &n, &rc))) {
+        int have = query_sort(&c.t, &by[0], rows, n);
+        rc = qcli_show(&o, &c.t, rows, o.n && o.n < have ? o.n : have, by, 1);
+    }
+    free(rows);
+    qcli_close_ctx(&c);
+    return rc;
+}
+
+static void pareto_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune pareto DB [--objectives LIST] [--where COND] [--study NAME] "
+               "[--json]\n\n"
+               "The non-dominated complete trials: no other trial is at least as good in every\n"
+               "objective and better in one. Sorted by the first objective, best first.\n\n"
+               "options:\n"
+               "  --objectives LIST  comma-separated metrics, e.g. val_acc,sparsity or\n"
+               "                     val_acc,latency_b1_us (default: the study's objectives).\n"
+               "                     Directions follow the name (accuracy, sparsity, speed-up\n"
+               "                     maximize; latency, bytes, FLOPs, loss minimize) or are\n"
+               "                     given: val_acc:max,latency_b1_us:min\n"
+               "  --where COND       only trials passing COND (see prunetune top --help)\n"
+               "  --study NAME       the study (default: the only / most recent one)\n"
+               "  --json             JSON records instead of the table\n"
+               "  -h, --help         this help\n\n"
+               "exit status: 0 shown, 2 bad database, study, metric or condition\n");
+}
+
+int cmd_pareto(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return pareto_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("pareto", argc, argv, "study,objectives,where,json", &o);
+    if (rc >= 0 || (rc = qcli_open_ctx(&c, "pareto", &o)) >= 0)
+        return rc;
+    pt_err err = {{0}};
+    query_col obj[8];
+    int n_obj = 0, n = 0, *rows = NULL, *front = NULL;
+    if (qcli_objective_cols(&c, o.objectives, obj, &n_obj, &err) != PT_OK)
+        rc = qcli_fail_line(&c, &err);
+    else if ((rows = qcli_filtered(&c, o.where, &n, &rc)) &&
+             (front = malloc(sizeof(int) * (size_t)(n ? n : 1)))) {
+        int n_front = query_pareto(&c.t, obj, n_obj, rows, n, front);
+        rc = qcli_show(&o, &c.t, front, n_front, obj, n_obj);
+    }
+    free(rows);
+    free(front);
+    qcli_close_ctx(&c);
+    return rc;
+}
+
+static void trials_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune trials DB [--state STATE] [--study NAME] [--json]\n\n"
+               "Every trial of the study in number order, with its state, objectives, metrics\n"
+               "and parameters; failed trials also say why.\n\n"
+               "options:\n"
+               "  --state STATE  only complete | failed | pruned | running trials\n"
+               "  --study NAME   the study (default: the only / most recent one)\n"
+               "  --json         JSON records instead of the table\n"
+               "  -h, --help     this help\n\n"
+               "exit status: 0 shown, 2 bad database, study or state\n");
+}
+
+int cmd_trials(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return trials_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("trials", argc, argv, "study,state,json", &o);
+    if (rc >= 0)
+        return rc;
+    static const char *const states[] = {"running", "complete", "pruned", "failed", "waiting"};
+    int st = -1;
+    for (int k = 0; o.state && k < 5; k++)
+        if (!strcmp(o.state, states[k]) || !strcasecmp(o.state, trial_state_name((trial_state)k)))
+            st = k;
+    if (o.state && st < 0)
+        return qcli_usage_err(
+            "trials", "--state: expected complete, failed, pruned or running, got", o.state);
+    if ((rc = qcli_open_ctx(&c, "trials", &o)) >= 0)
+        return rc;
+    int n, *rows = qcli_rows_in_state(&c.t, st, &n);
+    rc = rows ? qcli_show(&o, &c.t, rows, n, NULL, 0) : PT_EXIT_FAIL;
+    for (int i = 0; rows && !o.json && i < n; i++)
+        if (c.t.t[rows[i]].fail_reason)
+            printf("trial %d failed: %s\n", c.t.t[rows[i]].number, c.t.t[rows[i]].fail_reason);
+    free(rows);
+    qcli_close_ctx(&c);
+    return rc;
+}
+
+static void studies_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune studies DB [--json]\n\n"
+               "The studies in the database: name, objectives, trials by state, creation date.\n\n"
+               "exit status: 0 shown, 2 bad database\n");
+}
+
+int cmd_studies(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return studies_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    int rc = qcli_parse_opts("studies", argc, argv, "json", &o);
+    if (rc >= 0)
+        return rc;
+    query_db *q = NULL;
+    query_study *s = NULL;
+    int n = 0;
+    pt_err err = {{0}};
+    if (query_open(&q, o.db, &err) != PT_OK || query_studies(q, &s, &n, &err) != PT_OK) {
+        fprintf(stderr, "prunetune studies: %s\n", err.msg);
+        query_close(q);
+        return PT_EXIT_USAGE;
+    }
+    cJSON *a = o.json ? cJSON_CreateArray() : NULL;
+    if (!a)
+        printf("%4s  %-24s  %6s  %8s  %6s  %6s  %7s  %-19s  %s\n", "id", "name", "trials",
+               "complete", "pruned", "failed", "running", "created", "objectives");
+    for (int i = 0; i < n; i++) {
+        char objs[320] = "";
+        for (int k = 0; k < s[i].n_objectives && strlen(objs) < 250; k++)
+            snprintf(objs + strlen(objs), sizeof objs - strlen(objs), "%s%s:%s", k ? "," : "",
+                     s[i].obj_name[k], s[i].dir[k] == DIR_MAXIMIZE ? "max" : "min");
+        if (a) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddNumberToObject(r, "id", s[i].id);
+            cJSON_AddStringToObject(r, "name", s[i].name);
+            cJSON_AddNumberToObject(r, "trials", s[i].n_trials);
+            for (int k = 0; k < 5; k++)
+                cJSON_AddNumberToObject(r, trial_state_name((trial_state)k), s[i].n_state[k]);
+            cJSON_AddStringToObject(r, "objectives", objs);
+            cJSON_AddStringToObject(r, "created", s[i].created);
+            cJSON_AddItemToArray(a, r);
+        } else {
+            printf("%4d  %-24s  %6d  %8d  %6d  %6d  %7d  %-19.19s  %s\n", s[i].id, s[i].name,
+                   s[i].n_trials, s[i].n_state[TRIAL_COMPLETE], s[i].n_state[TRIAL_PRUNED],
+                   s[i].n_state[TRIAL_FAIL], s[i].n_state[TRIAL_RUNNING],
+                   s[i].created[0] ? s[i].created : "-", objs);
+        }
+    }
+    rc = a ? qcli_print_json(stdout, a) : ferror(stdout) ? PT_EXIT_FAIL : PT_EXIT_OK;
+    free(s);
+    query_close(q);
+    return rc;
+}
+
+/* A CSV field: quoted when it holds a comma, quote or line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+        fwrite(s, 1, (size_t)(q - s) + 1, f);
+        fputc('"', f);
+    }
+    fputs(s, f);
+    fputc('"', f);
+}
+
+static void export_csv(FILE *f, const query_trials *t, const query_col *cols, int n_cols)
+{
+    char buf[96], num[40];
+    fputs("number,state,datetime_start,datetime_complete", f);
+    for (int c = 0; c < n_cols; c++) {
+        qcli_col_key(t, &cols[c], buf, sizeof buf);
+        fputc(',', f);
+        csv_field(f, buf);
+    }
+    fputs(",fail_reason\n", f);
+    for (int i = 0; i < t->n; i++) {
+        const query_trial *tr = &t->t[i];
+        fprintf(f, "%d,%s,%s,%s", tr->number, trial_state_name(tr->state), tr->start, tr->complete);
+        for (int c = 0; c < n_cols; c++) {
+            const char *choice = query_col_choice(t, tr, &cols[c]);
+            double v = query_col_get(t, tr, &cols[c]);
+            fputc(',', f);
+            if (choice)
+                csv_field(f, choice);
+            else if (isfinite(v))
+                qcli_fmt_num(num, sizeof num, v), fputs(num, f);
+        }
+        fputc(',', f);
+        csv_field(f, tr->fail_reason ? tr->fail_reason : "");
+        fputc('\n', f);
+    }
+}
+
+static void export_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune export DB --format csv|json [-o FILE] [--study NAME]\n\n"
+               "One row per trial with every parameter and metric, for pandas or a\n"
+               "spreadsheet. Columns (CSV header = JSON keys): number, state, datetime_start,\n"
+               "datetime_complete, value (or values_0, values_1, ...), the metric columns\n"
+               "(sparsity, nnz, bytes_dense, bytes_stored, flops_per_sample, latency_b1_us,\n"
+               "latency_b128_us, speedup_b1, speedup_b128, val_acc, test_acc, epochs, wall_s),\n"
+               "params.NAME per parameter (categoricals as their choice), fail_reason.\n"
+               "Missing values are empty in CSV and null in JSON; numbers keep all digits.\n\n"
+               "options:\n"
+               "  --format F    csv or json\n"
+               "  -o FILE       write to FILE instead of stdout\n"
+               "  --study NAME  the study (default: the only / most recent one)\n"
+               "  -h, --help    this help\n\n"
+               "exit status: 0 written, 1 FILE not writable, 2 bad database or study\n");
+}
+
+int cmd_export(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return export_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("export", argc, argv, "study,format,o", &o);
+    if (rc >= 0)
+        return rc;
+    int csv = o.format && !strcmp(o.format, "csv");
+    if (!o.format || (!csv && strcmp(o.format, "json") != 0))
+        return qcli_usage_err("export", "--format: expected csv or json", o.format);
+    if ((rc = qcli_open_ctx(&c, "export", &o)) >= 0)
+        return rc;
+    FILE *f = o.out ? fopen(o.out, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "prunetune export: %s: cannot write\n", o.out);
+        qcli_close_ctx(&c);
+        return PT_EXIT_FAIL;
+    }
+    query_col cols[QCLI_MAX_COLS];
+    int n_cols = qcli_default_cols(&c.t, NULL, 0, 1, cols);
+    if (csv) {
+        export_csv(f, &c.t, cols, n_cols);
+        rc = ferror(f) ? PT_EXIT_FAIL : PT_EXIT_OK;
+    } else {
+        int n, *rows = qcli_rows_in_state(&c.t, -1, &n);
+        rc = rows ? qcli_print_records(f, &c.t, rows, n) : PT_EXIT_FAIL;
+        free(rows);
+    }
+    if (o.out && fclose(f) != 0)
+        rc = PT_EXIT_FAIL;
+    if (rc != PT_EXIT_OK)
+        fprintf(stderr, "prunetune export: %s: write failed\n", o.out ? o.out : "stdout");
+    qcli_close_ctx(&c);
+    return rc;
+}
+
+static void strategy_usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune strategy DB [--trial N | --by METRIC] [--study NAME]\n\n"
+               "Prints the `prunetune train` config of a trial (the search's base config with\n"
+               "the trial's sampled values and seed), so\n"
+               "  prunetune strategy study.db > best.json && prunetune train best.json\n"
+               "re-runs exactly that trial outside the search.\n\n"
+               "options:\n"
+               "  --trial N     the trial with this number (default: the best complete one)\n"
+               "  --by METRIC   what \"best\" means (default: the first objective)\n"
+               "  --study NAME  the study (default: the only / most recent one)\n"
+               "  -h, --help    this help\n\n"
+               "exit status: 0 printed, 1 no complete trial yet, 2 bad database, study, trial\n"
+               "or metric\n");
+}
+
+int cmd_strategy(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return strategy_usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("strategy", argc, argv, "study,trial,by", &o);
+    if (rc >= 0 || (rc = qcli_open_ctx(&c, "strategy", &o)) >= 0)
+        return rc;
+    pt_err err = {{0}};
+    query_col by[8];
+    int n_by = 0;
+    const query_trial *tr = NULL;
+    if (o.has_trial) {
+        if (!(tr = query_find_number(&c.t, o.trial))) {
+            pt_fail(&err, PT_ERR_CONFIG, "%s: study '%s' has no trial %d", o.db, c.t.study.name,
+                    o.trial);
+            rc = qcli_fail_line(&c, &err);
+        }
+    } else if (qcli_objective_cols(&c, o.by, by, &n_by, &err) != PT_OK) {
+        rc = qcli_fail_line(&c, &err);
+    } else {
+        int row = qcli_best_by(&c.t, &by[0]);
+        if (row >= 0)
+            tr = &c.t.t[row];
+        else {
+            fprintf(stderr, "prunetune strategy: no complete trial in study '%s'\n",
+                    c.t.study.name);
+            rc = PT_EXIT_FAIL;
+        }
+    }
+    char *config = NULL, *result = NULL;
+    if (tr && query_trial_texts(c.q, tr->trial_id, &config, &result, &err) != PT_OK) {
+        rc = qcli_fail_line(&c, &err);
+    } else if (tr && !config) {
+        fprintf(stderr, "prunetune strategy: trial %d has no stored config\n", tr->number);
+        rc = PT_EXIT_USAGE;
+    } else if (tr) {
+        cJSON *j = cJSON_Parse(config);
+        rc = j ? qcli_print_json(stdout, j) : PT_EXIT_FAIL;
+    }
+    free(config);
+    free(result);
+    qcli_close_ctx(&c);
+    return rc;
+}
