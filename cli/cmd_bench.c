@@ -100,6 +100,7 @@ static int bench_one(const pt_config *base, const variant *v, pt_data *data, con
     }
     double t[4][16];
     pt_infer_cost cost;
+    memset(&cost, 0, sizeof cost);
     for (int i = 0; i < repeat; i++) {
         if (pt_infer_cost_measure(&net, x, n_x, &cost, &err) != PT_OK) {
             fprintf(stderr, "prunetune bench-infer: %s\n", err.msg);
