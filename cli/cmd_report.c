@@ -450,17 +450,22 @@ static void plot_curves(FILE *f, const report_study *r, double *xs, double *ys, 
     int n = rank_trials(r, idx);
     for (int k = 0; chosen && k < n && k < CURVES_MAX; k++)
         chosen[idx[k]] = 1;
-    double lo = INFINITY, hi = -INFINITY, smax = 1;
+    double lo = INFINITY, hi = -INFINITY, smin = INFINITY, smax = -INFINITY;
     for (int k = 0; k < r->n_points; k++)
         if (chosen && chosen[r->points[k].trial]) {
             lo = fmin(lo, r->points[k].value);
             hi = fmax(hi, r->points[k].value);
+            smin = fmin(smin, r->points[k].step);
             smax = fmax(smax, r->points[k].step);
         }
+    if (!(smin < smax)) { /* no points, or a single step: show [step - 1, step] */
+        smax = isfinite(smax) ? smax : 1;
+        smin = smax - 1;
+    }
     svg_plot p;
-    svg_begin(&p, f, "plot-curves", 540, 360, 0, smax, lo - (hi - lo) * 0.04, hi + (hi - lo) * 0.04,
-              "Learning curves (best 40 trials, bold: the best)", "step (epoch)",
-              "intermediate value");
+    svg_begin(&p, f, "plot-curves", 540, 360, smin, smax, lo - (hi - lo) * 0.04,
+              hi + (hi - lo) * 0.04, "Learning curves (best 40 trials, bold: the best)",
+              "step (epoch)", "intermediate value");
     for (int k = 0; chosen && k < r->n_points;) {
         int t = r->points[k].trial, m = 0;
         for (; k < r->n_points && r->points[k].trial == t; k++) {
