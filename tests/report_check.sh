@@ -24,8 +24,11 @@ PT_REPORT_FIXTURE="$work/study.db" "$test_report" --filter 'report/fixture_file'
   { cat "$work/fixture.log" >&2; fail "could not write the fixture study"; }
 "$bin" report "$work/study.db" -o "$out/report.html"
 
+# --disable-dev-shm-usage: containers often give /dev/shm 64 MB, too little
+# for Chromium's renderer.
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
        --disable-background-networking --disable-component-update --disable-sync
+       --disable-dev-shm-usage
        --user-data-dir="$work/profile" --enable-logging=stderr --v=0)
 url="file://$out/report.html"
 timeout 120 "$chromium" "${flags[@]}" --dump-dom "$url" >"$work/dom.html" 2>"$work/console.log" ||
