@@ -143,14 +143,15 @@ static double median(double *v, int n)
  * machine load; returns the faster. */
 static pt_kernel pick(pt_infer *e, int l, int batch, const float *x)
 {
+    /* Up to MAX_REPS rounds, but past BUDGET_US only as many as it takes to
+     * have one (big layers: building must not take seconds). */
     enum { MAX_REPS = 21 };
-    const pt_layer *L = &e->net.layer[l];
-    double work = (double)L->n_in * L->n_out * batch;
-    int reps = batch == 1 ? MAX_REPS : work > 5e7 ? 3 : 7;
-    double t[2][MAX_REPS];
+    const double BUDGET_US = 10e3;
+    double t[2][MAX_REPS], start = now_us();
     float *out = e->buf[(l + 1) & 1];
-    for (int r = -1; r < reps; r++) { /* r = -1 warms caches up */
-        for (int k = 0; k < 2; k++) {
+    int reps = 0;
+    for (int r = -1; r < MAX_REPS && (r < 1 || now_us() - start < BUDGET_US); r++) {
+        for (int k = 0; k < 2; k++) { /* r = -1 warms caches up */
             double t0 = now_us();
             if (batch == 1)
                 layer_b1(e, l, (pt_kernel)k, e->buf[l & 1], out);
@@ -159,6 +160,7 @@ static pt_kernel pick(pt_infer *e, int l, int batch, const float *x)
             if (r >= 0)
                 t[k][r] = now_us() - t0;
         }
+        reps = r + 1;
     }
     return median(t[1], reps) < median(t[0], reps) ? PT_KERNEL_SPARSE : PT_KERNEL_DENSE;
 }
