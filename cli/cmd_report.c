@@ -219,7 +219,7 @@ static void compare_row(FILE *f, const report_study *r, const char *what, int i,
     fputs("<tr>", f);
     fprintf(f, "<td class=\"l\">%s</td>", what);
     if (i < 0) {
-        fputs("<td colspan=\"11\" class=\"l note\">no complete trial of this kind</td></tr>\n", f);
+        fputs("<td colspan=\"10\" class=\"l note\">no complete trial of this kind</td></tr>\n", f);
         return;
     }
     const report_trial *t = &r->trials[i];

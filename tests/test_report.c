@@ -185,8 +185,27 @@ static char *row_with(const char *html, const char *table_id, const char *key)
     return strndup(a, (size_t)(b - a));
 }
 
+/* Every row of the comparison table spans its 11 columns. */
+static void compare_rows_full(const char *html)
+{
+    const char *t = strstr(html, "<table id=\"compare\">"), *end = strstr(t, "</table>");
+    int rows = 0;
+    for (const char *r = strstr(t, "<tr>"); r && r < end; r = strstr(r + 4, "<tr>")) {
+        char *row = strndup(r, (size_t)(strstr(r, "</tr>") - r));
+        int cells = count_of(row, "<td") + count_of(row, "<th");
+        const char *span = strstr(row, "colspan=\"");
+        if (span)
+            cells += atoi(span + 9) - 1;
+        cr_assert_eq(cells, 11, "%s", row);
+        free(row);
+        rows++;
+    }
+    cr_assert_eq(rows, 5);
+}
+
 static void self_contained(const char *html)
 {
+    compare_rows_full(html);
     cr_assert_eq(strncmp(html, "<!DOCTYPE html>", 15), 0);
     cr_assert_null(strstr(html, "http"), "the page refers to the network");
     cr_assert_null(strstr(html, "<script"), "the page has a script");
