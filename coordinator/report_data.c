@@ -116,23 +116,26 @@ static long long col_int(sqlite3_stmt *s, int i)
 
 static trial_state state_of(const char *name)
 {
-    static const char *const names[] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING"};
     for (int i = 0; i < 5; i++)
-        if (name && !strcmp(name, names[i]))
+        if (name && !strcmp(name, store_state_names[i]))
             return (trial_state)i;
     return TRIAL_FAIL;
 }
 
-static int has_table(sqlite3 *db, const char *name)
+/* 1 when the file has prunetune's tables (a study Optuna made has not). */
+static int has_pt_tables(sqlite3 *db)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &s,
-                           NULL) != SQLITE_OK)
+    int n = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM sqlite_master WHERE type='table'"
+                           " AND name IN ('pt_studies', 'pt_trial_metrics')",
+                           -1, &s, NULL) != SQLITE_OK)
         return 0;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int yes = sqlite3_step(s) == SQLITE_ROW;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    return yes;
+    return n == 2;
 }
 
 /* Prepares sql, binding ?1 to the study id. */
@@ -398,7 +401,7 @@ pt_status report_load(report_study *r, const char *path, const char *name, pt_er
     pt_status rc = store_open(&st, path, 1, err);
     if (rc != PT_OK)
         return rc;
-    r->has_pt = has_table(st->db, "pt_trial_metrics") && has_table(st->db, "pt_studies");
+    r->has_pt = has_pt_tables(st->db);
     if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         rc = store_dberr(st, err, "begin read");
     if (rc == PT_OK)
