@@ -253,11 +253,16 @@ int qcli_print_json(FILE *f, cJSON *j)
 
 void qcli_fmt_num(char *buf, size_t cap, double v)
 {
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
+    /* Number formatting is most of an export's time: integers take the
+     * cheap path, the rest one or two fixed-format conversions (%.16g is
+     * skipped; 17 digits always read back). */
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, cap, "%lld", (long long)v);
+        return;
     }
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, cap, "%.17g", v);
 }
 
 /* s as a JSON string; plain runs go out in one fwrite (per-char stdio
@@ -285,10 +290,19 @@ static void json_str(FILE *f, const char *s)
 int qcli_print_records(FILE *f, const query_trials *t, const int *rows, int n)
 {
     query_col cols[QCLI_MAX_COLS];
-    char keys[QCLI_MAX_COLS][96], num[40];
+    char keys[QCLI_MAX_COLS][600], key[96], num[40];
     int n_cols = qcli_default_cols(t, rows, n, 1, cols);
-    for (int c = 0; c < n_cols; c++)
-        qcli_col_key(t, &cols[c], keys[c], sizeof keys[c]);
+    for (int c = 0; c < n_cols; c++) { /* ', "key": ' once, not per row */
+        qcli_col_key(t, &cols[c], key, sizeof key);
+        char *w = keys[c] + snprintf(keys[c], sizeof keys[c], ", \"");
+        for (const char *k = key; *k; k++) /* names from an Optuna DB may hold anything */
+            w += snprintf(w, 8,
+                          (unsigned char)*k < 0x20  ? "\\u%04x"
+                          : *k == '"' || *k == '\\' ? "\\%c"
+                                                    : "%c",
+                          *k);
+        snprintf(w, 5, "\": ");
+    }
     fputc('[', f);
     for (int i = 0; i < n; i++) {
         const query_trial *tr = &t->t[rows[i]];
@@ -300,9 +314,7 @@ int qcli_print_records(FILE *f, const query_trials *t, const int *rows, int n)
         for (int c = 0; c < n_cols; c++) {
             const char *choice = query_col_choice(t, tr, &cols[c]);
             double v = query_col_get(t, tr, &cols[c]);
-            fputs(", ", f);
-            json_str(f, keys[c]);
-            fputs(": ", f);
+            fputs(keys[c], f);
             if (choice)
                 json_str(f, choice);
             else if (isfinite(v))

@@ -60,7 +60,7 @@ cJSON *qcli_record(const query_trials *t, const query_trial *tr, const query_col
 int qcli_print_json(FILE *f, cJSON *j);
 /* Every record of rows[0..n) as a JSON array, one record a line (streamed). */
 int qcli_print_records(FILE *f, const query_trials *t, const int *rows, int n);
-/* The shortest of %.15g..%.17g that reads back as v. */
+/* v in text that reads back exactly: an integer, %.15g when that is exact, else %.17g. */
 void qcli_fmt_num(char *buf, size_t cap, double v);
 /* --json records, or a table led by lead[0..n_lead) then the default columns. */
 int qcli_show(const qcli_opts *o, const query_trials *t, const int *rows, int n,

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,4 +671,36 @@ Test(query, never_writes_the_db_even_while_a_run_writes)
     cr_assert_eq(num[0], 9);
     store_close(st);
     study_free(&sc);
+}
+
+Test(query, a_db_without_prunetune_tables_answers_from_optuna_ones)
+{
+    /* What Optuna itself writes: its tables only (no pt_studies, no
+     * pt_trial_metrics). Values and params answer; metrics are empty. */
+    build_fixture(dbpath);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(db, "DROP TABLE pt_trial_metrics; DROP TABLE pt_studies;", NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    char args[800];
+    int num[16];
+    snprintf(args, sizeof args, "top '%s' -n 2 --where 'prune.schedule=gradual'", dbpath);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_assert(strstr(out_buf, " value "), "%s", out_buf); /* no objective names stored */
+    cr_assert_eq(first_column(num, 16), 2);
+    cr_assert(num[0] == 2 && num[1] == 3, "%s", out_buf);
+    snprintf(args, sizeof args, "export '%s' --format json", dbpath);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cJSON *a = cJSON_Parse(out_buf);
+    cr_assert_eq(cJSON_GetArraySize(a), N_FIXTURE);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 2), "nnz")));
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 2), "value")->valuedouble, 0.88);
+    cJSON_Delete(a);
+    snprintf(args, sizeof args, "top '%s' --by sparsity", dbpath);
+    cr_assert_eq(run(args), 0, "%s", err_buf); /* a known column, empty: no rows */
+    cr_assert_eq(first_column(num, 16), 0);
+    snprintf(args, sizeof args, "strategy '%s'", dbpath);
+    bad(args, "no stored config");
 }
