@@ -506,7 +506,7 @@ static int cmp_number(const void *a, const void *b)
 }
 
 /* Puts the parameters in name order (trials keep their slots, permuted). */
-static pt_status sort_params(query_trials *t, pt_err *err)
+static void sort_params(query_trials *t)
 {
     int order[QUERY_MAX_PARAMS];
     for (int p = 0; p < t->n_params; p++)
@@ -528,8 +528,6 @@ static pt_status sort_params(query_trials *t, pt_err *err)
             row[p] = t->t[i].param[order[p]];
         memcpy(t->t[i].param, row, sizeof row[0] * (size_t)t->n_params);
     }
-    (void)err;
-    return PT_OK;
 }
 
 pt_status query_load(query_db *q, const query_study *s, query_trials *out, pt_err *err)
@@ -544,12 +542,11 @@ pt_status query_load(query_db *q, const query_study *s, query_trials *out, pt_er
     if (rc == PT_OK)
         rc = load_values(q, out, err);
     sqlite3_exec(q->st->db, "COMMIT", NULL, NULL, NULL);
-    if (rc == PT_OK)
-        rc = sort_params(out, err);
     if (rc != PT_OK) {
         query_trials_free(out);
         return rc;
     }
+    sort_params(out);
     qsort(out->t, (size_t)out->n, sizeof *out->t, cmp_number);
     return PT_OK;
 }

@@ -142,7 +142,22 @@ static pt_status parse_clause(const query_trials *t, const char *clause, query_c
     size_t n = strlen(c->text);
     while (n > 0 && c->text[n - 1] == ' ')
         c->text[--n] = 0;
-    return PT_OK;
+    if (n >= 2 && (c->text[0] == '\'' || c->text[0] == '"') && c->text[n - 1] == c->text[0]) {
+        memmove(c->text, c->text + 1, n - 2);
+        c->text[n - 2] = 0;
+    }
+    /* A misspelt choice would silently match nothing: say which exist. */
+    const query_param *p = &t->param[c->col.index];
+    char list[256] = "";
+    for (int k = 0; k < p->n_choices; k++) {
+        if (!strcmp(p->choices[k], c->text))
+            return PT_OK;
+        if (strlen(list) + strlen(p->choices[k]) < 200)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                     p->choices[k]);
+    }
+    return pt_fail(err, PT_ERR_CONFIG, "--where: '%s': %s has no choice '%s' (it has: %s)", clause,
+                   p->name, c->text, list);
 }
 
 pt_status query_where_parse(const query_trials *t, const char *text, query_cond *conds, int cap,

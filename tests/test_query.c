@@ -275,7 +275,7 @@ Test(query, top_ranks_filters_and_aligns)
     cr_assert(num[0] == 3 && num[1] == 5, "%s", out_buf);
 
     snprintf(args, sizeof args,
-             "top '%s' -n 0 --by reg.l2 --where 'prune.schedule=gradual and reg.l2 < 1e-3, "
+             "top '%s' -n 0 --by reg.l2 --where 'prune.schedule=\"gradual\" and reg.l2 < 1e-3, "
              "val_acc!=0.8'",
              dbpath);
     cr_assert_eq(run(args), 0, "%s", err_buf);
@@ -613,6 +613,8 @@ Test(query, bad_input_is_one_line_and_exit_2)
     bad(args, "expected a number");
     snprintf(args, sizeof args, "top '%s' --where 'sparsity>=0.5 and'", dbpath);
     bad(args, "--where");
+    snprintf(args, sizeof args, "top '%s' --where 'prune.schedule=gradul'", dbpath);
+    bad(args, "prune.schedule has no choice 'gradul' (it has: none, gradual)");
     snprintf(args, sizeof args, "export '%s' --format xml", dbpath);
     bad(args, "--format");
     snprintf(args, sizeof args, "strategy '%s' --trial 99", dbpath);
