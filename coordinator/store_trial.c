@@ -28,13 +28,32 @@ static const struct {
 };
 #define N_METRICS ((int)(sizeof metric / sizeof metric[0]))
 
+/* Optuna's BaseDistribution._contains for value v (internal repr) of q.
+ * Optuna runs it on every stored parameter when it loads a trial, so one
+ * value outside its distribution (a rounding slip in a sampler) would make
+ * the whole study unreadable in Optuna: refuse it here instead. */
+static int contains(const study_param *q, double v)
+{
+    if (q->kind == PARAM_CAT)
+        return v >= 0 && v < q->n_choices && v == floor(v);
+    if (!(v >= q->low && v <= q->high))
+        return 0;
+    if (q->kind == PARAM_INT)
+        return v == floor(v) && fmod(v - q->low, q->step > 0 ? q->step : 1) == 0;
+    if (q->step > 0) {
+        double k = (v - q->low) / q->step;
+        return fabs(k - round(k)) < 1e-8;
+    }
+    return 1;
+}
+
 pt_status store_trial_begin(store *st, int study_id, const study_config *sc, const study_point *p,
                             const char *config_json, int *trial_id, int *number, pt_err *err)
 {
     for (int i = 0; i < sc->n_params; i++)
-        if (p->present[i] && sc->param[i].kind == PARAM_CAT &&
-            (p->value[i] < 0 || p->value[i] >= sc->param[i].n_choices))
-            return pt_fail(err, PT_ERR_ARG, "%s: parameter %s: choice %g out of range", st->path,
+        if (p->present[i] && !contains(&sc->param[i], p->value[i]))
+            return pt_fail(err, PT_ERR_ARG,
+                           "%s: parameter %s: value %.17g is outside its distribution", st->path,
                            sc->param[i].name, p->value[i]);
     char now[32], dist[4096];
     store_now(now);

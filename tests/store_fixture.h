@@ -92,7 +92,7 @@ static study_point point_of(int k)
     for (int i = 0; i < 5; i++)
         p.present[i] = 1;
     p.value[0] = k % 3;
-    p.value[1] = 0.5 + 0.01 * k;
+    p.value[1] = 0.5 + 0.001 * (k % 450);
     p.value[2] = 1e-6 * pow(10.0, (k % 5));
     p.present[3] = k % 3 == 2;
     p.value[3] = p.present[3] ? 1 + k % 4 : 0;

@@ -107,10 +107,20 @@ Test(store, events_out_of_order_are_refused)
                  PT_ERR_ARG);
     cr_assert_eq(store_trial_end(st, ids[4], TRIAL_COMPLETE, &v, 1, "[1,", NULL, &err), PT_ERR_ARG);
     cr_assert_eq(store_trial_end(st, ids[4], TRIAL_RUNNING, &v, 1, NULL, NULL, &err), PT_ERR_ARG);
-    study_point bad = point_of(0);
-    bad.value[0] = 3; /* only 3 choices */
+    /* Values Optuna would reject when loading the study are refused. */
     int id, num;
-    cr_assert_eq(store_trial_begin(st, 1, &sc, &bad, "{}", &id, &num, &err), PT_ERR_ARG);
+    const struct {
+        int param;
+        double v;
+    } bad[] = {{0, 3} /* 3 choices */, {0, 0.5}, {1, 0.95000000000000007}, {2, 0},
+               {4, 48} /* step 32 */,  {4, 288}};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        study_point q = point_of(2);
+        q.value[bad[b].param] = bad[b].v;
+        cr_assert_eq(store_trial_begin(st, 1, &sc, &q, "{}", &id, &num, &err), PT_ERR_ARG,
+                     "case %zu", b);
+        cr_assert(strstr(err.msg, "is outside its distribution"), "%s", err.msg);
+    }
     /* A NaN intermediate value is Optuna's NAN type; the trial is still open. */
     cr_assert_eq(store_trial_report(st, ids[4], 7, NAN, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(store_trial_report(st, ids[4], 7, 0.75, &err), PT_OK, "%s", err.msg);
@@ -359,7 +369,7 @@ Test(store, recording_rate)
         }
         cr_assert_eq(store_trial_begin(st, sid, &sc, &p, "{\"net\": {\"hidden\": [300, 100]}}", &id,
                                        &num, &err),
-                     PT_OK);
+                     PT_OK, "%s", err.msg);
         for (int e = 0; e < 3; e++)
             cr_assert_eq(store_trial_report(st, id, e, 0.8, &err), PT_OK);
         double v = 0.8;
