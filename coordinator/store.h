@@ -46,7 +46,8 @@ pt_status store_fail_running(store *st, int study_id, int *n, pt_err *err);
 /* Calls fn once per trial of the study, in number order, with its point
  * (rebuilt from trial_params against sc's parameters) and objective values
  * (NULL unless COMPLETE/PRUNED). Used to replay history into a sampler and to
- * count the budget on resume. */
+ * count the budget on resume. The whole replay reads one snapshot; fn must
+ * not call the store st itself. */
 typedef void (*store_trial_fn)(void *ctx, int number, trial_state st, const study_point *p,
                                const double *values);
 pt_status store_each_trial(store *st, int study_id, const study_config *sc, store_trial_fn fn,
