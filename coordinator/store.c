@@ -319,6 +319,23 @@ static pt_status put_study(store *st, int study_id, const study_config *sc, int 
             rc = store_exec(st, s, err, "study directions");
         }
     }
+    /* The objectives' names where Optuna >= 3.2 and optuna-dashboard look
+     * for them (Study.metric_names); 3.1 just lists it in system_attrs. */
+    cJSON *names = cJSON_CreateArray();
+    for (int i = 0; names && i < sc->n_objectives; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(sc->obj[i].name));
+    char *json = names ? cJSON_PrintUnformatted(names) : NULL;
+    cJSON_Delete(names);
+    if (rc == PT_OK && !json)
+        rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", st->path);
+    if (rc == PT_OK && (s = store_query(st, Q_SATTR_PUT))) {
+        sqlite3_bind_int(s, 1, study_id);
+        sqlite3_bind_text(s, 2, "study:metric_names", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, json, -1, SQLITE_TRANSIENT);
+    }
+    if (rc == PT_OK)
+        rc = store_exec(st, s, err, "study metric names");
+    free(json);
     if (rc == PT_OK && (s = store_query(st, Q_SPACE_PUT))) {
         sqlite3_bind_int(s, 1, study_id);
         sqlite3_bind_text(s, 2, sc->space_json ? sc->space_json : "{}", -1, SQLITE_STATIC);

@@ -58,6 +58,7 @@ enum {
     Q_EACH_TRIAL,
     Q_EACH_PARAM,
     Q_EACH_VALUE,
+    Q_SATTR_PUT,
     Q_COUNT
 };
 

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """optuna_check.py — does Optuna 3.1 read (and continue) a prunetune study DB?
 
-    optuna_check.py DB STUDY          load STUDY with optuna.load_study, check it,
-                                      print what Optuna sees as one JSON object
+    optuna_check.py DB STUDY...       load each STUDY with optuna.load_study, check
+                                      it, print what Optuna sees as one JSON object
+                                      (an array of them for several studies)
     optuna_check.py --make DB STUDY   create STUDY in DB with Optuna itself
                                       (3 trials), for the reverse test
 
@@ -140,19 +141,8 @@ def make(path, study_name):
     study.optimize(objective, n_trials=3)
 
 
-def main(argv):
-    if len(argv) == 4 and argv[1] == "--make":
-        make(argv[2], argv[3])
-        return
-    if len(argv) != 3:
-        fail("usage: optuna_check.py [--make] DB STUDY")
-    path, study_name = argv[1], argv[2]
-    if not os.path.exists(path):
-        fail(f"{path}: no such file")
-    diffs = schema_diff(path)
-    if diffs:
-        fail("schema differs from Optuna 3.1's: " + "; ".join(diffs))
-    storage = optuna.storages.RDBStorage(f"sqlite:///{path}", skip_compatibility_check=False)
+def report(path, storage, study_name):
+    """What Optuna sees of one study, after checking every trial."""
     study = optuna.load_study(study_name=study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     for t in trials:
@@ -161,6 +151,7 @@ def main(argv):
         "optuna": optuna.__version__,
         "schema": storage.get_current_version(),
         "directions": [d.name for d in study.directions],
+        "system_attrs": study.system_attrs,
         "n_trials": len(trials),
         "trials": [
             {
@@ -178,8 +169,27 @@ def main(argv):
     if complete and len(study.directions) == 1:
         out["best_number"] = study.best_trial.number
         out["best_value"] = num(study.best_value)
+    elif complete:
+        out["pareto_numbers"] = sorted(t.number for t in study.best_trials)
     out["continued_number"] = can_continue(path, study_name, trials)
-    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+    return out
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "--make":
+        make(argv[2], argv[3])
+        return
+    if len(argv) < 3:
+        fail("usage: optuna_check.py DB STUDY [STUDY...] | optuna_check.py --make DB STUDY")
+    path, names = argv[1], argv[2:]
+    if not os.path.exists(path):
+        fail(f"{path}: no such file")
+    diffs = schema_diff(path)
+    if diffs:
+        fail("schema differs from Optuna 3.1's: " + "; ".join(diffs))
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}", skip_compatibility_check=False)
+    outs = [report(path, storage, n) for n in names]
+    json.dump(outs[0] if len(outs) == 1 else outs, sys.stdout, indent=1, sort_keys=True)
     print()
 
 

@@ -99,16 +99,55 @@ Test(store_optuna, optuna_loads_the_study)
     study_config sc;
     int ids[5];
     fill(&st, &sc, ids);
+    /* A second, two-objective study in the same file: accuracy up, latency
+     * down; trials 0 and 1 are the Pareto front, 2 is dominated by 0. */
+    study_config mo;
+    make_study(&mo, "mo", 0);
+    mo.n_objectives = 2;
+    snprintf(mo.obj[1].name, sizeof mo.obj[1].name, "latency_b1_us");
+    mo.obj[1].dir = DIR_MINIMIZE;
+    pt_err err;
+    int sid, created, id, num;
+    cr_assert_eq(store_study_open(st, &mo, 0, &sid, &created, &err), PT_OK, "%s", err.msg);
+    const double mv[3][2] = {{0.9, 100}, {0.8, 50}, {0.7, 200}};
+    for (int k = 0; k < 3; k++) {
+        study_point p = point_of(k);
+        cr_assert_eq(store_trial_begin(st, sid, &mo, &p, "{}", &id, &num, &err), PT_OK);
+        cr_assert_eq(store_trial_end(st, id, TRIAL_COMPLETE, mv[k], 2, NULL, NULL, &err), PT_OK,
+                     "%s", err.msg);
+    }
     store_close(st);
     char args[700];
-    snprintf(args, sizeof args, "'%s' s", dbpath);
-    cJSON *o;
-    optuna_check(args, &o);
+    snprintf(args, sizeof args, "'%s' s mo", dbpath);
+    cJSON *both, *o;
+    optuna_check(args, &both);
+    cr_assert_eq(cJSON_GetArraySize(both), 2);
+    const cJSON *m = cJSON_GetArrayItem(both, 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(at(m, "directions"), 1)->valuestring, "MINIMIZE");
+    cr_assert_str_eq(
+        cJSON_GetArrayItem(at(at(m, "system_attrs"), "study:metric_names"), 1)->valuestring,
+        "latency_b1_us");
+    const cJSON *front = at(m, "pareto_numbers");
+    cr_assert_eq(cJSON_GetArraySize(front), 2);
+    cr_assert_eq(cJSON_GetArrayItem(front, 0)->valueint, 0);
+    cr_assert_eq(cJSON_GetArrayItem(front, 1)->valueint, 1);
+    const cJSON *v2 = at(cJSON_GetArrayItem(at(m, "trials"), 2), "values");
+    cr_assert_eq(cJSON_GetArrayItem(v2, 0)->valuedouble, 0.7);
+    cr_assert_eq(cJSON_GetArrayItem(v2, 1)->valuedouble, 200);
+    cr_assert_eq(at(m, "continued_number")->valueint, 3);
+    free(mo.space_json);
+    o = cJSON_DetachItemFromArray(both, 0);
+    cJSON_Delete(both);
     cr_assert_str_eq(at(o, "optuna")->valuestring, "3.1.0");
     cr_assert_str_eq(at(o, "schema")->valuestring, "v3.0.0.d");
     cr_assert_str_eq(cJSON_GetArrayItem(at(o, "directions"), 0)->valuestring, "MAXIMIZE");
+    const cJSON *names = at(at(o, "system_attrs"), "study:metric_names");
+    cr_assert_eq(cJSON_GetArraySize(names), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(names, 0)->valuestring, "val_acc");
     cr_assert_eq(at(o, "n_trials")->valueint, 5);
-    cr_assert_eq(at(o, "best_number")->valueint, 0); /* +inf is not a number Optuna ranks */
+    /* Not trial 3 (+inf): Optuna's RDB storage ranks by the value column,
+     * which holds NULL for an infinite value, as Optuna itself writes it. */
+    cr_assert_eq(at(o, "best_number")->valueint, 0);
     cr_assert_eq(at(o, "continued_number")->valueint, 5);
     const char *states[5] = {"COMPLETE", "FAIL", "PRUNED", "COMPLETE", "RUNNING"};
     const char *sched[3] = {"none", "gradual", "iterative"};
