@@ -8,17 +8,18 @@
  *   row of `ld` floats per input feature), every non-zero weight becomes one
  *   broadcast times a contiguous run of up to 128 batch columns, so the batch
  *   is streamed once per non-zero and the accumulators stay in registers;
- * - "permute blocks" for batch 1 (pt_csr_gemv, AVX-512 builds only): rows
- *   are sorted by non-zero count and grouped 16 at a time (one zmm of
- *   outputs); the inputs are cut into blocks of 32 that are held in two
- *   registers, and a step of a (row group, input block) pair gives each of
- *   the 16 rows one of its non-zeros in that block: its weight and its 5-bit
- *   position, which vpermt2ps turns into the input value. A gather would
- *   cost one load per non-zero and the gather kernel is load-port bound
- *   (~1.5x dense at 90% sparsity); a register permute costs one cheap
- *   instruction per 16 non-zeros. The price is padding: a block runs as
- *   many steps as its fullest row. Input blocks that are all zero (image
- *   borders, dead ReLUs) are skipped.
+ * - "permute steps" for batch 1 (pt_csr_gemv, AVX-512 builds only): rows
+ *   are grouped 16 at a time (one zmm of outputs); a step gives each of the
+ *   16 rows one of its non-zeros inside one window of 32 inputs (two
+ *   registers of x): the weight, and a 5-bit position in the window that
+ *   vpermt2ps turns into the input value. A gather would cost a load-port
+ *   slot per non-zero (the gather kernel reaches ~1.5x dense at 90%
+ *   sparsity); a register permute costs one instruction per 16 non-zeros.
+ *   The price is padding: a step is as long as 16 lanes whether or not
+ *   every row has a non-zero left in the window. Windows start every 16
+ *   inputs, so a row that runs out in one window can go on with the next
+ *   16 inputs, and rows are grouped by where their non-zeros fall; both
+ *   cut the padding (csr.c). A group's steps form one branch-free stream.
  * Builds without AVX-512 run a scalar CSR row loop for batch 1.
  *
  * Ownership: pt_csr_build allocates everything; pt_csr_free releases it and
@@ -41,10 +42,11 @@ typedef struct {
     uint16_t *col;   /* nnz, ascending within a row */
     float *val;      /* nnz */
     float *bias;     /* n_out */
-    /* permute blocks (NULL without AVX-512): n_rg groups of 16 rows x n_cb
-     * blocks of 32 inputs, in that order; steps[] per (group, block) */
+    /* permute steps (NULL without AVX-512): n_rg groups of 16 rows; n_cb
+     * windows of inputs 16 b .. 16 b + 31 */
     int n_rg, n_cb;
-    uint8_t *steps;
+    int32_t *gsteps;   /* steps of each group, a multiple of 4 */
+    uint16_t *pwin;    /* window of each step */
     int32_t *slot_row; /* n_rg * 16: row of each slot, -1 for padding */
     float *slot_bias;  /* n_rg * 16 */
     float *pw;         /* 16 weights per step */
@@ -59,10 +61,10 @@ pt_status pt_csr_build(pt_csr *c, const float *w, const float *b, int n_out, int
 void pt_csr_free(pt_csr *c);
 
 /* Floats a batch-1 input or output vector of n features must have: the
- * kernels read whole blocks of 32, so entries n.. must be 0. */
+ * kernel reads windows of 32 at steps of 16, so entries n.. must be 0. */
 static inline int pt_csr_padded(int n)
 {
-    return (n + 31) / 32 * 32;
+    return (n + 15) / 16 * 16 + 16;
 }
 
 /* y[0..n_out) = relu?(W x + b) for one input vector x (pt_csr_padded(n_in)
