@@ -12,9 +12,10 @@
  * grouping rows by where their non-zeros fall (layer 0 at 90%: 2998 -> 2736
  * steps), windows every 16 inputs instead of every 32 (-> ~2300), and one
  * flat stream of steps per row group, each step naming its window, instead
- * of a loop per (group, window): the per-window loops mispredicted, and
- * skipping all-zero input windows (image borders) did not pay for them
- * (bench_infer at 90%: 4.2 -> 3.8 us per forward, at 95%: 2.6 -> 2.4 us).
+ * of a loop per (group, window) with its own trip count; the zero-window
+ * skipping that those loops allowed (image borders) saved less than they
+ * cost (bench_infer at 90%: 4.2 -> 3.8 us per forward, at 95%: 2.6 -> 2.4
+ * us).
  *
  * For batches the CSR form runs against feature-major activations: one
  * broadcast weight times a contiguous run of the batch, accumulators in
