@@ -802,3 +802,29 @@ Test(prune, gradual_neuron_pruning_ending_with_training_still_reaches_its_target
     pt_mlp_free(&net);
     pt_data_close(&d);
 }
+
+/* The shipped pruning configs run as they are, on a slice of the data. */
+Test(prune, example_configs_reach_their_sparsity)
+{
+    const char *names[] = {"prune_gradual.json", "prune_iterative.json", "prune_neurons.json"};
+    pt_data d;
+    for (int i = 0; i < 3; i++) {
+        char path[PT_PATH_MAX];
+        snprintf(path, sizeof path, "%s/examples/%s", PT_SOURCE_DIR, names[i]);
+        pt_config c;
+        pt_err err;
+        cr_assert_eq(pt_config_load(&c, path, &err), PT_OK, "%s", err.msg);
+        cr_assert_neq(c.prune.schedule, PT_PRUNE_NONE, "%s", names[i]);
+        c.data.limit = 500;
+        c.data.test_limit = 500;
+        if (i == 0)
+            open_data(&c, &d); /* all three read the same data */
+        pt_mlp net;
+        pt_train_result r;
+        train_ok(&c, &d, &net, &r, NULL, NULL);
+        check_target(&net, c.prune.granularity, c.prune.sparsity, names[i]);
+        cr_expect_gt(r.test_acc, 0.6, "%s: %.3f", names[i], r.test_acc);
+        pt_mlp_free(&net);
+    }
+    pt_data_close(&d);
+}
