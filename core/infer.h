@@ -48,8 +48,10 @@ typedef struct {
     float *buf[2];                   /* feature-major activations, ping-pong */
 } pt_infer;
 
-/* Builds an engine for batches of 1..max_batch rows. Errors: PT_ERR_ARG
- * (max_batch < 1, unknown flags), PT_ERR_NOMEM; on error *e is zeroed. */
+/* Builds an engine for batches of 1..max_batch rows; with AUTO the timing
+ * takes up to ~10 ms per layer and batch size (a few ms for LeNet). Errors:
+ * PT_ERR_ARG (max_batch < 1, unknown flags, DENSE with SPARSE),
+ * PT_ERR_NOMEM; on error *e is zeroed. */
 pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flags, pt_err *err);
 
 /* Logits (n x n_out, row-major) of the rows x (n x n_in, row-major), in
