@@ -137,6 +137,7 @@ static void q_text(const char *sql, char *out, size_t cap)
 /* ---- replay -------------------------------------------------------------- */
 
 typedef struct {
+    int total; /* trials seen; the arrays keep the first 64 */
     int n, number[64];
     trial_state state[64];
     study_point p[64];
@@ -159,6 +160,7 @@ static void collect(void *ctx, int number, trial_state st, const study_point *p,
                      err.msg);
         free(sc.space_json);
     }
+    r->total++;
     if (r->n >= 64)
         return;
     r->number[r->n] = number;

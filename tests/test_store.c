@@ -4,6 +4,7 @@
  * writes, and the recording rate (printed, not asserted). Optuna's view of
  * the same files is in test_store_optuna.c.
  */
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -339,6 +340,80 @@ Test(store, readonly_handles_read_while_a_run_writes)
     store_close(r);
     free(sc.space_json);
     free(missing.space_json);
+}
+
+/* A reader process polling every 2 ms while the writer records trials as
+ * fast as it can: no error on either side, and the reader's view only grows. */
+static int poll_reader(int writer_done_fd)
+{
+    study_config sc;
+    make_study(&sc, "s", 0);
+    store *r;
+    pt_err err;
+    if (store_open(&r, dbpath, 1, &err) != PT_OK) {
+        fprintf(stderr, "reader: %s\n", err.msg);
+        return 1;
+    }
+    int bad = 0, last = 0, polls = 0;
+    char c;
+    for (;;) {
+        replay rp = {0};
+        if (store_each_trial(r, 1, &sc, collect, &rp, &err) != PT_OK) {
+            fprintf(stderr, "reader: %s\n", err.msg);
+            bad++;
+        }
+        if (rp.total < last)
+            bad++;
+        last = rp.total;
+        polls++;
+        if (read(writer_done_fd, &c, 1) == 1)
+            break;
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
+    /* Once the writer is done, the reader sees every trial it wrote. */
+    replay end = {0};
+    if (store_each_trial(r, 1, &sc, collect, &end, &err) != PT_OK || end.total != 1505)
+        bad++;
+    store_close(r);
+    free(sc.space_json);
+    fprintf(stderr, "reader: %d polls, last saw %d trials, %d errors\n", polls, last, bad);
+    return bad ? 1 : polls > 2 && last > 5 ? 0 : 2;
+}
+
+Test(store, a_reader_process_never_disturbs_the_writer)
+{
+    store *w;
+    study_config sc;
+    int ids[5];
+    pt_err err;
+    fill(&w, &sc, ids);
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    fcntl(fd[0], F_SETFL, O_NONBLOCK);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(fd[1]);
+        _exit(poll_reader(fd[0]));
+    }
+    close(fd[0]);
+    for (int k = 0; k < 1500; k++) {
+        study_point p = point_of(k);
+        int id, num;
+        double v = 0.5;
+        cr_assert_eq(store_trial_begin(w, 1, &sc, &p, "{}", &id, &num, &err), PT_OK, "%s", err.msg);
+        cr_assert_eq(store_trial_report(w, id, 0, 0.5, &err), PT_OK, "%s", err.msg);
+        cr_assert_eq(store_trial_end(w, id, TRIAL_COMPLETE, &v, 1, "{}", NULL, &err), PT_OK, "%s",
+                     err.msg);
+    }
+    cr_assert_eq(write(fd[1], "x", 1), 1);
+    close(fd[1]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader status %d", status);
+    cr_assert_eq(store_integrity(w, &err), PT_OK, "%s", err.msg);
+    store_close(w);
+    free(sc.space_json);
 }
 
 /* ---- speed (printed, never asserted) ------------------------------------- */
