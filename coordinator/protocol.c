@@ -127,7 +127,13 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
     int flag = 0, count = 0;
     MPI_Message m;
     MPI_Status s;
+    /* Probe twice: an empty probe is what drives MPI's progress engine, so a
+     * message that arrived while this rank slept is only matched by the probe
+     * after it. Without the second call every hop costs one more sleep
+     * (measured: 1 ms sleeps gave a 3.3 ms round trip, 1.1 ms with it). */
     int rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
+    if (rc == MPI_SUCCESS && !flag)
+        rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
     if (rc == MPI_SUCCESS && !flag)
         return PT_ERR_STOPPED;
     if (rc == MPI_SUCCESS)
