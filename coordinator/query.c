@@ -113,8 +113,11 @@ static int state_of(const char *name)
     return -1;
 }
 
-/* Objective names from the stored space ({"objectives": [{"name": ..}]}). */
-static void objective_names(query_study *s, const char *space_json)
+/* Objective names: prunetune's stored space ({"objectives": [{"name": ..}]}),
+ * else Optuna's system attribute study:metric_names (["a", "b"], written by
+ * Optuna >= 3.2 and by the store), else "value" / "value0".. as Optuna names
+ * them in its dataframes. */
+static void objective_names(query_study *s, const char *space_json, const char *metric_names)
 {
     for (int k = 0; k < STUDY_MAX_OBJECTIVES; k++) {
         if (s->n_objectives == 1)
@@ -123,12 +126,16 @@ static void objective_names(query_study *s, const char *space_json)
             snprintf(s->obj_name[k], sizeof s->obj_name[k], "value%d", k);
     }
     cJSON *j = space_json ? cJSON_Parse(space_json) : NULL;
-    const cJSON *objs = cJSON_GetObjectItemCaseSensitive(j, "objectives"), *o;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "objectives"), *o;
+    if (!list) {
+        cJSON_Delete(j);
+        list = j = metric_names ? cJSON_Parse(metric_names) : NULL;
+    }
     int k = 0;
-    cJSON_ArrayForEach(o, objs)
+    cJSON_ArrayForEach(o, list)
     {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
-        if (k < s->n_objectives && cJSON_IsString(n))
+        const cJSON *n = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "name") : o;
+        if (k < s->n_objectives && cJSON_IsString(n) && n->valuestring[0])
             snprintf(s->obj_name[k], sizeof s->obj_name[k], "%s", n->valuestring);
         k++;
     }
@@ -167,7 +174,16 @@ static pt_status study_details(query_db *q, query_study *s, pt_err *err)
             snprintf(s->created, sizeof s->created, "%.26s", c ? c : "");
         }
     }
-    objective_names(s, space);
+    sqlite3_stmt *m = prep(q,
+                           "SELECT value_json FROM study_system_attributes WHERE study_id=?1"
+                           " AND key='study:metric_names'",
+                           err, "read study attributes");
+    if (m)
+        sqlite3_bind_int(m, 1, s->id);
+    const char *names =
+        m && sqlite3_step(m) == SQLITE_ROW ? (const char *)sqlite3_column_text(m, 0) : NULL;
+    objective_names(s, space, names);
+    sqlite3_finalize(m);
     sqlite3_finalize(p);
     sqlite3_stmt *c = prep(q, "SELECT state, count(*) FROM trials WHERE study_id=?1 GROUP BY state",
                            err, "count trials");
