@@ -4,6 +4,8 @@
  * The store is three files: store_schema.c holds every SQL text (Optuna's
  * tables, prunetune's migrations, the statements), store.c opens the file,
  * migrates it and manages studies, store_trial.c records and replays trials.
+ * The read side (query.c, report_data.c) opens files with store_open too and
+ * then runs its own SELECTs on st->db, reporting through st->path.
  *
  * Schema ownership. store_optuna_sql is Optuna 3.1's RDB schema (alembic
  * revision v3.0.0.d), run once on an empty file; prunetune never changes it,

@@ -280,9 +280,10 @@ pt_status store_fail_running(store *st, int study_id, int *n, pt_err *err)
 
 /* ---- reading ------------------------------------------------------------- */
 
-/* Rebuilds trial trial_id's point against sc's parameters (a stored
- * parameter sc does not have, or a choice sc no longer has, is left out)
- * and its values; *has_values when all sc's objectives were found. */
+/* Rebuilds trial trial_id's point against sc's parameters and its values;
+ * *has_values when all sc's objectives were found. A stored parameter sc
+ * does not have, or whose value lies outside sc's distribution (a space
+ * changed with --force), is left out: a sampler only sees points of its space. */
 static pt_status read_trial(store *st, int trial_id, const study_config *sc, study_point *p,
                             double *values, int *has_values, pt_err *err)
 {
@@ -299,7 +300,7 @@ static pt_status read_trial(store *st, int trial_id, const study_config *sc, stu
             const study_param *q = &sc->param[i];
             if (strcmp(q->name, name) != 0)
                 continue;
-            if (q->kind != PARAM_CAT || (v >= 0 && v < q->n_choices)) {
+            if (contains(q, v)) {
                 p->present[i] = 1;
                 p->value[i] = v;
             }

@@ -199,6 +199,15 @@ Test(store, resume_with_another_space_needs_force)
     cr_assert_eq(created, 0);
     cr_assert_eq(store_study_open(st, &other, 0, &sid, &created, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(store_study_open(st, &sc, 0, &sid, &created, &err), PT_ERR_CONFIG);
+    /* Replayed against a narrower space, values outside it are left out. */
+    other.param[1].high = 0.5025; /* trials 0..2 have 0.500, 0.501, 0.502; 3, 4 are out */
+    replay r = {0};
+    cr_assert_eq(store_each_trial(st, 1, &other, collect, &r, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(r.n, 5);
+    for (int k = 0; k < 5; k++) {
+        cr_assert_eq(r.p[k].present[1], k < 3, "trial %d", k);
+        cr_assert(r.p[k].present[0] && r.p[k].present[2], "trial %d", k);
+    }
     /* Another name is another study, numbered from 0. */
     study_config b;
     make_study(&b, "b", 0);
