@@ -259,6 +259,13 @@ void pt_csr_gemv(const pt_csr *c, const float *x, float *y, int relu)
             /* vpermt2ps reads only the low 5 bits of each lane, so a lane's
              * four positions sit in its four bytes and a shift selects one;
              * each step reloads its window of x from L1. */
+            /* The weight stream comes from L2; fetching 16 steps ahead
+             * measured ~10% faster than leaving it to the hardware (the
+             * address is computed as an integer: it may run past the end). */
+            uintptr_t ahead = (uintptr_t)w + 1024;
+            for (int line = 0; line < 4; line++)
+                _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)line), _MM_HINT_T0);
+            _mm_prefetch((const char *)((uintptr_t)p + 1024), _MM_HINT_T0);
             __m512i i = _mm512_loadu_si512(p);
             const float *x0 = x + 16 * win[0], *x1 = x + 16 * win[1], *x2 = x + 16 * win[2],
                         *x3 = x + 16 * win[3];
