@@ -1,8 +1,9 @@
 -- store.sql — the study database, as coordinator/store.c creates it.
 --
 -- Documentation of the schema; the program does not read this file (the same
--- SQL is compiled into store.c, and tests/test_store.c checks that both give
--- the same tables and indexes).
+-- SQL is compiled into coordinator/store_schema.c, and
+-- tests/test_store_optuna.c checks that both give the same tables and
+-- indexes, and that Optuna 3.1 creates exactly Part 1).
 --
 -- Part 1 is Optuna 3.1's RDB storage at alembic revision v3.0.0.d
 -- (version_info.schema_version 12), column for column, so that
@@ -13,6 +14,21 @@
 -- intermediate values; the value column is then NULL). Datetimes are local
 -- time text 'YYYY-MM-DD HH:MM:SS.ffffff'. Attribute tables hold JSON text in
 -- value_json. Optuna owns this part: it is never migrated by prunetune.
+--
+-- What prunetune writes there beyond Optuna's own use:
+--   trial_params.distribution_json   Optuna's JSON ({"name": "FloatDistribution",
+--                                    "attributes": {...}}); param_value is the
+--                                    number, or the choice index of a categorical
+--   trial_intermediate_values.step   the epoch of a per-epoch report
+--   trial_user_attributes            the metrics of the result (sparsity, nnz,
+--                                    bytes_dense, bytes_stored, flops_per_sample,
+--                                    latency_b1_us, latency_b128_us, speedup_b1,
+--                                    speedup_b128, val_acc, test_acc, epochs,
+--                                    wall_s) when measured, and "fail_reason"
+--                                    (a JSON string) for a FAIL trial
+--   study_system_attributes          "study:metric_names": the objectives' names
+--                                    (read by Optuna >= 3.2 and optuna-dashboard)
+-- trial_heartbeats stays empty: the coordinator watches its workers itself.
 --
 -- Part 2 is prunetune's own, versioned by PRAGMA user_version: migration N
 -- brings user_version from N-1 to N. Append new migrations; never edit one
