@@ -6,11 +6,13 @@
  * Optuna's tables are the record; prunetune's pt_ tables add what Optuna has
  * no column for. Every event is one short transaction (BEGIN IMMEDIATE ..
  * COMMIT), so a crash loses at most the event in flight and a reader always
- * sees whole trials. Speed comes from two choices: WAL with
- * synchronous=NORMAL (a commit appends to the log without fsync; a power cut
- * may lose the last commits but never corrupts the file) and statements
- * prepared once and kept in the store (the coordinator writes thousands of
- * events per second; parsing SQL each time would dominate).
+ * sees whole trials. Speed comes from WAL with synchronous=NORMAL (a commit
+ * appends to the log without fsync; a power cut may lose the last commits but
+ * never corrupts the file), rare checkpoints (WRITER_PRAGMAS), statements
+ * prepared once and kept in the store (parsing SQL each time would dominate)
+ * and few indexes (each is written on every event). A trial (begin + 10
+ * params, 3 reports, end) writes about 26 WAL pages and costs about 0.15 ms
+ * of CPU: test_store prints the rate.
  *
  * Opening checks what the file is before writing anything to it: a file that
  * is not SQLite, an SQLite file of another program, an Optuna file of another
