@@ -30,9 +30,17 @@ static void setup(void)
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    /* Open MPI's own allocations outlive MPI_Finalize; only ours may leak-fail. */
+    /* Open MPI's own allocations outlive MPI_Finalize; only ours may leak-fail.
+     * Its plug-ins stay loaded so the suppressions can name them. */
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
     setenv("LSAN_OPTIONS",
            "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
+    /* Open MPI is built without frame pointers: only the slow unwinder gets
+     * through its frames to the library names the suppressions match. */
+    static char asan[1024];
+    const char *old = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
 }
 
 static void teardown(void)
