@@ -141,13 +141,15 @@ static pt_status put_uattr(store *st, int trial_id, const char *key, const char 
 static pt_status put_metrics(store *st, int trial_id, const cJSON *res, const char *result_json,
                              const char *fail_reason, pt_err *err)
 {
-    double v[N_METRICS];
+    double v[N_METRICS]; /* NaN: absent, null or not finite -> SQL NULL, no attribute */
+    for (int m = 0; m < N_METRICS; m++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(res, metric[m].key);
+        v[m] = cJSON_IsNumber(j) && isfinite(j->valuedouble) ? j->valuedouble : NAN;
+    }
     sqlite3_stmt *s = store_query(st, Q_METRICS_SET);
     if (s) {
         sqlite3_bind_int(s, 1, trial_id);
         for (int m = 0; m < N_METRICS; m++) {
-            const cJSON *j = cJSON_GetObjectItemCaseSensitive(res, metric[m].key);
-            v[m] = cJSON_IsNumber(j) && isfinite(j->valuedouble) ? j->valuedouble : NAN;
             if (isnan(v[m]))
                 continue;
             if (metric[m].integer)
