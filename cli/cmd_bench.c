@@ -34,7 +34,7 @@ static void bench_usage(FILE *f)
             "difference of the logits from the training engine's.\n\n"
             "options:\n"
             "  --epochs N   training epochs before pruning (default 2)\n"
-            "  --limit N    training rows (default all)\n"
+            "  --limit N    training rows (default: the config's data.limit, all)\n"
             "  --repeat R   measurements per network, median taken (default 3)\n"
             "  -h, --help   this help\n");
 }
@@ -147,32 +147,37 @@ int cmd_bench_infer(int argc, char **argv)
     }
     pt_config cfg;
     pt_config_defaults(&cfg);
-    cfg.train.epochs = 2;
-    int repeat = 3;
+    int repeat = 3, epochs = 2, limit = -1;
+    const char *path = NULL;
     pt_err err;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (!strcmp(argv[i], "--epochs") && has) {
-            cfg.train.epochs = atoi(argv[++i]);
+            epochs = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--limit") && has) {
-            cfg.data.limit = atoi(argv[++i]);
+            limit = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--repeat") && has) {
             repeat = atoi(argv[++i]);
-        } else if (argv[i][0] != '-') {
-            if (pt_config_load(&cfg, argv[i], &err) != PT_OK) {
-                fprintf(stderr, "prunetune bench-infer: %s\n", err.msg);
-                return PT_EXIT_USAGE;
-            }
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
         } else {
-            fprintf(stderr, "prunetune bench-infer: bad option '%s' (see --help)\n", argv[i]);
+            fprintf(stderr, "prunetune bench-infer: bad argument '%s' (see --help)\n", argv[i]);
             return PT_EXIT_USAGE;
         }
     }
-    if (cfg.train.epochs < 1 || repeat < 1 || repeat > 16 || cfg.data.limit < 0) {
+    if (epochs < 1 || repeat < 1 || repeat > 16 || (limit < 0 && limit != -1)) {
         fprintf(stderr,
                 "prunetune bench-infer: --epochs >= 1, 1 <= --repeat <= 16, --limit >= 0\n");
         return PT_EXIT_USAGE;
     }
+    /* The options win over the config, wherever they stand on the line. */
+    if (path && pt_config_load(&cfg, path, &err) != PT_OK) {
+        fprintf(stderr, "prunetune bench-infer: %s\n", err.msg);
+        return PT_EXIT_USAGE;
+    }
+    cfg.train.epochs = epochs;
+    if (limit >= 0)
+        cfg.data.limit = limit;
     pt_data data;
     memset(&data, 0, sizeof data);
     if (pt_data_open(&data, &cfg.data, cfg.seed, &err) != PT_OK) {
