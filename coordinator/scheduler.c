@@ -79,6 +79,20 @@ void sched_dismiss(MPI_Comm comm)
     }
 }
 
+/* "exit" to every worker not given up as lost: a blocking send to a dead
+ * process (over TCP, for spawned workers) could wait forever. */
+static void dismiss_live(sched *s)
+{
+    for (int r = 1; r <= s->n_workers; r++) {
+        if (s->w && s->w[r].state == W_LOST)
+            continue;
+        cJSON *m = cJSON_CreateObject();
+        pt_err e;
+        proto_isend(s->comm, r, MSG_EXIT, m, &s->out, &e);
+        cJSON_Delete(m);
+    }
+}
+
 static int better(const sched *s, double v)
 {
     if (!s->have_best)
@@ -467,12 +481,13 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
                 sc->name, sc->storage, s.done_before, interrupted);
     if (st == PT_OK)
         st = loop(&s, err);
-    sched_dismiss(comm);
-    proto_outbox_close(&s.out, 5.0);
     if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
         status_line(&s);
         final_report(&s, sc);
     }
+    dismiss_live(&s);
+    /* A send to a dead process may never complete: give up after a while. */
+    proto_outbox_close(&s.out, 5.0);
     sum->finished = s.finished;
     sum->failed = s.failed;
     sum->wall_s = pt_now() - s.t0;
