@@ -15,6 +15,14 @@
  * the file is in WAL mode so readers (prunetune best/top/report, Optuna)
  * can query it at any time. Read-only handles never write. A store is used
  * by one thread at a time.
+ *
+ * Errors are one line naming the file: PT_ERR_IO when SQLite fails,
+ * PT_ERR_ARG when the caller breaks a rule — a write through a read-only
+ * handle, an event for a trial that is not RUNNING, a parameter value outside
+ * its distribution (Optuna would then refuse to load the whole study), a NaN
+ * objective value (end such a trial FAIL instead). A failed event writes
+ * nothing. On a read-only handle store_study_open only finds the study
+ * (PT_ERR_CONFIG when it is missing).
  */
 #ifndef COORD_STORE_H
 #define COORD_STORE_H
