@@ -18,7 +18,7 @@
 #define COORD_STORE_IMPL_H
 
 #include <sqlite3.h>
-#include <stddef.h> /* study.h uses size_t */
+#include <stddef.h>
 
 #include "store.h"
 
