@@ -19,6 +19,7 @@
 #include "config.h"
 #include "data_open.h"
 #include "infer.h"
+#include "result.h"
 #include "sysinfo.h"
 #include "train.h"
 
@@ -109,40 +110,11 @@ static int print_epoch(void *ctx, const pt_epoch_stats *s)
     return 0;
 }
 
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
 static void print_result(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
                          pt_status st, const pt_err *err)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", st == PT_OK ? "ok" : "failed");
-    if (st != PT_OK)
-        cJSON_AddStringToObject(o, "reason", err->msg);
-    add_num(o, "val_acc", r->val_acc);
-    add_num(o, "test_acc", r->test_acc);
-    add_num(o, "loss", r->loss);
-    add_num(o, "val_loss", r->val_loss);
-    add_num(o, "test_loss", r->test_loss);
-    cJSON_AddNumberToObject(o, "epochs", r->epochs);
-    add_num(o, "train_samples_per_s", r->train_samples_per_s);
-    add_num(o, "train_s", r->train_s);
-    cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)pt_peak_rss_bytes());
-    add_num(o, "wall_s", r->wall_s);
-    cJSON_AddNumberToObject(o, "seed", (double)cfg->seed);
-    long np = 0;
-    for (int l = 0; l < net->n_layers; l++)
-        np += (long)net->layer[l].n_out * (net->layer[l].n_in + 1);
-    cJSON_AddNumberToObject(o, "params", (double)np);
-    add_num(o, "sparsity", r->sparsity);
-    pt_err cerr; /* size, FLOPs and inference latency of the final network */
-    if (st == PT_OK && pt_infer_cost_report(net, o, &cerr) != PT_OK)
-        cJSON_AddStringToObject(o, "cost_error", cerr.msg);
+    /* The same object a search worker sends for its trial (core/result.h). */
+    cJSON *o = pt_result_json(cfg, net, r, st, err);
     char *text = cJSON_Print(o);
     if (text)
         printf("%s\n", text);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "infer.h"
 #include "sysinfo.h"
 
 void pt_json_add_num(cJSON *o, const char *k, double v)
@@ -38,5 +39,8 @@ cJSON *pt_result_json(const pt_config *cfg, const pt_mlp *net, const pt_train_re
         np += (long)net->layer[l].n_out * (net->layer[l].n_in + 1);
     cJSON_AddNumberToObject(o, "params", (double)np);
     pt_json_add_num(o, "sparsity", r->sparsity);
+    pt_err cerr; /* size, FLOPs and inference latency of the final network */
+    if (st == PT_OK && pt_infer_cost_report(net, o, &cerr) != PT_OK)
+        cJSON_AddStringToObject(o, "cost_error", cerr.msg);
     return o;
 }

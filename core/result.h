@@ -7,7 +7,9 @@
  * its config by hand prints. Keys: status ("ok" | "failed"), reason (when
  * failed), val_acc, test_acc, loss, val_loss, test_loss, epochs,
  * train_samples_per_s, train_s, peak_rss_bytes, wall_s, seed, params,
- * sparsity. A figure that is NaN/inf (no validation rows, a diverged run) is
+ * sparsity, and when training succeeded the inference cost of the final
+ * network (pt_infer_cost_report: nnz, bytes, FLOPs, latency, per layer) or
+ * cost_error. A figure that is NaN/inf (no validation rows, a diverged run) is
  * null. Memory: the caller owns the returned object (cJSON_Delete); NULL when
  * out of memory.
  */
