@@ -10,7 +10,8 @@
  *     "n_trials": 64,                    budget: trials (finished ones count)
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
  *     "sampler": "random",               "random" | "grid"
- *     "pruner": "none",                  early stopping (later: "asha", "median")
+ *     "pruner": "none",                  early stopping: "none" | "asha" | "median",
+ *     "asha": {"reduction_factor": 3},   its options (also "median": {...})
  *     "objectives": [{"name": "val_acc", "direction": "maximize"}],
  *     "trial": { ...a prunetune train config (data, net, train, reg, prune)... },
  *     "search_space": {
@@ -77,6 +78,21 @@ typedef struct {
 typedef enum { SAMPLER_RANDOM = 0, SAMPLER_GRID = 1, SAMPLER_TPE = 2 } sampler_kind; /* add at end */
 typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind;   /* add at end */
 
+/* "asha": {...}: rungs at min_resource * reduction_factor^(min_early_stopping_rate + k)
+ * steps (epochs); n_brackets > 1 is Hyperband (see coordinator/pruner.h). */
+typedef struct {
+    int min_resource;            /* >= 1, default 1 */
+    int reduction_factor;        /* eta >= 2, default 3 */
+    int min_early_stopping_rate; /* >= 0, default 0 */
+    int n_brackets;              /* >= 1, default 1 */
+} study_asha;
+
+/* "median": {...}: Optuna's MedianPruner. */
+typedef struct {
+    int n_startup_trials; /* COMPLETE trials before anything is stopped, default 5 */
+    int n_warmup_steps;   /* a trial is not stopped before this step, default 0 */
+} study_median;
+
 typedef struct {
     char name[STUDY_NAME_MAX];
     char storage[PT_PATH_MAX];
@@ -92,6 +108,8 @@ typedef struct {
     study_param param[STUDY_MAX_PARAMS];
     char *space_json;    /* canonical JSON of search_space + objectives (malloc'd): what
                             resume compares against the stored study */
+    study_asha asha;     /* pruner "asha" options (defaults also when another pruner) */
+    study_median median; /* pruner "median" options */
 } study_config;
 
 /* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line

@@ -1,0 +1,244 @@
+/*
+ * test_pruner.c — the early-stopping rules on scripted sequences of
+ * intermediate values, checked against decisions worked out by hand (the
+ * comments beside each line show the sorted rung or step values).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "pruner.h"
+#include "study.h"
+
+static study_config cfg(pruner_kind kind, study_direction dir)
+{
+    study_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.pruner = kind;
+    sc.n_objectives = 1;
+    sc.obj[0].dir = dir;
+    sc.asha = (study_asha){.min_resource = 1, .reduction_factor = 3, .n_brackets = 1};
+    sc.median = (study_median){.n_startup_trials = 5, .n_warmup_steps = 0};
+    return sc;
+}
+
+static pruner *make(const study_config *sc)
+{
+    pruner *p = NULL;
+    pt_err err;
+    cr_assert_eq(pruner_new(&p, sc, &err), PT_OK, "%s", err.msg);
+    return p;
+}
+
+/* The decision for one report (flip: the value as a loss, 1 - v). */
+static int rep(pruner *p, int number, int step, double v)
+{
+    int stop = -1;
+    pt_err err;
+    cr_assert_eq(pruner_report(p, number, step, v, &stop, &err), PT_OK, "%s", err.msg);
+    return stop;
+}
+
+static void fin(pruner *p, int number, trial_state st)
+{
+    pt_err err;
+    cr_assert_eq(pruner_finish(p, number, st, &err), PT_OK, "%s", err.msg);
+}
+
+/* eta 3, rungs at steps 1, 3, 9; maximize (or minimize 1 - v: same decisions). */
+static void asha_script(study_direction dir)
+{
+    study_config sc = cfg(PRUNER_ASHA, dir);
+    pruner *p = make(&sc);
+    double s = dir == DIR_MAXIMIZE ? 1 : -1, o = dir == DIR_MAXIMIZE ? 0 : 1;
+#define R(n, step, v) rep(p, n, step, o + s * (v))
+    cr_expect_eq(R(0, 1, 0.50), 0); /* rung0 {.5}: alone, the best: on */
+    cr_expect_eq(R(0, 2, 0.55), 0); /* no rung at step 2 */
+    cr_expect_eq(R(1, 1, 0.40), 1); /* rung0 {.4 .5}: < 2 values, not the best: stop */
+    cr_expect_eq(R(1, 2, 0.90), 0); /* the epoch it was in: ignored, records nothing */
+    cr_expect_eq(R(0, 3, 0.60), 0); /* rung1 {.6}: on */
+    cr_expect_eq(R(2, 1, 0.60), 0); /* rung0 {.4 .5 .6}: 3/3-1 = 0 -> the best: on */
+    cr_expect_eq(R(3, 1, 0.45), 1); /* {.4 .45 .5 .6}: must be >= .6 */
+    cr_expect_eq(R(4, 1, 0.55), 1); /* {.4 .45 .5 .55 .6}: must be >= .6 */
+    cr_expect_eq(R(5, 1, 0.58), 0); /* 6 values: 2nd best .58 -> on (ties go on) */
+    cr_expect_eq(R(2, 3, 0.65), 0); /* rung1 {.6 .65}: the best: on */
+    cr_expect_eq(R(5, 3, 0.62), 1); /* rung1 {.6 .62 .65}: must be >= .65 */
+    cr_expect_eq(R(0, 9, 0.70), 0); /* rung2 {.7}: on */
+    cr_expect_eq(R(2, 9, 0.69), 1); /* rung2 {.69 .7}: not the best */
+    cr_expect_eq(R(6, 1, 0.30), 1); /* 7 values {.3 .4 .45 .5 .55 .58 .6}: 2nd best .58 */
+    cr_expect_eq(R(7, 1, 0.59), 0); /* 8 values: 2nd best .59 -> on */
+    cr_expect_eq(R(8, 1, 0.57), 1); /* 9 values: 3rd best .58 -> stop */
+#undef R
+    pruner_free(p);
+}
+
+Test(pruner, asha_promotions_and_stops_maximize)
+{
+    asha_script(DIR_MAXIMIZE);
+}
+
+Test(pruner, asha_same_decisions_when_minimizing_the_loss)
+{
+    asha_script(DIR_MINIMIZE);
+}
+
+Test(pruner, rung_steps_and_min_early_stopping_rate)
+{
+    study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    sc.asha.min_resource = 2;
+    sc.asha.min_early_stopping_rate = 1;
+    pruner *p = make(&sc);
+    /* 2 * 3^(1 + k): 6, 18, 54 */
+    cr_expect_eq(pruner_rung_step(p, 0, 0), 6);
+    cr_expect_eq(pruner_rung_step(p, 0, 1), 18);
+    cr_expect_eq(pruner_rung_step(p, 0, 2), 54);
+    cr_expect_eq(pruner_rung_step(p, 1, 0), -1, "one bracket only");
+    for (int step = 1; step <= 5; step++)
+        cr_expect_eq(rep(p, 0, step, 0.9), 0);
+    cr_expect_eq(rep(p, 0, 6, 0.9), 0); /* rung0 {.9} */
+    for (int step = 1; step <= 5; step++)
+        cr_expect_eq(rep(p, 1, step, 0.1), 0, "nothing is decided before the first rung");
+    cr_expect_eq(rep(p, 1, 6, 0.1), 1); /* rung0 {.1 .9} */
+    /* A NaN stops its trial and records nothing: trial 3 is then compared
+     * with {.1 .9} only (.95 the best: on). */
+    cr_expect_eq(rep(p, 2, 1, NAN), 1);
+    cr_expect_eq(rep(p, 2, 6, 0.95), 0, "already stopped");
+    cr_expect_eq(rep(p, 3, 6, 0.95), 0);
+    pruner_free(p);
+}
+
+/* A step past several rungs at once (a trial that reports sparsely) records
+ * its value at each and stops at the first it fails. */
+Test(pruner, asha_step_past_two_rungs)
+{
+    study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    pruner *p = make(&sc);
+    cr_expect_eq(rep(p, 0, 3, 0.5), 0); /* rung0 {.5} and rung1 {.5} */
+    cr_expect_eq(rep(p, 1, 1, 0.6), 0); /* rung0 {.5 .6}: the best */
+    cr_expect_eq(rep(p, 1, 3, 0.4), 1); /* rung1 {.4 .5} */
+    pruner_free(p);
+}
+
+Test(pruner, hyperband_brackets)
+{
+    study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    sc.asha.n_brackets = 3;
+    pruner *p = make(&sc);
+    /* bracket b starts at 3^b; budgets ceil(3 * 3^s / (s + 1)), s = 2 - b: 9, 5, 3 */
+    cr_expect_eq(pruner_rung_step(p, 0, 0), 1);
+    cr_expect_eq(pruner_rung_step(p, 1, 0), 3);
+    cr_expect_eq(pruner_rung_step(p, 2, 0), 9);
+    int count[3] = {0}, first[3] = {-1, -1, -1};
+    for (int n = 0; n < 1700; n++) {
+        int b = pruner_bracket(p, n);
+        cr_assert(b >= 0 && b < 3);
+        count[b]++;
+        if (first[b] < 0)
+            first[b] = n;
+    }
+    cr_expect(abs(count[0] - 900) < 90 && abs(count[1] - 500) < 75 && abs(count[2] - 300) < 60,
+              "%d %d %d", count[0], count[1], count[2]);
+    /* Brackets do not compete: the first trial of each is alone at its rung. */
+    int a = first[0], b = first[1];
+    cr_expect_eq(rep(p, a, 1, 0.9), 0);
+    cr_expect_eq(rep(p, b, 1, 0.1), 0, "no rung at step 1 in bracket 1");
+    cr_expect_eq(rep(p, b, 3, 0.1), 0, "alone in bracket 1's first rung");
+    pruner_free(p);
+}
+
+Test(pruner, median_rule)
+{
+    study_config sc = cfg(PRUNER_MEDIAN, DIR_MAXIMIZE);
+    sc.median.n_startup_trials = 2;
+    sc.median.n_warmup_steps = 2;
+    pruner *p = make(&sc);
+    double t0[] = {0.5, 0.6, 0.7}, t1[] = {0.7, 0.8, 0.9};
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(rep(p, 0, i + 1, t0[i]), 0, "no complete trial yet");
+    fin(p, 0, TRIAL_COMPLETE);
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(rep(p, 1, i + 1, t1[i]), 0, "1 complete < n_startup_trials");
+    fin(p, 1, TRIAL_COMPLETE);
+    /* medians: step 1 .6, step 2 .7, step 3 .8 */
+    cr_expect_eq(rep(p, 2, 1, 0.1), 0, "step 1 < n_warmup_steps");
+    cr_expect_eq(rep(p, 2, 2, 0.65), 1, "best .65 < .7");
+    cr_expect_eq(rep(p, 3, 1, 0.2), 0);
+    cr_expect_eq(rep(p, 3, 2, 0.75), 0, "best .75 >= .7");
+    cr_expect_eq(rep(p, 3, 3, 0.70), 1, "best .75 < .8");
+    fin(p, 2, TRIAL_PRUNED); /* pruned trials do not count */
+    fin(p, 3, TRIAL_PRUNED);
+    cr_expect_eq(rep(p, 4, 1, 0.9), 0);
+    cr_expect_eq(rep(p, 4, 2, 0.5), 0, "the best so far counts: .9 >= .7");
+    cr_expect_eq(rep(p, 4, 3, 0.5), 0, ".9 >= .8");
+    fin(p, 4, TRIAL_COMPLETE);
+    /* now step 2 {.5 .6 .8}: median .6; step 3 {.5 .7 .9}: median .7 */
+    cr_expect_eq(rep(p, 5, 2, 0.61), 0, ".61 >= .6");
+    cr_expect_eq(rep(p, 5, 3, 0.61), 1, ".61 < .7");
+    fin(p, 5, TRIAL_PRUNED);
+    fin(p, 6, TRIAL_FAIL); /* a trial that never reported */
+    pruner_free(p);
+}
+
+Test(pruner, median_minimize_and_even_count)
+{
+    study_config sc = cfg(PRUNER_MEDIAN, DIR_MINIMIZE);
+    sc.median.n_startup_trials = 2;
+    pruner *p = make(&sc);
+    rep(p, 0, 1, 1.0);
+    rep(p, 1, 1, 2.0);
+    fin(p, 0, TRIAL_COMPLETE);
+    fin(p, 1, TRIAL_COMPLETE);
+    /* step 1 {1 2}: median 1.5 */
+    cr_expect_eq(rep(p, 2, 1, 1.5), 0);
+    cr_expect_eq(rep(p, 3, 1, 1.6), 1);
+    cr_expect_eq(rep(p, 4, 2, 9.0), 0, "no complete trial reached step 2");
+    pruner_free(p);
+}
+
+/* Resume: a pruner rebuilt from the stored reports (in their order, answers
+ * ignored) decides the rest exactly as the one that saw them live. */
+Test(pruner, replay_rebuilds_the_same_state)
+{
+    for (int kind = PRUNER_ASHA; kind <= PRUNER_MEDIAN; kind++) {
+        study_config sc = cfg((pruner_kind)kind, DIR_MAXIMIZE);
+        pruner *live = make(&sc), *again = make(&sc);
+        uint64_t x = 12345;
+        int running[4] = {0, 1, 2, 3}, step[4] = {0}, next = 4, same = 1, stops = 0;
+        for (int e = 0; e < 400; e++) {
+            int w = e % 4, n = running[w];
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double v = 0.5 + 0.3 * (double)(x >> 11) / 9007199254740992.0 + 0.01 * step[w];
+            int s1 = rep(live, n, ++step[w], v);
+            int s2 = rep(again, n, step[w], v);
+            if (e >= 200)
+                same &= s1 == s2;
+            stops += s1;
+            if (s1 || step[w] == 9) {
+                fin(live, n, s1 ? TRIAL_PRUNED : TRIAL_COMPLETE);
+                fin(again, n, s1 ? TRIAL_PRUNED : TRIAL_COMPLETE);
+                running[w] = next++;
+                step[w] = 0;
+            }
+        }
+        cr_expect(same, "kind %d", kind);
+        cr_expect_gt(stops, 10, "kind %d stopped only %d trials", kind, stops);
+        pruner_free(live);
+        pruner_free(again);
+    }
+}
+
+Test(pruner, none_never_stops_and_bad_options_are_refused)
+{
+    study_config sc = cfg(PRUNER_NONE, DIR_MAXIMIZE);
+    pruner *p = make(&sc);
+    for (int n = 0; n < 10; n++)
+        cr_expect_eq(rep(p, n, 1, n == 0 ? 1.0 : 0.0), 0);
+    cr_expect_eq(rep(p, 11, 1, NAN), 0);
+    pruner_free(p);
+    sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    sc.asha.reduction_factor = 1;
+    pt_err err;
+    cr_expect_eq(pruner_new(&p, &sc, &err), PT_ERR_CONFIG);
+    cr_expect_null(p);
+    cr_expect_not_null(strstr(err.msg, "reduction_factor"), "%s", err.msg);
+}
