@@ -16,10 +16,10 @@
  *   slot per non-zero (the gather kernel reaches ~1.5x dense at 90%
  *   sparsity); a register permute costs one instruction per 16 non-zeros.
  *   The price is padding: a step is as long as 16 lanes whether or not
- *   every row has a non-zero left in the window. Windows start every 16
- *   inputs, so a row that runs out in one window can go on with the next
- *   16 inputs, and rows are grouped by where their non-zeros fall; both
- *   cut the padding (csr.c). A group's steps form one branch-free stream.
+ *   every row has a non-zero left in the window. Rows are grouped in order
+ *   of non-zero count, and windows start every 16 inputs, so a row that
+ *   runs out in one window can go on with the next 16 inputs; both cut the
+ *   padding (csr.c). A group's steps form one branch-free stream.
  * Builds without AVX-512 run a scalar CSR row loop for batch 1.
  *
  * Ownership: pt_csr_build allocates everything; pt_csr_free releases it and
