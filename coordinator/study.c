@@ -30,9 +30,9 @@
 
 /* ---- top-level keys ----------------------------------------------------- */
 
-static const char *const root_keys[] = {"$schema",    "study",     "storage",      "seed",
-                                        "n_trials",   "timeout_s", "sampler",      "pruner",
-                                        "objectives", "trial",     "search_space", NULL};
+static const char *const root_keys[] = {
+    "$schema", "study",      "storage", "seed",         "n_trials", "timeout_s", "sampler",
+    "pruner",  "objectives", "trial",   "search_space", "asha",     "median",    NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -98,6 +98,67 @@ static pt_status parse_budget(const study_ctx *x, study_config *s, const cJSON *
     return PT_OK;
 }
 
+/* An integer option path.key in [lo, hi]; *dst keeps its default when absent. */
+static pt_status get_int_opt(const study_ctx *x, const cJSON *obj, const char *path,
+                             const char *key, int lo, int hi, int *dst)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return PT_OK;
+    if (!is_integral(v) || v->valuedouble < lo || v->valuedouble > hi) {
+        char at[96], what[64];
+        snprintf(at, sizeof at, "%s.%s", path, key);
+        snprintf(what, sizeof what, "an integer >= %d and <= %d", lo, hi);
+        return study_expected(x, at, what, v);
+    }
+    *dst = (int)v->valuedouble;
+    return PT_OK;
+}
+
+/* "pruner" and the option objects "asha" and "median" (each accepted
+ * whichever pruner is chosen, so switching is a one-word edit). Defaults are
+ * Optuna 3.1's; the bounds are what coordinator/pruner.c handles. */
+static pt_status parse_pruner(const study_ctx *x, study_config *s, const cJSON *root)
+{
+    static const char *const asha_keys[] = {"min_resource", "reduction_factor",
+                                            "min_early_stopping_rate", "n_brackets", NULL};
+    static const char *const median_keys[] = {"n_startup_trials", "n_warmup_steps", NULL};
+    s->asha = (study_asha){.min_resource = 1, .reduction_factor = 3, .n_brackets = 1};
+    s->median = (study_median){.n_startup_trials = 5, .n_warmup_steps = 0};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "pruner");
+    const char *name = cJSON_IsString(v) ? v->valuestring : "";
+    s->pruner = PRUNER_NONE;
+    if (!strcmp(name, "asha"))
+        s->pruner = PRUNER_ASHA;
+    else if (!strcmp(name, "median"))
+        s->pruner = PRUNER_MEDIAN;
+    else if (v && strcmp(name, "none"))
+        return study_expected(x, "pruner", "one of \"none\", \"asha\", \"median\"", v);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "asha");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "median");
+    pt_status st = PT_OK;
+    if (a && !cJSON_IsObject(a))
+        return study_expected(x, "asha", "an object of options", a);
+    if (m && !cJSON_IsObject(m))
+        return study_expected(x, "median", "an object of options", m);
+    if (a && ((st = study_check_members(x, a, "asha", asha_keys)) != PT_OK ||
+              (st = get_int_opt(x, a, "asha", "min_resource", 1, 1000000, &s->asha.min_resource)) !=
+                  PT_OK ||
+              (st = get_int_opt(x, a, "asha", "reduction_factor", 2, 1000,
+                                &s->asha.reduction_factor)) != PT_OK ||
+              (st = get_int_opt(x, a, "asha", "min_early_stopping_rate", 0, 30,
+                                &s->asha.min_early_stopping_rate)) != PT_OK ||
+              (st = get_int_opt(x, a, "asha", "n_brackets", 1, 16, &s->asha.n_brackets)) != PT_OK))
+        return st;
+    if (m && ((st = study_check_members(x, m, "median", median_keys)) != PT_OK ||
+              (st = get_int_opt(x, m, "median", "n_startup_trials", 0, 100000000,
+                                &s->median.n_startup_trials)) != PT_OK ||
+              (st = get_int_opt(x, m, "median", "n_warmup_steps", 0, 100000000,
+                                &s->median.n_warmup_steps)) != PT_OK))
+        return st;
+    return PT_OK;
+}
+
 static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *root)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "sampler");
@@ -110,11 +171,7 @@ static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *r
         else
             return study_expected(x, "sampler", "one of \"random\", \"grid\"", v);
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "pruner");
-    s->pruner = PRUNER_NONE;
-    if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, "none")))
-        return study_expected(x, "pruner", "\"none\" (no pruner is implemented yet)", v);
-    return PT_OK;
+    return parse_pruner(x, s, root);
 }
 
 static int is_metric_name(const char *s)

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pruner.h"
@@ -241,4 +242,32 @@ Test(pruner, none_never_stops_and_bad_options_are_refused)
     cr_expect_eq(pruner_new(&p, &sc, &err), PT_ERR_CONFIG);
     cr_expect_null(p);
     cr_expect_not_null(strstr(err.msg, "reduction_factor"), "%s", err.msg);
+}
+
+Test(pruner, study_options_parsed_with_optuna_defaults)
+{
+    const char *space =
+        "\"search_space\": {\"reg.l2\": {\"type\": \"float\", \"low\": 0, \"high\": 1}}";
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"study\": \"t\", \"pruner\": \"asha\", \"asha\": {\"min_resource\": 2,"
+             " \"reduction_factor\": 4, \"min_early_stopping_rate\": 1, \"n_brackets\": 2}, %s}",
+             space);
+    study_config s;
+    pt_err err;
+    cr_assert_eq(study_parse(&s, json, "s.json", &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(s.pruner, PRUNER_ASHA);
+    cr_expect(s.asha.min_resource == 2 && s.asha.reduction_factor == 4 &&
+              s.asha.min_early_stopping_rate == 1 && s.asha.n_brackets == 2);
+    cr_expect(s.median.n_startup_trials == 5 && s.median.n_warmup_steps == 0);
+    study_free(&s);
+    snprintf(json, sizeof json,
+             "{\"study\": \"t\", \"pruner\": \"median\", \"median\": {\"n_warmup_steps\": 3}, %s}",
+             space);
+    cr_assert_eq(study_parse(&s, json, "s.json", &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(s.pruner, PRUNER_MEDIAN);
+    cr_expect(s.median.n_startup_trials == 5 && s.median.n_warmup_steps == 3);
+    cr_expect(s.asha.min_resource == 1 && s.asha.reduction_factor == 3 &&
+              s.asha.min_early_stopping_rate == 0 && s.asha.n_brackets == 1);
+    study_free(&s);
 }
