@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "protocol.h"
+#include "pruner.h"
 #include "sampler.h"
 #include "store.h"
 #include "sysinfo.h"
@@ -39,6 +40,8 @@ typedef struct {
     int trial_id, number;
     study_point point;
     double t_start, t_last;
+    int have_last, stop_sent; /* the pruner's view of the trial */
+    double last_value;        /* its last reported value: a PRUNED trial's value */
 } wslot;
 
 typedef struct {
@@ -47,6 +50,7 @@ typedef struct {
     const sched_opts *o;
     store *db;
     sampler *sm;
+    pruner *pr;
     int study_id;
     int n_workers; /* ranks 1..n_workers */
     wslot *w;      /* indexed by rank; w[0] unused */
@@ -113,6 +117,8 @@ static void note_best(sched *s, int number, const double *values)
 typedef struct {
     sched *s;
     int counted;
+    pt_status st; /* the pruner's first failure */
+    pt_err err;
 } replay_ctx;
 
 static void replay_one(void *ctx, int number, trial_state st, const study_point *p,
@@ -124,9 +130,21 @@ static void replay_one(void *ctx, int number, trial_state st, const study_point 
     if (st == TRIAL_RUNNING || st == TRIAL_WAITING)
         return;
     sampler_tell(r->s->sm, number, p, st, values);
+    if (r->st == PT_OK)
+        r->st = pruner_finish(r->s->pr, number, st, &r->err);
     r->counted++;
     if (st == TRIAL_COMPLETE)
         note_best(r->s, number, values);
+}
+
+/* Resume: the pruner sees the stored reports again, in their order (its
+ * answers are already acted on). */
+static void replay_report(void *ctx, int number, int step, double value)
+{
+    replay_ctx *r = ctx;
+    int stop = 0;
+    if (r->st == PT_OK)
+        r->st = pruner_report(r->s->pr, number, step, value, &stop, &r->err);
 }
 
 /* "prune.schedule=gradual reg.l2=1.2e-05": the sampled params, for humans. */
@@ -199,6 +217,9 @@ static pt_status end_fail(sched *s, int trial_id, int number, const study_point 
     if (st != PT_OK)
         return st;
     sampler_tell(s->sm, number, p, TRIAL_FAIL, NULL);
+    st = pruner_finish(s->pr, number, TRIAL_FAIL, err);
+    if (st != PT_OK)
+        return st;
     s->finished++;
     s->failed++;
     progress(s, number, p, TRIAL_FAIL, NULL, 0, elapsed, why);
@@ -254,6 +275,7 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     w->number = number;
     w->point = p;
     w->t_start = w->t_last = pt_now();
+    w->have_last = w->stop_sent = 0;
     s->running++;
     *used = 1;
     return PT_OK;
@@ -300,18 +322,46 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
                           : "result message without metrics";
     if (why)
         return end_fail(s, w->trial_id, w->number, &w->point, elapsed, why, err);
-    char *text = cJSON_PrintUnformatted(metrics);
     trial_state ts = stopped ? TRIAL_PRUNED : TRIAL_COMPLETE;
+    if (stopped && w->have_last)
+        v[0] = w->last_value; /* Optuna's rule: a PRUNED trial's value is its last report */
+    char *text = cJSON_PrintUnformatted(metrics);
     pt_status st = store_trial_end(s->db, w->trial_id, ts, v, s->sc->n_objectives, text, NULL, err);
     free(text);
     if (st != PT_OK)
         return st;
     sampler_tell(s->sm, w->number, &w->point, ts, v);
+    if ((st = pruner_finish(s->pr, w->number, ts, err)) != PT_OK)
+        return st;
     s->finished++;
     if (ts == TRIAL_COMPLETE)
         note_best(s, w->number, v);
     progress(s, w->number, &w->point, ts, v, proto_num(metrics, "sparsity", 0), elapsed, NULL);
     return PT_OK;
+}
+
+/* A per-epoch value: stored, then judged by the pruner; a "stop" goes out
+ * at once so the worker reads it after the epoch it is in. */
+static pt_status on_report(sched *s, wslot *w, int rank, const cJSON *msg, pt_err *err)
+{
+    w->t_last = pt_now();
+    double v = proto_num(msg, "value", NAN);
+    int epoch = (int)proto_num(msg, "epoch", 0), stop = 0;
+    pt_status st = isfinite(v) ? store_trial_report(s->db, w->trial_id, epoch, v, err) : PT_OK;
+    if (st == PT_OK && !w->stop_sent)
+        st = pruner_report(s->pr, w->number, epoch, v, &stop, err);
+    if (isfinite(v)) {
+        w->have_last = 1;
+        w->last_value = v;
+    }
+    if (st != PT_OK || !stop)
+        return st;
+    w->stop_sent = 1;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "trial_id", w->trial_id);
+    st = proto_isend(s->comm, rank, MSG_STOP, m, &s->out, err);
+    cJSON_Delete(m);
+    return st;
 }
 
 static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err *err)
@@ -325,12 +375,8 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
         w->state = W_IDLE;
         return PT_OK;
     }
-    if (tag == MSG_REPORT && mine) {
-        w->t_last = pt_now();
-        double v = proto_num(msg, "value", NAN);
-        int epoch = (int)proto_num(msg, "epoch", 0);
-        return isfinite(v) ? store_trial_report(s->db, w->trial_id, epoch, v, err) : PT_OK;
-    }
+    if (tag == MSG_REPORT && mine)
+        return on_report(s, w, src, msg, err);
     if (tag != MSG_RESULT && tag != MSG_FAIL)
         return PT_OK;
     if (!mine) {
@@ -470,9 +516,16 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = store_fail_running(s.db, s.study_id, &interrupted, err);
     if (st == PT_OK)
         st = sampler_new(&s.sm, sc, err);
-    replay_ctx rc = {&s, 0};
+    if (st == PT_OK)
+        st = pruner_new(&s.pr, sc, err);
+    /* Reports before ends: a COMPLETE trial hands the median rule its values. */
+    replay_ctx rc = {&s, 0, PT_OK, {{0}}};
+    if (st == PT_OK && !created && sc->pruner != PRUNER_NONE)
+        st = store_each_report(s.db, s.study_id, replay_report, &rc, err);
     if (st == PT_OK && !created)
         st = store_each_trial(s.db, s.study_id, sc, replay_one, &rc, err);
+    if (st == PT_OK && rc.st != PT_OK)
+        st = pt_fail(err, rc.st, "%s", rc.err.msg);
     /* Trials a dead run left RUNNING were just marked FAIL: they are sampled
      * again rather than counted. */
     s.done_before = rc.counted - interrupted;
@@ -495,6 +548,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         sum->lost += s.w[r].state == W_LOST;
     if (s.sm)
         sampler_free(s.sm);
+    pruner_free(s.pr);
     if (s.db)
         store_close(s.db);
     free(s.w);

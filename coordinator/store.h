@@ -61,6 +61,13 @@ typedef void (*store_trial_fn)(void *ctx, int number, trial_state st, const stud
 pt_status store_each_trial(store *st, int study_id, const study_config *sc, store_trial_fn fn,
                            void *ctx, pt_err *err);
 
+/* Calls fn once per stored intermediate value of the study's trials, in the
+ * order they were recorded (the order a pruner saw them; a non-finite value
+ * as NaN/inf), to rebuild a pruner on resume. One snapshot, as
+ * store_each_trial; fn must not call the store. */
+typedef void (*store_report_fn)(void *ctx, int number, int step, double value);
+pt_status store_each_report(store *st, int study_id, store_report_fn fn, void *ctx, pt_err *err);
+
 /* One transaction: a new RUNNING trial (next number) with its params
  * (Optuna's distribution_json) and its full train config JSON. */
 pt_status store_trial_begin(store *st, int study_id, const study_config *sc, const study_point *p,

@@ -61,6 +61,7 @@ enum {
     Q_EACH_PARAM,
     Q_EACH_VALUE,
     Q_SATTR_PUT,
+    Q_EACH_REPORT,
     Q_COUNT
 };
 

@@ -139,6 +139,10 @@ const char *const store_query_sql[Q_COUNT] = {
     [Q_SATTR_PUT] = "INSERT INTO study_system_attributes (study_id, \"key\", value_json)"
                     " VALUES (?1, ?2, ?3) ON CONFLICT (study_id, \"key\") DO UPDATE SET"
                     " value_json=excluded.value_json",
+    /* The id is the insertion order: the order a pruner saw the reports. */
+    [Q_EACH_REPORT] = "SELECT t.number, i.step, i.intermediate_value, i.intermediate_value_type"
+                      " FROM trial_intermediate_values i JOIN trials t USING (trial_id)"
+                      " WHERE t.study_id=?1 ORDER BY i.trial_intermediate_value_id",
 };
 
 const char *const store_state_names[5] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING"};

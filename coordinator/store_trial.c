@@ -370,3 +370,25 @@ pt_status store_each_trial(store *st, int study_id, const study_config *sc, stor
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     return rc;
 }
+
+pt_status store_each_report(store *st, int study_id, store_report_fn fn, void *ctx, pt_err *err)
+{
+    sqlite3_stmt *s = store_query(st, Q_EACH_REPORT);
+    if (!s)
+        return store_dberr(st, err, "read intermediate values");
+    sqlite3_bind_int(s, 1, study_id);
+    sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(s, 3);
+        double v = !type || !strcmp(type, "FINITE") ? sqlite3_column_double(s, 2)
+                   : !strcmp(type, "INF_POS")       ? INFINITY
+                   : !strcmp(type, "INF_NEG")       ? -INFINITY
+                                                    : NAN;
+        fn(ctx, sqlite3_column_int(s, 0), sqlite3_column_int(s, 1), v);
+    }
+    pt_status ret = rc == SQLITE_DONE ? PT_OK : store_dberr(st, err, "read intermediate values");
+    sqlite3_reset(s);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    return ret;
+}
