@@ -20,7 +20,8 @@
  *   of non-zero count, and windows start every 16 inputs, so a row that
  *   runs out in one window can go on with the next 16 inputs; both cut the
  *   padding (csr.c). A group's steps form one branch-free stream.
- * Builds without AVX-512 run a scalar CSR row loop for batch 1.
+ * Builds without AVX-512 run a CSR row loop for batch 1 (AVX2 gathers, or
+ * scalar).
  *
  * Ownership: pt_csr_build allocates everything; pt_csr_free releases it and
  * is safe on a zeroed struct.
