@@ -18,7 +18,6 @@
 #include "cli.h"
 #include "config.h"
 #include "data_open.h"
-#include "infer.h"
 #include "result.h"
 #include "sysinfo.h"
 #include "train.h"
