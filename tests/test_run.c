@@ -302,3 +302,59 @@ Test(run, bad_study_exits_2_and_writes_nothing)
         cr_expect_neq(stat(path_of("study.db"), &sb), 0, "no database may be written");
     }
 }
+
+/* Readers never hurt the run: 16 oversubscribed ranks record instant trials
+ * while this process queries the database every 100 ms, as a client would
+ * (a short busy timeout: the writer's last close checkpoints the WAL under
+ * an exclusive lock for a moment); neither side may see "database is locked". */
+Test(run, readers_never_see_a_locked_database)
+{
+    const char *study = write_study("readers", 2000, "random", "", space_default);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen(path_of("err1"), "w", stderr);
+        freopen(path_of("out1"), "w", stdout);
+        execlp("mpirun", "mpirun", "-np", "16", PT_BIN, "run", study, "--dry-run", "--quiet",
+               (char *)NULL);
+        _exit(127);
+    }
+    int queries = 0, busy = 0, last = 0, wst = 0;
+    char why[256] = "";
+    while (waitpid(pid, &wst, WNOHANG) == 0) {
+        struct stat sb;
+        sqlite3 *db = NULL;
+        if (stat(path_of("study.db"), &sb) == 0 &&
+            sqlite3_open_v2(path_of("study.db"), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 1000);
+            sqlite3_stmt *s = NULL;
+            int rc = sqlite3_prepare_v2(db,
+                                        "SELECT COUNT(*) FROM trials t JOIN trial_values v"
+                                        " USING (trial_id) WHERE t.state='COMPLETE'",
+                                        -1, &s, NULL);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_step(s);
+            if (rc == SQLITE_ROW) {
+                last = sqlite3_column_int(s, 0);
+                queries++;
+            } else if (rc != SQLITE_OK && (queries > 0 || rc != SQLITE_ERROR)) {
+                /* (before the first answer the schema may not exist yet) */
+                busy++;
+                snprintf(why, sizeof why, "%s (after %d good queries, %d trials seen)",
+                         sqlite3_errmsg(db), queries, last);
+            }
+            sqlite3_finalize(s);
+        }
+        sqlite3_close(db);
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    char err[1 << 14];
+    slurp("err1", err, sizeof err);
+    cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "the run failed:\n%s", err);
+    cr_expect_eq(busy, 0, "the reader failed %d times: %s", busy, why);
+    cr_expect_eq(strstr(err, "locked"), NULL, "%s", err);
+    cr_expect_gt(queries, 0);
+    cr_expect_leq(last, 2000);
+    check_study(2000, 0);
+}
