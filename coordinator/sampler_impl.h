@@ -33,6 +33,7 @@ struct sampler {
 
 extern const sampler_ops sampler_random_ops;
 extern const sampler_ops sampler_grid_ops;
+extern const sampler_ops sampler_tpe_ops;
 
 /* One value of parameter q drawn from r: floats uniform or log-uniform in
  * [low, high] (on the step lattice when step > 0), ints uniform on

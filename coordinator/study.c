@@ -32,7 +32,7 @@
 
 static const char *const root_keys[] = {
     "$schema", "study",      "storage", "seed",         "n_trials", "timeout_s", "sampler",
-    "pruner",  "objectives", "trial",   "search_space", "asha",     "median",    NULL};
+    "pruner",  "objectives", "trial",   "search_space", "asha",     "median",    "tpe", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -159,6 +159,57 @@ static pt_status parse_pruner(const study_ctx *x, study_config *s, const cJSON *
     return PT_OK;
 }
 
+/* A number option path.key in (lo, hi] (lo_open) or [lo, hi]; *dst keeps its default when
+ * absent. */
+static pt_status get_num_opt(const study_ctx *x, const cJSON *obj, const char *path,
+                             const char *key, double lo, double hi, double *dst)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return PT_OK;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > lo) || v->valuedouble > hi) {
+        char at[96], what[64];
+        snprintf(at, sizeof at, "%s.%s", path, key);
+        snprintf(what, sizeof what, "a number > %g and <= %g", lo, hi);
+        return study_expected(x, at, what, v);
+    }
+    *dst = v->valuedouble;
+    return PT_OK;
+}
+
+/* The option object "tpe" (accepted whichever sampler is chosen, as the
+ * pruner options). Defaults are Optuna 3.1's TPESampler's. */
+static pt_status parse_tpe(const study_ctx *x, study_config *s, const cJSON *root)
+{
+    static const char *const tpe_keys[] = {"n_startup_trials", "n_ei_candidates", "gamma",
+                                           "prior_weight", "constant_liar", NULL};
+    s->tpe = (study_tpe){.n_startup_trials = 10,
+                         .n_ei_candidates = 24,
+                         .gamma = 0.1,
+                         .prior_weight = 1,
+                         .constant_liar = 1};
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "tpe");
+    if (!t)
+        return PT_OK;
+    if (!cJSON_IsObject(t))
+        return study_expected(x, "tpe", "an object of options", t);
+    pt_status st;
+    if ((st = study_check_members(x, t, "tpe", tpe_keys)) != PT_OK ||
+        (st = get_int_opt(x, t, "tpe", "n_startup_trials", 0, N_TRIALS_MAX,
+                          &s->tpe.n_startup_trials)) != PT_OK ||
+        (st = get_int_opt(x, t, "tpe", "n_ei_candidates", 1, 100000, &s->tpe.n_ei_candidates)) !=
+            PT_OK ||
+        (st = get_num_opt(x, t, "tpe", "gamma", 0, 1, &s->tpe.gamma)) != PT_OK ||
+        (st = get_num_opt(x, t, "tpe", "prior_weight", 0, 1e6, &s->tpe.prior_weight)) != PT_OK)
+        return st;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "constant_liar");
+    if (v && !cJSON_IsBool(v))
+        return study_expected(x, "tpe.constant_liar", "true or false", v);
+    if (v)
+        s->tpe.constant_liar = cJSON_IsTrue(v);
+    return PT_OK;
+}
+
 static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *root)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "sampler");
@@ -168,10 +219,13 @@ static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *r
             s->sampler = SAMPLER_RANDOM;
         else if (cJSON_IsString(v) && !strcmp(v->valuestring, "grid"))
             s->sampler = SAMPLER_GRID;
+        else if (cJSON_IsString(v) && !strcmp(v->valuestring, "tpe"))
+            s->sampler = SAMPLER_TPE;
         else
-            return study_expected(x, "sampler", "one of \"random\", \"grid\"", v);
+            return study_expected(x, "sampler", "one of \"random\", \"grid\", \"tpe\"", v);
     }
-    return parse_pruner(x, s, root);
+    pt_status st = parse_tpe(x, s, root);
+    return st != PT_OK ? st : parse_pruner(x, s, root);
 }
 
 static int is_metric_name(const char *s)

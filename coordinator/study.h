@@ -9,7 +9,8 @@
  *     "seed": 1,                         sampler seed (trials get trial.seed)
  *     "n_trials": 64,                    budget: trials (finished ones count)
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
- *     "sampler": "random",               "random" | "grid"
+ *     "sampler": "random",               "random" | "grid" | "tpe",
+ *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
  *     "pruner": "none",                  early stopping: "none" | "asha" | "median",
  *     "asha": {"reduction_factor": 3},   its options (also "median": {...})
  *     "objectives": [{"name": "val_acc", "direction": "maximize"}],
@@ -93,6 +94,15 @@ typedef struct {
     int n_warmup_steps;   /* a trial is not stopped before this step, default 0 */
 } study_median;
 
+/* "tpe": {...}: the TPE sampler's options, Optuna 3.1's TPESampler defaults. */
+typedef struct {
+    int n_startup_trials; /* random trials before the model, default 10 */
+    int n_ei_candidates;  /* draws from l(x) per parameter, default 24 */
+    double gamma;         /* good trials: min(ceil(gamma * n), 25) of n, default 0.1 */
+    double prior_weight;  /* weight of the prior kernel, default 1 */
+    int constant_liar;    /* running trials join the bad group, default 1 */
+} study_tpe;
+
 typedef struct {
     char name[STUDY_NAME_MAX];
     char storage[PT_PATH_MAX];
@@ -110,6 +120,7 @@ typedef struct {
                             resume compares against the stored study */
     study_asha asha;     /* pruner "asha" options (defaults also when another pruner) */
     study_median median; /* pruner "median" options */
+    study_tpe tpe;       /* sampler "tpe" options (defaults also when another sampler) */
 } study_config;
 
 /* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line

@@ -304,11 +304,11 @@ Test(sampler, names_and_unknown_kinds)
     cr_expect_str_eq(trial_state_name(TRIAL_WAITING), "WAITING");
     study_config s;
     load_space(&s, 1);
-    s.sampler = SAMPLER_TPE;
+    s.sampler = (sampler_kind)99;
     sampler *sm = (sampler *)&s;
     pt_err err;
     cr_expect_eq(sampler_new(&sm, &s, &err), PT_ERR_CONFIG);
     cr_expect_null(sm);
-    cr_expect_str_eq(err.msg, "sampler: kind 2 is not implemented");
+    cr_expect_str_eq(err.msg, "sampler: kind 99 is not implemented");
     study_free(&s);
 }
