@@ -31,6 +31,7 @@
 #include "pruner.h"
 #include "sampler.h"
 #include "store.h"
+#include "store_impl.h"
 #include "sysinfo.h"
 
 enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_LOST };
@@ -145,6 +146,28 @@ static void replay_report(void *ctx, int number, int step, double value)
     int stop = 0;
     if (r->st == PT_OK)
         r->st = pruner_report(r->s->pr, number, step, value, &stop, &r->err);
+}
+
+/* Trials some earlier run left unfinished (store_fail_running marked them
+ * FAIL with its "the run that owned this trial ended..." reason). Each was
+ * sampled again by the run after, so they don't count toward n_trials: over
+ * several kills, subtracting only this resume's count would lose one trial
+ * per earlier kill. Read-side SQL on st->db, as query.c does. */
+static int count_orphans(store *st, int study_id)
+{
+    sqlite3_stmt *q = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT COUNT(*) FROM trials t JOIN pt_trial_metrics m USING (trial_id)"
+                           " WHERE t.study_id=?1 AND t.state='FAIL'"
+                           " AND m.fail_reason LIKE 'the run that owned this trial ended%'",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(q, 1, study_id);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    return n;
 }
 
 /* "prune.schedule=gradual reg.l2=1.2e-05": the sampled params, for humans. */
@@ -526,9 +549,9 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = store_each_trial(s.db, s.study_id, sc, replay_one, &rc, err);
     if (st == PT_OK && rc.st != PT_OK)
         st = pt_fail(err, rc.st, "%s", rc.err.msg);
-    /* Trials a dead run left RUNNING were just marked FAIL: they are sampled
-     * again rather than counted. */
-    s.done_before = rc.counted - interrupted;
+    /* Trials dead runs left RUNNING are FAIL now: they are sampled again
+     * rather than counted. */
+    s.done_before = rc.counted - (created ? 0 : count_orphans(s.db, s.study_id));
     if (st == PT_OK && !o->quiet && !created)
         fprintf(stderr, "resuming study '%s' in %s: %d trials done, %d interrupted ones failed\n",
                 sc->name, sc->storage, s.done_before, interrupted);

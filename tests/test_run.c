@@ -227,9 +227,10 @@ static int count_complete(void)
     return n;
 }
 
-Test(run, resume_after_sigkill_loses_and_duplicates_nothing)
+/* Starts a laptop-mode run and SIGKILLs its coordinator once min_complete
+ * trials are in, while others run. */
+static void run_and_kill(const char *study, int min_complete)
 {
-    const char *study = write_study("resume", 12, "random", "", space_default);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -238,23 +239,31 @@ Test(run, resume_after_sigkill_loses_and_duplicates_nothing)
         execl(PT_BIN, PT_BIN, "run", study, "--workers", "2", (char *)NULL);
         _exit(127);
     }
-    /* Kill the coordinator once a few trials are in, while others run. */
     int done = 0;
-    for (int i = 0; i < 600 && (done = count_complete()) < 4; i++) {
-        struct timespec ts = {0, 50000000};
+    for (int i = 0; i < 600 && (done = count_complete()) < min_complete; i++) {
+        struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
     }
-    cr_assert_geq(done, 4, "the first run never got going");
     kill(pid, SIGKILL);
     int wst = 0;
     waitpid(pid, &wst, 0);
-    cr_assert(WIFSIGNALED(wst));
+    cr_assert_geq(done, min_complete, "the run never got going");
+    cr_assert(WIFSIGNALED(wst), "the run ended before the kill");
+}
+
+/* Two kills, then a run to the end: every interrupted trial is FAIL and was
+ * sampled again, so the study still gets its 16 complete trials. */
+Test(run, resume_after_sigkill_loses_and_duplicates_nothing)
+{
+    const char *study = write_study("resume", 16, "random", "", space_default);
+    run_and_kill(study, 3);
+    run_and_kill(study, 8);
     sqlite3 *db = db_open();
     int before = q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'");
     double sum_before = q_num(db, "SELECT SUM(value) FROM trial_values");
     int total_before = q_int(db, "SELECT COUNT(*) FROM trials");
     sqlite3_close(db);
-    cr_assert_lt(before, 12);
+    cr_assert_lt(before, 16);
 
     snprintf(cmd, sizeof cmd, "mpirun -np 3 %s run '%s'", PT_BIN, study);
     int code = sh(cmd);
@@ -265,23 +274,23 @@ Test(run, resume_after_sigkill_loses_and_duplicates_nothing)
 
     db = db_open();
     int interrupted = total_before - before;
-    /* the interrupted trials are FAIL and were sampled again: 12 complete in all */
+    /* the interrupted trials are FAIL and were sampled again: 16 complete in all */
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='FAIL'"), interrupted);
-    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 12);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 16);
     /* the trials finished before the kill are unchanged */
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT SUM(value) FROM (SELECT value FROM trial_values ORDER BY trial_id LIMIT %d)",
              before);
     cr_expect_float_eq(q_num(db, sql), sum_before, 1e-12);
-    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 12 + interrupted);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 16 + interrupted);
     sqlite3_stmt *s = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
     cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "ok");
     sqlite3_finalize(s);
     sqlite3_close(db);
-    check_study(12, interrupted);
+    check_study(16, interrupted);
 }
 
 /* A bad study is refused before anything starts: exit 2, one line naming the key, no DB. */
