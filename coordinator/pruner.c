@@ -218,6 +218,10 @@ static pt_status asha_report(pruner *p, trial_rec *r, int step, double value, in
         long at = pruner_rung_step(p, r->bracket, r->next_rung);
         if (step < at)
             return PT_OK;
+        if (isnan(value)) {
+            *stop = 1; /* as Optuna: a NaN at a rung stops, recording nothing */
+            return PT_OK;
+        }
         sorted_vals *rv = &p->rung[r->bracket][r->next_rung];
         pt_status st = vals_insert(rv, value, err);
         if (st != PT_OK)
@@ -292,9 +296,7 @@ pt_status pruner_report(pruner *p, int number, int step, double value, int *stop
     pt_status st = rec_get(p, number, &r, err);
     if (st != PT_OK || r->stopped)
         return st;
-    if (isnan(value)) {
-        *stop = 1; /* as Optuna: a NaN trial is stopped and records nothing */
-    } else if (p->kind == PRUNER_ASHA) {
+    if (p->kind == PRUNER_ASHA) {
         st = asha_report(p, r, step, value, stop, err);
     } else {
         st = median_report(p, r, step, value, stop, err);

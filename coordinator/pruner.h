@@ -23,9 +23,10 @@
  *           median of the COMPLETE trials' values at the same step.
  *   none    never stops anything.
  *
- * The direction is the study's first objective's. A NaN value stops its
- * trial (as Optuna). Reports of a trial already told to stop (the worker
- * finishes the epoch it is in) are ignored, so they record nothing.
+ * The direction is the study's first objective's. As in Optuna, a NaN
+ * stops its trial when it falls on a rung (asha) or when the trial has no
+ * number among its values (median), and records nothing. Reports of a trial already told to stop
+ * (the worker finishes the epoch it is in) are ignored, so they record nothing.
  *
  * Decisions depend only on the sequence of reports and ends, so resume
  * rebuilds the state by replaying the stored intermediate values in the

@@ -1,12 +1,18 @@
 /*
  * test_pruner.c — the early-stopping rules on scripted sequences of
  * intermediate values, checked against decisions worked out by hand (the
- * comments beside each line show the sorted rung or step values).
+ * comments beside each line show the sorted rung or step values); then small
+ * real studies through `prunetune run` (laptop mode: 2 spawned workers,
+ * 1,000 Fashion-MNIST rows, 9 epochs) where poor trials end PRUNED, read back
+ * with sqlite3, and one resumed.
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "pruner.h"
 #include "study.h"
@@ -102,8 +108,9 @@ Test(pruner, rung_steps_and_min_early_stopping_rate)
     cr_expect_eq(rep(p, 1, 6, 0.1), 1); /* rung0 {.1 .9} */
     /* A NaN stops its trial and records nothing: trial 3 is then compared
      * with {.1 .9} only (.95 the best: on). */
-    cr_expect_eq(rep(p, 2, 1, NAN), 1);
-    cr_expect_eq(rep(p, 2, 6, 0.95), 0, "already stopped");
+    cr_expect_eq(rep(p, 2, 1, NAN), 0, "not on a rung");
+    cr_expect_eq(rep(p, 2, 6, NAN), 1);
+    cr_expect_eq(rep(p, 2, 7, 0.95), 0, "already stopped");
     cr_expect_eq(rep(p, 3, 6, 0.95), 0);
     pruner_free(p);
 }
@@ -193,6 +200,9 @@ Test(pruner, median_minimize_and_even_count)
     cr_expect_eq(rep(p, 2, 1, 1.5), 0);
     cr_expect_eq(rep(p, 3, 1, 1.6), 1);
     cr_expect_eq(rep(p, 4, 2, 9.0), 0, "no complete trial reached step 2");
+    cr_expect_eq(rep(p, 5, 1, 1.2), 0);
+    cr_expect_eq(rep(p, 5, 2, NAN), 0, "its best is still 1.2");
+    cr_expect_eq(rep(p, 6, 1, NAN), 1, "no number among its values");
     pruner_free(p);
 }
 
@@ -270,4 +280,132 @@ Test(pruner, study_options_parsed_with_optuna_defaults)
     cr_expect(s.asha.min_resource == 1 && s.asha.reduction_factor == 3 &&
               s.asha.min_early_stopping_rate == 0 && s.asha.n_brackets == 1);
     study_free(&s);
+}
+
+/* ---- end to end ------------------------------------------------------- */
+
+static char tmpdir[] = "/tmp/pt_pruner_XXXXXX";
+
+static void run_setup(void)
+{
+    cr_assert_not_null(mkdtemp(tmpdir));
+    /* As tests/test_run.c: root in CI, oversubscribed ranks, Open MPI's own
+     * leaks suppressed (its plug-ins kept loaded, the slow unwinder). */
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
+    setenv("LSAN_OPTIONS",
+           "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
+    static char asan[1024];
+    const char *old = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+}
+
+static void run_teardown(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(pruner_run, .init = run_setup, .fini = run_teardown, .timeout = 120);
+
+/* Writes the study (pruner and its options as JSON members) and runs it;
+ * returns the exit code, stderr in err. */
+static int run_study(const char *pruner, int n_trials, char *err, size_t cap)
+{
+    char path[512], text[2048];
+    snprintf(path, sizeof path, "%s/study.json", tmpdir);
+    snprintf(text, sizeof text,
+             "{\"study\": \"p\", \"storage\": \"%s/study.db\", \"seed\": 3, \"n_trials\": %d,"
+             " %s,\n \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 1000, \"test_limit\": 200},"
+             " \"net\": {\"hidden\": [32]}, \"train\": {\"epochs\": 9, \"batch_size\": 32}},\n"
+             " \"search_space\": {\"train.lr\": {\"type\": \"float\", \"low\": 1e-4, \"high\": 0.5,"
+             " \"log\": true}}}\n",
+             tmpdir, n_trials, pruner, PT_FASHION_DIR);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 >/dev/null 2>'%s/err'", PT_BIN, path,
+             tmpdir);
+    int st = system(cmd);
+    snprintf(path, sizeof path, "%s/err", tmpdir);
+    f = fopen(path, "r");
+    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int q_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* The checks a pruned study passes; returns the number of PRUNED trials. */
+static int check_pruned_study(int n_trials)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/study.db", tmpdir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    int pruned = q_int(db, "SELECT COUNT(*) FROM trials WHERE state='PRUNED'");
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE','PRUNED')"),
+                 n_trials);
+    cr_expect_geq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 1);
+    /* A PRUNED trial's value is its last intermediate value (Optuna's rule). */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials t JOIN trial_values v USING (trial_id)"
+                           " WHERE t.state='PRUNED' AND v.value = (SELECT intermediate_value FROM"
+                           " trial_intermediate_values i WHERE i.trial_id=t.trial_id"
+                           " ORDER BY step DESC LIMIT 1)"),
+                 pruned);
+    /* Stopped trials really stop: some end before their 9th epoch, and the
+     * study trains fewer epochs than 9 per trial. */
+    cr_expect_geq(q_int(db, "SELECT COUNT(*) FROM trials t WHERE t.state='PRUNED' AND"
+                            " (SELECT MAX(step) FROM trial_intermediate_values i"
+                            " WHERE i.trial_id=t.trial_id) < 9"),
+                  1);
+    cr_expect_lt(q_int(db, "SELECT COUNT(*) FROM trial_intermediate_values"), 9 * n_trials);
+    /* COMPLETE trials ran every epoch. */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials t WHERE t.state='COMPLETE' AND"
+                           " (SELECT COUNT(*) FROM trial_intermediate_values i"
+                           " WHERE i.trial_id=t.trial_id) <> 9"),
+                 0);
+    sqlite3_close(db);
+    return pruned;
+}
+
+Test(pruner_run, asha_study_prunes_and_resumes)
+{
+    char err[1 << 14];
+    int code = run_study("\"pruner\": \"asha\"", 10, err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "PRUNED"), "a progress line says PRUNED:\n%s", err);
+    int pruned = check_pruned_study(10);
+    /* eta 3: about 2 in 3 trials stop at epoch 1; the first few always go on */
+    cr_expect_geq(pruned, 3, "only %d of 10 trials PRUNED", pruned);
+    /* Resume with a larger budget: the pruner is rebuilt from the stored values. */
+    code = run_study("\"pruner\": \"asha\"", 16, err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "resuming"), "%s", err);
+    cr_expect_gt(check_pruned_study(16), pruned);
+}
+
+Test(pruner_run, median_study_prunes)
+{
+    char err[1 << 14];
+    int code = run_study("\"pruner\": \"median\", \"median\": {\"n_startup_trials\": 2}", 10, err,
+                         sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_geq(check_pruned_study(10), 2);
 }
