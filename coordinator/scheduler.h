@@ -5,13 +5,16 @@
  * sched_run() owns the study from open to close: it opens the store
  * (creating the study, or resuming it: trials a dead run left RUNNING become
  * FAIL and the stored trials are replayed into the sampler, finished ones
- * counting toward n_trials), then loops:
+ * counting toward n_trials, and their intermediate values into the pruner),
+ * then loops:
  *   a free worker  -> sampler_ask -> study_trial_config -> store_trial_begin
  *                     -> "trial" message (a config invalid for the sampled
  *                     point is recorded FAIL with its reason, no worker used)
- *   "report"       -> store_trial_report (the intermediate value)
+ *   "report"       -> store_trial_report (the intermediate value) -> pruner_report
+ *                     -> "stop" to the worker when the pruner says so
  *   "result"       -> the objectives, read from the metrics by name ->
- *                     store_trial_end COMPLETE (PRUNED when stopped) + sampler_tell
+ *                     store_trial_end COMPLETE (PRUNED when stopped, with its
+ *                     last reported value as the first objective) + sampler_tell
  *   "fail"         -> store_trial_end FAIL with the reason
  * until n_trials trials are finished, timeout_s has passed (running trials
  * then finish), or the grid is exhausted; then every worker gets "exit".
