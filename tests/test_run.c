@@ -367,3 +367,31 @@ Test(run, readers_never_see_a_locked_database)
     cr_expect_leq(last, 2000);
     check_study(2000, 0);
 }
+
+/* The command line: help, usage errors (exit 2 before MPI starts), the hidden worker command. */
+Test(run, help_and_usage_errors)
+{
+    char out[1 << 14], err[4096];
+    snprintf(cmd, sizeof cmd, "%s run --help", PT_BIN);
+    cr_expect_eq(sh(cmd), 0);
+    slurp("out", out, sizeof out);
+    cr_expect_not_null(strstr(out, "--workers K"), "%s", out);
+    cr_expect_not_null(strstr(out, "mpirun -np N prunetune run"), "%s", out);
+
+    const char *bad[] = {"run", "run a.json b.json", "run a.json --workers 0",
+                         "run a.json --trial-timeout -1", "run a.json --frobnicate"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s", PT_BIN, bad[i]);
+        cr_expect_eq(sh(cmd), 2, "%s", bad[i]);
+        slurp("err", err, sizeof err);
+        cr_expect_not_null(strstr(err, "prunetune run: "), "%s: %s", bad[i], err);
+    }
+    snprintf(cmd, sizeof cmd, "%s run '%s'", PT_BIN, path_of("missing.json"));
+    cr_expect_eq(sh(cmd), 2);
+
+    snprintf(cmd, sizeof cmd, "%s --help", PT_BIN);
+    cr_expect_eq(sh(cmd), 0);
+    slurp("out", out, sizeof out);
+    cr_expect_not_null(strstr(out, "  run "), "%s", out);
+    cr_expect_eq(strstr(out, "\n  worker "), NULL, "the worker command is hidden:\n%s", out);
+}
