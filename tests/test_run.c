@@ -395,3 +395,33 @@ Test(run, help_and_usage_errors)
     cr_expect_not_null(strstr(out, "  run "), "%s", out);
     cr_expect_eq(strstr(out, "\n  worker "), NULL, "the worker command is hidden:\n%s", out);
 }
+
+/* A sampled point whose config is invalid (end_epoch past the sampled epochs)
+ * is recorded FAIL with the parser's reason, never reaches a worker, and the
+ * study goes on to its budget. */
+Test(run, invalid_point_fails_without_a_worker)
+{
+    const char *study = write_study(
+        "invalid", 6, "random",
+        ", \"prune\": {\"schedule\": \"gradual\", \"sparsity\": 0.5, \"start_epoch\": 0,"
+        " \"end_epoch\": 1}",
+        "\"train.epochs\": {\"type\": \"int\", \"low\": 1, \"high\": 2},"
+        " \"prune.end_epoch\": {\"type\": \"float\", \"low\": 1, \"high\": 2}");
+    snprintf(cmd, sizeof cmd, "mpirun -np 2 %s run '%s'", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    sqlite3 *db = db_open();
+    int fail = q_int(db, "SELECT COUNT(*) FROM trials WHERE state='FAIL'");
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 6);
+    cr_expect_gt(fail, 0, "seed 7 samples invalid points:\n%s", err);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
+                           " WHERE t.state='FAIL' AND m.fail_reason LIKE '%prune.end_epoch%'"),
+                 fail);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trial_intermediate_values i JOIN trials t"
+                           " USING (trial_id) WHERE t.state='FAIL'"),
+                 0, "no worker ran them");
+    sqlite3_close(db);
+    check_study(6 - fail, fail);
+}
