@@ -220,16 +220,22 @@ static void status_line(const sched *s)
 {
     if (s->o->quiet)
         return;
-    double el = pt_now() - s->t0;
+    double el = pt_now() - s->t0, eta = -1;
     int total = s->sc->n_trials, done = s->done_before + s->finished;
-    char best[160] = "none yet", eta[64] = "?";
+    char best[160] = "none yet", of[32] = "", etas[32] = "?";
     if (s->have_best)
         snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,
                  s->best_value);
+    if (total > 0)
+        snprintf(of, sizeof of, "/%d", total);
     if (total > 0 && s->finished > 0)
-        snprintf(eta, sizeof eta, "%.0fs", el / s->finished * (total - done));
-    fprintf(stderr, "[%6.0fs] %d/%d done (%d failed), %d running, best %s, ETA %s\n", el, done,
-            total, s->failed, s->running, best, eta);
+        eta = el / s->finished * (total - done);
+    if (s->sc->timeout_s > 0 && (eta < 0 || s->sc->timeout_s - el < eta))
+        eta = s->sc->timeout_s > el ? s->sc->timeout_s - el : 0;
+    if (eta >= 0)
+        snprintf(etas, sizeof etas, "%.0fs", eta);
+    fprintf(stderr, "[%6.0fs] %d%s done (%d failed), %d running, best %s, ETA %s\n", el, done, of,
+            s->failed, s->running, best, etas);
 }
 
 /* Records a trial that ended without a result (FAIL) and tells the sampler. */
