@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "pruner.h"
+#include "store.h"
 #include "study.h"
 
 static study_config cfg(pruner_kind kind, study_direction dir)
@@ -408,4 +409,59 @@ Test(pruner_run, median_study_prunes)
                          sizeof err);
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
     cr_expect_geq(check_pruned_study(10), 2);
+}
+
+/* Resume reads the reports back in the order they were recorded, across
+ * trials; a report after a trial ended is refused. */
+typedef struct {
+    int n, number[8], step[8];
+    double value[8];
+} seen_reports;
+
+static void collect(void *ctx, int number, int step, double value)
+{
+    seen_reports *s = ctx;
+    if (s->n < 8) {
+        s->number[s->n] = number;
+        s->step[s->n] = step;
+        s->value[s->n++] = value;
+    }
+}
+
+Test(pruner_run, stored_reports_come_back_in_recorded_order)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"study\": \"r\", \"storage\": \"%s/r.db\", \"pruner\": \"asha\", \"search_space\":"
+             " {\"reg.l2\": {\"type\": \"float\", \"low\": 0, \"high\": 1}}}",
+             tmpdir);
+    study_config sc;
+    pt_err err;
+    cr_assert_eq(study_parse(&sc, json, "r.json", &err), PT_OK, "%s", err.msg);
+    store *st = NULL;
+    cr_assert_eq(store_open(&st, sc.storage, 0, &err), PT_OK, "%s", err.msg);
+    int sid = 0, created = 0, id[2], num[2];
+    cr_assert_eq(store_study_open(st, &sc, 0, &sid, &created, &err), PT_OK, "%s", err.msg);
+    study_point pt = {.present = {1}, .value = {0.5}};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(store_trial_begin(st, sid, &sc, &pt, "{}", &id[i], &num[i], &err), PT_OK, "%s",
+                     err.msg);
+    const int who[] = {0, 1, 0, 1};
+    const double val[] = {0.5, 0.4, 0.6, 0.45};
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(store_trial_report(st, id[who[k]], 1 + k / 2, val[k], &err), PT_OK, "%s",
+                     err.msg);
+    double v = 0.45;
+    cr_assert_eq(store_trial_end(st, id[1], TRIAL_PRUNED, &v, 1, NULL, NULL, &err), PT_OK);
+    cr_expect_neq(store_trial_report(st, id[1], 3, 0.9, &err), PT_OK, "an ended trial");
+    seen_reports got = {0};
+    cr_assert_eq(store_each_report(st, sid, collect, &got, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(got.n, 4);
+    for (int k = 0; k < 4; k++) {
+        cr_expect_eq(got.number[k], num[who[k]], "report %d", k);
+        cr_expect_eq(got.step[k], 1 + k / 2, "report %d", k);
+        cr_expect_eq(got.value[k], val[k], "report %d", k);
+    }
+    store_close(st);
+    study_free(&sc);
 }
