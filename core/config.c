@@ -21,6 +21,8 @@
  */
 #include "config.h"
 
+#include "netspec.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -55,7 +57,8 @@ typedef enum {
     K_LAYERS, /* pt_layer_values at off: a number, or an array of at most size */
     K_LABEL,  /* string -> char[size] at off (index -1), integer -> int at off2 */
     K_HEADER, /* true/false/"auto" -> 1/0/-1 */
-    K_IGNORE  /* accepted when a string, not stored ("$schema") */
+    K_IGNORE, /* accepted when a string, not stored ("$schema") */
+    K_NET     /* net.layers: pt_net_config at off (netspec.h) */
 } key_type;
 
 enum { B_NONE, B_INCL, B_EXCL }; /* kind of a lower or upper bound */
@@ -85,7 +88,7 @@ static const enum_name l2_modes[] = {{"coupled", 0}, {"decoupled", 1}, {NULL, 0}
 static const enum_name prune_schedules[] = {{"none", PT_PRUNE_NONE}, {"oneshot", PT_PRUNE_ONESHOT},
     {"iterative", PT_PRUNE_ITERATIVE}, {"gradual", PT_PRUNE_GRADUAL}, {NULL, 0}};
 static const enum_name granularities[] = {{"layer", PT_GRAN_LAYER}, {"global", PT_GRAN_GLOBAL},
-    {"neuron", PT_GRAN_NEURON}, {NULL, 0}};
+    {"neuron", PT_GRAN_NEURON}, {"filter", PT_GRAN_FILTER}, {NULL, 0}};
 static const enum_name norms[] = {{"l2", PT_NORM_L2}, {"l1", PT_NORM_L1}, {NULL, 0}};
 
 /* One row per key reads better than clang-format's one field per line. */
@@ -128,9 +131,14 @@ static const key_def keys[] = {
         "CSV without data.test: fraction of rows held out for testing"),
     INT("data.limit", data.limit, 0, INT_MAX, "use only the first N training rows; 0 = all"),
     INT("data.test_limit", data.test_limit, 0, INT_MAX, "use only the first N test rows; 0 = all"),
+    {.path = "data.shape", .type = K_HIDDEN, .lo_kind = B_INCL, .lo = 1, .hi_kind = B_INCL,
+     .hi = 65536, .off = F(data.n_shape), .off2 = F(data.shape), .size = 3,
+     .doc = "C, H, W of a sample for conv layers; [] = 1 x s x s for s^2 features"},
     {.path = "net.hidden", .type = K_HIDDEN, .lo_kind = B_INCL, .lo = 1, .hi_kind = B_INCL,
      .hi = 65536, .off = F(net.n_hidden), .off2 = F(net.hidden), .size = PT_MAX_HIDDEN,
      .doc = "hidden layer widths; [] is softmax regression"},
+    {.path = "net.layers", .type = K_NET, .off = F(net),
+     .doc = "layer list (conv2d, maxpool, avgpool, flatten, dense, dropout); replaces net.hidden"},
     INT("train.epochs", train.epochs, 1, 100000, "passes over the training rows"),
     INT("train.batch_size", train.batch_size, 1, 65536, "rows per gradient step"),
     INT("train.threads", train.threads, 1, 1024, "BLAS threads"),
@@ -335,6 +343,9 @@ static void describe(const key_def *k, char *buf, size_t n)
     case K_IGNORE:
         snprintf(buf, n, "a string");
         break;
+    case K_NET:
+        snprintf(buf, n, "an array of layer objects");
+        break;
     }
 }
 
@@ -496,6 +507,8 @@ static pt_status set_value(const parse_ctx *x, const key_def *k, const cJSON *v)
         if (!cJSON_IsString(v))
             break;
         return PT_OK;
+    case K_NET:
+        return pt_net_layers_parse((pt_net_config *)field, v, x->src, x->err);
     }
     return expected_key(x, k->path, k, v);
 }
@@ -638,12 +651,19 @@ static pt_status check_across(const parse_ctx *x)
     char what[128];
     if (t->lr_schedule == PT_LR_COSINE && t->min_lr >= t->lr)
         return cross_error(x, "train.min_lr", "a number < train.lr", t->min_lr);
-    if (c->reg.dropout.n > c->net.n_hidden) {
-        snprintf(what, sizeof what, "at most %d rates, one per hidden layer", c->net.n_hidden);
+    int width[PT_MAX_LAYERS], is_conv[PT_MAX_LAYERS], n_conv = 0;
+    int nh = pt_net_hidden(&c->net, width, is_conv);
+    for (int l = 0; l < nh; l++)
+        n_conv += is_conv[l];
+    if (c->data.n_shape != 0 && c->data.n_shape != 3)
+        return cross_error(x, "data.shape", "3 integers (C, H, W) or []", c->data.n_shape);
+    if (c->reg.dropout.n > nh - n_conv) {
+        snprintf(what, sizeof what, "at most %d rates, one per hidden %slayer", nh - n_conv,
+                 c->net.n_layers ? "dense " : "");
         return cross_error(x, "reg.dropout", what, c->reg.dropout.n);
     }
-    if (c->reg.l2_layers.n > 0 && c->reg.l2_layers.n != c->net.n_hidden + 1) {
-        snprintf(what, sizeof what, "%d strengths, one per weight layer", c->net.n_hidden + 1);
+    if (c->reg.l2_layers.n > 0 && c->reg.l2_layers.n != nh + 1) {
+        snprintf(what, sizeof what, "%d strengths, one per weight layer", nh + 1);
         return cross_error(x, "reg.l2_layers", what, c->reg.l2_layers.n);
     }
     if (p->schedule == PT_PRUNE_NONE)
@@ -659,14 +679,20 @@ static pt_status check_across(const parse_ctx *x)
     }
     if (p->schedule == PT_PRUNE_ITERATIVE && p->rewind_epoch > t->epochs)
         return cross_error(x, "prune.rewind_epoch", "an epoch <= train.epochs", p->rewind_epoch);
-    if (p->granularity == PT_GRAN_NEURON) {
-        if (c->net.n_hidden == 0)
+    if (p->granularity == PT_GRAN_FILTER && n_conv == 0)
+        return pt_fail(x->err, PT_ERR_CONFIG,
+                       "%s: prune.granularity: \"filter\" needs a conv2d layer in net.layers",
+                       x->src);
+    if (p->granularity == PT_GRAN_NEURON || p->granularity == PT_GRAN_FILTER) {
+        if (nh == 0)
             return pt_fail(x->err, PT_ERR_CONFIG,
                            "%s: prune.granularity: \"neuron\" needs a hidden layer (net.hidden is [])",
                            x->src);
         /* Over-pruning guard: every hidden layer keeps at least one neuron. */
-        for (int l = 0; l < c->net.n_hidden; l++) {
-            int n = c->net.hidden[l];
+        for (int l = 0; l < nh; l++) {
+            int n = width[l];
+            if (p->granularity == PT_GRAN_FILTER && !is_conv[l])
+                continue;
             if (n - (int)lround(p->sparsity * n) < 1) {
                 snprintf(what, sizeof what,
                          "a fraction that leaves hidden layer %d (%d neurons) at least one neuron",
@@ -815,6 +841,8 @@ static cJSON *value_json(const pt_config *c, const key_def *k)
     }
     case K_IGNORE:
         break;
+    case K_NET:
+        return pt_net_layers_json((const pt_net_config *)field);
     }
     return NULL;
 }

@@ -27,7 +27,7 @@
 typedef enum { PT_FMT_IDX = 0, PT_FMT_CSV = 1 } pt_data_format;
 
 typedef struct {
-    pt_data_format format;          /* data.format: "idx" | "csv" */
+    pt_data_format format; /* data.format: "idx" | "csv" */
     /* IDX: data.dir holds train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
      * t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz unless the four
      * explicit paths below are given (an explicit path wins). */
@@ -39,37 +39,63 @@ typedef struct {
     /* CSV: data.train, optional data.test (else test_fraction is split off). */
     char train[PT_PATH_MAX];
     char test[PT_PATH_MAX];
-    int header;                     /* data.header: true/false/"auto" -> 1/0/-1 */
-    char label_name[256];           /* data.label: column name (string) ... */
-    int label_index;                /* ... or index (number), default -1 = last */
-    pt_scale scale;                 /* data.scale: "unit" | "standard" | "none" */
-    double val_fraction;            /* data.val_fraction in [0,1), default 0.1 */
-    double test_fraction;           /* data.test_fraction (CSV, no test file) */
-    int limit;                      /* data.limit: use first N train rows, 0 = all */
-    int test_limit;                 /* data.test_limit: first N test rows, 0 = all */
+    int header;           /* data.header: true/false/"auto" -> 1/0/-1 */
+    char label_name[256]; /* data.label: column name (string) ... */
+    int label_index;      /* ... or index (number), default -1 = last */
+    pt_scale scale;       /* data.scale: "unit" | "standard" | "none" */
+    double val_fraction;  /* data.val_fraction in [0,1), default 0.1 */
+    double test_fraction; /* data.test_fraction (CSV, no test file) */
+    int limit;            /* data.limit: use first N train rows, 0 = all */
+    int test_limit;       /* data.test_limit: first N test rows, 0 = all */
+    int n_shape;          /* 3 when data.shape is given, else 0 */
+    int shape[3];         /* data.shape: C, H, W of a sample (conv nets);
+                             default: 1 x s x s when dim = s^2 */
 } pt_data_config;
 
+#define PT_MAX_NET_LAYERS 48
+
+/* Types of net.layers entries. Values reach files: always add at the end. */
+typedef enum {
+    PT_NL_CONV2D = 0,
+    PT_NL_MAXPOOL = 1,
+    PT_NL_AVGPOOL = 2,
+    PT_NL_FLATTEN = 3,
+    PT_NL_DENSE = 4,
+    PT_NL_DROPOUT = 5
+} pt_net_layer_type;
+
+/* One net.layers entry; see netspec.h for the rules a list follows. */
 typedef struct {
-    int n_hidden;                   /* length of net.hidden */
-    int hidden[PT_MAX_HIDDEN];      /* net.hidden, default [300, 100] */
+    int type;                /* pt_net_layer_type */
+    int out;                 /* conv2d filters, dense neurons */
+    int kernel, stride, pad; /* conv2d: square kernel, default stride 1, pad 0 */
+    int size;                /* maxpool/avgpool: window = stride, default 2 */
+    double rate;             /* dropout: rate after the dense layer before it */
+} pt_net_layer;
+
+typedef struct {
+    int n_hidden;                           /* length of net.hidden */
+    int hidden[PT_MAX_HIDDEN];              /* net.hidden, default [300, 100] */
+    int n_layers;                           /* length of net.layers; 0 = the MLP of net.hidden */
+    pt_net_layer layers[PT_MAX_NET_LAYERS]; /* net.layers, output layer excluded */
 } pt_net_config;
 
 typedef enum { PT_OPT_SGD = 0, PT_OPT_ADAM = 1 } pt_opt_kind;
 typedef enum { PT_LR_CONSTANT = 0, PT_LR_STEP = 1, PT_LR_COSINE = 2 } pt_lr_kind;
 
 typedef struct {
-    int epochs;                     /* train.epochs >= 1, default 10 */
-    int batch_size;                 /* train.batch_size >= 1, default 128 */
-    int threads;                    /* train.threads (BLAS) >= 1, default 1 */
-    pt_opt_kind optimizer;          /* train.optimizer: "sgd" | "adam" */
-    double lr;                      /* train.lr > 0, default 0.05 */
-    double momentum;                /* train.momentum in [0,1), default 0.9 */
-    int nesterov;                   /* train.nesterov, default false */
-    double beta1, beta2, eps;       /* train.beta1/beta2/eps (Adam) */
-    pt_lr_kind lr_schedule;         /* train.lr_schedule: "constant"|"step"|"cosine" */
-    int step_epochs;                /* train.step_epochs: step period, default 5 */
-    double gamma;                   /* train.gamma: step factor, default 0.1 */
-    double min_lr;                  /* train.min_lr: cosine floor, default 0 */
+    int epochs;               /* train.epochs >= 1, default 10 */
+    int batch_size;           /* train.batch_size >= 1, default 128 */
+    int threads;              /* train.threads (BLAS) >= 1, default 1 */
+    pt_opt_kind optimizer;    /* train.optimizer: "sgd" | "adam" */
+    double lr;                /* train.lr > 0, default 0.05 */
+    double momentum;          /* train.momentum in [0,1), default 0.9 */
+    int nesterov;             /* train.nesterov, default false */
+    double beta1, beta2, eps; /* train.beta1/beta2/eps (Adam) */
+    pt_lr_kind lr_schedule;   /* train.lr_schedule: "constant"|"step"|"cosine" */
+    int step_epochs;          /* train.step_epochs: step period, default 5 */
+    double gamma;             /* train.gamma: step factor, default 0.1 */
+    double min_lr;            /* train.min_lr: cosine floor, default 0 */
 } pt_train_config;
 
 #define PT_MAX_LAYERS (PT_MAX_HIDDEN + 1)
@@ -82,46 +108,57 @@ typedef struct {
 } pt_layer_values;
 
 typedef struct {
-    double l2;                      /* reg.l2 >= 0: L2 strength on weights */
-    int l2_decoupled;               /* reg.l2_mode: "coupled" (added to the
-                                       gradient) | "decoupled" (AdamW style) */
-    pt_layer_values l2_layers;      /* reg.l2_layers: per weight layer, overrides l2 */
-    double l1;                      /* reg.l1 >= 0: proximal soft-threshold step */
-    pt_layer_values dropout;        /* reg.dropout: rate per hidden layer */
-    double dropout_input;           /* reg.dropout_input: rate on the input */
-    double max_norm;                /* reg.max_norm: cap on each neuron's incoming
-                                       weight norm, 0 = off */
-    int bias;                       /* reg.bias: regularize biases too */
+    double l2;                 /* reg.l2 >= 0: L2 strength on weights */
+    int l2_decoupled;          /* reg.l2_mode: "coupled" (added to the
+                                  gradient) | "decoupled" (AdamW style) */
+    pt_layer_values l2_layers; /* reg.l2_layers: per weight layer, overrides l2 */
+    double l1;                 /* reg.l1 >= 0: proximal soft-threshold step */
+    pt_layer_values dropout;   /* reg.dropout: rate per hidden layer */
+    double dropout_input;      /* reg.dropout_input: rate on the input */
+    double max_norm;           /* reg.max_norm: cap on each neuron's incoming
+                                  weight norm, 0 = off */
+    int bias;                  /* reg.bias: regularize biases too */
 } pt_reg_config;
 
 /* Values reach files and logs: always add at the end. */
-typedef enum { PT_PRUNE_NONE = 0, PT_PRUNE_ONESHOT = 1, PT_PRUNE_ITERATIVE = 2,
-               PT_PRUNE_GRADUAL = 3 } pt_prune_schedule;
-typedef enum { PT_GRAN_LAYER = 0, PT_GRAN_GLOBAL = 1, PT_GRAN_NEURON = 2 } pt_granularity;
+typedef enum {
+    PT_PRUNE_NONE = 0,
+    PT_PRUNE_ONESHOT = 1,
+    PT_PRUNE_ITERATIVE = 2,
+    PT_PRUNE_GRADUAL = 3
+} pt_prune_schedule;
+typedef enum {
+    PT_GRAN_LAYER = 0,
+    PT_GRAN_GLOBAL = 1,
+    PT_GRAN_NEURON = 2,
+    PT_GRAN_FILTER = 3
+} pt_granularity;
 typedef enum { PT_NORM_L2 = 0, PT_NORM_L1 = 1 } pt_norm;
 
 typedef struct {
-    pt_prune_schedule schedule;     /* prune.schedule */
-    pt_granularity granularity;     /* prune.granularity: "layer" | "global" | "neuron" */
-    pt_norm norm;                   /* prune.norm: neuron ranking, "l2" | "l1" */
-    double sparsity;                /* prune.sparsity: final fraction of weights
-                                       (layer, global) or of hidden neurons (neuron) */
-    int prune_output;               /* prune.prune_output: unstructured pruning
-                                       also thins the output layer's weights */
-    int finetune_epochs;            /* prune.finetune_epochs: after a one-shot
-                                       prune / per iterative round */
-    int rounds;                     /* prune.rounds: iterative rounds */
-    int rewind_epoch;               /* prune.rewind_epoch: iterative: reset the
-                                       survivors to their weights after this
-                                       epoch (0 = init), -1 = no rewinding */
-    double initial_sparsity;        /* prune.initial_sparsity: gradual s_i */
-    double start_epoch;             /* prune.start_epoch: gradual t0, in epochs */
-    double end_epoch;               /* prune.end_epoch: gradual t0 + n*dt, in epochs */
-    int frequency;                  /* prune.frequency: gradual dt, in steps */
+    pt_prune_schedule schedule; /* prune.schedule */
+    pt_granularity granularity; /* prune.granularity: "layer" | "global" | "neuron"
+                                   (hidden neurons and conv filters) | "filter"
+                                   (conv filters only) */
+    pt_norm norm;               /* prune.norm: neuron ranking, "l2" | "l1" */
+    double sparsity;            /* prune.sparsity: final fraction of weights
+                                   (layer, global) or of hidden neurons (neuron) */
+    int prune_output;           /* prune.prune_output: unstructured pruning
+                                   also thins the output layer's weights */
+    int finetune_epochs;        /* prune.finetune_epochs: after a one-shot
+                                   prune / per iterative round */
+    int rounds;                 /* prune.rounds: iterative rounds */
+    int rewind_epoch;           /* prune.rewind_epoch: iterative: reset the
+                                   survivors to their weights after this
+                                   epoch (0 = init), -1 = no rewinding */
+    double initial_sparsity;    /* prune.initial_sparsity: gradual s_i */
+    double start_epoch;         /* prune.start_epoch: gradual t0, in epochs */
+    double end_epoch;           /* prune.end_epoch: gradual t0 + n*dt, in epochs */
+    int frequency;              /* prune.frequency: gradual dt, in steps */
 } pt_prune_config;
 
 typedef struct {
-    uint64_t seed;                  /* seed, default 1 */
+    uint64_t seed; /* seed, default 1 */
     pt_data_config data;
     pt_net_config net;
     pt_train_config train;
@@ -139,13 +176,11 @@ void pt_config_defaults(pt_config *c);
  * out-of-range key. The top level may hold a "$schema" string, ignored. The
  * seed must be an integer <= 2^53 - 1, the largest that JSON numbers (IEEE
  * doubles) represent exactly together with all smaller integers. */
-pt_status pt_config_parse(pt_config *c, const char *json, const char *source,
-                          pt_err *err);
+pt_status pt_config_parse(pt_config *c, const char *json, const char *source, pt_err *err);
 
 /* As pt_config_parse, but over the current values of *c: keys absent from
  * the text keep their value in *c. Used for command-line overrides. */
-pt_status pt_config_merge(pt_config *c, const char *json, const char *source,
-                          pt_err *err);
+pt_status pt_config_merge(pt_config *c, const char *json, const char *source, pt_err *err);
 
 /* Reads and parses a JSON file (errors name the file). PT_ERR_IO when the
  * file cannot be read ("path: cannot read: reason"), else as pt_config_parse. */

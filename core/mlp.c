@@ -9,12 +9,17 @@
  */
 #include "mlp.h"
 
+#include "conv.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t round_up(size_t n) { return (n + PT_MLP_ALIGN - 1) / PT_MLP_ALIGN * PT_MLP_ALIGN; }
+static size_t round_up(size_t n)
+{
+    return (n + PT_MLP_ALIGN - 1) / PT_MLP_ALIGN * PT_MLP_ALIGN;
+}
 
 static float *alloc_floats(size_t n)
 {
@@ -26,38 +31,82 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
-pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
-                      int n_out, int cap, pt_rng *rng, pt_err *err)
+pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
+                      pt_rng *rng, pt_err *err)
 {
     memset(m, 0, sizeof *m);
     if (n_hidden < 0 || n_hidden + 1 > PT_MLP_MAX_LAYERS)
-        return pt_fail(err, PT_ERR_ARG, "network: %d hidden layers (at most %d)",
-                       n_hidden, PT_MLP_MAX_LAYERS - 1);
+        return pt_fail(err, PT_ERR_ARG, "network: %d hidden layers (at most %d)", n_hidden,
+                       PT_MLP_MAX_LAYERS - 1);
     if (n_in < 1 || n_out < 1 || cap < 1)
-        return pt_fail(err, PT_ERR_ARG, "network: input %d, output %d, batch %d must be >= 1",
-                       n_in, n_out, cap);
-    m->n_layers = n_hidden + 1;
-    m->sizes[0] = n_in;
-    for (int i = 0; i < n_hidden; i++) {
-        if (hidden[i] < 1)
-            return pt_fail(err, PT_ERR_ARG, "network: hidden layer %d has %d neurons", i, hidden[i]);
-        m->sizes[i + 1] = hidden[i];
+        return pt_fail(err, PT_ERR_ARG, "network: input %d, output %d, batch %d must be >= 1", n_in,
+                       n_out, cap);
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    for (int i = 0; i <= n_hidden; i++) {
+        if (i < n_hidden && hidden[i] < 1)
+            return pt_fail(err, PT_ERR_ARG, "network: hidden layer %d has %d neurons", i,
+                           hidden[i]);
+        spec[i] = (pt_layer_spec){.kind = PT_LAYER_DENSE, .out = i < n_hidden ? hidden[i] : n_out};
     }
-    m->sizes[m->n_layers] = n_out;
-    m->cap = cap;
+    int shape[3] = {1, 1, n_in};
+    return pt_net_init(m, shape, spec, n_hidden + 1, cap, rng, err);
+}
 
-    size_t total = 0;
-    for (int l = 0; l < m->n_layers; l++) {
-        pt_layer *L = &m->layer[l];
-        L->n_in = m->sizes[l];
-        L->n_out = m->sizes[l + 1];
-        L->off = total;
-        L->len = round_up((size_t)L->n_in * L->n_out) + round_up((size_t)L->n_out);
-        total += L->len;
+/* Fills layer l's geometry from the previous layer (or the input shape);
+ * ch/h/w is the shape flowing into it, updated to its output. */
+static pt_status plan_layer(pt_mlp *m, int l, const pt_layer_spec *s, int *ch, int *h, int *w,
+                            pt_err *err)
+{
+    pt_layer *L = &m->layer[l];
+    L->kind = s->kind;
+    L->n_out = s->out;
+    if (s->out < 1)
+        return pt_fail(err, PT_ERR_ARG, "network: layer %d has %d outputs", l + 1, s->out);
+    if (s->kind == PT_LAYER_DENSE) {
+        int prev_conv = l > 0 && m->layer[l - 1].kind == PT_LAYER_CONV;
+        L->in_ch = prev_conv ? *ch : *ch * *h * *w;
+        L->in_grp = prev_conv ? *h * *w : 1;
+        L->n_in = L->in_ch * L->in_grp;
+        *ch = s->out;
+        *h = *w = 1;
+        return PT_OK;
     }
-    m->n_params = total;
-    m->params = alloc_floats(total);
-    m->grads = alloc_floats(total);
+    if (s->kind != PT_LAYER_CONV || (l > 0 && m->layer[l - 1].kind != PT_LAYER_CONV))
+        return pt_fail(err, PT_ERR_ARG, "network: layer %d: conv layers must come first", l + 1);
+    pt_conv_geom *g = &L->g;
+    *g = (pt_conv_geom){.c = *ch,
+                        .h = *h,
+                        .w = *w,
+                        .k = s->k,
+                        .stride = s->stride,
+                        .pad = s->pad,
+                        .pool = s->pool,
+                        .ps = s->pool ? s->ps : 1};
+    if (g->k < 1 || g->stride < 1 || g->pad < 0 || g->ps < 1 || g->h + 2 * g->pad < g->k ||
+        g->w + 2 * g->pad < g->k)
+        return pt_fail(
+            err, PT_ERR_ARG,
+            "network: layer %d: kernel %d, stride %d, padding %d do not fit a %dx%d input", l + 1,
+            g->k, g->stride, g->pad, g->h, g->w);
+    g->oh = (g->h + 2 * g->pad - g->k) / g->stride + 1;
+    g->ow = (g->w + 2 * g->pad - g->k) / g->stride + 1;
+    g->ph = g->oh / g->ps;
+    g->pw = g->ow / g->ps;
+    if (g->ph < 1 || g->pw < 1)
+        return pt_fail(err, PT_ERR_ARG,
+                       "network: layer %d: pooling %d is larger than its %dx%d input", l + 1, g->ps,
+                       g->oh, g->ow);
+    L->in_ch = g->c;
+    L->in_grp = g->k * g->k;
+    L->n_in = L->in_ch * L->in_grp;
+    *ch = s->out;
+    *h = g->ph;
+    *w = g->pw;
+    return PT_OK;
+}
+
+static pt_status alloc_buffers(pt_mlp *m, int cap)
+{
     int ok = m->params && m->grads;
     for (int l = 0; ok && l <= m->n_layers; l++) {
         m->act[l] = alloc_floats((size_t)cap * m->sizes[l]);
@@ -66,8 +115,55 @@ pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
             m->delta[l] = alloc_floats((size_t)cap * m->sizes[l + 1]);
             ok = m->delta[l] != NULL;
         }
+        if (!ok || l == m->n_layers || m->layer[l].kind != PT_LAYER_CONV)
+            continue;
+        const pt_layer *L = &m->layer[l];
+        size_t np = (size_t)cap * L->g.oh * L->g.ow;
+        m->col[l] = alloc_floats(np * L->n_in);
+        m->pre[l] = alloc_floats(np * L->n_out);
+        ok = m->col[l] && m->pre[l];
+        if (ok && L->g.pool == PT_POOL_MAX) {
+            m->arg[l] = malloc(sizeof(int32_t) * (size_t)cap * m->sizes[l + 1]);
+            ok = m->arg[l] != NULL;
+        }
     }
-    if (!ok) {
+    return ok ? PT_OK : PT_ERR_NOMEM;
+}
+
+pt_status pt_net_init(pt_mlp *m, const int shape[3], const pt_layer_spec *spec, int n, int cap,
+                      pt_rng *rng, pt_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (n < 1 || n > PT_MLP_MAX_LAYERS)
+        return pt_fail(err, PT_ERR_ARG, "network: %d weight layers (at most %d)", n,
+                       PT_MLP_MAX_LAYERS);
+    if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || cap < 1)
+        return pt_fail(err, PT_ERR_ARG, "network: input %dx%dx%d, batch %d must be >= 1", shape[0],
+                       shape[1], shape[2], cap);
+    if (spec[n - 1].kind != PT_LAYER_DENSE)
+        return pt_fail(err, PT_ERR_ARG, "network: the output layer must be dense");
+    memcpy(m->shape, shape, sizeof m->shape);
+    m->n_layers = n;
+    m->sizes[0] = shape[0] * shape[1] * shape[2];
+    m->cap = cap;
+    int ch = shape[0], h = shape[1], w = shape[2];
+    size_t total = 0;
+    for (int l = 0; l < n; l++) {
+        pt_status st = plan_layer(m, l, &spec[l], &ch, &h, &w, err);
+        if (st != PT_OK) {
+            memset(m, 0, sizeof *m);
+            return st;
+        }
+        pt_layer *L = &m->layer[l];
+        m->sizes[l + 1] = ch * h * w;
+        L->off = total;
+        L->len = round_up((size_t)L->n_in * L->n_out) + round_up((size_t)L->n_out);
+        total += L->len;
+    }
+    m->n_params = total;
+    m->params = alloc_floats(total);
+    m->grads = alloc_floats(total);
+    if (alloc_buffers(m, cap) != PT_OK) {
         pt_mlp_free(m);
         return pt_fail(err, PT_ERR_NOMEM, "network: out of memory");
     }
@@ -85,6 +181,32 @@ pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
     return PT_OK;
 }
 
+int pt_mlp_has_conv(const pt_mlp *m)
+{
+    return m->n_layers > 0 && m->layer[0].kind == PT_LAYER_CONV;
+}
+
+pt_layer_spec pt_layer_spec_of(const pt_mlp *m, int l)
+{
+    const pt_layer *L = &m->layer[l];
+    pt_layer_spec s = {.kind = L->kind, .out = L->n_out};
+    if (L->kind == PT_LAYER_CONV) {
+        s.k = L->g.k;
+        s.stride = L->g.stride;
+        s.pad = L->g.pad;
+        s.pool = L->g.pool;
+        s.ps = L->g.ps;
+    }
+    return s;
+}
+
+long pt_layer_macs(const pt_mlp *m, int l)
+{
+    const pt_layer *L = &m->layer[l];
+    long macs = (long)L->n_in * L->n_out;
+    return L->kind == PT_LAYER_CONV ? macs * L->g.oh * L->g.ow : macs;
+}
+
 void pt_mlp_free(pt_mlp *m)
 {
     free(m->params);
@@ -92,8 +214,12 @@ void pt_mlp_free(pt_mlp *m)
     free(m->mask);
     for (int l = 0; l <= PT_MLP_MAX_LAYERS; l++)
         free(m->act[l]);
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++) {
         free(m->delta[l]);
+        free(m->col[l]);
+        free(m->pre[l]);
+        free(m->arg[l]);
+    }
     memset(m, 0, sizeof *m);
 }
 
@@ -152,8 +278,12 @@ static void forward(pt_mlp *m, int n, pt_rng *rng)
     for (int l = 0; l < m->n_layers; l++) {
         pt_layer *L = &m->layer[l];
         float *out = m->act[l + 1];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in,
-                    1.0f, m->act[l], L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
+        if (L->kind == PT_LAYER_CONV) {
+            pt_conv_forward(m, l, n);
+            continue;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f, m->act[l],
+                    L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
         if (l + 1 < m->n_layers) {
             bias_relu(out, L->b, n, L->n_out);
             if (rng && m->drop[l + 1] > 0.0f)
@@ -164,9 +294,15 @@ static void forward(pt_mlp *m, int n, pt_rng *rng)
     }
 }
 
-void pt_mlp_forward(pt_mlp *m, int n) { forward(m, n, NULL); }
+void pt_mlp_forward(pt_mlp *m, int n)
+{
+    forward(m, n, NULL);
+}
 
-void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng) { forward(m, n, rng); }
+void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng)
+{
+    forward(m, n, rng);
+}
 
 /* Loss of one row of logits: log-sum-exp - z[y], computed around the max so
  * exp never overflows. Writes the softmax probabilities into p when non-NULL. */
@@ -236,8 +372,8 @@ static double softmax_xent_grad(pt_mlp *m, int n, const int32_t *y, int *correct
 /* delta = act > 0 ? delta * scale : 0 in place, and gb = column sums of the
  * result. act > 0 covers both ReLU's derivative and a dropped unit (0);
  * scale is dropout's 1/(1-rate) for kept units (1 without dropout). */
-static void relu_mask_bias_grad(float *restrict d, const float *restrict a,
-                                float *restrict gb, int n, int width, float scale)
+static void relu_mask_bias_grad(float *restrict d, const float *restrict a, float *restrict gb,
+                                int n, int width, float scale)
 {
     memset(gb, 0, sizeof(float) * (size_t)width);
     for (int i = 0; i < n; i++) {
@@ -251,23 +387,31 @@ static void relu_mask_bias_grad(float *restrict d, const float *restrict a,
     }
 }
 
-double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct,
-                       pt_layer_hook hook, void *ctx)
+double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct, pt_layer_hook hook,
+                       void *ctx)
 {
     double loss = softmax_xent_grad(m, n, y, correct);
     for (int l = m->n_layers - 1; l >= 0; l--) {
         pt_layer *L = &m->layer[l];
         const float *dz = m->delta[l];
+        if (L->kind == PT_LAYER_CONV) {
+            pt_conv_backward(m, l, n);
+            if (hook)
+                hook(ctx, m, l);
+            continue;
+        }
         if (l > 0) {
             /* dX must use W before the hook lets the optimizer change it. */
             float *dx = m->delta[l - 1];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out,
-                        1.0f, dz, L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out, 1.0f, dz,
+                        L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
             float scale = m->drop[l] > 0.0f ? 1.0f / (1.0f - m->drop[l]) : 1.0f;
-            relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in, scale);
+            /* A conv layer masks its own gradient (through its pooling). */
+            if (m->layer[l - 1].kind == PT_LAYER_DENSE)
+                relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in, scale);
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n,
-                    1.0f, dz, L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n, 1.0f, dz,
+                    L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
         if (hook)
             hook(ctx, m, l);
     }

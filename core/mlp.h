@@ -21,6 +21,19 @@
  *           dW = dZ^T X. As soon as a layer's gradient is complete the
  *           optional hook runs, so an optimizer can update that layer while
  *           its weights are still in cache.
+ *
+ * Convolutional layers (conv.h has their passes) are weight layers of the
+ * same sequence, so the params/grads blocks, the mask, the optimizer hook,
+ * magnitude pruning and export need no second engine: a conv layer's weights
+ * are the K x (C k k) matrix of PyTorch's Conv2d [K][C][k][k] layout and its
+ * K biases, i.e. a "neuron" is a filter. Every conv layer precedes every
+ * dense layer; ReLU and an optional max/avg pooling (window = stride) follow
+ * each conv; the flatten before the first dense layer is implicit, because
+ * act[] holds each sample NCHW-contiguous (PyTorch's flatten order). The
+ * output layer is always dense. For pruning, a layer's weight row is seen as
+ * in_ch groups of in_grp columns, one group per input channel (a previous
+ * filter or neuron), so a filter and the next layer's matching columns are
+ * masked and compacted together like a neuron (prune.h).
  */
 #ifndef PT_MLP_H
 #define PT_MLP_H
@@ -34,30 +47,64 @@
 #define PT_MLP_MAX_LAYERS 17 /* weight layers: up to 16 hidden + output */
 #define PT_MLP_ALIGN 16      /* floats: every segment starts on 64 bytes */
 
+/* Values reach files (model.md): always add at the end. */
+typedef enum { PT_LAYER_DENSE = 0, PT_LAYER_CONV = 1 } pt_layer_kind;
+typedef enum { PT_POOL_NONE = 0, PT_POOL_MAX = 1, PT_POOL_AVG = 2 } pt_pool_kind;
+
+/* Geometry of a conv layer: input C x H x W, square kernel k, then ReLU and
+ * pooling of ps x ps windows with stride ps (PyTorch's floor on the edge). */
 typedef struct {
+    int c, h, w;
+    int k, stride, pad;
+    int oh, ow;   /* convolution output */
+    int pool, ps; /* pt_pool_kind and window; ps = 1 without pooling */
+    int ph, pw;   /* layer output after pooling */
+} pt_conv_geom;
+
+/* A weight layer to build: dense (out neurons) or conv (out filters). */
+typedef struct {
+    int kind, out;
+    int k, stride, pad, pool, ps; /* conv only */
+} pt_layer_spec;
+
+typedef struct {
+    int kind; /* pt_layer_kind */
     int n_in, n_out;
-    float *w, *b;   /* into pt_mlp.params */
-    float *gw, *gb; /* into pt_mlp.grads */
-    size_t off;     /* offset of w in params; b follows at off + n_out*n_in
-                       rounded up to PT_MLP_ALIGN floats */
-    size_t len;     /* floats from w to the end of b (alignment padding
-                       included; padding stays zero) */
+    int in_ch, in_grp; /* n_in = in_ch x in_grp: a dense layer after dense
+                          has in_grp 1, a conv layer k*k, the first dense
+                          layer after a conv the previous output's ph*pw */
+    pt_conv_geom g;    /* conv only */
+    float *w, *b;      /* into pt_mlp.params */
+    float *gw, *gb;    /* into pt_mlp.grads */
+    size_t off;        /* offset of w in params; b follows at off + n_out*n_in
+                          rounded up to PT_MLP_ALIGN floats */
+    size_t len;        /* floats from w to the end of b (alignment padding
+                          included; padding stays zero) */
 } pt_layer;
 
 typedef struct {
-    int n_layers;                        /* weight layers */
-    int sizes[PT_MLP_MAX_LAYERS + 1];    /* sizes[0] input ... sizes[n_layers] classes */
+    int n_layers;                     /* weight layers */
+    int sizes[PT_MLP_MAX_LAYERS + 1]; /* sizes[0] input ... sizes[n_layers] classes */
     pt_layer layer[PT_MLP_MAX_LAYERS];
     float *params, *grads;
-    size_t n_params;                     /* floats in params (with padding) */
-    float *mask;                         /* like params: 1 kept, 0 pruned; NULL
-                                            until pt_mlp_mask_enable() */
+    size_t n_params; /* floats in params (with padding) */
+    float *mask;     /* like params: 1 kept, 0 pruned; NULL
+                        until pt_mlp_mask_enable() */
     /* Inverted-dropout rate on act[l] during training (l = 0 the input,
      * 1..n_layers-1 the hidden layers); 0 = none. */
     float drop[PT_MLP_MAX_LAYERS];
-    int cap;                             /* rows a batch may have */
-    float *act[PT_MLP_MAX_LAYERS + 1];   /* cap x sizes[l] each */
-    float *delta[PT_MLP_MAX_LAYERS];     /* cap x sizes[l+1]: dL/dZ of layer l */
+    int cap;                           /* rows a batch may have */
+    float *act[PT_MLP_MAX_LAYERS + 1]; /* cap x sizes[l] each */
+    float *delta[PT_MLP_MAX_LAYERS];   /* cap x sizes[l+1]: dL/dZ of layer l
+                                          (conv: dL/d its pooled output) */
+    int shape[3];                      /* input C, H, W (an MLP: 1, 1, n_in) */
+    /* Conv layers only, NULL elsewhere: */
+    float *col[PT_MLP_MAX_LAYERS];   /* (C k k) x (cap oh ow) patches, then
+                                        their gradient in the backward pass */
+    float *pre[PT_MLP_MAX_LAYERS];   /* K x (cap oh ow) after bias + ReLU,
+                                        channel-major, then dL/dZ */
+    int32_t *arg[PT_MLP_MAX_LAYERS]; /* max pooling: index into pre of each
+                                        pooled output's maximum */
 } pt_mlp;
 
 /* Called by pt_mlp_backward once layer l's gradient (gw, gb) is complete and
@@ -68,8 +115,28 @@ typedef void (*pt_layer_hook)(void *ctx, pt_mlp *m, int l);
  * with buffers for batches of up to cap rows. Weights get He initialisation
  * (normal, std sqrt(2 / n_in)) from rng; biases start at 0.
  * Errors: PT_ERR_ARG for sizes < 1 or too many layers, PT_ERR_NOMEM. */
-pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden,
-                      int n_out, int cap, pt_rng *rng, pt_err *err);
+pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
+                      pt_rng *rng, pt_err *err);
+/* Builds a layer sequence spec[0..n) on inputs of shape C x H x W (the
+ * last spec is the output layer: dense). Same initialisation as
+ * pt_mlp_init (He normal with fan-in n_in = C k k for conv, layer by layer),
+ * so an all-dense spec gives pt_mlp_init's network, bit for bit.
+ * Errors: PT_ERR_ARG naming the layer (a conv after a dense layer, a kernel
+ * larger than its padded input, a pooling window larger than the conv
+ * output, sizes < 1, too many layers), PT_ERR_NOMEM. */
+pt_status pt_net_init(pt_mlp *m, const int shape[3], const pt_layer_spec *spec, int n, int cap,
+                      pt_rng *rng, pt_err *err);
+
+/* 1 when the network has a conv layer. */
+int pt_mlp_has_conv(const pt_mlp *m);
+
+/* The spec of layer l of m (to rebuild it, e.g. smaller). */
+pt_layer_spec pt_layer_spec_of(const pt_mlp *m, int l);
+
+/* Multiply-adds per sample of layer l at its full (dense) size: n_in n_out,
+ * times oh ow for a conv layer. */
+long pt_layer_macs(const pt_mlp *m, int l);
+
 /* Safe on a zeroed struct. */
 void pt_mlp_free(pt_mlp *m);
 
@@ -95,7 +162,7 @@ double pt_mlp_loss(const pt_mlp *m, int n, const int32_t *y, int *correct);
  * for each layer from last to first. Returns the mean loss (the logits are left
  * as they are) and counts correct predictions as
  * pt_mlp_loss does. */
-double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct,
-                       pt_layer_hook hook, void *ctx);
+double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct, pt_layer_hook hook,
+                       void *ctx);
 
 #endif

@@ -101,7 +101,10 @@ static double row_norm(const float *w, int n, pt_norm norm)
     return s;
 }
 
-/* Masks hidden neuron j of layer l: its row, its bias, the next layer's column. */
+/* Masks hidden neuron (or filter) j of layer l: its row, its bias, and the
+ * next layer's matching group of columns (one column after a dense layer;
+ * a k x k slice of every filter after a conv, or the channel's ph x pw
+ * columns after flatten). */
 static void prune_neuron(pt_mlp *m, int l, int j)
 {
     pt_layer *L = &m->layer[l], *N = &m->layer[l + 1];
@@ -109,22 +112,25 @@ static void prune_neuron(pt_mlp *m, int l, int j)
         prune_at(m, L->off + (size_t)j * L->n_in + i);
     prune_at(m, (size_t)(L->b - m->params) + j);
     for (int k = 0; k < N->n_out; k++)
-        prune_at(m, N->off + (size_t)k * N->n_in + j);
+        for (int t = 0; t < N->in_grp; t++)
+            prune_at(m, N->off + (size_t)k * N->n_in + (size_t)j * N->in_grp + t);
 }
 
-pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
+static pt_status prune_units(pt_mlp *m, double fraction, pt_norm norm, int only_conv, pt_err *err)
 {
     pt_status st = pt_mlp_mask_enable(m, err);
     if (st != PT_OK)
         return st;
     for (int l = 0; l + 1 < m->n_layers; l++) {
         pt_layer *L = &m->layer[l];
+        if (only_conv && L->kind != PT_LAYER_CONV)
+            continue;
         ranked *r = malloc(sizeof(ranked) * (size_t)L->n_out);
         if (!r)
             return pt_fail(err, PT_ERR_NOMEM, "pruning: out of memory");
         for (int j = 0; j < L->n_out; j++)
-            r[j] = (ranked){(float)row_norm(L->w + (size_t)j * L->n_in, L->n_in, norm),
-                            (uint32_t)l, (uint32_t)j};
+            r[j] = (ranked){(float)row_norm(L->w + (size_t)j * L->n_in, L->n_in, norm), (uint32_t)l,
+                            (uint32_t)j};
         qsort(r, (size_t)L->n_out, sizeof(ranked), cmp_ranked);
         long want = lround(fraction * L->n_out);
         want = want >= L->n_out ? L->n_out - 1 : want;
@@ -135,10 +141,22 @@ pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err
     return PT_OK;
 }
 
+pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
+{
+    return prune_units(m, fraction, norm, 0, err);
+}
+
+pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
+{
+    return prune_units(m, fraction, norm, 1, err);
+}
+
 pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err)
 {
     if (p->granularity == PT_GRAN_NEURON)
         return pt_prune_neurons(m, target, p->norm, err);
+    if (p->granularity == PT_GRAN_FILTER)
+        return pt_prune_filters(m, target, p->norm, err);
     return pt_prune_magnitude(m, target, p->granularity == PT_GRAN_GLOBAL, p->prune_output, err);
 }
 
@@ -168,19 +186,29 @@ static int row_zero(const pt_layer *L, int j)
     return 1;
 }
 
+/* Whether input channel j of N (its group of in_grp columns) is all zero. */
 static int col_zero(const pt_layer *N, int j)
 {
     for (int k = 0; k < N->n_out; k++)
-        if (N->w[(size_t)k * N->n_in + j] != 0.0f)
-            return 0;
+        for (int t = 0; t < N->in_grp; t++)
+            if (N->w[(size_t)k * N->n_in + (size_t)j * N->in_grp + t] != 0.0f)
+                return 0;
     return 1;
 }
 
+/* A conv filter with zero weights still outputs relu(bias) everywhere, but
+ * the next conv's zero padding makes that a position-dependent input, not
+ * a bias to fold; such a filter stays unless its bias is <= 0 too. */
 static int live(const pt_mlp *m, int l, int j)
 {
     if (l + 1 >= m->n_layers)
         return 1;
-    return !row_zero(&m->layer[l], j) && !col_zero(&m->layer[l + 1], j);
+    const pt_layer *L = &m->layer[l];
+    if (col_zero(&m->layer[l + 1], j))
+        return 0;
+    if (L->kind == PT_LAYER_CONV)
+        return !row_zero(L, j) || L->b[j] > 0.0f;
+    return !row_zero(L, j);
 }
 
 void pt_sparsity_of(const pt_mlp *m, pt_sparsity *s)
@@ -209,7 +237,8 @@ double pt_sparsity_total(const pt_mlp *m)
 
 pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
 {
-    int nl = src->n_layers, hidden[PT_MLP_MAX_LAYERS];
+    int nl = src->n_layers;
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
     int *keep[PT_MLP_MAX_LAYERS] = {0};
     pt_status st = PT_OK;
     for (int l = 0; l + 1 < nl && st == PT_OK; l++) {
@@ -221,24 +250,28 @@ pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
                 keep[l][k++] = j;
         if (st == PT_OK && k == 0)
             keep[l][k++] = 0; /* a layer keeps one neuron, left unfolded */
-        hidden[l] = k;
+        spec[l] = pt_layer_spec_of(src, l);
+        spec[l].out = k;
     }
+    spec[nl - 1] = pt_layer_spec_of(src, nl - 1);
     pt_rng unused;
     pt_rng_seed(&unused, 0);
     if (st == PT_OK)
-        st = pt_mlp_init(dst, src->sizes[0], hidden, nl - 1, src->sizes[nl], cap, &unused, err);
+        st = pt_net_init(dst, src->shape, spec, nl, cap, &unused, err);
     for (int l = 0; st == PT_OK && l < nl; l++) {
         const pt_layer *S = &src->layer[l];
         pt_layer *D = &dst->layer[l];
+        int grp = S->in_grp;
         for (int o = 0; o < D->n_out; o++) {
             int so = l + 1 < nl ? keep[l][o] : o;
             D->b[o] = S->b[so];
-            for (int i = 0; i < D->n_in; i++) {
+            for (int i = 0; i < D->in_ch; i++) {
                 int si = l > 0 ? keep[l - 1][i] : i;
-                D->w[(size_t)o * D->n_in + i] = S->w[(size_t)so * S->n_in + si];
+                memcpy(D->w + (size_t)o * D->n_in + (size_t)i * grp,
+                       S->w + (size_t)so * S->n_in + (size_t)si * grp, sizeof(float) * (size_t)grp);
             }
         }
-        if (l == 0)
+        if (l == 0 || src->layer[l - 1].kind != PT_LAYER_DENSE)
             continue;
         /* Fold dropped neurons of the previous layer with a constant output. */
         const pt_layer *P = &src->layer[l - 1];

@@ -9,6 +9,13 @@
  * the next layer's matching column — and pt_mlp_compact() then builds the
  * physically smaller network for inference and export.
  *
+ * Conv layers (mlp.h) take part as weight layers: magnitude pruning covers
+ * their weights, and their "neurons" are filters. Filter pruning (Li et
+ * al. 2017, "Pruning Filters for Efficient ConvNets") masks a filter's
+ * k x k x C weights and its bias together with the next layer's matching
+ * input channel (a k x k slice of every next filter, or after flatten the
+ * channel's ph x pw dense columns), and compaction removes them.
+ *
  * Over-pruning guard: no layer ever loses all its weights (layer-wise keeps
  * at least one; global keeps at least 1% of each layer, and at least one) and
  * no hidden layer loses all its neurons; output neurons are never removed.
@@ -32,6 +39,11 @@ pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include
  * neurons with the smallest incoming-weight norm (L2 or L1), at least one
  * neuron left per layer. */
 pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err);
+
+/* The same for conv layers only: in every conv layer, masks the
+ * round(fraction * K) filters with the smallest weight norm, at least one
+ * left per layer. Dense layers are left alone. */
+pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err);
 
 /* Prunes to `target` with the config's granularity (dispatches to the two
  * functions above). */
@@ -60,8 +72,11 @@ double pt_sparsity_total(const pt_mlp *m);
 /* Builds in dst (cap rows per batch) the network with every dead hidden
  * neuron removed: a neuron whose incoming weights are all zero outputs the
  * constant relu(bias), which is folded into the next layer's biases; a
- * neuron whose outgoing weights are all zero affects nothing. Output neurons
- * always stay. dst computes the same logits as src (up to float rounding of
+ * neuron whose outgoing weights are all zero affects nothing. A conv filter
+ * is dropped when its outgoing channel is all zero, or its weights are zero
+ * and its bias <= 0 (a constant positive map is kept, not folded: the next
+ * conv's padding would make it position-dependent). Output neurons always
+ * stay. dst computes the same logits as src (up to float rounding of
  * the folded biases). dst has no mask. */
 pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netspec.h"
 #include "optim.h"
 #include "prune.h"
 #include "sysinfo.h"
@@ -59,8 +60,10 @@ static void update_layer(void *ctx, pt_mlp *m, int l)
     pt_layer *L = &m->layer[l];
     size_t nw = (size_t)L->n_in * L->n_out, boff = (size_t)(L->b - m->params);
     float l2 = l2_of(r, l);
-    pt_step w = {.lr = u->lr, .l2 = r->l2_decoupled ? 0.0f : l2,
-                 .decay = r->l2_decoupled ? l2 : 0.0f, .l1 = (float)r->l1};
+    pt_step w = {.lr = u->lr,
+                 .l2 = r->l2_decoupled ? 0.0f : l2,
+                 .decay = r->l2_decoupled ? l2 : 0.0f,
+                 .l1 = (float)r->l1};
     pt_optim_update(u->opt, m->params, m->grads, m->mask, L->off, nw, &w);
     /* Biases are regularized only when asked: decay on them just shifts the
      * ReLU thresholds. */
@@ -70,8 +73,8 @@ static void update_layer(void *ctx, pt_mlp *m, int l)
         max_norm(L, (float)r->max_norm);
 }
 
-void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc,
-                 const uint32_t *idx, int n, double *acc, double *loss)
+void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc, const uint32_t *idx, int n,
+                 double *acc, double *loss)
 {
     if (!idx)
         n = ds->n;
@@ -231,17 +234,20 @@ static pt_status setup(run *r, pt_err *err)
     pt_rng_derive(&init, cfg->seed, PT_STREAM_INIT);
     pt_rng_derive(&r->shuf, cfg->seed, PT_STREAM_SHUFFLE);
     pt_rng_derive(&r->drop, cfg->seed, PT_STREAM_DROPOUT);
-    /* Evaluation runs in chunks of at least 1024 rows: fewer, larger GEMMs. */
-    int cap = bs > 1024 ? bs : 1024;
-    pt_status st = pt_mlp_init(r->net, r->data->train.dim, cfg->net.hidden, cfg->net.n_hidden,
-                               n_classes_of(r->data), cap, &init, err);
+    /* Evaluation runs in chunks of at least 1024 rows: fewer, larger GEMMs;
+     * but a conv layer's patch matrix grows with the chunk (conv.h), so conv
+     * nets evaluate in batches. */
+    int shape[3], n_spec;
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    float drop[PT_MLP_MAX_LAYERS + 1];
+    pt_status st = pt_net_specs(cfg, r->data->train.dim, n_classes_of(r->data), shape, spec,
+                                &n_spec, drop, err);
     if (st != PT_OK)
         return st;
-    r->net->drop[0] = (float)cfg->reg.dropout_input;
-    for (int l = 0; l < cfg->net.n_hidden; l++) {
-        const pt_layer_values *d = &cfg->reg.dropout;
-        r->net->drop[l + 1] = (float)(d->n == -1 ? d->v[0] : l < d->n ? d->v[l] : 0.0);
-    }
+    int cap = bs > 1024 || spec[0].kind == PT_LAYER_CONV ? bs : 1024;
+    if ((st = pt_net_init(r->net, shape, spec, n_spec, cap, &init, err)) != PT_OK)
+        return st;
+    memcpy(r->net->drop, drop, sizeof r->net->drop);
     st = pt_optim_init(&r->opt, &cfg->train, r->net->n_params, err);
     if (st != PT_OK)
         return st;
@@ -271,15 +277,16 @@ static void teardown(run *r)
     free(r->rewind);
 }
 
-pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
-                   pt_epoch_fn on_epoch, void *ctx, pt_train_result *res, pt_err *err)
+pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_epoch_fn on_epoch,
+                   void *ctx, pt_train_result *res, pt_err *err)
 {
     double t_start = pt_now();
     memset(res, 0, sizeof *res);
     res->val_acc = res->val_loss = res->test_acc = res->test_loss = NAN;
     memset(net, 0, sizeof *net);
     if (data->split.n_train < 1)
-        return pt_fail(err, PT_ERR_CONFIG, "data: no training rows left after the validation split");
+        return pt_fail(err, PT_ERR_CONFIG,
+                       "data: no training rows left after the validation split");
     openblas_set_num_threads(cfg->train.threads);
     run r = {.cfg = cfg, .data = data, .net = net};
     pt_status st = setup(&r, err);

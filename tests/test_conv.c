@@ -1,0 +1,232 @@
+/*
+ * test_conv.c — conv layers: im2col against a naive direct convolution,
+ * finite-difference gradients through conv + max/avg pooling + dense, the
+ * layer-list config, and a short real CNN training run that learns.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "conv.h"
+#include "mlp.h"
+#include "netspec.h"
+#include "train.h"
+
+/* out[s][o][y][x] = b[o] + sum w[o][c][i][j] x[s][c][y*st-p+i][x*st-p+j]. */
+static void direct_conv(const pt_conv_geom *g, int K, const float *w, const float *b,
+                        const float *x, int n, float *out)
+{
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < K; o++)
+            for (int y = 0; y < g->oh; y++)
+                for (int xx = 0; xx < g->ow; xx++) {
+                    double acc = b[o];
+                    for (int c = 0; c < g->c; c++)
+                        for (int i = 0; i < g->k; i++)
+                            for (int j = 0; j < g->k; j++) {
+                                int iy = y * g->stride - g->pad + i,
+                                    ix = xx * g->stride - g->pad + j;
+                                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                    continue;
+                                acc += (double)w[((o * g->c + c) * g->k + i) * g->k + j] *
+                                       x[((s * g->c + c) * g->h + iy) * g->w + ix];
+                            }
+                    out[((s * K + o) * g->oh + y) * g->ow + xx] = (float)acc;
+                }
+}
+
+/* A conv layer without pooling followed by nothing: its act[1] before ReLU
+ * is the direct convolution; with ReLU it is its positive part. */
+static void check_conv_matches_direct(int c, int h, int w, int K, int k, int stride, int pad)
+{
+    pt_rng r;
+    pt_err err;
+    pt_mlp m;
+    pt_rng_seed(&r, 3);
+    int shape[3] = {c, h, w}, n = 3;
+    pt_layer_spec spec[2] = {
+        {.kind = PT_LAYER_CONV, .out = K, .k = k, .stride = stride, .pad = pad},
+        {.kind = PT_LAYER_DENSE, .out = 2}};
+    cr_assert_eq(pt_net_init(&m, shape, spec, 2, n, &r, &err), PT_OK, "%s", err.msg);
+    const pt_layer *L = &m.layer[0];
+    for (int j = 0; j < K; j++)
+        L->b[j] = 0.1f * (float)pt_rng_normal(&r);
+    for (int i = 0; i < n * m.sizes[0]; i++)
+        m.act[0][i] = (float)pt_rng_normal(&r);
+    pt_mlp_forward(&m, n);
+    float *want = malloc(sizeof(float) * (size_t)n * m.sizes[1]);
+    direct_conv(&L->g, K, L->w, L->b, m.act[0], n, want);
+    for (int i = 0; i < n * m.sizes[1]; i++) {
+        float v = want[i] > 0.0f ? want[i] : 0.0f;
+        cr_assert_float_eq(m.act[1][i], v, 1e-4, "%dx%dx%d k%d s%d p%d: [%d] %g vs %g", c, h, w, k,
+                           stride, pad, i, m.act[1][i], v);
+    }
+    free(want);
+    pt_mlp_free(&m);
+}
+
+Test(conv, im2col_gemm_equals_direct_convolution)
+{
+    check_conv_matches_direct(1, 8, 8, 3, 3, 1, 1);
+    check_conv_matches_direct(2, 7, 9, 4, 3, 2, 1);
+    check_conv_matches_direct(3, 6, 6, 2, 5, 1, 2);
+    check_conv_matches_direct(2, 5, 5, 3, 5, 1, 0);
+    check_conv_matches_direct(1, 9, 7, 2, 2, 3, 0);
+}
+
+/* ---- finite differences through conv + pool + dense ------------------- */
+
+#define N 3
+static float gx[N * 2 * 9 * 9];
+static int32_t gy[N];
+
+static double loss_of(pt_mlp *m)
+{
+    memcpy(m->act[0], gx, sizeof(float) * (size_t)N * m->sizes[0]);
+    pt_mlp_forward(m, N);
+    return pt_mlp_loss(m, N, gy, NULL);
+}
+
+static void grad_check(int pool)
+{
+    pt_rng r;
+    pt_err err;
+    pt_mlp m;
+    pt_rng_seed(&r, 5);
+    int shape[3] = {2, 9, 9};
+    pt_layer_spec spec[4] = {
+        {.kind = PT_LAYER_CONV, .out = 3, .k = 3, .stride = 1, .pad = 1, .pool = pool, .ps = 2},
+        {.kind = PT_LAYER_CONV, .out = 4, .k = 2, .stride = 1, .pad = 0, .pool = pool, .ps = 2},
+        {.kind = PT_LAYER_DENSE, .out = 5},
+        {.kind = PT_LAYER_DENSE, .out = 3}};
+    cr_assert_eq(pt_net_init(&m, shape, spec, 4, N, &r, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(m.sizes[1], pool ? 3 * 4 * 4 : 3 * 9 * 9);
+    cr_assert_eq(m.sizes[2], pool ? 4 * 1 * 1 : 4 * 8 * 8);
+    for (int i = 0; i < N * m.sizes[0]; i++)
+        gx[i] = (float)pt_rng_normal(&r);
+    for (int i = 0; i < N; i++)
+        gy[i] = (int32_t)pt_rng_below(&r, 3);
+    for (int l = 0; l < m.n_layers; l++)
+        for (int j = 0; j < m.layer[l].n_out; j++)
+            m.layer[l].b[j] = 0.2f + 0.1f * (float)pt_rng_normal(&r);
+    loss_of(&m);
+    pt_mlp_backward(&m, N, gy, NULL, NULL, NULL);
+    float *g = malloc(sizeof(float) * m.n_params);
+    memcpy(g, m.grads, sizeof(float) * m.n_params);
+    int bad = 0, total = 0;
+    for (size_t i = 0; i < m.n_params; i++) {
+        /* A ReLU kink within h of a unit bends one difference; a smaller
+         * step (at a looser float tolerance) steps over most of them. */
+        double fd = 0.0, h = 1e-3;
+        for (int t = 0; t < 2; t++, h /= 8) {
+            float keep = m.params[i];
+            m.params[i] = keep + (float)h;
+            double up = loss_of(&m);
+            m.params[i] = keep - (float)h;
+            double down = loss_of(&m);
+            m.params[i] = keep;
+            fd = (up - down) / (2 * h);
+            if (fabs(fd - g[i]) <= (t ? 6e-3 : 2e-3) + 2e-2 * fabs(fd))
+                break;
+        }
+        total++;
+        if (fabs(fd - g[i]) > 6e-3 + 2e-2 * fabs(fd)) {
+            bad++;
+            cr_log_warn("pool %d param %zu: backprop %g, finite difference %g", pool, i, g[i], fd);
+        }
+    }
+    cr_assert_eq(bad, 0, "pool %d: %d of %d gradients off", pool, bad, total);
+    free(g);
+    pt_mlp_free(&m);
+}
+
+Test(conv, gradients_through_max_pooling)
+{
+    grad_check(PT_POOL_MAX);
+}
+Test(conv, gradients_through_avg_pooling)
+{
+    grad_check(PT_POOL_AVG);
+}
+Test(conv, gradients_without_pooling)
+{
+    grad_check(PT_POOL_NONE);
+}
+
+/* ---- config and a real run -------------------------------------------- */
+
+static const char *lenet5 =
+    "{\"data\": {\"dir\": \"" PT_FASHION_DIR "\", \"limit\": 3000, \"test_limit\": 1000},"
+    " \"net\": {\"layers\": [{\"type\": \"conv2d\", \"out\": 6, \"kernel\": 5, \"pad\": 2},"
+    " {\"type\": \"maxpool\", \"size\": 2}, {\"type\": \"conv2d\", \"out\": 16, \"kernel\": 5},"
+    " {\"type\": \"maxpool\"}, {\"type\": \"flatten\"}, {\"type\": \"dense\", \"out\": 32},"
+    " {\"type\": \"dropout\", \"rate\": 0.1}]},"
+    " \"train\": {\"epochs\": 2, \"lr\": 0.05}}";
+
+Test(conv, config_layers_parse_print_and_build)
+{
+    pt_config c;
+    pt_err err;
+    cr_assert_eq(pt_config_parse(&c, lenet5, "t", &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(c.net.n_layers, 7);
+    char *text = pt_config_to_json(&c);
+    pt_config back;
+    cr_assert_eq(pt_config_parse(&back, text, "back", &err), PT_OK, "%s", err.msg);
+    free(text);
+    cr_assert_eq(memcmp(&back.net, &c.net, sizeof c.net), 0);
+    int shape[3], n;
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    float drop[PT_MLP_MAX_LAYERS + 1];
+    cr_assert_eq(pt_net_specs(&c, 784, 10, shape, spec, &n, drop, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(shape[1], 28);
+    cr_assert_eq(spec[1].pool, PT_POOL_MAX);
+    cr_assert_eq(spec[1].ps, 2);
+    cr_assert_float_eq(drop[3], 0.1f, 1e-7);
+    cr_assert_eq(spec[3].out, 10);
+}
+
+Test(conv, config_rejects_bad_layer_lists)
+{
+    const char *bad[][2] = {
+        {"{\"net\": {\"layers\": [{\"type\": \"maxpool\"}]}}", "net.layers[0]: a pooling layer"},
+        {"{\"net\": {\"layers\": [{\"type\": \"dense\", \"out\": 4}, {\"type\": \"conv2d\", "
+         "\"out\": 2, \"kernel\": 3}]}}",
+         "net.layers[1]: conv2d"},
+        {"{\"net\": {\"layers\": [{\"type\": \"conv2d\", \"out\": 2}]}}",
+         "net.layers[0].kernel: expected an integer"},
+        {"{\"net\": {\"layers\": [{\"type\": \"conv2d\", \"out\": 2, \"kernel\": 3, \"size\": "
+         "2}]}}",
+         "net.layers[0].size: unknown key"},
+        {"{\"net\": {\"layers\": [{\"type\": \"conv\"}]}}", "net.layers[0].type: expected one of"},
+        {"{\"net\": {\"layers\": [{\"type\": \"dropout\", \"rate\": 0.5}]}}", "dropout must"},
+        {"{\"data\": {\"shape\": [1, 28]}}", "data.shape"},
+        {"{\"prune\": {\"schedule\": \"oneshot\", \"granularity\": \"filter\"}}", "needs a conv2d"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pt_config c;
+        pt_err err;
+        cr_assert_eq(pt_config_parse(&c, bad[i][0], "t", &err), PT_ERR_CONFIG, "%s", bad[i][0]);
+        cr_expect(strstr(err.msg, bad[i][1]) != NULL, "%s: %s", bad[i][0], err.msg);
+    }
+}
+
+Test(conv, lenet5_learns_in_two_short_epochs)
+{
+    pt_config c;
+    pt_err err;
+    cr_assert_eq(pt_config_parse(&c, lenet5, "t", &err), PT_OK, "%s", err.msg);
+    pt_data d;
+    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
+    pt_mlp net;
+    pt_train_result res;
+    cr_assert_eq(pt_train(&c, &d, &net, NULL, NULL, &res, &err), PT_OK, "%s", err.msg);
+    /* 3000 rows, 2 epochs: chance is 0.1; this reaches ~0.7. */
+    cr_expect_gt(res.test_acc, 0.55, "test_acc %g", res.test_acc);
+    cr_expect_lt(res.loss, 1.2, "loss %g", res.loss);
+    cr_assert_eq(net.layer[0].kind, PT_LAYER_CONV);
+    cr_assert_eq(net.sizes[1], 6 * 14 * 14);
+    cr_assert_eq(net.sizes[2], 16 * 5 * 5);
+    pt_mlp_free(&net);
+    pt_data_close(&d);
+}
