@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pareto.h"
 #include "query.h"
 
 static study_direction dir_by_name(const char *name)
@@ -286,17 +287,6 @@ int query_sort(const query_trials *t, const query_col *c, int *idx, int n)
     return m;
 }
 
-static int dominates(const key *a, const key *b)
-{
-    int better = 0;
-    for (int i = 0; i < a->n_keys; i++) {
-        if (a->k[i] < b->k[i])
-            return 0;
-        better |= a->k[i] > b->k[i];
-    }
-    return better;
-}
-
 int query_pareto(const query_trials *t, const query_col *cols, int n_cols, const int *idx, int n,
                  int *out)
 {
@@ -304,20 +294,24 @@ int query_pareto(const query_trials *t, const query_col *cols, int n_cols, const
     key *k = make_keys(t, cols, n_cols, idx, n, &m);
     if (!k)
         return 0;
-    /* Lexicographic order puts every dominator before what it dominates, and
-     * a dominated dominator is itself dominated by a front member
-     * (transitivity), so checking against the front so far is enough. */
+    /* Sorted for the output order; the front itself is pareto.c's
+     * non-dominated sort (the TPE sampler's too), on losses = -keys. */
     qsort(k, (size_t)m, sizeof *k, cmp_key);
+    int nk = m ? k[0].n_keys : 1;
+    double *loss = malloc(sizeof *loss * (size_t)(m ? m : 1) * (size_t)nk);
+    int *rank = malloc(sizeof *rank * (size_t)(m ? m : 1));
     int n_front = 0;
-    for (int i = 0; i < m; i++) {
-        int dom = 0;
-        for (int f = 0; f < n_front && !dom; f++)
-            dom = dominates(&k[f], &k[i]);
-        if (!dom)
-            k[n_front++] = k[i];
+    if (loss && rank) {
+        for (int i = 0; i < m; i++)
+            for (int c = 0; c < nk; c++)
+                loss[(size_t)i * (size_t)nk + (size_t)c] = -k[i].k[c];
+        if (pt_nondominated_sort(loss, m, nk, 1, rank, NULL) == PT_OK)
+            for (int i = 0; i < m; i++)
+                if (rank[i] == 0)
+                    out[n_front++] = k[i].idx;
     }
-    for (int f = 0; f < n_front; f++)
-        out[f] = k[f].idx;
+    free(loss);
+    free(rank);
     free(k);
     return n_front;
 }
