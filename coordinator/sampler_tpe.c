@@ -29,6 +29,10 @@
  *    themselves by their last value; the step they stopped at is not told,
  *    so Optuna's "later step first" is not applied. With several objectives
  *    they go to the bad group (Optuna's MOTPE refuses pruning).
+ *  - Several objectives: Optuna's MOTPE split and good-trial weights
+ *    (hypervolume contributions) for two objectives; with three or four the
+ *    last front is cut by crowding distance and the good trials weigh the
+ *    same (pareto.h: hypervolume here is 2-D only).
  *  - Non-finite values rank last. FAIL trials are forgotten.
  *  - Determinism: trial n's draws come from pt_rng_derive(seed, n); the
  *    proposal depends only on that and on what was told and asked before.
