@@ -425,3 +425,83 @@ Test(run, invalid_point_fails_without_a_worker)
     sqlite3_close(db);
     check_study(6 - fail, fail);
 }
+
+/* The pid of rank `rank` among an mpirun's children (Open MPI gives each its
+ * rank in OMPI_COMM_WORLD_RANK), or 0. */
+static pid_t rank_pid(pid_t mpirun, int rank)
+{
+    char cmdline[64], want[64], path[64];
+    snprintf(cmdline, sizeof cmdline, "pgrep -P %d", (int)mpirun);
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    FILE *p = popen(cmdline, "r");
+    int pid = 0, found = 0;
+    while (p && !found && fscanf(p, "%d", &pid) == 1) {
+        snprintf(path, sizeof path, "/proc/%d/environ", pid);
+        FILE *f = fopen(path, "r");
+        char *entry = NULL;
+        size_t cap = 0;
+        while (f && !found && getdelim(&entry, &cap, '\0', f) > 0)
+            found = !strcmp(entry, want);
+        free(entry);
+        if (f)
+            fclose(f);
+    }
+    if (p)
+        pclose(p);
+    return found ? pid : 0;
+}
+
+/* A worker that stops answering (SIGSTOP) mid-trial: after --trial-timeout its
+ * trial is FAIL "considered lost", the other worker finishes the study, and
+ * the run ends by itself with exit 1 and a clear message instead of hanging. */
+Test(run, silent_worker_is_given_up_and_the_run_ends)
+{
+    const char *study =
+        write_study("lost", 6, "random", "",
+                    "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
+                    " \"log\": true}");
+    /* longer trials: 3,000 rows, 4 epochs */
+    char line[4096];
+    snprintf(line, sizeof line,
+             "sed -i 's/\"limit\": 300/\"limit\": 3000/; s/\"epochs\": 2/\"epochs\": 4/' '%s'",
+             study);
+    cr_assert_eq(system(line), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen(path_of("err1"), "w", stderr);
+        freopen(path_of("out1"), "w", stdout);
+        execlp("mpirun", "mpirun", "-np", "3", PT_BIN, "run", study, "--trial-timeout", "2",
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600 && count_complete() < 1; i++) {
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    pid_t w = rank_pid(pid, 2);
+    cr_assert_gt(w, 0, "rank 2 not found");
+    kill(w, SIGSTOP);
+    int wst = 0, ended = 0;
+    for (int i = 0; i < 600 && !(ended = waitpid(pid, &wst, WNOHANG) == pid); i++) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(w, SIGCONT);
+    if (!ended) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &wst, 0);
+    }
+    char err[1 << 15];
+    slurp("err1", err, sizeof err);
+    cr_assert(ended, "the run hung:\n%s", err);
+    cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 1, "exit status %d:\n%s", wst, err);
+    cr_expect_not_null(strstr(err, "worker(s) lost"), "%s", err);
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
+                           " WHERE t.state='FAIL' AND m.fail_reason LIKE '%considered lost%'"),
+                 1);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 5);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='RUNNING'"), 0);
+    sqlite3_close(db);
+}
