@@ -505,3 +505,26 @@ Test(run, silent_worker_is_given_up_and_the_run_ends)
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='RUNNING'"), 0);
     sqlite3_close(db);
 }
+
+/* Resuming with another search space is refused (exit 2, the DB unchanged)
+ * unless --force. */
+Test(run, changed_space_needs_force)
+{
+    const char *study = write_study("space", 2, "random", "", space_default);
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 1 --quiet", PT_BIN, study);
+    cr_assert_eq(sh(cmd), 0);
+    study = write_study("space", 4, "random", "",
+                        "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-5, \"high\": 1e-2}");
+    char err[4096];
+    cr_expect_eq(sh(cmd), 2);
+    slurp("err", err, sizeof err);
+    cr_expect_not_null(strstr(err, "--force"), "%s", err);
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 2);
+    sqlite3_close(db);
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 1 --quiet --force", PT_BIN, study);
+    cr_expect_eq(sh(cmd), 0);
+    db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 4);
+    sqlite3_close(db);
+}
