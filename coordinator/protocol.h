@@ -18,9 +18,11 @@
  * result and fail also mean "I am free": a worker sends ready only once.
  *
  * Receiving never blocks in MPI: Open MPI's blocking receive busy-polls a
- * core, so proto_wait() polls with MPI_Improbe and sleeps between polls,
- * first yielding the core, then backing off from 20 us to 10 ms. MPI_Improbe/MPI_Mrecv (MPI-3) make
- * the probe-then-receive pair safe when several threads or loops receive.
+ * core, so proto_wait() polls with MPI_Improbe and pauses between polls,
+ * first yielding the core, then sleeping from 20 us doubling to 10 ms.
+ * MPI_Improbe/MPI_Mrecv (MPI-3) make the probe-then-receive pair safe when
+ * several loops receive. Only standard MPI-3 calls are used (no Open MPI
+ * extensions), so MPICH works too.
  *
  * Errors: pt_status with one line in err (PT_ERR_IO for an MPI failure,
  * PT_ERR_FORMAT for a message that is not a JSON object of its type).

@@ -3,10 +3,13 @@
  *
  * One thread, one loop, no blocking call: each turn hands work to every free
  * worker, drains every message waiting, checks the heartbeats, prints, and
- * sleeps only when a turn found nothing to do. The sleep backs off from
- * 20 us to 10 ms (proto_backoff_ns), so a burst of instant trials is served
- * at full speed while a study of minute-long trials wakes rank 0 ~100 times a
- * second at most; that is what keeps it far under 5% of a core.
+ * pauses only when a turn found nothing to do. The pause first just yields
+ * the core, then sleeps from 20 us doubling to 10 ms (proto_pause), so a
+ * burst of instant trials is served at full speed while a study of
+ * minute-long trials wakes rank 0 ~100 times a second at most: measured
+ * 0.3-1% of a core while workers train (scripts/bench_sched). Trial messages
+ * go out with MPI_Isend through an outbox, so a worker slow to receive never
+ * holds the loop.
  *
  * Workers are a small array indexed by rank; finding a free one or a trial's
  * worker is a linear scan, O(workers) per event, which is nothing next to a
