@@ -29,6 +29,12 @@ void pt_conv_forward(pt_mlp *m, int l, int n);
  * pre[l] and col[l]. Uses layer l's weights before the hook may change them. */
 void pt_conv_backward(pt_mlp *m, int l, int n);
 
+/* Samples per chunk: a conv layer runs im2col + GEMM + pooling over chunks
+ * of this many samples, so that one chunk's patches (col[l] holds exactly
+ * one chunk) stay in L2 from im2col to GEMM; the backward pass rebuilds
+ * them per chunk. pre[l] holds the whole batch, chunk after chunk. */
+int pt_conv_chunk(const pt_layer *L, int cap);
+
 /* Patches of n samples x (g->c x g->h x g->w each) into col, a
  * (c k k) x (n oh ow) row-major matrix; zero where the kernel overhangs the
  * padding. Exposed for the tests. */

@@ -165,12 +165,14 @@ static pt_kernel pick(pt_infer *e, int l, int batch, const float *x)
     return median(t[1], reps) < median(t[0], reps) ? PT_KERNEL_SPARSE : PT_KERNEL_DENSE;
 }
 
-static pt_status copy_net(const pt_mlp *src, pt_mlp *dst, pt_err *err)
+static pt_status copy_net(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
 {
     pt_rng unused;
     pt_rng_seed(&unused, 0);
-    pt_status st = pt_mlp_init(dst, src->sizes[0], src->sizes + 1, src->n_layers - 1,
-                               src->sizes[src->n_layers], 1, &unused, err);
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    for (int l = 0; l < src->n_layers; l++)
+        spec[l] = pt_layer_spec_of(src, l);
+    pt_status st = pt_net_init(dst, src->shape, spec, src->n_layers, cap, &unused, err);
     if (st == PT_OK)
         memcpy(dst->params, src->params, sizeof(float) * src->n_params);
     return st;
@@ -222,13 +224,18 @@ pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flag
     memset(e, 0, sizeof *e);
     if (max_batch < 1 || (flags & ~7) || (flags & 3) == 3)
         return pt_fail(err, PT_ERR_ARG, "inference: max_batch %d, flags %d", max_batch, flags);
-    pt_status st = flags & PT_INFER_NO_COMPACT ? copy_net(net, &e->net, err)
-                                               : pt_mlp_compact(net, &e->net, 1, err);
+    /* A conv net runs as it trains (conv.h), on buffers for a whole batch:
+     * every layer dense; compaction is where its pruning pays. */
+    int conv = pt_mlp_has_conv(net), cap = conv ? max_batch : 1;
+    pt_status st = flags & PT_INFER_NO_COMPACT ? copy_net(net, &e->net, cap, err)
+                                               : pt_mlp_compact(net, &e->net, cap, err);
     if (st != PT_OK) {
         memset(e, 0, sizeof *e);
         return st;
     }
     e->max_batch = max_batch;
+    if (conv)
+        return PT_OK;
     e->ld = (max_batch + 15) / 16 * 16;
     size_t need = 0;
     for (int l = 0; l <= e->net.n_layers; l++) {
@@ -266,6 +273,12 @@ void pt_infer_run(pt_infer *e, const float *x, int n, float *logits)
     }
     if (n < 1)
         return;
+    if (pt_mlp_has_conv(&e->net)) {
+        memcpy(e->net.act[0], x, sizeof(float) * (size_t)n * n_in);
+        pt_mlp_forward(&e->net, n);
+        memcpy(logits, e->net.act[nl], sizeof(float) * (size_t)n * n_out);
+        return;
+    }
     if (n == 1) {
         memcpy(e->buf[0], x, sizeof(float) * (size_t)n_in);
         memset(e->buf[0] + n_in, 0, sizeof(float) * (size_t)(pt_csr_padded(n_in) - n_in));

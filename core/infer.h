@@ -16,6 +16,9 @@
  *     pt_infer_run(&e, x, n, logits);   // x: n x n_in, logits: n x n_out
  *     pt_infer_free(&e);
  *
+ * A network with conv layers is compacted and then run by pt_mlp_forward
+ * (im2col + sgemm, every layer dense): its buffers hold max_batch rows.
+ *
  * The engine owns copies of everything it reads; the source network may
  * change or go away after the build. pt_infer_run allocates nothing, but it
  * writes the engine's buffers: one engine per thread.
@@ -40,7 +43,8 @@ enum {
 typedef enum { PT_KERNEL_DENSE = 0, PT_KERNEL_SPARSE = 1 } pt_kernel;
 
 typedef struct {
-    pt_mlp net;                      /* the network as run (compacted), cap 1 */
+    pt_mlp net;                      /* the network as run (compacted), cap 1
+                                        (conv nets: max_batch) */
     int max_batch, ld;               /* ld: floats per feature row of a batch */
     pt_kernel k1[PT_MLP_MAX_LAYERS]; /* kernel for batch 1 */
     pt_kernel kn[PT_MLP_MAX_LAYERS]; /* kernel for batches of 2 or more */
@@ -77,7 +81,8 @@ typedef struct {
     long bytes_stored;   /* the smaller of the run layer's dense and CSR
                             (pt_csr_bytes) forms */
     long flops;          /* per sample as run at batch 1: 2 run_nnz sparse,
-                            2 run_in run_out dense */
+                            2 run_in run_out dense (conv: times oh ow) */
+    int kind;            /* pt_layer_kind */
     pt_kernel kernel_b1, kernel_b128;
 } pt_layer_cost;
 
@@ -107,7 +112,8 @@ pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_i
  * weights, bytes_dense, bytes_stored, flops_per_sample,
  * flops_per_sample_dense, latency_b1_us, latency_b128_us,
  * dense_latency_b1_us, dense_latency_b128_us, speedup_b1, speedup_b128, and
- * "layers": [{n_in, n_out, run_in, run_out, nnz, run_nnz, sparsity, bytes_stored,
+ * "layers": [{type ("conv" | "dense"), n_in, n_out, run_in, run_out (conv: filters
+ * kept), nnz, run_nnz, sparsity, bytes_stored, flops_per_sample,
  * kernel_b1, kernel_b128}]. PT_ERR_NOMEM when cJSON cannot allocate. */
 pt_status pt_infer_cost_json(const pt_infer_cost *c, struct cJSON *o, pt_err *err);
 

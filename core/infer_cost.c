@@ -111,12 +111,13 @@ static void count(const pt_mlp *net, const pt_infer *a, pt_infer_cost *c)
         lc->bytes_stored = run_csr < run_dense ? run_csr : run_dense;
         lc->kernel_b1 = a->k1[l];
         lc->kernel_b128 = a->kn[l];
-        lc->flops = 2L * (a->k1[l] == PT_KERNEL_SPARSE ? run_nnz : (long)R->n_in * R->n_out);
+        lc->flops = 2L * (a->k1[l] == PT_KERNEL_SPARSE ? run_nnz : pt_layer_macs(&a->net, l));
+        lc->kind = R->kind;
         c->weights += lc->weights;
         c->nnz += lc->nnz;
         c->bytes_dense += lc->bytes_dense;
         c->bytes_stored += lc->bytes_stored;
-        c->flops_dense += 2L * lc->weights;
+        c->flops_dense += 2L * pt_layer_macs(net, l);
         c->flops += lc->flops;
     }
     c->sparsity = c->weights ? 1.0 - (double)c->nnz / (double)c->weights : 0.0;
@@ -197,6 +198,8 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
             cJSON_Delete(j);
             break;
         }
+        ok &= cJSON_AddStringToObject(j, "type", lc->kind == PT_LAYER_CONV ? "conv" : "dense") !=
+              NULL;
         ok &= cJSON_AddNumberToObject(j, "n_in", lc->n_in) != NULL;
         ok &= cJSON_AddNumberToObject(j, "n_out", lc->n_out) != NULL;
         ok &= cJSON_AddNumberToObject(j, "run_in", lc->run_in) != NULL;
@@ -205,6 +208,7 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
         ok &= cJSON_AddNumberToObject(j, "run_nnz", (double)lc->run_nnz) != NULL;
         ok &= cJSON_AddNumberToObject(j, "sparsity", lc->sparsity) != NULL;
         ok &= cJSON_AddNumberToObject(j, "bytes_stored", (double)lc->bytes_stored) != NULL;
+        ok &= cJSON_AddNumberToObject(j, "flops_per_sample", (double)lc->flops) != NULL;
         ok &= cJSON_AddStringToObject(j, "kernel_b1", pt_kernel_name(lc->kernel_b1)) != NULL;
         ok &= cJSON_AddStringToObject(j, "kernel_b128", pt_kernel_name(lc->kernel_b128)) != NULL;
     }

@@ -119,7 +119,7 @@ static pt_status alloc_buffers(pt_mlp *m, int cap)
             continue;
         const pt_layer *L = &m->layer[l];
         size_t np = (size_t)cap * L->g.oh * L->g.ow;
-        m->col[l] = alloc_floats(np * L->n_in);
+        m->col[l] = alloc_floats((size_t)pt_conv_chunk(L, cap) * L->g.oh * L->g.ow * L->n_in);
         m->pre[l] = alloc_floats(np * L->n_out);
         ok = m->col[l] && m->pre[l];
         if (ok && L->g.pool == PT_POOL_MAX) {

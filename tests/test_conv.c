@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "conv.h"
+#include "infer.h"
 #include "mlp.h"
 #include "netspec.h"
+#include "prune.h"
 #include "train.h"
 
 /* out[s][o][y][x] = b[o] + sum w[o][c][i][j] x[s][c][y*st-p+i][x*st-p+j]. */
@@ -229,4 +231,96 @@ Test(conv, lenet5_learns_in_two_short_epochs)
     cr_assert_eq(net.sizes[2], 16 * 5 * 5);
     pt_mlp_free(&net);
     pt_data_close(&d);
+}
+
+/* ---- pruning conv layers ------------------------------------------------ */
+
+static void build_small(pt_mlp *m, int cap)
+{
+    pt_rng r;
+    pt_err err;
+    pt_rng_seed(&r, 9);
+    int shape[3] = {2, 12, 12};
+    pt_layer_spec spec[4] = {{.kind = PT_LAYER_CONV,
+                              .out = 8,
+                              .k = 3,
+                              .stride = 1,
+                              .pad = 1,
+                              .pool = PT_POOL_MAX,
+                              .ps = 2},
+                             {.kind = PT_LAYER_CONV,
+                              .out = 6,
+                              .k = 3,
+                              .stride = 1,
+                              .pad = 1,
+                              .pool = PT_POOL_AVG,
+                              .ps = 2},
+                             {.kind = PT_LAYER_DENSE, .out = 7},
+                             {.kind = PT_LAYER_DENSE, .out = 4}};
+    cr_assert_eq(pt_net_init(m, shape, spec, 4, cap, &r, &err), PT_OK, "%s", err.msg);
+    for (int l = 0; l < m->n_layers; l++)
+        for (int j = 0; j < m->layer[l].n_out; j++)
+            m->layer[l].b[j] = 0.1f * (float)pt_rng_normal(&r);
+    for (int i = 0; i < cap * m->sizes[0]; i++)
+        m->act[0][i] = (float)pt_rng_uniform(&r);
+}
+
+Test(conv, filter_pruning_masks_filters_and_next_channels_and_compacts_exactly)
+{
+    pt_mlp m, c;
+    pt_err err;
+    int n = 5;
+    build_small(&m, n);
+    cr_assert_eq(pt_prune_filters(&m, 0.5, PT_NORM_L1, &err), PT_OK, "%s", err.msg);
+    pt_sparsity sp;
+    pt_sparsity_of(&m, &sp);
+    cr_assert_eq(sp.neurons[0], 4);
+    cr_assert_eq(sp.neurons[1], 3);
+    cr_assert_eq(sp.neurons[2], 7, "dense layers are left alone");
+    /* A pruned filter's next-layer channel is zero in every next filter. */
+    const pt_layer *L0 = &m.layer[0], *L1 = &m.layer[1];
+    for (int j = 0; j < L0->n_out; j++) {
+        int dead = 1;
+        for (int i = 0; i < L0->n_in; i++)
+            dead &= L0->w[j * L0->n_in + i] == 0.0f;
+        for (int k = 0; dead && k < L1->n_out; k++)
+            for (int t = 0; t < 9; t++)
+                cr_assert_eq(L1->w[k * L1->n_in + j * 9 + t], 0.0f);
+    }
+    float x[5 * 288];
+    memcpy(x, m.act[0], sizeof x);
+    pt_mlp_forward(&m, n);
+    cr_assert_eq(pt_mlp_compact(&m, &c, n, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(c.layer[0].n_out, 4);
+    cr_assert_eq(c.layer[1].n_out, 3);
+    cr_assert_eq(c.layer[1].n_in, 4 * 9);
+    cr_assert_eq(c.layer[2].n_in, 3 * 3 * 3);
+    memcpy(c.act[0], x, sizeof x);
+    pt_mlp_forward(&c, n);
+    for (int i = 0; i < n * 4; i++)
+        cr_assert_float_eq(c.act[4][i], m.act[4][i], 1e-5, "logit %d: %g vs %g", i, c.act[4][i],
+                           m.act[4][i]);
+    /* The inference engine runs the compacted conv net to the same logits. */
+    pt_infer e;
+    float out[5 * 4];
+    cr_assert_eq(pt_infer_build(&e, &m, 4, PT_INFER_AUTO, &err), PT_OK, "%s", err.msg);
+    pt_infer_run(&e, x, n, out);
+    for (int i = 0; i < n * 4; i++)
+        cr_assert_float_eq(out[i], m.act[4][i], 1e-5);
+    pt_infer_free(&e);
+    pt_mlp_free(&c);
+    pt_mlp_free(&m);
+}
+
+Test(conv, magnitude_pruning_covers_conv_weights)
+{
+    pt_mlp m;
+    pt_err err;
+    build_small(&m, 2);
+    cr_assert_eq(pt_prune_magnitude(&m, 0.75, 0, 1, &err), PT_OK, "%s", err.msg);
+    pt_sparsity sp;
+    pt_sparsity_of(&m, &sp);
+    for (int l = 0; l < 2; l++)
+        cr_assert_eq(sp.zeros[l], lround(0.75 * sp.weights[l]), "conv layer %d", l);
+    pt_mlp_free(&m);
 }
