@@ -1,18 +1,16 @@
 /*
  * conv.h — forward and backward passes of a conv layer of a pt_mlp.
  *
- * A conv layer l (mlp.h: layer[l].kind == PT_LAYER_CONV) runs over the whole
- * batch as one GEMM (im2col): the patches of all n samples form the
- * (C k k) x (n oh ow) matrix col[l], so Z = W col is K x (n oh ow), one
- * channel-major row per filter. That turns LeNet's tiny per-sample products
- * (6 x 25 x 784) into one product OpenBLAS runs near its peak; the price is
- * col's memory (C k k floats per output position and sample, allocated once
- * at init for cap samples). A fused pass then adds the bias, applies ReLU
- * (kept in pre[l] for the backward pass) and pools into act[l+1], which
- * turns the channel-major rows back into the NCHW samples the next layer
- * reads. Backward: unpool + ReLU mask into pre[l] (now dL/dZ) and the bias
- * gradient, dW = dZ col^T, then (not for the first layer) dcol = W^T dZ into
- * col[l] and col2im into delta[l-1], the gradient of the previous output.
+ * A conv layer l (mlp.h: layer[l].kind == PT_LAYER_CONV) runs over chunks
+ * of samples (pt_conv_chunk), each as one GEMM (im2col): the patches of the
+ * chunk's samples form the (C k k) x (n oh pitch) matrix col[l], so
+ * Z = W col is K x (n oh pitch), one channel-major row per filter. That
+ * turns LeNet's tiny per-sample products (6 x 25 x 784) into products
+ * OpenBLAS runs well, while a chunk's patches still fit in L2. A fused pass then adds the bias,
+ * applies ReLU (kept in pre[l] for the backward pass) and pools into act[l+1], which turns the
+ * channel-major rows back into the NCHW samples the next layer reads. Backward: unpool + ReLU mask
+ * into pre[l] (now dL/dZ) and the bias gradient, dW = dZ col^T, then (not for the first layer) dcol
+ * = W^T dZ into col[l] and col2im into delta[l-1], the gradient of the previous output.
  *
  * These functions allocate nothing and cannot fail; n <= m->cap.
  */
@@ -34,10 +32,5 @@ void pt_conv_backward(pt_mlp *m, int l, int n);
  * one chunk) stay in L2 from im2col to GEMM; the backward pass rebuilds
  * them per chunk. pre[l] holds the whole batch, chunk after chunk. */
 int pt_conv_chunk(const pt_layer *L, int cap);
-
-/* Patches of n samples x (g->c x g->h x g->w each) into col, a
- * (c k k) x (n oh ow) row-major matrix; zero where the kernel overhangs the
- * padding. Exposed for the tests. */
-void pt_im2col(const pt_conv_geom *g, const float *x, int n, float *col);
 
 #endif

@@ -90,6 +90,9 @@ static pt_status plan_layer(pt_mlp *m, int l, const pt_layer_spec *s, int *ch, i
             g->k, g->stride, g->pad, g->h, g->w);
     g->oh = (g->h + 2 * g->pad - g->k) / g->stride + 1;
     g->ow = (g->w + 2 * g->pad - g->k) / g->stride + 1;
+    g->hp = g->h + 2 * g->pad;
+    g->wp = g->w + 2 * g->pad;
+    g->pitch = g->stride == 1 ? g->wp : g->ow;
     g->ph = g->oh / g->ps;
     g->pw = g->ow / g->ps;
     if (g->ph < 1 || g->pw < 1)
@@ -118,10 +121,11 @@ static pt_status alloc_buffers(pt_mlp *m, int cap)
         if (!ok || l == m->n_layers || m->layer[l].kind != PT_LAYER_CONV)
             continue;
         const pt_layer *L = &m->layer[l];
-        size_t np = (size_t)cap * L->g.oh * L->g.ow;
-        m->col[l] = alloc_floats((size_t)pt_conv_chunk(L, cap) * L->g.oh * L->g.ow * L->n_in);
-        m->pre[l] = alloc_floats(np * L->n_out);
-        ok = m->col[l] && m->pre[l];
+        size_t P = (size_t)L->g.oh * L->g.pitch, ch = (size_t)pt_conv_chunk(L, cap);
+        m->col[l] = alloc_floats(ch * P * L->n_in);
+        m->pre[l] = alloc_floats((size_t)cap * P * L->n_out);
+        m->pad[l] = alloc_floats(ch * L->g.c * L->g.hp * L->g.wp + (size_t)L->g.k);
+        ok = m->col[l] && m->pre[l] && m->pad[l];
         if (ok && L->g.pool == PT_POOL_MAX) {
             m->arg[l] = malloc(sizeof(int32_t) * (size_t)cap * m->sizes[l + 1]);
             ok = m->arg[l] != NULL;
@@ -217,6 +221,7 @@ void pt_mlp_free(pt_mlp *m)
     for (int l = 0; l < PT_MLP_MAX_LAYERS; l++) {
         free(m->delta[l]);
         free(m->col[l]);
+        free(m->pad[l]);
         free(m->pre[l]);
         free(m->arg[l]);
     }
