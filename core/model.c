@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netspec.h"
 #include "npz.h"
 #include "prune.h"
 
@@ -30,13 +31,58 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
+static const char *const pool_names[] = {"none", "max", "avg"};
+
+/* meta.input_shape and meta.layers: one entry per weight layer. */
+static void add_layers(cJSON *o, const pt_mlp *net)
+{
+    cJSON_AddItemToObject(o, "input_shape", cJSON_CreateIntArray(net->shape, 3));
+    cJSON *a = cJSON_AddArrayToObject(o, "layers");
+    for (int l = 0; a && l < net->n_layers; l++) {
+        pt_layer_spec sp = pt_layer_spec_of(net, l);
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(a, e)) {
+            cJSON_Delete(e);
+            return;
+        }
+        cJSON_AddStringToObject(e, "type", sp.kind == PT_LAYER_CONV ? "conv2d" : "dense");
+        cJSON_AddNumberToObject(e, "out", sp.out);
+        if (sp.kind != PT_LAYER_CONV)
+            continue;
+        cJSON_AddNumberToObject(e, "kernel", sp.k);
+        cJSON_AddNumberToObject(e, "stride", sp.stride);
+        cJSON_AddNumberToObject(e, "pad", sp.pad);
+        cJSON_AddStringToObject(e, "pool", pool_names[sp.pool]);
+        cJSON_AddNumberToObject(e, "pool_size", sp.pool ? sp.ps : 1);
+    }
+}
+
+/* Shape of layer l's weight array: (n_out, n_in), or (K, C, k, k) for a
+ * conv layer (PyTorch's Conv2d layout); returns the number of dims. */
+static int weight_shape(const pt_layer_spec *spec, const int *in_shape, const int *sizes, int l,
+                        long *shape)
+{
+    if (spec[l].kind != PT_LAYER_CONV) {
+        shape[0] = spec[l].out;
+        shape[1] = sizes[l];
+        return 2;
+    }
+    shape[0] = spec[l].out;
+    shape[1] = l == 0 ? in_shape[0] : spec[l - 1].out;
+    shape[2] = shape[3] = spec[l].k;
+    return 4;
+}
+
 /* The meta JSON text (malloc'd), or NULL when out of memory. */
 static char *meta_json(const pt_mlp *net, const pt_config *cfg, const pt_model_info *info)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "format", PT_MODEL_FORMAT);
-    cJSON_AddNumberToObject(o, "version", PT_MODEL_VERSION);
+    /* A conv layer is something a version-1 reader cannot skip. */
+    cJSON_AddNumberToObject(o, "version", pt_mlp_has_conv(net) ? 2 : 1);
     cJSON_AddItemToObject(o, "sizes", cJSON_CreateIntArray(net->sizes, net->n_layers + 1));
+    if (pt_mlp_has_conv(net))
+        add_layers(o, net);
     cJSON_AddStringToObject(o, "activation", "relu");
     cJSON_AddStringToObject(o, "output", "softmax");
     cJSON_AddBoolToObject(o, "masked", net->mask != NULL);
@@ -88,10 +134,14 @@ static pt_status add_layer(pt_npz_writer *w, const pt_mlp *net, int l, unsigned 
                            pt_err *err)
 {
     const pt_layer *L = &net->layer[l];
-    long shape[2] = {L->n_out, L->n_in};
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    for (int i = 0; i <= l; i++)
+        spec[i] = pt_layer_spec_of(net, i);
+    long shape[4];
+    int nd = weight_shape(spec, net->shape, net->sizes, l, shape);
     char name[32];
     snprintf(name, sizeof name, "w%d", l);
-    pt_status st = pt_npz_writer_add(w, name, PT_F32, 2, shape, L->w, err);
+    pt_status st = pt_npz_writer_add(w, name, PT_F32, nd, shape, L->w, err);
     snprintf(name, sizeof name, "b%d", l);
     if (st == PT_OK)
         st = pt_npz_writer_add(w, name, PT_F32, 1, shape, L->b, err);
@@ -99,7 +149,7 @@ static pt_status add_layer(pt_npz_writer *w, const pt_mlp *net, int l, unsigned 
         return st;
     mask_bytes(tmp, net->mask + L->off, (size_t)L->n_out * L->n_in);
     snprintf(name, sizeof name, "mask%d", l);
-    st = pt_npz_writer_add(w, name, PT_U8, 2, shape, tmp, err);
+    st = pt_npz_writer_add(w, name, PT_U8, nd, shape, tmp, err);
     mask_bytes(tmp, net->mask + (L->b - net->params), (size_t)L->n_out);
     snprintf(name, sizeof name, "bmask%d", l);
     if (st == PT_OK)
@@ -230,9 +280,10 @@ static pt_status read_meta(pt_model *m, const cJSON *o, const char *path, int *s
     free(text);
     if (st != PT_OK)
         return PT_ERR_FORMAT;
-    int ok = m->cfg.net.n_hidden == *n - 1;
+    int width[PT_MAX_LAYERS], conv[PT_MAX_LAYERS];
+    int ok = pt_net_hidden(&m->cfg.net, width, conv) == *n - 1;
     for (int l = 0; ok && l < *n - 1; l++)
-        ok = m->cfg.net.hidden[l] == sizes[l + 1];
+        ok = conv[l] || width[l] == sizes[l + 1]; /* a conv size is C x H x W */
     if (!ok)
         return pt_fail(err, PT_ERR_FORMAT, "%s: meta.sizes disagrees with meta.config.net.hidden",
                        path);
@@ -250,12 +301,71 @@ static pt_status read_meta(pt_model *m, const cJSON *o, const char *path, int *s
     return read_classes(m, o, path, err);
 }
 
+static int get_int(const cJSON *e, const char *k, int lo, int hi, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItem(e, k);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return 0;
+    *out = (int)v->valuedouble;
+    return 1;
+}
+
+/* The weight layers: meta.layers and meta.input_shape when present (conv
+ * nets, version 2), else the dense layers of meta.sizes. */
+static pt_status read_arch(const cJSON *o, const char *path, const int *sizes, int n,
+                           pt_layer_spec *spec, int *shape, pt_err *err)
+{
+    shape[0] = shape[1] = 1;
+    shape[2] = sizes[0];
+    for (int l = 0; l < n; l++)
+        spec[l] = (pt_layer_spec){.kind = PT_LAYER_DENSE, .out = sizes[l + 1]};
+    const cJSON *a = cJSON_GetObjectItem(o, "layers"), *is = cJSON_GetObjectItem(o, "input_shape");
+    if (!a)
+        return PT_OK;
+    int ok = cJSON_IsArray(a) && cJSON_GetArraySize(a) == n && cJSON_IsArray(is) &&
+             cJSON_GetArraySize(is) == 3;
+    for (int i = 0; ok && i < 3; i++)
+        ok = cJSON_IsNumber(cJSON_GetArrayItem(is, i)) &&
+             (shape[i] = cJSON_GetArrayItem(is, i)->valueint) >= 1 && shape[i] <= MAX_UNITS;
+    if (!ok || (long)shape[0] * shape[1] * shape[2] != sizes[0])
+        return pt_fail(err, PT_ERR_FORMAT,
+                       "%s: meta.layers / meta.input_shape: expected one entry per weight layer "
+                       "and C, H, W with C H W = meta.sizes[0]",
+                       path);
+    for (int l = 0; l < n; l++) {
+        const cJSON *e = cJSON_GetArrayItem(a, l), *t = cJSON_GetObjectItem(e, "type");
+        const cJSON *pool = cJSON_GetObjectItem(e, "pool");
+        pt_layer_spec *sp = &spec[l];
+        int conv = cJSON_IsString(t) && !strcmp(t->valuestring, "conv2d");
+        ok = cJSON_IsString(t) && (conv || !strcmp(t->valuestring, "dense")) &&
+             get_int(e, "out", 1, MAX_UNITS, &sp->out);
+        sp->kind = conv ? PT_LAYER_CONV : PT_LAYER_DENSE;
+        if (ok && conv) {
+            ok = get_int(e, "kernel", 1, 64, &sp->k) && get_int(e, "stride", 1, 64, &sp->stride) &&
+                 get_int(e, "pad", 0, 64, &sp->pad) && get_int(e, "pool_size", 1, 64, &sp->ps) &&
+                 cJSON_IsString(pool);
+            sp->pool = -1;
+            for (int i = 0; ok && i < 3; i++)
+                sp->pool = !strcmp(pool->valuestring, pool_names[i]) ? i : sp->pool;
+            ok = ok && sp->pool >= 0;
+        } else if (ok) {
+            ok = sp->out == sizes[l + 1];
+        }
+        if (!ok)
+            return pt_fail(err, PT_ERR_FORMAT, "%s: meta.layers[%d]: not a valid layer", path, l);
+    }
+    return PT_OK;
+}
+
 /* Reads mask{l} / bmask{l} (uint8, 0 or 1) into the float mask at dst. */
 static pt_status read_mask(const pt_npz *z, const char *name, int ndim, const long *shape,
                            float *dst, unsigned char *tmp, pt_err *err)
 {
     pt_status st = pt_npz_get(z, name, PT_U8, ndim, shape, tmp, err);
-    size_t n = (size_t)shape[0] * (ndim == 2 ? (size_t)shape[1] : 1);
+    size_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        n *= (size_t)shape[d];
     for (size_t i = 0; st == PT_OK && i < n; i++) {
         if (tmp[i] > 1)
             return pt_fail(err, PT_ERR_FORMAT, "%s: %s: mask values must be 0 or 1 (got %u)",
@@ -265,20 +375,22 @@ static pt_status read_mask(const pt_npz *z, const char *name, int ndim, const lo
     return st;
 }
 
-static pt_status read_layer(pt_model *m, const pt_npz *z, int l, unsigned char *tmp, pt_err *err)
+static pt_status read_layer(pt_model *m, const pt_npz *z, const pt_layer_spec *spec, int l,
+                            unsigned char *tmp, pt_err *err)
 {
     pt_layer *L = &m->net.layer[l];
-    long shape[2] = {L->n_out, L->n_in};
+    long shape[4];
+    int nd = weight_shape(spec, m->net.shape, m->net.sizes, l, shape);
     char name[32];
     snprintf(name, sizeof name, "w%d", l);
-    pt_status st = pt_npz_get(z, name, PT_F32, 2, shape, L->w, err);
+    pt_status st = pt_npz_get(z, name, PT_F32, nd, shape, L->w, err);
     snprintf(name, sizeof name, "b%d", l);
     if (st == PT_OK)
         st = pt_npz_get(z, name, PT_F32, 1, shape, L->b, err);
     if (st != PT_OK || !m->net.mask)
         return st;
     snprintf(name, sizeof name, "mask%d", l);
-    st = read_mask(z, name, 2, shape, m->net.mask + L->off, tmp, err);
+    st = read_mask(z, name, nd, shape, m->net.mask + L->off, tmp, err);
     snprintf(name, sizeof name, "bmask%d", l);
     if (st == PT_OK)
         st = read_mask(z, name, 1, shape, m->net.mask + (L->b - m->net.params), tmp, err);
@@ -287,14 +399,16 @@ static pt_status read_layer(pt_model *m, const pt_npz *z, int l, unsigned char *
 
 /* Checks that the arrays match meta.sizes before anything is allocated from
  * those sizes: the arrays are bounded by the file's size, the sizes are not. */
-static pt_status check_shapes(const pt_npz *z, const int *sizes, int n, pt_err *err)
+static pt_status check_shapes(const pt_npz *z, const int *sizes, int n, const pt_layer_spec *spec,
+                              const int *in_shape, pt_err *err)
 {
     pt_status st = PT_OK;
     char name[32];
     for (int l = 0; st == PT_OK && l < n; l++) {
-        long shape[2] = {sizes[l + 1], sizes[l]};
+        long shape[4];
+        int nd = weight_shape(spec, in_shape, sizes, l, shape);
         snprintf(name, sizeof name, "w%d", l);
-        st = pt_npz_get(z, name, PT_F32, 2, shape, NULL, err);
+        st = pt_npz_get(z, name, PT_F32, nd, shape, NULL, err);
         snprintf(name, sizeof name, "b%d", l);
         if (st == PT_OK)
             st = pt_npz_get(z, name, PT_F32, 1, shape, NULL, err);
@@ -306,28 +420,33 @@ static pt_status check_shapes(const pt_npz *z, const int *sizes, int n, pt_err *
 }
 
 /* Builds the network of the given sizes and fills it from the arrays. */
-static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int n, pt_err *err)
+static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int n,
+                             const pt_layer_spec *spec, const int *in_shape, pt_err *err)
 {
-    pt_status st = check_shapes(z, sizes, n, err);
+    pt_status st = check_shapes(z, sizes, n, spec, in_shape, err);
     if (st != PT_OK)
         return st;
-    pt_rng rng; /* pt_mlp_init wants initial weights; all are overwritten */
+    pt_rng rng; /* pt_net_init wants initial weights; all are overwritten */
     pt_rng_seed(&rng, 0);
-    st = pt_mlp_init(&m->net, sizes[0], sizes + 1, n - 1, sizes[n], m->eval_batch, &rng, err);
+    st = pt_net_init(&m->net, in_shape, spec, n, m->eval_batch, &rng, err);
     if (st != PT_OK)
-        return st;
+        return st == PT_ERR_NOMEM ? st : pt_fail(err, PT_ERR_FORMAT, "%s: %s", z->path, err->msg);
+    for (int l = 0; l <= n; l++)
+        if (m->net.sizes[l] != sizes[l])
+            return pt_fail(err, PT_ERR_FORMAT, "%s: meta.sizes[%d] disagrees with meta.layers",
+                           z->path, l);
     if (pt_npz_find(z, "mask0") && (st = pt_mlp_mask_enable(&m->net, err)) != PT_OK)
         return st;
     size_t most = 0;
     for (int l = 0; l < n; l++) {
-        size_t k = (size_t)sizes[l] * sizes[l + 1];
+        size_t k = (size_t)m->net.layer[l].n_in * m->net.layer[l].n_out;
         most = k > most ? k : most;
     }
     unsigned char *tmp = malloc(most);
     if (!tmp)
         return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", z->path);
     for (int l = 0; st == PT_OK && l < n; l++)
-        st = read_layer(m, z, l, tmp, err);
+        st = read_layer(m, z, spec, l, tmp, err);
     free(tmp);
     long dim = sizes[0];
     m->scaler.dim = sizes[0];
@@ -364,12 +483,15 @@ pt_status pt_model_load(pt_model *m, const char *path, pt_err *err)
         if (!cJSON_IsObject(o))
             st = pt_fail(err, PT_ERR_FORMAT, "%s: meta: not a JSON object", path);
     }
-    int sizes[PT_MLP_MAX_LAYERS + 1], n = 0;
+    int sizes[PT_MLP_MAX_LAYERS + 1] = {0}, n = 0, in_shape[3];
+    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
     if (st == PT_OK)
         st = read_meta(m, o, path, sizes, &n, err);
+    if (st == PT_OK)
+        st = read_arch(o, path, sizes, n, spec, in_shape, err);
     cJSON_Delete(o);
     if (st == PT_OK)
-        st = read_arrays(m, &z, sizes, n, err);
+        st = read_arrays(m, &z, sizes, n, spec, in_shape, err);
     pt_npz_close(&z);
     if (st != PT_OK)
         pt_model_free(m);

@@ -8,7 +8,9 @@
  * and bmask{l} uint8 (n_out,); the scaler as scale_offset, scale_mul float32
  * (dim,); and meta, a uint8 array of UTF-8 JSON: format, version, layer
  * sizes, the resolved trial config, the pruning/regularization summary, the
- * metrics measured at training time and the class names.
+ * metrics measured at training time and the class names. A conv net
+ * (format version 2) stores a conv layer's weights as (K, C, k, k) and adds
+ * meta.input_shape and meta.layers (kernel, stride, padding, pooling).
  *
  * The network is saved as trained, uncompacted: pruned weights are stored as
  * exact zeros under a mask, so loading gives back the same pt_mlp bit for bit
@@ -32,7 +34,8 @@
 #include "status.h"
 
 #define PT_MODEL_FORMAT "prunetune-model"
-#define PT_MODEL_VERSION 1 /* bump only for changes old readers cannot skip */
+#define PT_MODEL_VERSION 2 /* bump only for changes old readers cannot skip;
+                              2: conv layers (written only by conv nets) */
 
 /* What training measured, stored in meta.metrics (NAN / 0 when unknown). */
 typedef struct {

@@ -5,15 +5,18 @@ An independent check of the .npz layout (schemas/model.md): it opens the model
 with numpy.load (no pickle, no prunetune code), reads the Fashion-MNIST test
 set from DATADIR's t10k-*.gz IDX files with gzip + numpy, keeps the first
 meta.config.data.test_limit rows as prunetune does, applies the stored scaler
-and the forward pass (ReLU hidden layers, softmax output), and prints one JSON
-line: {"test_acc", "test_loss", "correct", "n"}. tests/test_npz.c compares it
-with `prunetune eval`.
+and the forward pass (ReLU hidden layers, softmax output; for a version 2
+model with meta.layers, conv2d layers as cross-correlation with zero padding,
+ReLU, then max/avg pooling, and NCHW flattening before the first dense layer)
+and prints one JSON line: {"test_acc", "test_loss", "correct", "n"}.
+tests/test_npz.c and tests/test_conv.c compare it with `prunetune eval`.
 """
 import gzip
 import json
 import sys
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def read_idx(path):
@@ -27,14 +30,31 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+def conv2d(a, w, b, stride, pad):
+    """a (n, C, H, W), w (K, C, k, k): PyTorch's Conv2d, written independently."""
+    k = w.shape[2]
+    a = np.pad(a, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = sliding_window_view(a, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+    out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (n, oh, ow, K)
+    return out.transpose(0, 3, 1, 2) + b[None, :, None, None]
+
+
+def pool(a, kind, size):
+    """Windows of size x size, stride size, the edge floored (PyTorch's default)."""
+    n, c, h, w = a.shape
+    ph, pw = h // size, w // size
+    a = a[:, :, : ph * size, : pw * size].reshape(n, c, ph, size, pw, size)
+    return a.max(axis=(3, 5)) if kind == "max" else a.mean(axis=(3, 5))
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     model, data_dir = sys.argv[1], sys.argv[2]
     z = np.load(model)  # allow_pickle stays False: the format must not need it
     meta = json.loads(z["meta"].tobytes().decode("utf-8"))
-    if meta.get("format") != "prunetune-model" or meta.get("version") != 1:
-        sys.exit(f"{model}: not a version 1 prunetune model")
+    if meta.get("format") != "prunetune-model" or meta.get("version") not in (1, 2):
+        sys.exit(f"{model}: not a version 1 or 2 prunetune model")
     sizes = meta["sizes"]
     n_layers = len(sizes) - 1
 
@@ -47,11 +67,22 @@ def main():
 
     # Same float32 operations as prunetune's gather: (x - offset) * mul.
     a = (x - z["scale_offset"]) * z["scale_mul"]
+    layers = meta.get("layers", [{"type": "dense"}] * n_layers)
+    if layers[0]["type"] == "conv2d":
+        a = a.reshape(len(a), *meta["input_shape"])
     for layer in range(n_layers):
         w, b = z[f"w{layer}"], z[f"b{layer}"]
-        assert w.dtype == np.float32 and w.shape == (sizes[layer + 1], sizes[layer])
         if f"mask{layer}" in z.files:  # pruned weights are stored as zeros
             assert not np.any(w[z[f"mask{layer}"] == 0])
+        spec = layers[layer]
+        if spec["type"] == "conv2d":
+            assert w.dtype == np.float32 and w.ndim == 4 and w.shape[0] == spec["out"]
+            a = np.maximum(conv2d(a, w, b, spec["stride"], spec["pad"]), 0)
+            if spec["pool"] != "none":
+                a = pool(a, spec["pool"], spec["pool_size"])
+            continue
+        a = a.reshape(len(a), -1)  # flatten: NCHW order
+        assert w.dtype == np.float32 and w.shape == (sizes[layer + 1], sizes[layer])
         a = a @ w.T + b
         if layer + 1 < n_layers:
             a = np.maximum(a, 0)

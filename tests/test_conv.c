@@ -5,7 +5,11 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conv.h"
 #include "infer.h"
@@ -323,4 +327,60 @@ Test(conv, magnitude_pruning_covers_conv_weights)
     for (int l = 0; l < 2; l++)
         cr_assert_eq(sp.zeros[l], lround(0.75 * sp.weights[l]), "conv layer %d", l);
     pt_mlp_free(&m);
+}
+
+/* ---- export: train --save, eval and an independent numpy forward ------- */
+
+/* Runs cmd, its stdout into out; returns the exit status. */
+static int run(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double json_num(const char *text, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *at = strstr(text, pat);
+    cr_assert_not_null(at, "%s missing in %s", key, text);
+    return strtod(at + strlen(pat), NULL);
+}
+
+Test(conv, filter_pruned_cnn_saves_evals_and_numpy_agrees)
+{
+    static char out[1 << 16];
+    char cmd[4096], model[] = "/tmp/pt_conv_XXXXXX";
+    int fd = mkstemp(model);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd,
+             "%s train '%s/examples/lenet5_fashion.json' --quiet --set data.dir='\"%s\"' "
+             "--set data.limit=1500 --set data.test_limit=300 --set train.epochs=1 "
+             "--set prune.schedule=oneshot --set prune.granularity=filter --set prune.sparsity=0.5 "
+             "--set prune.finetune_epochs=1 --save '%s'",
+             PT_BIN, PT_SOURCE_DIR, PT_FASHION_DIR, model);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    double acc = json_num(out, "test_acc"), loss = json_num(out, "test_loss");
+    cr_assert_gt(acc, 0.4, "%s", out);
+    /* The result names what is left of each conv layer. */
+    cr_assert(strstr(out, "\"type\":\t\"conv\""), "%s", out);
+    cr_assert(strstr(out, "\"run_out\":\t3,"), "conv1: 3 of 6 filters left: %s", out);
+
+    snprintf(cmd, sizeof cmd, "%s eval '%s' --json", PT_BIN, model);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(json_num(out, "test_acc"), acc, "%s", out);
+    cr_assert(strstr(out, "\"reproduced\":\ttrue"), "%s", out);
+
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/npz_check.py' '%s' '%s'", PT_SOURCE_DIR,
+             model, PT_FASHION_DIR);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(json_num(out, "n"), 300);
+    cr_assert_leq(fabs(json_num(out, "correct") - acc * 300), 1.0 + 1e-6, "%s", out);
+    cr_assert_lt(fabs(json_num(out, "test_loss") - loss), 1e-5, "%s", out);
+    unlink(model);
 }

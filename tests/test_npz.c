@@ -438,7 +438,7 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
         "save('shape.npz', w0=z['w0'][:, :-1])\n"
         "save('nomask.npz', mask1=None)\n"
         "save('nometa.npz', meta=None)\n"
-        "save('newer.npz', meta=meta(version=2))\n"
+        "save('newer.npz', meta=meta(version=3))\n"
         "save('other.npz', meta=meta(format='keras'))\n"
         "save('tanh.npz', meta=meta(activation='tanh'))\n"
         "c = json.loads(z['meta'].tobytes())['config']; c['net']['hidden'] = [65536, 65536]\n"
@@ -455,7 +455,7 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
                  "w0: expected float32 (16, 784), got float32 (16, 783)");
     expect_error(tmp("nomask.npz"), PT_ERR_FORMAT, "mask1: missing");
     expect_error(tmp("nometa.npz"), PT_ERR_FORMAT, "not a prunetune model (no 'meta' array)");
-    expect_error(tmp("newer.npz"), PT_ERR_FORMAT, "version 2 is newer");
+    expect_error(tmp("newer.npz"), PT_ERR_FORMAT, "version 3 is newer");
     expect_error(tmp("other.npz"), PT_ERR_FORMAT, "not a prunetune model");
     expect_error(tmp("tanh.npz"), PT_ERR_FORMAT, "only activation \"relu\"");
     /* Sizes are checked against the arrays before 17 GB are allocated. */
