@@ -28,6 +28,8 @@ int cmd_trials(int argc, char **argv);
 int cmd_studies(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_strategy(int argc, char **argv);
+/* A kept trial model out of a study's models folder (cmd_export_model.c). */
+int cmd_export_model(int argc, char **argv);
 
 /* Applies every `--set KEY=VALUE` of argv over *cfg through the one config
  * parser (defined in cmd_train.c; eval uses it on a model's stored config). */

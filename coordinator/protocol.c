@@ -16,12 +16,12 @@
 
 #include "sysinfo.h"
 
-static const char *const names[] = {"?",    "ready",  "trial", "report",
-                                    "stop", "result", "fail",  "exit"};
+static const char *const names[] = {"?",      "ready", "trial", "report",  "stop",
+                                    "result", "fail",  "exit",  "verdict", "model"};
 
 const char *proto_name(int tag)
 {
-    return tag >= MSG_READY && tag <= MSG_EXIT ? names[tag] : names[0];
+    return tag >= MSG_READY && tag <= MSG_MODEL ? names[tag] : names[0];
 }
 
 static void mpi_reason(int rc, char *buf)
@@ -136,6 +136,15 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
         rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
     if (rc == MPI_SUCCESS && !flag)
         return PT_ERR_STOPPED;
+    if (rc == MPI_SUCCESS && s.MPI_TAG == MSG_MODEL) {
+        /* Its receiver timed out on it; the bytes are worthless now. */
+        MPI_Get_count(&s, MPI_BYTE, &count);
+        void *junk = malloc(count > 0 ? (size_t)count : 1);
+        if (junk)
+            MPI_Mrecv(junk, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+        free(junk);
+        return PT_ERR_STOPPED;
+    }
     if (rc == MPI_SUCCESS)
         rc = MPI_Get_count(&s, MPI_CHAR, &count);
     char *text = rc == MPI_SUCCESS ? malloc((size_t)count + 1) : NULL;
@@ -161,6 +170,60 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
                        "protocol: a %s message from rank %d is not a JSON object",
                        proto_name(s.MPI_TAG), s.MPI_SOURCE);
     }
+    return PT_OK;
+}
+
+pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+                           pt_err *err)
+{
+    if (len > (size_t)0x7fffffff)
+        return pt_fail(err, PT_ERR_ARG, "protocol: a %s message of %zu bytes is too large",
+                       proto_name(tag), len);
+    int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, comm);
+    if (rc != MPI_SUCCESS) {
+        char why[MPI_MAX_ERROR_STRING];
+        mpi_reason(rc, why);
+        return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
+                       why);
+    }
+    return PT_OK;
+}
+
+pt_status proto_recv_bytes(MPI_Comm comm, int source, int tag, double timeout_s, size_t expect_len,
+                           void **buf, pt_err *err)
+{
+    *buf = NULL;
+    double t0 = pt_now();
+    int flag = 0, rc = MPI_SUCCESS, count = 0;
+    MPI_Message m;
+    MPI_Status s;
+    for (int idle = 0; rc == MPI_SUCCESS && !flag; idle++) {
+        rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
+        if (rc == MPI_SUCCESS && !flag) {
+            if (pt_now() - t0 >= timeout_s)
+                return PT_ERR_STOPPED;
+            proto_pause(idle);
+        }
+    }
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Get_count(&s, MPI_BYTE, &count);
+    void *b = rc == MPI_SUCCESS ? malloc(count > 0 ? (size_t)count : 1) : NULL;
+    if (rc == MPI_SUCCESS && !b)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory receiving %d bytes", count);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Mrecv(b, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        free(b);
+        char why[MPI_MAX_ERROR_STRING];
+        mpi_reason(rc, why);
+        return pt_fail(err, PT_ERR_IO, "protocol: receiving %s: %s", proto_name(tag), why);
+    }
+    if ((size_t)count != expect_len) {
+        free(b);
+        return pt_fail(err, PT_ERR_FORMAT, "protocol: a %s message of %d bytes, expected %zu",
+                       proto_name(tag), count, expect_len);
+    }
+    *buf = b;
     return PT_OK;
 }
 

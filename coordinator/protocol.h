@@ -8,14 +8,24 @@
  * names reach other processes: always add at the end, never renumber.
  *
  *   ready   worker -> 0  {}                         first message of a worker
- *   trial   0 -> worker  {trial_id, number, config, report_metric, dry_run}
+ *   trial   0 -> worker  {trial_id, number, config, report_metric, dry_run,
+ *                         verdicts, keep_model, objectives}
  *   report  worker -> 0  {trial_id, epoch, value, loss, val_acc, sparsity}
  *   stop    0 -> worker  {trial_id}                  stop that trial after this epoch
- *   result  worker -> 0  {trial_id, metrics, stopped} the final metrics object
+ *   result  worker -> 0  {trial_id, metrics, stopped, model_bytes} the final metrics
  *   fail    worker -> 0  {trial_id, reason}
  *   exit    0 -> worker  {}                          no more work: leave the loop
+ *   verdict 0 -> worker  {trial_id, epoch, stop}     the answer to every report
+ *                                                    when the trial said verdicts
+ *   model   worker -> 0  raw .npz bytes (MPI_BYTE), right after a result with
+ *                        model_bytes > 0: not JSON (schemas/messages/model.md)
  *
  * result and fail also mean "I am free": a worker sends ready only once.
+ *
+ * Verdicts: with a pruner, a worker waits after each report for the verdict
+ * on it before training the next epoch, so a stop takes effect on the epoch
+ * the pruner judged (without the wait, the stop was read one epoch late).
+ * Without a pruner there is no verdict and no wait.
  *
  * Receiving never blocks in MPI: Open MPI's blocking receive busy-polls a
  * core, so proto_wait() polls with MPI_Improbe and pauses between polls,
@@ -33,6 +43,7 @@
 
 #include <cjson/cJSON.h>
 #include <mpi.h>
+#include <stddef.h>
 
 #include "status.h"
 
@@ -45,7 +56,9 @@ typedef enum {
     MSG_STOP = 4,
     MSG_RESULT = 5,
     MSG_FAIL = 6,
-    MSG_EXIT = 7
+    MSG_EXIT = 7,
+    MSG_VERDICT = 8,
+    MSG_MODEL = 9
 } proto_tag;
 
 /* "ready", "trial", ...; "?" for an unknown tag. */
@@ -75,7 +88,9 @@ void proto_outbox_close(proto_outbox *box, double timeout_s);
 
 /* Non-blocking receive of a message from source (or MPI_ANY_SOURCE) with
  * tag (or MPI_ANY_TAG). Returns PT_OK with *msg set, *src and *tag_out
- * filled; PT_ERR_STOPPED when nothing is waiting (*msg NULL); errors. */
+ * filled; PT_ERR_STOPPED when nothing is waiting (*msg NULL); errors. A
+ * stray binary "model" message (one whose receiver gave up on it) is
+ * received and dropped, as if nothing were waiting. */
 pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err);
 
@@ -83,6 +98,16 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
  * back-off between polls. PT_ERR_STOPPED on timeout. */
 pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
                      int *tag_out, pt_err *err);
+
+/* The model message: len raw bytes, blocking send (the worker has nothing
+ * else to do; the coordinator receives it at once). */
+pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+                           pt_err *err);
+/* Receives the raw message with tag from source, waiting up to timeout_s
+ * (back-off sleeps). *buf is the caller's (free); PT_ERR_STOPPED on timeout,
+ * PT_ERR_FORMAT when its size is not expect_len. */
+pt_status proto_recv_bytes(MPI_Comm comm, int source, int tag, double timeout_s, size_t expect_len,
+                           void **buf, pt_err *err);
 
 /* The sleep of the back-off after `idle` empty polls, in nanoseconds (0 =
  * just yield the core), and the pause itself. */

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "models.h"
 #include "protocol.h"
 #include "pruner.h"
 #include "sampler.h"
@@ -55,6 +56,8 @@ typedef struct {
     store *db;
     sampler *sm;
     pruner *pr;
+    models *keep; /* the best trials' model files */
+    double trial_timeout_s;
     int study_id;
     int n_workers; /* ranks 1..n_workers */
     wslot *w;      /* indexed by rank; w[0] unused */
@@ -71,7 +74,7 @@ typedef struct {
 void sched_opts_default(sched_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->trial_timeout_s = 600;
+    o->trial_timeout_s = 0; /* the study's trial_timeout_s, else 600 */
     o->status_every_s = 10;
 }
 
@@ -296,6 +299,11 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     cJSON_AddRawToObject(m, "config", json);
     cJSON_AddStringToObject(m, "report_metric", s->sc->obj[0].name);
     cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
+    cJSON_AddBoolToObject(m, "verdicts", s->sc->pruner != PRUNER_NONE);
+    cJSON_AddBoolToObject(m, "keep_model", models_enabled(s->keep) && !s->o->dry_run);
+    cJSON *objs = cJSON_AddArrayToObject(m, "objectives");
+    for (int i = 0; objs && i < s->sc->n_objectives; i++)
+        cJSON_AddItemToArray(objs, cJSON_CreateString(s->sc->obj[i].name));
     free(json);
     st = proto_isend(s->comm, rank, MSG_TRIAL, m, &s->out, err);
     cJSON_Delete(m);
@@ -362,6 +370,15 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
     free(text);
     if (st != PT_OK)
         return st;
+    /* A model that cannot be kept costs the model, not the study. */
+    int kept = 0;
+    pt_err merr = {{0}};
+    const char *why_no = proto_str(msg, "model_error");
+    if (models_take(s->keep, s->comm, (int)(w - s->w), msg, w->trial_id, w->number,
+                    ts == TRIAL_COMPLETE ? v : NULL, &kept, &merr) != PT_OK)
+        why_no = merr.msg;
+    if (why_no && !s->o->quiet)
+        fprintf(stderr, "trial %d: model not kept: %s\n", w->number, why_no);
     sampler_tell(s->sm, w->number, &w->point, ts, v);
     if ((st = pruner_finish(s->pr, w->number, ts, err)) != PT_OK)
         return st;
@@ -372,8 +389,20 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
     return PT_OK;
 }
 
-/* A per-epoch value: stored, then judged by the pruner; a "stop" goes out
- * at once so the worker reads it after the epoch it is in. */
+/* The answer a worker waits for after each report when there is a pruner. */
+static pt_status send_verdict(sched *s, int rank, int trial_id, int epoch, int stop, pt_err *err)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "trial_id", trial_id);
+    cJSON_AddNumberToObject(m, "epoch", epoch);
+    cJSON_AddBoolToObject(m, "stop", stop);
+    pt_status st = proto_isend(s->comm, rank, MSG_VERDICT, m, &s->out, err);
+    cJSON_Delete(m);
+    return st;
+}
+
+/* A per-epoch value: stored, then judged by the pruner; the verdict goes
+ * out at once, before the worker trains another epoch (see worker.c). */
 static pt_status on_report(sched *s, wslot *w, int rank, const cJSON *msg, pt_err *err)
 {
     w->t_last = pt_now();
@@ -386,14 +415,10 @@ static pt_status on_report(sched *s, wslot *w, int rank, const cJSON *msg, pt_er
         w->have_last = 1;
         w->last_value = v;
     }
-    if (st != PT_OK || !stop)
+    if (st != PT_OK || s->sc->pruner == PRUNER_NONE)
         return st;
-    w->stop_sent = 1;
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddNumberToObject(m, "trial_id", w->trial_id);
-    st = proto_isend(s->comm, rank, MSG_STOP, m, &s->out, err);
-    cJSON_Delete(m);
-    return st;
+    w->stop_sent |= stop;
+    return send_verdict(s, rank, w->trial_id, epoch, w->stop_sent, err);
 }
 
 static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err *err)
@@ -409,6 +434,8 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     }
     if (tag == MSG_REPORT && mine)
         return on_report(s, w, src, msg, err);
+    if (tag == MSG_REPORT && s->sc->pruner != PRUNER_NONE) /* a trial given up: end it */
+        return send_verdict(s, src, tid, (int)proto_num(msg, "epoch", 0), 1, err);
     if (tag != MSG_RESULT && tag != MSG_FAIL)
         return PT_OK;
     if (!mine) {
@@ -439,7 +466,7 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
     double now = pt_now();
     for (int r = 1; r <= s->n_workers; r++) {
         wslot *w = &s->w[r];
-        if (w->state == W_BUSY && now - w->t_last > s->o->trial_timeout_s && *st == PT_OK) {
+        if (w->state == W_BUSY && now - w->t_last > s->trial_timeout_s && *st == PT_OK) {
             char why[200];
             snprintf(why, sizeof why,
                      "worker %d sent nothing for %.0f s (trial_timeout_s); considered lost", r,
@@ -550,6 +577,12 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = sampler_new(&s.sm, sc, err);
     if (st == PT_OK)
         st = pruner_new(&s.pr, sc, err);
+    if (st == PT_OK)
+        st = models_open(&s.keep, s.db, sc, s.study_id, err);
+    /* --trial-timeout wins over the study key, which wins over 600 s. */
+    s.trial_timeout_s = o->trial_timeout_s > 0    ? o->trial_timeout_s
+                        : sc->trial_timeout_s > 0 ? sc->trial_timeout_s
+                                                  : 600;
     /* Reports before ends: a COMPLETE trial hands the median rule its values. */
     replay_ctx rc = {&s, 0, PT_OK, {{0}}};
     if (st == PT_OK && !created && sc->pruner != PRUNER_NONE)
@@ -581,6 +614,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     if (s.sm)
         sampler_free(s.sm);
     pruner_free(s.pr);
+    models_free(s.keep);
     if (s.db)
         store_close(s.db);
     free(s.w);

@@ -11,10 +11,13 @@
  *                     -> "trial" message (a config invalid for the sampled
  *                     point is recorded FAIL with its reason, no worker used)
  *   "report"       -> store_trial_report (the intermediate value) -> pruner_report
- *                     -> "stop" to the worker when the pruner says so
+ *                     -> with a pruner, a "verdict" (go on / stop) the worker
+ *                     waits for before its next epoch
  *   "result"       -> the objectives, read from the metrics by name ->
  *                     store_trial_end COMPLETE (PRUNED when stopped, with its
  *                     last reported value as the first objective) + sampler_tell
+ *                     -> the model bytes after it, kept when the trial enters
+ *                     the best keep_models (models.h)
  *   "fail"         -> store_trial_end FAIL with the reason
  * until n_trials trials are finished, timeout_s has passed (running trials
  * then finish), or the grid is exhausted; then every worker gets "exit".
@@ -44,7 +47,8 @@ typedef struct {
     int quiet;
     int force;              /* resume even if the stored space differs */
     int dry_run;            /* workers answer at once with fake metrics */
-    double trial_timeout_s; /* silence after which a trial and its worker are given up */
+    double trial_timeout_s; /* silence after which a trial and its worker are given up;
+                               0 = the study's trial_timeout_s, else 600 */
     double status_every_s;  /* period of the status line */
 } sched_opts;
 
@@ -55,7 +59,7 @@ typedef struct {
     double wall_s; /* of this run */
 } sched_summary;
 
-/* Defaults: trial_timeout_s 600, status_every_s 10, the rest 0. */
+/* Defaults: status_every_s 10, the rest 0. */
 void sched_opts_default(sched_opts *o);
 
 /* Runs the study on comm, whose ranks 1..size-1 run worker_run(). */

@@ -83,6 +83,11 @@ pt_status store_trial_end(store *st, int trial_id, trial_state state, const doub
                           int n_values, const char *result_json, const char *fail_reason,
                           pt_err *err);
 
+/* One transaction: sets the trial user attribute key to the JSON text json
+ * (any state; NULL json deletes it). The model keeper records "model_path"
+ * this way. */
+pt_status store_trial_attr(store *st, int trial_id, const char *key, const char *json, pt_err *err);
+
 /* PRAGMA integrity_check and foreign_key_check: PT_OK when both are clean,
  * else PT_ERR_FORMAT with the first problem. */
 pt_status store_integrity(store *st, pt_err *err);

@@ -62,6 +62,7 @@ enum {
     Q_EACH_VALUE,
     Q_SATTR_PUT,
     Q_EACH_REPORT,
+    Q_UATTR_DEL,
     Q_COUNT
 };
 

@@ -143,6 +143,7 @@ const char *const store_query_sql[Q_COUNT] = {
     [Q_EACH_REPORT] = "SELECT t.number, i.step, i.intermediate_value, i.intermediate_value_type"
                       " FROM trial_intermediate_values i JOIN trials t USING (trial_id)"
                       " WHERE t.study_id=?1 ORDER BY i.trial_intermediate_value_id",
+    [Q_UATTR_DEL] = "DELETE FROM trial_user_attributes WHERE trial_id=?1 AND \"key\"=?2",
 };
 
 const char *const store_state_names[5] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING"};

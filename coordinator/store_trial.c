@@ -392,3 +392,25 @@ pt_status store_each_report(store *st, int study_id, store_report_fn fn, void *c
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     return ret;
 }
+
+pt_status store_trial_attr(store *st, int trial_id, const char *key, const char *json, pt_err *err)
+{
+    pt_status rc = store_begin(st, err);
+    if (rc != PT_OK)
+        return rc;
+    if (json) {
+        rc = put_uattr(st, trial_id, key, json, err);
+    } else {
+        sqlite3_stmt *s = store_query(st, Q_UATTR_DEL);
+        if (s) {
+            sqlite3_bind_int(s, 1, trial_id);
+            sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+        }
+        rc = store_exec(st, s, err, "trial user attribute");
+    }
+    if (rc != PT_OK) {
+        store_rollback(st);
+        return rc;
+    }
+    return store_commit(st, err);
+}

@@ -27,12 +27,15 @@
 #define SEED_MAX 9007199254740991.0 /* 2^53 - 1, as core/config.c */
 #define N_TRIALS_DEFAULT 16
 #define N_TRIALS_MAX 100000000
+#define KEEP_MODELS_DEFAULT 5
+#define KEEP_MODELS_MAX 10000
 
 /* ---- top-level keys ----------------------------------------------------- */
 
 static const char *const root_keys[] = {
-    "$schema", "study",      "storage", "seed",         "n_trials", "timeout_s", "sampler",
-    "pruner",  "objectives", "trial",   "search_space", "asha",     "median",    "tpe", NULL};
+    "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
+    "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
+    "keep_models", "trial_timeout_s", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -83,6 +86,19 @@ static pt_status parse_budget(const study_ctx *x, study_config *s, const cJSON *
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
             return study_expected(x, "timeout_s", "a number >= 0 (0 = no limit)", v);
         s->timeout_s = v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "trial_timeout_s");
+    if (v) {
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= 0)
+            return study_expected(x, "trial_timeout_s", "a number of seconds > 0", v);
+        s->trial_timeout_s = v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "keep_models");
+    s->keep_models = KEEP_MODELS_DEFAULT;
+    if (v) {
+        if (!is_integral(v) || v->valuedouble < 0 || v->valuedouble > KEEP_MODELS_MAX)
+            return study_expected(x, "keep_models", "an integer >= 0 and <= 10000", v);
+        s->keep_models = (int)v->valuedouble;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "n_trials");
     *n_given = v != NULL;
@@ -182,7 +198,7 @@ static pt_status get_num_opt(const study_ctx *x, const cJSON *obj, const char *p
 static pt_status parse_tpe(const study_ctx *x, study_config *s, const cJSON *root)
 {
     static const char *const tpe_keys[] = {"n_startup_trials", "n_ei_candidates", "gamma",
-                                           "prior_weight", "constant_liar", NULL};
+                                           "prior_weight",     "constant_liar",   NULL};
     s->tpe = (study_tpe){.n_startup_trials = 10,
                          .n_ei_candidates = 24,
                          .gamma = 0.1,
@@ -397,22 +413,6 @@ void study_free(study_config *s)
 
 /* ---- trials ------------------------------------------------------------- */
 
-/* The object of root that holds key path `path`, creating its sections. */
-static cJSON *parent_of(cJSON *root, const char *path, const char **name)
-{
-    cJSON *obj = root;
-    const char *dot;
-    while (obj && (dot = strchr(path, '.')) != NULL) {
-        char sec[64];
-        snprintf(sec, sizeof sec, "%.*s", (int)(dot - path), path);
-        cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, sec);
-        obj = child ? child : cJSON_AddObjectToObject(obj, sec);
-        path = dot + 1;
-    }
-    *name = path;
-    return obj;
-}
-
 pt_status study_trial_config(const study_config *s, const study_point *p, pt_config *out,
                              pt_err *err)
 {
@@ -436,10 +436,10 @@ pt_status study_trial_config(const study_config *s, const study_point *p, pt_con
         } else if (q->kind == PARAM_INT) {
             snprintf(num, sizeof num, "%.0f", p->value[i]);
         } else {
-            study_fmt_double(num, sizeof num, p->value[i]);
+            pt_fmt_double(num, sizeof num, p->value[i]);
         }
         const char *name;
-        cJSON *parent = parent_of(root, q->name, &name);
+        cJSON *parent = pt_json_section(root, q->name, &name);
         cJSON *v = parent ? cJSON_CreateRaw(text) : NULL;
         ok = v && cJSON_AddItemToObject(parent, name, v);
         if (!ok)

@@ -11,6 +11,8 @@
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
  *     "sampler": "random",               "random" | "grid" | "tpe",
  *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
+ *     "trial_timeout_s": 600,            give up a worker silent this long
+ *     "keep_models": 5,                  keep the .npz of the best K trials (0 = none)
  *     "pruner": "none",                  early stopping: "none" | "asha" | "median",
  *     "asha": {"reduction_factor": 3},   its options (also "median": {...})
  *     "objectives": [{"name": "val_acc", "direction": "maximize"}],
@@ -121,6 +123,9 @@ typedef struct {
     study_asha asha;     /* pruner "asha" options (defaults also when another pruner) */
     study_median median; /* pruner "median" options */
     study_tpe tpe;       /* sampler "tpe" options (defaults also when another sampler) */
+    int keep_models;     /* final models of the best K trials kept beside the DB, default 5 */
+    double trial_timeout_s; /* silence before a trial is given up; 0 = not set (then 600;
+                               the --trial-timeout flag wins over it) */
 } study_config;
 
 /* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line

@@ -7,9 +7,22 @@
  * only state kept across trials is the opened data, because reading and
  * decompressing Fashion-MNIST costs more than a small trial.
  *
- * Stop requests are checked once per epoch with a non-blocking probe, from
- * the epoch callback: training is never interrupted mid-epoch, and a stop for
- * a trial that already ended is read and ignored by the next one.
+ * Stop requests are checked once per epoch, from the epoch callback, so
+ * training is never interrupted mid-epoch. With a pruner the trial message
+ * says "verdicts" and the worker waits for the coordinator's verdict on each
+ * report before the next epoch: the pruner judged this epoch, so a stop must
+ * land on it (polling instead trained every stopped trial one epoch more:
+ * ASHA saved 2.19x epochs instead of ~2.7x). Without a pruner nothing is
+ * waited for, and a stray stop is read and ignored by the next trial.
+ *
+ * A PRUNED trial skips the inference-cost measurement (latency timing, tens
+ * of ms to seconds) unless an objective needs one of its metrics: its
+ * objective values are all the coordinator keeps of it.
+ *
+ * The final model of a COMPLETE trial goes to rank 0 as raw .npz bytes when
+ * the trial message says "keep_model": workers may run on nodes without a
+ * shared file system. core/model.c writes files only, so the model goes
+ * through a temporary file (~1 MB for LeNet-300-100, a few ms).
  */
 #include "worker.h"
 
@@ -19,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "data_open.h"
+#include "model.h"
 #include "protocol.h"
 #include "result.h"
 #include "train.h"
@@ -39,7 +54,8 @@ typedef struct {
     char metric[64];
     pid_t parent;
     int stopped;
-    pt_status io; /* first MPI failure inside the callback */
+    int verdicts; /* wait for the coordinator's verdict on every report */
+    pt_status io; /* first MPI failure inside the callback; PT_ERR_STOPPED: "exit" came */
     pt_err err;
 } epoch_ctx;
 
@@ -94,6 +110,36 @@ static double epoch_value(const char *metric, const pt_epoch_stats *s)
     return s->val_acc;
 }
 
+/* Waits for the verdict on this epoch's report, in 1 s slices so a vanished
+ * coordinator is noticed. Verdicts on other trials (one given up earlier) are
+ * dropped; an "exit" ends the trial (PT_ERR_STOPPED). */
+static pt_status wait_verdict(epoch_ctx *e, int epoch)
+{
+    for (;;) {
+        cJSON *in = NULL;
+        int src, tag;
+        pt_status st = proto_wait(e->comm, 0, MPI_ANY_TAG, 1.0, &in, &src, &tag, &e->err);
+        if (st == PT_ERR_STOPPED) {
+            if (parent_gone(e->parent))
+                return pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone",
+                               (int)e->parent);
+            continue;
+        }
+        if (st != PT_OK)
+            return st;
+        int ours = (int)proto_num(in, "trial_id", -1) == e->trial_id;
+        int done = tag == MSG_VERDICT && ours && (int)proto_num(in, "epoch", -1) == epoch;
+        if ((done && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "stop"))) ||
+            (tag == MSG_STOP && ours))
+            e->stopped = 1;
+        cJSON_Delete(in);
+        if (tag == MSG_EXIT)
+            return PT_ERR_STOPPED;
+        if (done)
+            return PT_OK;
+    }
+}
+
 static int on_epoch(void *ctx, const pt_epoch_stats *s)
 {
     epoch_ctx *e = ctx;
@@ -106,15 +152,21 @@ static int on_epoch(void *ctx, const pt_epoch_stats *s)
     pt_json_add_num(m, "sparsity", s->sparsity);
     pt_status st = proto_send(e->comm, 0, MSG_REPORT, m, &e->err);
     cJSON_Delete(m);
-    cJSON *in = NULL;
-    int src, tag;
-    while (st == PT_OK &&
-           (st = proto_poll(e->comm, 0, MSG_STOP, &in, &src, &tag, &e->err)) == PT_OK) {
-        if ((int)proto_num(in, "trial_id", -1) == e->trial_id)
-            e->stopped = 1;
-        cJSON_Delete(in);
+    if (st == PT_OK && e->verdicts) {
+        st = wait_verdict(e, s->epoch);
+    } else {
+        cJSON *in = NULL;
+        int src, tag;
+        while (st == PT_OK &&
+               (st = proto_poll(e->comm, 0, MSG_STOP, &in, &src, &tag, &e->err)) == PT_OK) {
+            if ((int)proto_num(in, "trial_id", -1) == e->trial_id)
+                e->stopped = 1;
+            cJSON_Delete(in);
+        }
+        if (st == PT_ERR_STOPPED)
+            st = PT_OK;
     }
-    if (st != PT_OK && st != PT_ERR_STOPPED) {
+    if (st != PT_OK) {
         e->io = st;
         return 1;
     }
@@ -124,6 +176,94 @@ static int on_epoch(void *ctx, const pt_epoch_stats *s)
         return 1;
     }
     return e->stopped;
+}
+
+/* Whether an objective is a metric of the inference-cost report (anything
+ * but what training itself measures). */
+static int needs_cost(const cJSON *objectives)
+{
+    static const char *const trained[] = {"val_acc",
+                                          "test_acc",
+                                          "loss",
+                                          "val_loss",
+                                          "test_loss",
+                                          "epochs",
+                                          "train_samples_per_s",
+                                          "train_s",
+                                          "peak_rss_bytes",
+                                          "wall_s",
+                                          "seed",
+                                          "params",
+                                          "sparsity",
+                                          NULL};
+    const cJSON *o;
+    if (!cJSON_IsArray(objectives))
+        return 1;
+    cJSON_ArrayForEach(o, objectives)
+    {
+        int known = 0;
+        for (int i = 0; cJSON_IsString(o) && trained[i] && !known; i++)
+            known = !strcmp(o->valuestring, trained[i]);
+        if (!known)
+            return 1;
+    }
+    return 0;
+}
+
+/* pt_result_json without the cost report: it measures the cost only for a
+ * run that succeeded, so ask for a failed one and make it "ok" again. */
+static cJSON *result_without_cost(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r)
+{
+    pt_err none = {{0}};
+    cJSON *o = pt_result_json(cfg, net, r, PT_ERR_STOPPED, &none);
+    if (!o)
+        return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "reason");
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "status", cJSON_CreateString("ok"));
+    cJSON_AddBoolToObject(o, "cost_skipped", 1);
+    return o;
+}
+
+/* The trained model as .npz bytes, through a temporary file (see the top). */
+static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt_mlp *net,
+                             const pt_train_result *r, unsigned char **buf, size_t *len,
+                             pt_err *err)
+{
+    *buf = NULL;
+    *len = 0;
+    const char *dir = getenv("TMPDIR");
+    char path[PT_PATH_MAX];
+    snprintf(path, sizeof path, "%s/prunetune-model-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return pt_fail(err, PT_ERR_IO, "worker: %s: cannot create a temporary file: %s", path,
+                       strerror(errno));
+    close(fd);
+    pt_model_info info = {.test_acc = r->test_acc,
+                          .test_loss = r->test_loss,
+                          .val_acc = r->val_acc,
+                          .n_test = data->test.n,
+                          .n_classes = data->train.n_classes,
+                          .class_names = data->train.class_names};
+    pt_status st = pt_model_save(path, net, &data->scaler, cfg, &info, err);
+    FILE *f = st == PT_OK ? fopen(path, "rb") : NULL;
+    if (st == PT_OK && !f)
+        st = pt_fail(err, PT_ERR_IO, "worker: %s: %s", path, strerror(errno));
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (f && n > 0 && fseek(f, 0, SEEK_SET) == 0 && (*buf = malloc((size_t)n)) &&
+        fread(*buf, 1, (size_t)n, f) == (size_t)n)
+        *len = (size_t)n;
+    if (f && !*len) {
+        free(*buf);
+        *buf = NULL;
+        st = pt_fail(err, PT_ERR_IO, "worker: %s: cannot read the saved model back", path);
+    }
+    if (f)
+        fclose(f);
+    unlink(path);
+    return st;
 }
 
 /* Made-up metrics for --dry-run: deterministic in the trial number, in range. */
@@ -154,7 +294,27 @@ static pt_status send_fail(MPI_Comm comm, int trial_id, const char *reason, pt_e
     return st;
 }
 
-/* Runs one trial message and answers it; returns only MPI failures. */
+/* Sends the result (and the model bytes after it, when there are some). */
+static pt_status send_result(MPI_Comm comm, int trial_id, cJSON *res, int stopped,
+                             const unsigned char *model, size_t model_len, const char *model_error,
+                             pt_err *err)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "trial_id", trial_id);
+    cJSON_AddItemToObject(m, "metrics", res);
+    cJSON_AddBoolToObject(m, "stopped", stopped);
+    cJSON_AddNumberToObject(m, "model_bytes", (double)model_len);
+    if (model_error)
+        cJSON_AddStringToObject(m, "model_error", model_error);
+    pt_status st = proto_send(comm, 0, MSG_RESULT, m, err);
+    cJSON_Delete(m);
+    if (st == PT_OK && model_len > 0)
+        st = proto_send_bytes(comm, 0, MSG_MODEL, model, model_len, err);
+    return st;
+}
+
+/* Runs one trial message and answers it; returns only MPI failures, and
+ * PT_ERR_STOPPED when "exit" came during the trial. */
 static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, pid_t parent,
                            pt_err *err)
 {
@@ -170,13 +330,18 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
     if (st != PT_OK)
         return send_fail(comm, trial_id, terr.msg, err);
 
+    epoch_ctx e = {.comm = comm, .trial_id = trial_id};
+    e.verdicts = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "verdicts"));
+    int keep_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "keep_model"));
+    const char *metric = proto_str(msg, "report_metric");
+    snprintf(e.metric, sizeof e.metric, "%s", metric ? metric : "val_acc");
     cJSON *res = NULL;
-    int stopped = 0;
+    unsigned char *model = NULL;
+    size_t model_len = 0;
+    pt_err merr = {{0}};
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "dry_run"))) {
         /* One report per epoch, as a real trial sends: the benchmark then
          * measures the same database traffic as a real study. */
-        epoch_ctx e = {.comm = comm, .trial_id = trial_id};
-        snprintf(e.metric, sizeof e.metric, "val_acc");
         pt_epoch_stats es = {.epochs = pt_train_total_epochs(&cfg)};
         for (int ep = 1; ep <= es.epochs && !e.stopped && e.io == PT_OK; ep++) {
             es.epoch = ep;
@@ -188,14 +353,11 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
             *err = e.err;
             return e.io;
         }
-        stopped = e.stopped;
         res = dry_result(&cfg, number);
     } else {
         if (cache_get(cache, &cfg, &terr) != PT_OK)
             return send_fail(comm, trial_id, terr.msg, err);
-        epoch_ctx e = {.comm = comm, .trial_id = trial_id, .parent = parent};
-        const char *metric = proto_str(msg, "report_metric");
-        snprintf(e.metric, sizeof e.metric, "%s", metric ? metric : "val_acc");
+        e.parent = parent;
         pt_mlp net;
         pt_train_result r;
         st = pt_train(&cfg, &cache->data, &net, on_epoch, &e, &r, &terr);
@@ -205,22 +367,25 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
             *err = e.err;
             return e.io;
         }
-        if (st == PT_OK)
+        if (st == PT_OK && e.stopped &&
+            !needs_cost(cJSON_GetObjectItemCaseSensitive(msg, "objectives")))
+            res = result_without_cost(&cfg, &net, &r);
+        else if (st == PT_OK)
             res = pt_result_json(&cfg, &net, &r, st, &terr);
+        if (st == PT_OK && res && keep_model && !e.stopped)
+            model_bytes(&cfg, &cache->data, &net, &r, &model, &model_len, &merr);
         if (st == PT_OK || st == PT_ERR_DIVERGED)
             pt_mlp_free(&net);
         if (st != PT_OK)
             return send_fail(comm, trial_id, terr.msg, err);
-        stopped = e.stopped;
     }
-    if (!res)
+    if (!res) {
+        free(model);
         return send_fail(comm, trial_id, "worker: out of memory building the result", err);
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddNumberToObject(m, "trial_id", trial_id);
-    cJSON_AddItemToObject(m, "metrics", res);
-    cJSON_AddBoolToObject(m, "stopped", stopped);
-    st = proto_send(comm, 0, MSG_RESULT, m, err);
-    cJSON_Delete(m);
+    }
+    st = send_result(comm, trial_id, res, e.stopped, model, model_len,
+                     merr.msg[0] ? merr.msg : NULL, err);
+    free(model);
     return st;
 }
 
@@ -251,8 +416,12 @@ pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err)
         }
         if (tag == MSG_TRIAL)
             st = run_trial(comm, msg, &cache, parent_pid, err);
-        /* anything else (a stale stop) is dropped */
+        /* anything else (a stale stop or verdict) is dropped */
         cJSON_Delete(msg);
+        if (st == PT_ERR_STOPPED) { /* "exit" came while a trial ran */
+            st = PT_OK;
+            break;
+        }
     }
     if (cache.open)
         pt_data_close(&cache.data);

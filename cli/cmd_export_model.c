@@ -1,0 +1,121 @@
+/*
+ * cmd_export_model.c — `prunetune export-model`: copies a kept trial model
+ * out of a study's models folder (coordinator/models.h says which trials a
+ * study keeps and where). Read-only on the DB, like the query commands; the
+ * copy is written through a temporary file and renamed, so -o never holds
+ * half a model.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models.h"
+#include "query_cli.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: prunetune export-model DB [--trial N] [--study NAME] -o MODEL.npz\n\n"
+               "Copies the final model of a trial, as the search kept it (NumPy .npz, layout\n"
+               "in schemas/model.md), so `prunetune eval MODEL.npz` reproduces the trial's\n"
+               "test accuracy. A study keeps the models of its best keep_models trials\n"
+               "(study key, default 5) in DB.models/<study>/.\n\n"
+               "options:\n"
+               "  --trial N     the trial with this number (default: the best complete one\n"
+               "                by the first objective)\n"
+               "  --study NAME  the study (default: the only / most recent one)\n"
+               "  -o FILE       where to write the model (required)\n"
+               "  -h, --help    this help\n\n"
+               "exit status: 0 written, 1 no complete trial yet or the copy failed, 2 bad\n"
+               "database, study or trial, or the trial's model was not kept\n");
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    char tmp[PT_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    FILE *in = fopen(from, "rb");
+    if (!in) {
+        fprintf(stderr, "prunetune export-model: %s: %s\n", from, strerror(errno));
+        return PT_EXIT_USAGE;
+    }
+    FILE *out = fopen(tmp, "wb");
+    int ok = out != NULL;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    ok = out && fclose(out) == 0 && ok;
+    fclose(in);
+    if (ok && rename(tmp, to) == 0)
+        return PT_EXIT_OK;
+    fprintf(stderr, "prunetune export-model: %s: %s\n", to, strerror(errno));
+    unlink(tmp);
+    return PT_EXIT_FAIL;
+}
+
+int cmd_export_model(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv))
+        return usage(stdout), PT_EXIT_OK;
+    qcli_opts o;
+    qcli_ctx c;
+    int rc = qcli_parse_opts("export-model", argc, argv, "study,trial,o", &o);
+    if (rc >= 0)
+        return rc;
+    if (!o.out)
+        return qcli_usage_err("export-model", "-o FILE is required", NULL);
+    if ((rc = qcli_open_ctx(&c, "export-model", &o)) >= 0)
+        return rc;
+    pt_err err = {{0}};
+    const query_trial *tr = NULL;
+    query_col by[STUDY_MAX_OBJECTIVES];
+    int n_by = 0;
+    if (o.has_trial) {
+        if (!(tr = query_find_number(&c.t, o.trial))) {
+            pt_fail(&err, PT_ERR_CONFIG, "%s: study '%s' has no trial %d", o.db, c.t.study.name,
+                    o.trial);
+            rc = qcli_fail_line(&c, &err);
+        }
+    } else if (qcli_objective_cols(&c, NULL, by, &n_by, &err) != PT_OK) {
+        rc = qcli_fail_line(&c, &err);
+    } else {
+        int row = qcli_best_by(&c.t, &by[0]);
+        if (row >= 0)
+            tr = &c.t.t[row];
+        else {
+            fprintf(stderr, "prunetune export-model: no complete trial in study '%s'\n",
+                    c.t.study.name);
+            rc = PT_EXIT_FAIL;
+        }
+    }
+    store *db = NULL;
+    char path[PT_PATH_MAX];
+    pt_status st = PT_OK;
+    if (tr && (st = store_open(&db, o.db, 1, &err)) == PT_OK)
+        st = models_trial_path(db, o.db, tr->trial_id, path, sizeof path, &err);
+    if (tr && st == PT_ERR_STOPPED) {
+        fprintf(stderr,
+                "prunetune export-model: %s: the model of trial %d was not kept (a study "
+                "keeps its best keep_models trials)\n",
+                o.db, tr->number);
+        rc = PT_EXIT_USAGE;
+    } else if (tr && st != PT_OK) {
+        rc = qcli_fail_line(&c, &err);
+    } else if (tr && access(path, R_OK) != 0) {
+        fprintf(stderr,
+                "prunetune export-model: %s: the model of trial %d is recorded as %s, "
+                "which is missing\n",
+                o.db, tr->number, path);
+        rc = PT_EXIT_USAGE;
+    } else if (tr) {
+        rc = copy_file(path, o.out);
+    }
+    if (db)
+        store_close(db);
+    qcli_close_ctx(&c);
+    return rc;
+}
