@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config.h"
 #include "data_open.h"
+#include "jsontext.h"
 #include "result.h"
 #include "sysinfo.h"
 #include "train.h"
@@ -61,17 +62,11 @@ static pt_status add_set(cJSON *root, const char *arg, pt_err *err)
     }
     memcpy(key, arg, klen);
     key[klen] = '\0';
-    cJSON *obj = root;
-    char *part = key, *dot;
-    while ((dot = strchr(part, '.'))) {
-        *dot = '\0';
-        cJSON *next = cJSON_GetObjectItemCaseSensitive(obj, part);
-        if (!cJSON_IsObject(next)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(obj, part);
-            next = cJSON_AddObjectToObject(obj, part);
-        }
-        obj = next;
-        part = dot + 1;
+    const char *part;
+    cJSON *obj = pt_json_section(root, key, &part);
+    if (!obj) {
+        cJSON_Delete(val);
+        return pt_fail(err, PT_ERR_NOMEM, "--set: out of memory");
     }
     cJSON_DeleteItemFromObjectCaseSensitive(obj, part);
     cJSON_AddItemToObject(obj, part, val);

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "jsontext.h"
 #include "study.h"
 
 typedef struct {
@@ -27,8 +28,6 @@ typedef struct {
  * recognised and re-prefixed; never shown to users. */
 #define STUDY_INNER_SRC "@"
 
-/* Shortest %.15g..%.17g text that reads back as exactly v. */
-void study_fmt_double(char *buf, size_t n, double v);
 /* Python's repr(float(v)) ("1e-06", "0.5", "1.0", "1e+16"): what Optuna's
  * json.dumps writes, so stored distributions match Optuna's byte for byte. */
 void study_py_float(char *buf, size_t n, double v);

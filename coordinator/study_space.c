@@ -115,8 +115,8 @@ static pt_status parse_numeric(const study_ctx *x, const study_config *s, study_
     if ((st = get_bound(x, spec, path, "low", integer, &q->low)) != PT_OK ||
         (st = get_bound(x, spec, path, "high", integer, &q->high)) != PT_OK)
         return st;
-    study_fmt_double(lo, sizeof lo, q->low);
-    study_fmt_double(hi, sizeof hi, q->high);
+    pt_fmt_double(lo, sizeof lo, q->low);
+    pt_fmt_double(hi, sizeof hi, q->high);
     if (q->high <= q->low)
         return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s.high: must be > low (got %s <= %s)", x->src,
                        path, hi, lo);
@@ -157,7 +157,7 @@ static pt_status parse_numeric(const study_ctx *x, const study_config *s, study_
     if (!integer && q->step == 0) {
         char mid[40];
         double m = q->low + (q->high - q->low) * 0.3819660112501051;
-        study_fmt_double(mid, sizeof mid, m);
+        pt_fmt_double(mid, sizeof mid, m);
         snprintf(at, sizeof at, "%s.type", path);
         if (m != floor(m) && train_accepts(x, s, q->name, mid, at) != PT_OK)
             return pt_fail(x->err, PT_ERR_CONFIG,
@@ -182,8 +182,8 @@ static pt_status parse_grid(const study_ctx *x, study_param *q, const cJSON *spe
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         char el[320], what[128], lo[40], hi[40];
         snprintf(el, sizeof el, "%s[%d]", at, i);
-        study_fmt_double(lo, sizeof lo, q->low);
-        study_fmt_double(hi, sizeof hi, q->high);
+        pt_fmt_double(lo, sizeof lo, q->low);
+        pt_fmt_double(hi, sizeof hi, q->high);
         snprintf(what, sizeof what, "a number >= %s and <= %s", lo, hi);
         if (!cJSON_IsNumber(e) || !(e->valuedouble >= q->low && e->valuedouble <= q->high))
             return study_expected(x, el, what, e);
@@ -376,7 +376,7 @@ pt_status study_parse_space(const study_ctx *x, study_config *s, const cJSON *sp
 static cJSON *num(double v)
 {
     char buf[40];
-    study_fmt_double(buf, sizeof buf, v);
+    pt_fmt_double(buf, sizeof buf, v);
     return cJSON_CreateRaw(buf);
 }
 

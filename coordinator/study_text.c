@@ -15,15 +15,6 @@
 
 /* ---- text --------------------------------------------------------------- */
 
-void study_fmt_double(char *buf, size_t n, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
 void study_py_float(char *buf, size_t n, double v)
 {
     if (!isfinite(v)) { /* what json.dumps writes; never valid low/high */
@@ -147,41 +138,12 @@ int study_py_string(char *buf, size_t n, const char *v)
     return 1;
 }
 
-/* JSON text of v for "(got ...)", cut to a readable length. */
-static void got_text(const cJSON *v, char *buf, size_t n)
-{
-    enum { KEEP = 40 };
-    if (!v) {
-        snprintf(buf, n, "missing");
-        return;
-    }
-    if (cJSON_IsNumber(v)) {
-        study_fmt_double(buf, n, v->valuedouble);
-        return;
-    }
-    char *s = cJSON_PrintUnformatted(v);
-    if (!s) {
-        snprintf(buf, n, "?");
-        return;
-    }
-    size_t len = strlen(s);
-    if (len > KEEP + 3) {
-        len = KEEP;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--; /* do not split a UTF-8 sequence */
-        snprintf(buf, n, "%.*s...", (int)len, s);
-    } else {
-        snprintf(buf, n, "%s", s);
-    }
-    cJSON_free(s);
-}
-
 /* ---- errors ------------------------------------------------------------- */
 
 pt_status study_expected(const study_ctx *x, const char *path, const char *what, const cJSON *v)
 {
     char got[64];
-    got_text(v, got, sizeof got);
+    pt_json_got(v, got, sizeof got);
     if (!*path)
         return pt_fail(x->err, PT_ERR_CONFIG, "%s: expected %s (got %s)", x->src, what, got);
     return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: expected %s (got %s)", x->src, path, what, got);

@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include "jsontext.h"
 #include "netspec.h"
 
 #include <cjson/cJSON.h>
@@ -246,42 +247,6 @@ const char *pt_config_key(int i)
 
 /* ---- text helpers ------------------------------------------------------- */
 
-/* Shortest of %.15g..%.17g that reads back as exactly v (cJSON's own printer
- * accepts a 15-digit form that is only approximately equal). */
-static void fmt_double(char *buf, size_t n, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-/* JSON text of v for "(got ...)", cut to a readable length. */
-static void got_text(const cJSON *v, char *buf, size_t n)
-{
-    enum { KEEP = 40 };
-    if (cJSON_IsNumber(v)) { /* cJSON would print 2^53 as 9.00719925474099e+15 */
-        fmt_double(buf, n, v->valuedouble);
-        return;
-    }
-    char *s = cJSON_PrintUnformatted(v);
-    if (!s) {
-        snprintf(buf, n, "?");
-        return;
-    }
-    size_t len = strlen(s);
-    if (len > KEEP + 3) {
-        len = KEEP;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--; /* do not split a UTF-8 sequence */
-        snprintf(buf, n, "%.*s...", (int)len, s);
-    } else {
-        snprintf(buf, n, "%s", s);
-    }
-    cJSON_free(s);
-}
-
 static void append(char *buf, size_t n, const char *fmt, const char *a, const char *b)
 {
     size_t used = strlen(buf);
@@ -293,11 +258,11 @@ static void describe_bounds(const key_def *k, char *buf, size_t n)
 {
     char num[32];
     if (k->lo_kind != B_NONE) {
-        fmt_double(num, sizeof num, k->lo);
+        pt_fmt_double(num, sizeof num, k->lo);
         append(buf, n, " %s %s", k->lo_kind == B_INCL ? ">=" : ">", num);
     }
     if (k->hi_kind != B_NONE) {
-        fmt_double(num, sizeof num, k->hi);
+        pt_fmt_double(num, sizeof num, k->hi);
         append(buf, n, k->lo_kind != B_NONE ? " and %s %s" : " %s %s",
                k->hi_kind == B_INCL ? "<=" : "<", num);
     }
@@ -360,7 +325,7 @@ typedef struct {
 static pt_status expected(const parse_ctx *x, const char *path, const char *what, const cJSON *v)
 {
     char got[64];
-    got_text(v, got, sizeof got);
+    pt_json_got(v, got, sizeof got);
     if (!*path)
         return pt_fail(x->err, PT_ERR_CONFIG, "%s: expected %s (got %s)", x->src, what, got);
     return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: expected %s (got %s)", x->src, path, what, got);
@@ -638,7 +603,7 @@ static pt_status parse_object(const parse_ctx *x, const cJSON *obj, const char *
 static pt_status cross_error(const parse_ctx *x, const char *key, const char *what, double got)
 {
     char g[32];
-    fmt_double(g, sizeof g, got);
+    pt_fmt_double(g, sizeof g, got);
     return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: expected %s (got %s)", x->src, key, what, g);
 }
 
@@ -787,7 +752,7 @@ static cJSON *raw_number(double v)
     char buf[32];
     if (!isfinite(v))
         return cJSON_CreateNull();
-    fmt_double(buf, sizeof buf, v);
+    pt_fmt_double(buf, sizeof buf, v);
     return cJSON_CreateRaw(buf);
 }
 
@@ -847,23 +812,6 @@ static cJSON *value_json(const pt_config *c, const key_def *k)
     return NULL;
 }
 
-/* The object that holds key path `path` (creating its sections); sets *name
- * to the last path component. */
-static cJSON *parent_of(cJSON *root, const char *path, const char **name)
-{
-    cJSON *obj = root;
-    const char *dot;
-    while (obj && (dot = strchr(path, '.')) != NULL) {
-        char sec[64];
-        snprintf(sec, sizeof sec, "%.*s", (int)(dot - path), path);
-        cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, sec);
-        obj = child ? child : cJSON_AddObjectToObject(obj, sec);
-        path = dot + 1;
-    }
-    *name = path;
-    return obj;
-}
-
 char *pt_config_to_json(const pt_config *c)
 {
     if (!c)
@@ -873,7 +821,7 @@ char *pt_config_to_json(const pt_config *c)
         if (keys[i].type == K_IGNORE)
             continue;
         const char *name;
-        cJSON *parent = parent_of(root, keys[i].path, &name);
+        cJSON *parent = pt_json_section(root, keys[i].path, &name);
         cJSON *v = parent ? value_json(c, &keys[i]) : NULL;
         if (!v || !cJSON_AddItemToObject(parent, name, v)) {
             cJSON_Delete(v);
