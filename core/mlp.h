@@ -58,8 +58,8 @@ typedef struct {
     int k, stride, pad;
     int oh, ow;   /* convolution output */
     int hp, wp;   /* input with its zero padding */
-    int pitch;    /* floats per output row in col/pre: wp at stride 1 (columns
-                     ow..wp-1 are junk, see conv.c), else ow */
+    int pitch;    /* floats per output row in col/pre: wp at stride 1
+                     ("wide": columns ow..wp-1 are junk, see conv.c), else ow */
     int pool, ps; /* pt_pool_kind and window; ps = 1 without pooling */
     int ph, pw;   /* layer output after pooling */
 } pt_conv_geom;
@@ -102,8 +102,8 @@ typedef struct {
                                           (conv: dL/d its pooled output) */
     int shape[3];                      /* input C, H, W (an MLP: 1, 1, n_in) */
     /* Conv layers only, NULL elsewhere: */
-    float *pad[PT_MLP_MAX_LAYERS];       /* one chunk of zero-padded inputs,
-                                            then of their gradients (conv.h) */
+    float *pad[PT_MLP_MAX_LAYERS];   /* one chunk of zero-padded inputs,
+                                        then of their gradients (conv.h) */
     float *col[PT_MLP_MAX_LAYERS];   /* (C k k) x (cap oh ow) patches, then
                                         their gradient in the backward pass */
     float *pre[PT_MLP_MAX_LAYERS];   /* K x (cap oh ow) after bias + ReLU,
