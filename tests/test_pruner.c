@@ -400,6 +400,25 @@ Test(pruner_run, asha_study_prunes_and_resumes)
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
     cr_expect_not_null(strstr(err, "resuming"), "%s", err);
     cr_expect_gt(check_pruned_study(16), pruned);
+    /* The worker waits for each verdict, so a stop lands on the rung that
+     * judged it (rungs 1, 3, 9), not one epoch later; and a PRUNED trial
+     * skipped the latency timing its val_acc objective does not need. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/study.db", tmpdir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials t WHERE t.state='PRUNED' AND"
+                           " (SELECT MAX(step) FROM trial_intermediate_values i"
+                           " WHERE i.trial_id=t.trial_id) NOT IN (1, 3, 9)"),
+                 0);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials t JOIN pt_trial_metrics m USING"
+                           " (trial_id) WHERE t.state='PRUNED' AND (m.latency_b1_us IS NOT NULL"
+                           " OR m.result_json NOT LIKE '%\"cost_skipped\":true%')"),
+                 0);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials t JOIN pt_trial_metrics m USING"
+                           " (trial_id) WHERE t.state='COMPLETE' AND m.latency_b1_us IS NULL"),
+                 0);
+    sqlite3_close(db);
 }
 
 Test(pruner_run, median_study_prunes)
