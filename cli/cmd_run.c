@@ -45,7 +45,8 @@ static void run_usage(FILE *f)
                "  --dry-run            workers answer instantly with fake metrics (to measure\n"
                "                       the scheduler)\n"
                "  --trial-timeout S    give up a trial, and its worker, after S seconds without\n"
-               "                       a message from it (default 600)\n"
+               "                       a message from it (wins over the study's\n"
+               "                       trial_timeout_s; default 600)\n"
                "  -h, --help           this help\n\n"
                "exit status: 0 study finished, 1 the run failed (database, MPI, every worker\n"
                "lost), 2 bad study config or usage (nothing written)\n");

@@ -451,10 +451,11 @@ static pid_t rank_pid(pid_t mpirun, int rank)
     return found ? pid : 0;
 }
 
-/* A worker that stops answering (SIGSTOP) mid-trial: after --trial-timeout its
- * trial is FAIL "considered lost", the other worker finishes the study, and
- * the run ends by itself with exit 1 and a clear message instead of hanging. */
-Test(run, silent_worker_is_given_up_and_the_run_ends)
+/* A worker that stops answering (SIGSTOP) mid-trial: after the trial timeout
+ * its trial is FAIL "considered lost", the other worker finishes the study,
+ * and the run ends by itself with exit 1 and a clear message instead of
+ * hanging. key: the study's trial_timeout_s; flag: --trial-timeout or NULL. */
+static void silent_worker(int key, const char *flag)
 {
     const char *study =
         write_study("lost", 6, "random", "",
@@ -463,16 +464,17 @@ Test(run, silent_worker_is_given_up_and_the_run_ends)
     /* longer trials: 3,000 rows, 4 epochs */
     char line[4096];
     snprintf(line, sizeof line,
-             "sed -i 's/\"limit\": 300/\"limit\": 3000/; s/\"epochs\": 2/\"epochs\": 4/' '%s'",
-             study);
+             "sed -i 's/\"limit\": 300/\"limit\": 3000/; s/\"epochs\": 2/\"epochs\": 4/;"
+             " s/\"seed\": 7,/\"seed\": 7, \"trial_timeout_s\": %d,/' '%s'",
+             key, study);
     cr_assert_eq(system(line), 0);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         freopen(path_of("err1"), "w", stderr);
         freopen(path_of("out1"), "w", stdout);
-        execlp("mpirun", "mpirun", "-np", "3", PT_BIN, "run", study, "--trial-timeout", "2",
-               (char *)NULL);
+        execlp("mpirun", "mpirun", "-np", "3", PT_BIN, "run", study,
+               flag ? "--trial-timeout" : (char *)NULL, flag, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 600 && count_complete() < 1; i++) {
@@ -504,6 +506,18 @@ Test(run, silent_worker_is_given_up_and_the_run_ends)
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 5);
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='RUNNING'"), 0);
     sqlite3_close(db);
+}
+
+/* The flag wins over the key (600 s would hang the test)... */
+Test(run, silent_worker_is_given_up_and_the_run_ends)
+{
+    silent_worker(600, "2");
+}
+
+/* ...and the key over the default of 600 s. */
+Test(run, trial_timeout_s_key_gives_up_a_silent_worker)
+{
+    silent_worker(2, NULL);
 }
 
 /* Resuming with another search space is refused (exit 2, the DB unchanged)
