@@ -72,17 +72,20 @@ const char *pt_kernel_name(pt_kernel k);
 /* --- what a final network costs ----------------------------------------- */
 
 typedef struct {
-    int n_in, n_out;     /* as trained */
-    int run_in, run_out; /* as run, after dropping dead neurons */
-    long weights, nnz;   /* as trained: n_in * n_out, non-zero weights */
-    long run_nnz;        /* non-zero weights as run */
-    double sparsity;     /* 1 - nnz / weights */
-    long bytes_dense;    /* 4 (n_in n_out + n_out) */
-    long bytes_stored;   /* the smaller of the run layer's dense and CSR
-                            (pt_csr_bytes) forms */
-    long flops;          /* per sample as run at batch 1: 2 run_nnz sparse,
-                            2 run_in run_out dense (conv: times oh ow) */
-    int kind;            /* pt_layer_kind */
+    int n_in, n_out;        /* as trained */
+    int run_in, run_out;    /* as run, after dropping dead neurons */
+    long weights, nnz;      /* as trained: n_in * n_out, non-zero weights */
+    long run_nnz;           /* non-zero weights as run */
+    double sparsity;        /* 1 - nnz / weights */
+    long bytes_dense;       /* 4 (n_in n_out + n_out) */
+    long bytes_stored;      /* the smaller of the run layer's dense and CSR
+                               (pt_csr_bytes) forms */
+    long flops;             /* per sample as run at batch 1: 2 run_nnz sparse,
+                               2 run_in run_out dense (conv: times oh ow) */
+    int kind;               /* pt_layer_kind */
+    double latency_b128_us; /* conv nets: median time of this layer as run at
+                               batch 128 (0 for MLPs, whose kernels are timed
+                               whole, see kernel_b128) */
     pt_kernel kernel_b1, kernel_b128;
 } pt_layer_cost;
 
@@ -113,7 +116,8 @@ pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_i
  * flops_per_sample_dense, latency_b1_us, latency_b128_us,
  * dense_latency_b1_us, dense_latency_b128_us, speedup_b1, speedup_b128, and
  * "layers": [{type ("conv" | "dense"), n_in, n_out, run_in, run_out (conv: filters
- * kept), nnz, run_nnz, sparsity, bytes_stored, flops_per_sample,
+ * kept), nnz, run_nnz, sparsity, bytes_stored, flops_per_sample, and for
+ * conv nets latency_b128_us,
  * kernel_b1, kernel_b128}]. PT_ERR_NOMEM when cJSON cannot allocate. */
 pt_status pt_infer_cost_json(const pt_infer_cost *c, struct cJSON *o, pt_err *err);
 

@@ -81,6 +81,25 @@ static void latency(pt_infer *a, pt_infer *d, const float *x, int n_in, int batc
     free(out);
 }
 
+/* Per-layer medians at batch B128 of a conv net's engine (its own pt_mlp,
+ * cap B128), inputs x already scaled. Few runs: a conv layer takes ms. */
+static void layer_latency(pt_infer *a, const float *x, pt_infer_cost *c)
+{
+    enum { RUNS = 5 };
+    pt_mlp *m = &a->net;
+    memcpy(m->act[0], x, sizeof(float) * (size_t)B128 * m->sizes[0]);
+    pt_mlp_forward(m, B128);
+    for (int l = 0; l < m->n_layers; l++) {
+        double t[RUNS];
+        for (int r = 0; r < RUNS; r++) {
+            double t0 = now_us();
+            pt_mlp_forward_layer(m, l, B128);
+            t[r] = now_us() - t0;
+        }
+        c->layer[l].latency_b128_us = median(t, RUNS);
+    }
+}
+
 static long count_nnz(const pt_layer *L)
 {
     long n = 0;
@@ -152,6 +171,8 @@ pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_i
         count(net, &a, c);
         latency(&a, &d, in, n_in, 1, &c->latency_b1_us, &c->dense_latency_b1_us);
         latency(&a, &d, in, n_in, B128, &c->latency_b128_us, &c->dense_latency_b128_us);
+        if (pt_mlp_has_conv(&a.net))
+            layer_latency(&a, in, c);
         c->speedup_b1 = c->latency_b1_us > 0 ? c->dense_latency_b1_us / c->latency_b1_us : 0;
         c->speedup_b128 =
             c->latency_b128_us > 0 ? c->dense_latency_b128_us / c->latency_b128_us : 0;
@@ -209,6 +230,8 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
         ok &= cJSON_AddNumberToObject(j, "sparsity", lc->sparsity) != NULL;
         ok &= cJSON_AddNumberToObject(j, "bytes_stored", (double)lc->bytes_stored) != NULL;
         ok &= cJSON_AddNumberToObject(j, "flops_per_sample", (double)lc->flops) != NULL;
+        if (lc->kind == PT_LAYER_CONV || c->layer[0].kind == PT_LAYER_CONV)
+            ok &= cJSON_AddNumberToObject(j, "latency_b128_us", lc->latency_b128_us) != NULL;
         ok &= cJSON_AddStringToObject(j, "kernel_b1", pt_kernel_name(lc->kernel_b1)) != NULL;
         ok &= cJSON_AddStringToObject(j, "kernel_b128", pt_kernel_name(lc->kernel_b128)) != NULL;
     }

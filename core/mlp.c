@@ -278,27 +278,36 @@ static void dropout(float *a, size_t count, float rate, pt_rng *rng)
     }
 }
 
+static void forward_layer(pt_mlp *m, int l, int n, pt_rng *rng)
+{
+    pt_layer *L = &m->layer[l];
+    float *out = m->act[l + 1];
+    if (L->kind == PT_LAYER_CONV) {
+        pt_conv_forward(m, l, n);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f, m->act[l],
+                L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
+    if (l + 1 < m->n_layers) {
+        bias_relu(out, L->b, n, L->n_out);
+        if (rng && m->drop[l + 1] > 0.0f)
+            dropout(out, (size_t)n * L->n_out, m->drop[l + 1], rng);
+    } else {
+        bias_add(out, L->b, n, L->n_out);
+    }
+}
+
 static void forward(pt_mlp *m, int n, pt_rng *rng)
 {
     if (rng && m->drop[0] > 0.0f)
         dropout(m->act[0], (size_t)n * m->sizes[0], m->drop[0], rng);
-    for (int l = 0; l < m->n_layers; l++) {
-        pt_layer *L = &m->layer[l];
-        float *out = m->act[l + 1];
-        if (L->kind == PT_LAYER_CONV) {
-            pt_conv_forward(m, l, n);
-            continue;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f, m->act[l],
-                    L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
-        if (l + 1 < m->n_layers) {
-            bias_relu(out, L->b, n, L->n_out);
-            if (rng && m->drop[l + 1] > 0.0f)
-                dropout(out, (size_t)n * L->n_out, m->drop[l + 1], rng);
-        } else {
-            bias_add(out, L->b, n, L->n_out);
-        }
-    }
+    for (int l = 0; l < m->n_layers; l++)
+        forward_layer(m, l, n, rng);
+}
+
+void pt_mlp_forward_layer(pt_mlp *m, int l, int n)
+{
+    forward_layer(m, l, n, NULL);
 }
 
 void pt_mlp_forward(pt_mlp *m, int n)

@@ -149,6 +149,10 @@ void pt_mlp_free(pt_mlp *m);
  * act[n_layers]. Evaluation mode: no dropout. */
 void pt_mlp_forward(pt_mlp *m, int n);
 
+/* Layer l alone, evaluation mode: act[l] -> act[l+1] for n rows (to time
+ * a layer; pt_mlp_forward is the same, layer after layer). */
+void pt_mlp_forward_layer(pt_mlp *m, int l, int n);
+
 /* Training-mode forward pass: as pt_mlp_forward, but each act[l] with a
  * non-zero drop[l] is thinned by inverted dropout (kept units scaled by
  * 1/(1-rate)) with draws from rng. pt_mlp_backward accounts for it. */
