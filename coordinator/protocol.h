@@ -12,6 +12,7 @@
  *                         verdicts, keep_model, objectives}
  *   report  worker -> 0  {trial_id, epoch, value, loss, val_acc, sparsity}
  *   stop    0 -> worker  {trial_id}                  stop that trial after this epoch
+ *                                                    (superseded by verdict; still obeyed)
  *   result  worker -> 0  {trial_id, metrics, stopped, model_bytes} the final metrics
  *   fail    worker -> 0  {trial_id, reason}
  *   exit    0 -> worker  {}                          no more work: leave the loop

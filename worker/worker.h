@@ -5,10 +5,11 @@
  * of comm, then for every "trial" message opens the data (kept open for the
  * next trial while the data config and seed stay the same: loading
  * Fashion-MNIST costs ~0.3 s), trains with pt_train, sends a "report" per
- * epoch (and stops after the epoch when a "stop" for that trial arrived),
- * and answers "result" with the metrics object of core/result.h, or "fail"
- * with the reason when the config is invalid, the data cannot be read or
- * training diverged. It returns on "exit". A trial with "dry_run": true is
+ * epoch (with a pruner it then waits for the "verdict" on it, and stops
+ * after the epoch when told to), and answers "result" with the metrics
+ * object of core/result.h (followed by the model's .npz bytes when the trial
+ * message asked to keep models), or "fail" with the reason when the config
+ * is invalid, the data cannot be read or training diverged. It returns on "exit". A trial with "dry_run": true is
  * answered at once with made-up but well-formed metrics (for measuring the
  * scheduler alone).
  *
