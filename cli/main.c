@@ -45,7 +45,7 @@ static void usage(FILE *f)
             PT_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (commands[i].summary)
-            fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+            fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\noptions:\n  -h, --help   this help\n  --version    print the version\n");
 }
 
