@@ -35,8 +35,8 @@ struct models {
     int k;                  /* keep_models */
     char base[PT_PATH_MAX]; /* the DB's folder, "" for the cwd */
     char rel[PT_PATH_MAX];  /* "<db name>.models/<study>", relative to base */
-    int n;
-    kept_model *m; /* k + 1 entries */
+    int n, cap;
+    kept_model *m; /* cap >= k + 1 entries */
 };
 
 int models_enabled(const models *k)
@@ -174,10 +174,20 @@ static pt_status load_kept(models *k, int study_id, pt_err *err)
             if (o >= 0 && o < k->sc->n_objectives)
                 e.v[o] = sqlite3_column_double(qv, 1);
         }
-        if (!there) /* recorded but gone: forget it */
+        if (!there) { /* recorded but gone: forget it */
             st = store_trial_attr(k->db, e.trial_id, MODELS_ATTR, NULL, err);
-        else if (k->n < k->k + 1)
-            k->m[k->n++] = e;
+            continue;
+        }
+        if (k->n == k->cap) { /* more than K when keep_models was lowered */
+            kept_model *m = realloc(k->m, sizeof *m * (size_t)k->cap * 2);
+            if (!m) {
+                st = pt_fail(err, PT_ERR_NOMEM, "models: out of memory");
+                break;
+            }
+            k->m = m;
+            k->cap *= 2;
+        }
+        k->m[k->n++] = e;
     }
     if (rc != SQLITE_OK && st == PT_OK)
         st = store_dberr(k->db, err, "read kept models");
@@ -197,6 +207,7 @@ pt_status models_open(models **out, store *db, const study_config *sc, int study
     k->db = db;
     k->sc = sc;
     k->k = sc->keep_models;
+    k->cap = k->k + 1;
     folder_of(sc->storage, k->base, sizeof k->base);
     const char *name = sc->storage + strlen(k->base);
     int n = snprintf(k->rel, sizeof k->rel, "%s.models/", name);
@@ -208,7 +219,8 @@ pt_status models_open(models **out, store *db, const study_config *sc, int study
     k->rel[n] = '\0';
     if (!strcmp(sc->name, ".") || !strcmp(sc->name, ".."))
         k->rel[n - 1] = '_'; /* never the folder itself or its parent */
-    pt_status st = k->k > 0 ? load_kept(k, study_id, err) : PT_OK;
+    /* Also with keep_models 0: a study that keeps none keeps none of before. */
+    pt_status st = load_kept(k, study_id, err);
     while (st == PT_OK && k->n > k->k)
         st = drop(k, worst(k), err);
     if (st != PT_OK) {

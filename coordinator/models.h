@@ -22,7 +22,8 @@
  * are cheap to move. A file is written atomically (temporary file, then
  * rename), then recorded; a trial pushed out has its attribute deleted, then
  * its file removed. On resume the kept set is rebuilt from the attributes
- * (a recorded file that is missing is forgotten).
+ * (a recorded file that is missing is forgotten) and trimmed to the study's
+ * keep_models, which may have been lowered (0: every file is removed).
  *
  * Errors: PT_ERR_IO (folder, file, database), PT_ERR_NOMEM, one line. A
  * failure to keep a model never fails the trial: the caller reports it.
@@ -42,7 +43,7 @@
 typedef struct models models;
 
 /* The keeper of study sc (study_id in db, which stays the caller's). With
- * sc->keep_models 0 it keeps nothing and touches no folder. */
+ * sc->keep_models 0 it keeps nothing (and removes what earlier runs kept). */
 pt_status models_open(models **out, store *db, const study_config *sc, int study_id, pt_err *err);
 void models_free(models *k); /* safe on NULL */
 

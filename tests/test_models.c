@@ -291,6 +291,16 @@ Test(models, top_k_by_one_objective_and_resume)
     int n1 = offer(k, &v1, &kept);
     cr_expect(!kept && !has_file(n1));
     models_free(k);
+    /* keep_models lowered on resume: trimmed to the best one, then to none. */
+    sc.keep_models = 1;
+    cr_assert_eq(models_open(&k, st, &sc, sid, &err), PT_OK, "%s", err.msg);
+    cr_expect(models_count(k) == 1 && has_file(n[4]) && !has_file(n8));
+    models_free(k);
+    sc.keep_models = 0;
+    cr_assert_eq(models_open(&k, st, &sc, sid, &err), PT_OK, "%s", err.msg);
+    cr_expect(models_count(k) == 0 && !has_file(n[4]));
+    cr_expect_eq(models_trial_path(st, sc.storage, 5, path, sizeof path, &err), PT_ERR_STOPPED);
+    models_free(k);
     store_close(st);
     study_free(&sc);
 }
