@@ -17,61 +17,11 @@
 #include <unistd.h>
 
 #include "models.h"
+#include "run_fixture.h"
 #include "store.h"
 #include "study.h"
 
-static char tmpdir[] = "/tmp/pt_models_XXXXXX";
-
-static void setup(void)
-{
-    cr_assert_not_null(mkdtemp(tmpdir));
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
-    setenv("LSAN_OPTIONS",
-           "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
-    static char asan[1024];
-    const char *old = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
-    setenv("ASAN_OPTIONS", asan, 1);
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(models, .init = setup, .fini = teardown, .timeout = 120);
-
-static const char *at(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-    return path[k];
-}
-
-/* Runs cmdline with stdout/stderr into tmpdir/out and tmpdir/err. */
-static int sh(const char *cmdline)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s >'%s' 2>'%s'", cmdline, at("out"), at("err"));
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void slurp(const char *name, char *buf, size_t cap)
-{
-    FILE *f = fopen(at(name), "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
+TestSuite(models, .init = run_setup, .fini = run_teardown, .timeout = 120);
 
 /* A study on 300 rows (2 epochs); extra goes at the top level. */
 static const char *write_study(int n_trials, const char *extra)
@@ -86,9 +36,9 @@ static const char *write_study(int n_trials, const char *extra)
              " \"log\": true}, \"prune.sparsity\": {\"type\": \"float\", \"low\": 0.3, \"high\":"
              " 0.9}, \"train.lr\": {\"type\": \"float\", \"low\": 0.001, \"high\": 0.3, \"log\":"
              " true}}%s}\n",
-             at("study.db"), n_trials, PT_FASHION_DIR, extra);
+             path_of("study.db"), n_trials, PT_FASHION_DIR, extra);
     static char p[512];
-    snprintf(p, sizeof p, "%s", at("study.json"));
+    snprintf(p, sizeof p, "%s", path_of("study.json"));
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
     fputs(text, f);
@@ -108,16 +58,6 @@ static int count_files(const char *dir)
     return n;
 }
 
-static double q_num(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(db));
-    double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : -1;
-    sqlite3_finalize(s);
-    return v;
-}
-
 Test(models, study_keeps_best_k_and_eval_reproduces)
 {
     const char *study = write_study(10, ", \"keep_models\": 3");
@@ -128,9 +68,9 @@ Test(models, study_keeps_best_k_and_eval_reproduces)
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
 
     /* Exactly K files, in the study's folder (its name made file-safe). */
-    cr_expect_eq(count_files(at("study.db.models/keep_me")), 3, "%s", err);
+    cr_expect_eq(count_files(path_of("study.db.models/keep_me")), 3, "%s", err);
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(at("study.db"), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_open_v2(path_of("study.db"), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     cr_expect_eq(q_num(db, "SELECT COUNT(*) FROM trial_user_attributes WHERE key='model_path'"), 3);
     /* The kept ones are the best: none left out beats one kept. */
     const char *values = "SELECT v.value FROM trial_values v JOIN trials t USING (trial_id)"
@@ -159,8 +99,8 @@ Test(models, study_keeps_best_k_and_eval_reproduces)
     sqlite3_finalize(s);
 
     /* export-model (default: the best trial) then eval reproduces its test_acc. */
-    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, at("study.db"),
-             at("best.npz"));
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, path_of("study.db"),
+             path_of("best.npz"));
     code = sh(cmd);
     slurp("err", err, sizeof err);
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
@@ -168,7 +108,7 @@ Test(models, study_keeps_best_k_and_eval_reproduces)
                                  " USING (trial_id) JOIN trials t USING (trial_id)"
                                  " WHERE t.state='COMPLETE' ORDER BY v.value DESC, t.number"
                                  " LIMIT 1");
-    snprintf(cmd, sizeof cmd, "%s eval '%s'", PT_BIN, at("best.npz"));
+    snprintf(cmd, sizeof cmd, "%s eval '%s'", PT_BIN, path_of("best.npz"));
     code = sh(cmd);
     slurp("out", out, sizeof out);
     slurp("err", err, sizeof err);
@@ -181,22 +121,23 @@ Test(models, study_keeps_best_k_and_eval_reproduces)
     /* A trial outside the best K: one clear line, exit 2. */
     int lost = (int)q_num(db, "SELECT number FROM trials WHERE trial_id NOT IN (SELECT trial_id"
                               " FROM trial_user_attributes WHERE key='model_path') LIMIT 1");
-    snprintf(cmd, sizeof cmd, "%s export-model '%s' --trial %d -o '%s'", PT_BIN, at("study.db"),
-             lost, at("x.npz"));
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' --trial %d -o '%s'", PT_BIN,
+             path_of("study.db"), lost, path_of("x.npz"));
     cr_expect_eq(sh(cmd), 2);
     slurp("err", err, sizeof err);
     cr_expect_not_null(strstr(err, "was not kept"), "%s", err);
     cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
-    cr_expect_neq(access(at("x.npz"), F_OK), 0, "nothing written");
+    cr_expect_neq(access(path_of("x.npz"), F_OK), 0, "nothing written");
     sqlite3_close(db);
 
     /* No such trial, no -o, no DB: exit 2. */
-    snprintf(cmd, sizeof cmd, "%s export-model '%s' --trial 99 -o '%s'", PT_BIN, at("study.db"),
-             at("x.npz"));
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' --trial 99 -o '%s'", PT_BIN,
+             path_of("study.db"), path_of("x.npz"));
     cr_expect_eq(sh(cmd), 2);
-    snprintf(cmd, sizeof cmd, "%s export-model '%s'", PT_BIN, at("study.db"));
+    snprintf(cmd, sizeof cmd, "%s export-model '%s'", PT_BIN, path_of("study.db"));
     cr_expect_eq(sh(cmd), 2);
-    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, at("none.db"), at("x.npz"));
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, path_of("none.db"),
+             path_of("x.npz"));
     cr_expect_eq(sh(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s export-model --help", PT_BIN);
     cr_expect_eq(sh(cmd), 0);
@@ -213,8 +154,9 @@ Test(models, keep_models_zero_keeps_nothing)
     slurp("err", err, sizeof err);
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
     struct stat sb;
-    cr_expect_neq(stat(at("study.db.models"), &sb), 0, "no models folder");
-    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, at("study.db"), at("x.npz"));
+    cr_expect_neq(stat(path_of("study.db.models"), &sb), 0, "no models folder");
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, path_of("study.db"),
+             path_of("x.npz"));
     cr_expect_eq(sh(cmd), 2);
 }
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "pruner.h"
+#include "run_fixture.h"
 #include "store.h"
 #include "study.h"
 
@@ -285,72 +286,29 @@ Test(pruner, study_options_parsed_with_optuna_defaults)
 
 /* ---- end to end ------------------------------------------------------- */
 
-static char tmpdir[] = "/tmp/pt_pruner_XXXXXX";
-
-static void run_setup(void)
-{
-    cr_assert_not_null(mkdtemp(tmpdir));
-    /* As tests/test_run.c: root in CI, oversubscribed ranks, Open MPI's own
-     * leaks suppressed (its plug-ins kept loaded, the slow unwinder). */
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
-    setenv("LSAN_OPTIONS",
-           "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
-    static char asan[1024];
-    const char *old = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
-    setenv("ASAN_OPTIONS", asan, 1);
-}
-
-static void run_teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
-
 TestSuite(pruner_run, .init = run_setup, .fini = run_teardown, .timeout = 120);
 
 /* Writes the study (pruner and its options as JSON members) and runs it;
  * returns the exit code, stderr in err. */
 static int run_study(const char *pruner, int n_trials, char *err, size_t cap)
 {
-    char path[512], text[2048];
-    snprintf(path, sizeof path, "%s/study.json", tmpdir);
+    char text[2048];
     snprintf(text, sizeof text,
-             "{\"study\": \"p\", \"storage\": \"%s/study.db\", \"seed\": 3, \"n_trials\": %d,"
+             "{\"study\": \"p\", \"storage\": \"%s\", \"seed\": 3, \"n_trials\": %d,"
              " %s,\n \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 1000, \"test_limit\": 200},"
              " \"net\": {\"hidden\": [32]}, \"train\": {\"epochs\": 9, \"batch_size\": 32}},\n"
              " \"search_space\": {\"train.lr\": {\"type\": \"float\", \"low\": 1e-4, \"high\": 0.5,"
              " \"log\": true}}}\n",
-             tmpdir, n_trials, pruner, PT_FASHION_DIR);
-    FILE *f = fopen(path, "w");
+             path_of("study.db"), n_trials, pruner, PT_FASHION_DIR);
+    FILE *f = fopen(path_of("study.json"), "w");
     cr_assert_not_null(f);
     fputs(text, f);
     fclose(f);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 >/dev/null 2>'%s/err'", PT_BIN, path,
-             tmpdir);
-    int st = system(cmd);
-    snprintf(path, sizeof path, "%s/err", tmpdir);
-    f = fopen(path, "r");
-    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
-    err[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int q_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(db));
-    int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-    sqlite3_finalize(s);
-    return v;
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, path_of("study.json"));
+    int code = sh(cmd);
+    slurp("err", err, cap);
+    return code;
 }
 
 /* The checks a pruned study passes; returns the number of PRUNED trials. */

@@ -21,45 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/pt_run_XXXXXX";
+#include "run_fixture.h"
 
-static void setup(void)
-{
-    cr_assert_not_null(mkdtemp(tmpdir));
-    /* CI runs as root, and 3+ ranks on a 2-core machine oversubscribe. */
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    /* Open MPI's own allocations outlive MPI_Finalize; only ours may leak-fail.
-     * Its plug-ins stay loaded so the suppressions can name them. */
-    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
-    setenv("LSAN_OPTIONS",
-           "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
-    /* Open MPI is built without frame pointers: only the slow unwinder gets
-     * through its frames to the library names the suppressions match. */
-    static char asan[1024];
-    const char *old = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
-    setenv("ASAN_OPTIONS", asan, 1);
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(run, .init = setup, .fini = teardown, .timeout = 90);
-
-static char *path_of(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-    return path[k];
-}
+TestSuite(run, .init = run_setup, .fini = run_teardown, .timeout = 90);
 
 /* A study of n trials on 300 Fashion-MNIST rows; space is the search_space body. */
 static const char *write_study(const char *name, int n, const char *sampler,
@@ -88,47 +52,6 @@ static const char *space_default =
     "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-2, \"log\": true},\n"
     " \"prune.schedule\": {\"type\": \"categorical\", \"choices\": [\"none\", \"oneshot\"]},\n"
     " \"prune.sparsity\": {\"type\": \"float\", \"low\": 0.5, \"high\": 0.9}";
-
-/* Runs a shell command line with stdout/stderr to files; returns the exit code. */
-static int sh(const char *cmdline)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s >'%s' 2>'%s'", cmdline, path_of("out"), path_of("err"));
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void slurp(const char *name, char *buf, size_t cap)
-{
-    FILE *f = fopen(path_of(name), "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static sqlite3 *db_open(void)
-{
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(path_of("study.db"), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 2000);
-    return db;
-}
-
-static double q_num(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(db));
-    double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : -1;
-    sqlite3_finalize(s);
-    return v;
-}
-
-static int q_int(sqlite3 *db, const char *sql)
-{
-    return (int)q_num(db, sql);
-}
 
 /* The checks every finished study passes: n COMPLETE trials with values and
  * per-epoch intermediate values, numbers 0.. unique and contiguous. */
