@@ -13,25 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
-
-#ifndef PT_SOURCE_DIR
-#error "PT_SOURCE_DIR must name the repository root"
-#endif
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
+#include "config_fixture.h"
 
 /* The value at key path "a.b" of plain JSON, or of a schema when schema is
  * set (which nests each level under "properties"). */
@@ -653,20 +635,7 @@ Test(config, schema_documents_exactly_the_parsed_keys)
     int n = 0;
     schema_leaves(schema, "", keys, &n);
 
-    int n_parser = 0;
-    for (const char *k; (k = pt_config_key(n_parser)) != NULL; n_parser++) {
-        int found = 0;
-        for (int i = 0; i < n; i++)
-            found |= !strcmp(keys[i], k);
-        cr_expect(found, "parser key %s is not in the schema", k);
-    }
-    for (int i = 0; i < n; i++) {
-        int found = 0;
-        for (int j = 0; pt_config_key(j); j++)
-            found |= !strcmp(keys[i], pt_config_key(j));
-        cr_expect(found, "schema key %s is not accepted by the parser", keys[i]);
-    }
-    cr_expect_eq(n, n_parser);
+    expect_same_keys(keys, n, pt_config_key);
 
     /* Each schema default is the C default, as to_json prints it. */
     pt_config c;
@@ -710,13 +679,7 @@ Test(config, every_example_parses)
         pt_err err;
         pt_config_defaults(&c);
         cr_expect_eq(pt_config_load(&c, path, &err), PT_OK, "%s", err.msg);
-        /* "$schema" must lead editors to the real schema. */
-        char *text = read_text(path);
-        cJSON *root = cJSON_Parse(text);
-        free(text);
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "$schema"));
-        cr_expect_str_eq(s ? s : "", "../schemas/train.schema.json", "%s", e->d_name);
-        cJSON_Delete(root);
+        expect_schema_ref(path, e->d_name, "../schemas/train.schema.json");
         n++;
     }
     closedir(dir);

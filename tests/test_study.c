@@ -11,42 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "study.h"
-
-#ifndef PT_SOURCE_DIR
-#error "PT_SOURCE_DIR must name the repository root"
-#endif
-
-/* Study text with ' for " (the table stays readable), parsed as "s.json". */
-static pt_status parse_q(study_config *s, const char *quoted, pt_err *err)
-{
-    char *text = strdup(quoted);
-    cr_assert_not_null(text);
-    for (char *p = text; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    memset(err, 0, sizeof *err);
-    pt_status st = study_parse(s, text, "s.json", err);
-    free(text);
-    return st;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-#define L2 "'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'high': 1}}"
+#include "study_fixture.h"
 
 static const struct {
     const char *json, *msg;
@@ -429,12 +394,7 @@ Test(study, examples_load)
         load_example(&s, e->d_name);
         char path[1024];
         snprintf(path, sizeof path, "%s/examples/%s", PT_SOURCE_DIR, e->d_name);
-        char *text = read_text(path);
-        cJSON *root = cJSON_Parse(text);
-        free(text);
-        const char *sc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "$schema"));
-        cr_expect_str_eq(sc ? sc : "", "../schemas/study.schema.json", "%s", e->d_name);
-        cJSON_Delete(root);
+        expect_schema_ref(path, e->d_name, "../schemas/study.schema.json");
         study_free(&s);
         n++;
     }

@@ -11,42 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "study.h"
-
-#ifndef PT_SOURCE_DIR
-#error "PT_SOURCE_DIR must name the repository root"
-#endif
-
-/* Study text with ' for " (the table stays readable), parsed as "s.json". */
-static pt_status parse_q(study_config *s, const char *quoted, pt_err *err)
-{
-    char *text = strdup(quoted);
-    cr_assert_not_null(text);
-    for (char *p = text; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    memset(err, 0, sizeof *err);
-    pt_status st = study_parse(s, text, "s.json", err);
-    free(text);
-    return st;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-#define L2 "'search_space': {'reg.l2': {'type': 'float', 'low': 0, 'high': 1}}"
+#include "study_fixture.h"
 
 Test(study_output, trial_config_merges_the_point)
 {
@@ -271,20 +236,7 @@ Test(study_output, schema_documents_exactly_the_parsed_keys)
                          cJSON_GetObjectItemCaseSensitive(props, "trial"), "$ref")),
                      "train.schema.json");
 
-    int n_parser = 0;
-    for (const char *k; (k = study_key(n_parser)) != NULL; n_parser++) {
-        int found = 0;
-        for (int i = 0; i < n; i++)
-            found |= !strcmp(keys[i], k);
-        cr_expect(found, "parser key %s is not in the schema", k);
-    }
-    for (int i = 0; i < n; i++) {
-        int found = 0;
-        for (int j = 0; study_key(j); j++)
-            found |= !strcmp(keys[i], study_key(j));
-        cr_expect(found, "schema key %s is not accepted by the parser", keys[i]);
-    }
-    cr_expect_eq(n, n_parser);
+    expect_same_keys(keys, n, study_key);
     cr_expect_null(study_key(-1));
 
     /* The defaults the schema states are the parser's. */
