@@ -10,33 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sampler.h"
-#include "study.h"
-
-#ifndef PT_SOURCE_DIR
-#error "PT_SOURCE_DIR must name the repository root"
-#endif
-
-/* Study text with ' for ", parsed. */
-static void parse_q(study_config *s, const char *quoted)
-{
-    char *text = strdup(quoted);
-    cr_assert_not_null(text);
-    for (char *p = text; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    pt_err err;
-    cr_assert_eq(study_parse(s, text, "s.json", &err), PT_OK, "%s", err.msg);
-    free(text);
-}
-
-static sampler *new_sampler(const study_config *s)
-{
-    sampler *sm = NULL;
-    pt_err err;
-    cr_assert_eq(sampler_new(&sm, s, &err), PT_OK, "%s", err.msg);
-    return sm;
-}
+#include "sampler_fixture.h"
 
 static int same_point(const study_config *s, const study_point *a, const study_point *b)
 {
@@ -65,7 +39,7 @@ static void load_space(study_config *s, int seed)
 {
     char text[2048];
     snprintf(text, sizeof text, SPACE, seed);
-    parse_q(s, text);
+    parse_ok(s, text);
 }
 
 enum { N = 4000 };
@@ -191,7 +165,7 @@ Test(sampler, lenet_example_points_all_make_valid_trials)
 Test(sampler, grid_enumerates_the_product_in_order_then_stops)
 {
     study_config s;
-    parse_q(&s, GRID);
+    parse_ok(&s, GRID);
     cr_expect_eq(study_grid_size(&s), 18);
     cr_expect_eq(s.n_trials, 18);
     sampler *sm = new_sampler(&s);
@@ -222,7 +196,7 @@ Test(sampler, grid_enumerates_the_product_in_order_then_stops)
 Test(sampler, grid_skips_done_and_running_points_and_retries_a_failure_once)
 {
     study_config s;
-    parse_q(&s, GRID);
+    parse_ok(&s, GRID);
     sampler *first = new_sampler(&s);
     study_point pts[18];
     pt_err err;
@@ -268,13 +242,13 @@ Test(sampler, grid_skips_done_and_running_points_and_retries_a_failure_once)
 Test(sampler, grid_runs_each_effective_point_once_under_conditions)
 {
     study_config s;
-    parse_q(&s, "{'study': 'g', 'sampler': 'grid', 'search_space': {"
-                " 'prune.schedule': {'type': 'categorical', 'choices': ['none', 'iterative']},"
-                " 'prune.rounds': {'type': 'int', 'low': 1, 'high': 3,"
-                "                  'when': {'prune.schedule': ['iterative']}},"
-                " 'prune.rewind_epoch': {'type': 'int', 'low': 0, 'high': 1,"
-                "                        'when': {'prune.schedule': ['iterative']}},"
-                " 'reg.l1': {'type': 'float', 'low': 0, 'high': 1, 'grid': [0, 0.001]}}}");
+    parse_ok(&s, "{'study': 'g', 'sampler': 'grid', 'search_space': {"
+                 " 'prune.schedule': {'type': 'categorical', 'choices': ['none', 'iterative']},"
+                 " 'prune.rounds': {'type': 'int', 'low': 1, 'high': 3,"
+                 "                  'when': {'prune.schedule': ['iterative']}},"
+                 " 'prune.rewind_epoch': {'type': 'int', 'low': 0, 'high': 1,"
+                 "                        'when': {'prune.schedule': ['iterative']}},"
+                 " 'reg.l1': {'type': 'float', 'low': 0, 'high': 1, 'grid': [0, 0.001]}}}");
     cr_expect_eq(study_grid_size(&s), 24);
     cr_expect_eq(s.n_trials, 2 + 3 * 2 * 2, "none x l1 + iterative x rounds x rewind x l1");
     sampler *sm = new_sampler(&s);

@@ -16,29 +16,7 @@
 
 #include "pareto.h"
 #include "rng.h"
-#include "sampler.h"
-#include "study.h"
-
-/* Study text with ' for ", parsed. */
-static void parse_q(study_config *s, const char *quoted)
-{
-    char *text = strdup(quoted);
-    cr_assert_not_null(text);
-    for (char *p = text; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    pt_err err;
-    cr_assert_eq(study_parse(s, text, "s.json", &err), PT_OK, "%s", err.msg);
-    free(text);
-}
-
-static sampler *new_sampler(const study_config *s)
-{
-    sampler *sm = NULL;
-    pt_err err;
-    cr_assert_eq(sampler_new(&sm, s, &err), PT_OK, "%s", err.msg);
-    return sm;
-}
+#include "sampler_fixture.h"
 
 /* dropout (uniform), l2 (log), batch (int), schedule (categorical): the
  * optimum is dropout 0.3, l2 1e-3, batch 100, schedule "gradual" (2). */
@@ -61,7 +39,7 @@ static void load(study_config *s, const char *fmt, int seed, const char *kind)
 {
     char text[2048];
     snprintf(text, sizeof text, fmt, seed, kind);
-    parse_q(s, text);
+    parse_ok(s, text);
 }
 
 /* Sequential search of n trials; the best loss. */
@@ -251,7 +229,7 @@ static double spread_of_pending(int seed, const char *liar, int *distinct)
     char text[512];
     snprintf(text, sizeof text, ONE_D, seed, liar);
     study_config s;
-    parse_q(&s, text);
+    parse_ok(&s, text);
     sampler *sm = new_sampler(&s);
     pt_err err;
     for (int k = 0; k < 30; k++) {
