@@ -71,27 +71,7 @@ int cmd_export_model(int argc, char **argv)
     if ((rc = qcli_open_ctx(&c, "export-model", &o)) >= 0)
         return rc;
     pt_err err = {{0}};
-    const query_trial *tr = NULL;
-    query_col by[STUDY_MAX_OBJECTIVES];
-    int n_by = 0;
-    if (o.has_trial) {
-        if (!(tr = query_find_number(&c.t, o.trial))) {
-            pt_fail(&err, PT_ERR_CONFIG, "%s: study '%s' has no trial %d", o.db, c.t.study.name,
-                    o.trial);
-            rc = qcli_fail_line(&c, &err);
-        }
-    } else if (qcli_objective_cols(&c, NULL, by, &n_by, &err) != PT_OK) {
-        rc = qcli_fail_line(&c, &err);
-    } else {
-        int row = qcli_best_by(&c.t, &by[0]);
-        if (row >= 0)
-            tr = &c.t.t[row];
-        else {
-            fprintf(stderr, "prunetune export-model: no complete trial in study '%s'\n",
-                    c.t.study.name);
-            rc = PT_EXIT_FAIL;
-        }
-    }
+    const query_trial *tr = qcli_pick_trial(&c, &o, &rc);
     store *db = NULL;
     char path[PT_PATH_MAX];
     pt_status st = PT_OK;

@@ -484,27 +484,7 @@ int cmd_strategy(int argc, char **argv)
     if (rc >= 0 || (rc = qcli_open_ctx(&c, "strategy", &o)) >= 0)
         return rc;
     pt_err err = {{0}};
-    query_col by[8];
-    int n_by = 0;
-    const query_trial *tr = NULL;
-    if (o.has_trial) {
-        if (!(tr = query_find_number(&c.t, o.trial))) {
-            pt_fail(&err, PT_ERR_CONFIG, "%s: study '%s' has no trial %d", o.db, c.t.study.name,
-                    o.trial);
-            rc = qcli_fail_line(&c, &err);
-        }
-    } else if (qcli_objective_cols(&c, o.by, by, &n_by, &err) != PT_OK) {
-        rc = qcli_fail_line(&c, &err);
-    } else {
-        int row = qcli_best_by(&c.t, &by[0]);
-        if (row >= 0)
-            tr = &c.t.t[row];
-        else {
-            fprintf(stderr, "prunetune strategy: no complete trial in study '%s'\n",
-                    c.t.study.name);
-            rc = PT_EXIT_FAIL;
-        }
-    }
+    const query_trial *tr = qcli_pick_trial(&c, &o, &rc);
     char *config = NULL, *result = NULL;
     if (tr && query_trial_texts(c.q, tr->trial_id, &config, &result, &err) != PT_OK) {
         rc = qcli_fail_line(&c, &err);

@@ -423,3 +423,31 @@ int *qcli_filtered(qcli_ctx *c, const char *where, int *n, int *rc)
     *n = k;
     return rows;
 }
+
+const query_trial *qcli_pick_trial(qcli_ctx *c, const qcli_opts *o, int *rc)
+{
+    pt_err err = {{0}};
+    if (o->has_trial) {
+        const query_trial *tr = query_find_number(&c->t, o->trial);
+        if (!tr) {
+            pt_fail(&err, PT_ERR_CONFIG, "%s: study '%s' has no trial %d", o->db, c->t.study.name,
+                    o->trial);
+            *rc = qcli_fail_line(c, &err);
+        }
+        return tr;
+    }
+    /* --by takes up to 8 columns; without it, every objective is one. */
+    query_col by[8 > STUDY_MAX_OBJECTIVES ? 8 : STUDY_MAX_OBJECTIVES];
+    int n_by = 0;
+    if (qcli_objective_cols(c, o->by, by, &n_by, &err) != PT_OK) {
+        *rc = qcli_fail_line(c, &err);
+        return NULL;
+    }
+    int row = qcli_best_by(&c->t, &by[0]);
+    if (row < 0) {
+        fprintf(stderr, "prunetune %s: no complete trial in study '%s'\n", c->cmd, c->t.study.name);
+        *rc = PT_EXIT_FAIL;
+        return NULL;
+    }
+    return &c->t.t[row];
+}

@@ -1,6 +1,7 @@
 /*
- * query_cli.h — the plumbing the read-only query commands (cmd_query.c)
- * share: option parsing, opening a study, cells, tables and JSON records.
+ * query_cli.h — the plumbing the read-only query commands (cmd_query.c,
+ * cmd_export_model.c) share: option parsing, opening a study, picking a
+ * trial, cells, tables and JSON records.
  *
  * Exit codes follow cli.h; every helper that fails prints its one line on
  * stderr itself ("prunetune CMD: ...") and returns PT_EXIT_USAGE for bad
@@ -73,5 +74,9 @@ int qcli_objective_cols(const qcli_ctx *c, const char *spec, query_col *cols, in
 int qcli_best_by(const query_trials *t, const query_col *col);
 /* COMPLETE trials passing --where; NULL with the exit code in *rc. */
 int *qcli_filtered(qcli_ctx *c, const char *where, int *n, int *rc);
+/* The trial --trial names, else the best COMPLETE one by the first column of
+ * --by (default: the first objective); NULL with the line printed and the
+ * exit code in *rc when there is none. */
+const query_trial *qcli_pick_trial(qcli_ctx *c, const qcli_opts *o, int *rc);
 
 #endif
