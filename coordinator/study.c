@@ -349,14 +349,6 @@ static pt_status parse_root(const study_ctx *x, study_config *s, const cJSON *ro
     return PT_OK;
 }
 
-static pt_status syntax_error(pt_err *err, const char *src, const char *text, const char *at)
-{
-    int line = 1, col = 1;
-    for (const char *p = text; p < at && *p; p++)
-        col = *p == '\n' ? (line++, 1) : col + 1;
-    return pt_fail(err, PT_ERR_CONFIG, "%s: invalid JSON near line %d, column %d", src, line, col);
-}
-
 pt_status study_parse(study_config *s, const char *json, const char *source, pt_err *err)
 {
     if (!s || !json)
@@ -364,12 +356,12 @@ pt_status study_parse(study_config *s, const char *json, const char *source, pt_
     memset(s, 0, sizeof *s);
     if (!source)
         source = "study";
-    const char *end = json;
-    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
-    if (!root)
-        return syntax_error(err, source, json, end ? end : json);
+    cJSON *root;
+    pt_status st = pt_json_parse(&root, json, source, err);
+    if (st != PT_OK)
+        return st;
     study_ctx x = {source, err};
-    pt_status st = parse_root(&x, s, root);
+    st = parse_root(&x, s, root);
     cJSON_Delete(root);
     if (st != PT_OK)
         study_free(s);
@@ -396,7 +388,7 @@ pt_status study_load(study_config *s, const char *path, pt_err *err)
         st = pt_fail(err, read_errno == ENOMEM ? PT_ERR_NOMEM : PT_ERR_IO, "%s: cannot read: %s",
                      path, strerror(read_errno));
     else if (len > 0 && text[len - 1] == '\0')
-        st = syntax_error(err, path, text, text + len - 1);
+        st = pt_json_syntax_error(err, path, text, text + len - 1);
     else
         st = study_parse(s, len > 0 ? text : "", path, err);
     free(text);

@@ -149,31 +149,6 @@ pt_status study_expected(const study_ctx *x, const char *path, const char *what,
     return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: expected %s (got %s)", x->src, path, what, got);
 }
 
-/* Case-insensitive Levenshtein distance of two short names. */
-static int edit_distance(const char *a, const char *b)
-{
-    int row[64], m = (int)strlen(b);
-    if (m > 63 || strlen(a) > 63)
-        return INT_MAX;
-    for (int j = 0; j <= m; j++)
-        row[j] = j;
-    for (int i = 1; a[i - 1]; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= m; j++) {
-            int up = row[j], best = diag + (tolower((unsigned char)a[i - 1]) !=
-                                            tolower((unsigned char)b[j - 1]));
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[m];
-}
-
 pt_status study_check_members(const study_ctx *x, const cJSON *obj, const char *path,
                               const char *const *allowed)
 {
@@ -187,7 +162,7 @@ pt_status study_check_members(const study_ctx *x, const cJSON *obj, const char *
         int best_d = INT_MAX, found = 0;
         for (const char *const *a = allowed; *a && !found; a++) {
             found = !strcmp(*a, m->string);
-            int d = edit_distance(m->string, *a);
+            int d = pt_name_distance(m->string, *a);
             if (d <= 2 && d < (int)strlen(m->string) && d < best_d) {
                 best_d = d;
                 best = *a;

@@ -25,7 +25,6 @@
 #include "netspec.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -496,32 +495,6 @@ static int is_section(const char *path)
     return 0;
 }
 
-/* Case-insensitive Levenshtein distance; names are short (<= 63 bytes). */
-static int edit_distance(const char *a, const char *b)
-{
-    int row[64], m = (int)strlen(b);
-    if (m > 63 || strlen(a) > 63)
-        return INT_MAX;
-    for (int j = 0; j <= m; j++)
-        row[j] = j;
-    for (int i = 1; a[i - 1]; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= m; j++) {
-            int up = row[j];
-            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
-            int best = diag + !same;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[m];
-}
-
 /* How close candidate path cand (cand_len bytes) is to the unknown path, or
  * INT_MAX when too far to suggest. Same section: a name within edit distance
  * 2 (and shorter than the name), or a prefix of it of at least 3 bytes; any
@@ -537,7 +510,7 @@ static int closeness(const char *path, const char *cand, size_t cand_len)
     const char *pname = pdot ? pdot + 1 : path, *cname = cdot ? cdot + 1 : c;
     size_t plen = (size_t)(pname - path), clen = (size_t)(cname - c);
     if (plen == clen && !strncmp(path, c, plen)) {
-        int d = edit_distance(pname, cname);
+        int d = pt_name_distance(pname, cname);
         if (d <= 2 && d < (int)strlen(pname))
             return d;
         if (strlen(pname) >= 3 && !strncmp(pname, cname, strlen(pname)))
@@ -669,14 +642,6 @@ static pt_status check_across(const parse_ctx *x)
     return PT_OK;
 }
 
-static pt_status syntax_error(pt_err *err, const char *src, const char *text, const char *at)
-{
-    int line = 1, col = 1;
-    for (const char *p = text; p < at && *p; p++)
-        col = *p == '\n' ? (line++, 1) : col + 1;
-    return pt_fail(err, PT_ERR_CONFIG, "%s: invalid JSON near line %d, column %d", src, line, col);
-}
-
 /* Parses json over *base into *c; *c is untouched on error. */
 static pt_status parse_over(pt_config *c, const pt_config *base, const char *json,
                             const char *source, pt_err *err)
@@ -685,14 +650,13 @@ static pt_status parse_over(pt_config *c, const pt_config *base, const char *jso
         return pt_fail(err, PT_ERR_ARG, "pt_config_parse: NULL config or text");
     if (!source)
         source = "config";
-    /* return_parse_end rather than cJSON_GetErrorPtr(): the latter is global. */
-    const char *end = json;
-    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
-    if (!root)
-        return syntax_error(err, source, json, end ? end : json);
+    cJSON *root;
+    pt_status st = pt_json_parse(&root, json, source, err);
+    if (st != PT_OK)
+        return st;
     pt_config tmp = *base;
     parse_ctx x = {&tmp, source, err};
-    pt_status st = cJSON_IsObject(root) ? parse_object(&x, root, "")
+    st = cJSON_IsObject(root) ? parse_object(&x, root, "")
                                         : expected(&x, "", "an object at the top level", root);
     if (st == PT_OK)
         st = check_across(&x);
@@ -738,7 +702,7 @@ pt_status pt_config_load(pt_config *c, const char *path, pt_err *err)
     }
     pt_status st;
     if (len > 0 && text[len - 1] == '\0')
-        st = syntax_error(err, path, text, text + len - 1);
+        st = pt_json_syntax_error(err, path, text, text + len - 1);
     else
         st = pt_config_parse(c, len > 0 ? text : "", path, err);
     free(text);

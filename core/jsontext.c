@@ -3,6 +3,8 @@
  */
 #include "jsontext.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,4 +63,45 @@ cJSON *pt_json_section(cJSON *root, const char *path, const char **name)
     }
     *name = path;
     return obj;
+}
+
+pt_status pt_json_syntax_error(pt_err *err, const char *src, const char *text, const char *at)
+{
+    int line = 1, col = 1;
+    for (const char *p = text; p < at && *p; p++)
+        col = *p == '\n' ? (line++, 1) : col + 1;
+    return pt_fail(err, PT_ERR_CONFIG, "%s: invalid JSON near line %d, column %d", src, line, col);
+}
+
+pt_status pt_json_parse(cJSON **root, const char *json, const char *src, pt_err *err)
+{
+    /* return_parse_end rather than cJSON_GetErrorPtr(): the latter is global. */
+    const char *end = json;
+    *root = cJSON_ParseWithOpts(json, &end, 1);
+    return *root ? PT_OK : pt_json_syntax_error(err, src, json, end ? end : json);
+}
+
+int pt_name_distance(const char *a, const char *b)
+{
+    int row[64], m = (int)strlen(b);
+    if (m > 63 || strlen(a) > 63)
+        return INT_MAX;
+    for (int j = 0; j <= m; j++)
+        row[j] = j;
+    for (int i = 1; a[i - 1]; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= m; j++) {
+            int up = row[j];
+            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+            int best = diag + !same;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
 }

@@ -1,13 +1,16 @@
 /*
  * jsontext.h — JSON text helpers shared by the config parsers (train config,
  * study config) and the command line, so every error quotes values the same
- * way and every key path maps to the same nested object.
+ * way, every syntax error and "did you mean" reads the same, and every key
+ * path maps to the same nested object.
  */
 #ifndef PT_JSONTEXT_H
 #define PT_JSONTEXT_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+
+#include "status.h"
 
 /* The shortest of %.15g, %.16g, %.17g that reads back as v exactly (cJSON
  * would print 2^53 as 9.00719925474099e+15). */
@@ -22,5 +25,18 @@ void pt_json_got(const cJSON *v, char *buf, size_t n);
  * last component (here c). NULL when out of memory. Components longer than
  * 63 bytes are cut. */
 cJSON *pt_json_section(cJSON *root, const char *path, const char **name);
+
+/* Parses json (NUL-terminated, nothing but white space after the value) into
+ * *root, which the caller frees with cJSON_Delete. On failure *root is NULL
+ * and err says "SRC: invalid JSON near line L, column C" (PT_ERR_CONFIG). */
+pt_status pt_json_parse(cJSON **root, const char *json, const char *src, pt_err *err);
+
+/* The same PT_ERR_CONFIG line for the byte at of text (lines and columns
+ * counted from 1), for what cJSON never sees, such as a NUL byte in a file. */
+pt_status pt_json_syntax_error(pt_err *err, const char *src, const char *text, const char *at);
+
+/* Case-insensitive Levenshtein distance of two names, for "did you mean"
+ * suggestions; INT_MAX when either is longer than 63 bytes. */
+int pt_name_distance(const char *a, const char *b);
 
 #endif
