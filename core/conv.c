@@ -17,6 +17,16 @@
  * copied one by one (18.1k vs 15.2k samples/s on LeNet-5, same machine, same
  * run). Strides > 1 gather per element from the padded buffer, pitch ow.
  *
+ * Direct. A stride-1 layer with few filters (K <= 8: LeNet's first, 6 x 25
+ * taps) skips the patch matrix: the GEMM would be K x (n P) x C k k with K
+ * tiny, all packing and memory traffic. Each output block of 64 floats is
+ * instead summed in registers over the taps, straight from the padded
+ * input (a tap is a shift of it in the wide layout), and dW, dX likewise.
+ * LeNet's first layer: forward + backward 2.3 -> 1.9 ms per batch of 128
+ * (same machine, same run). With K = 16 (its second layer) direct lost
+ * 7.7 vs 4.8 ms to the GEMMs, hence the bound; the choice is by shape only
+ * so a network always sums in the same order.
+ *
  * Max pooling never materialises bias + ReLU: the bias is constant over a
  * channel and ReLU is monotone, so max(relu(z + b)) = relu(max(z) + b) and
  * one pass over the raw GEMM output finds each window's maximum, writes the
@@ -125,6 +135,143 @@ static void unpad(const pt_conv_geom *g, const float *pad, int n, float *dx)
                    sizeof(float) * (size_t)g->w);
 }
 
+/* Direct convolution over the wide layout (stride 1, see "Direct" above).
+ * off[t] is where kernel tap t = (c k + ki) k + kj starts in a sample's
+ * padded channels; the caller checks n_in <= PT_DIRECT_MAX_TAPS. */
+enum { PT_DIRECT_MAX_TAPS = 256, PT_DIRECT_MAX_FILTERS = 8, PT_DIRECT_BLOCK = 64 };
+
+static void tap_offsets(const pt_conv_geom *g, int *off)
+{
+    int t = 0;
+    for (int c = 0; c < g->c; c++)
+        for (int ki = 0; ki < g->k; ki++)
+            for (int kj = 0; kj < g->k; kj++)
+                off[t++] = c * g->hp * g->wp + ki * g->wp + kj;
+}
+
+/* Eight floats in registers (GCC/Clang vector extension; AVX here): the
+ * accumulators of a 64-float block stay in registers across all taps,
+ * which plain arrays did not (the compiler kept them in memory: 3x slower). */
+typedef float pt_v8 __attribute__((vector_size(32)));
+
+static inline pt_v8 v8_load(const float *p)
+{
+    pt_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* out[0..64) := sum over t < T of w[t * ws] * src[off[t] .. + 64). */
+static inline void block64(const float *src, const int *off, const float *w, int ws, int T,
+                           float *out)
+{
+    pt_v8 a[8] = {0};
+    for (int t = 0; t < T; t++) {
+        const float *q = src + off[t];
+        pt_v8 wv = {0};
+        wv += w[(size_t)t * ws];
+        for (int j = 0; j < 8; j++)
+            a[j] += wv * v8_load(q + 8 * j);
+    }
+    memcpy(out, a, sizeof a);
+}
+
+/* The same over len < 64 floats. */
+static void block_tail(const float *src, const int *off, const float *w, int ws, int T, int len,
+                       float *out)
+{
+    float acc[PT_DIRECT_BLOCK] = {0};
+    for (int t = 0; t < T; t++) {
+        const float *q = src + off[t], wv = w[(size_t)t * ws];
+        for (int j = 0; j < len; j++)
+            acc[j] += wv * q[j];
+    }
+    memcpy(out, acc, sizeof(float) * (size_t)len);
+}
+
+/* z (K x (n P) rows, as the GEMM writes them) := W * the padded samples. */
+static void direct_forward(const pt_layer *L, const float *pad, int n, float *z)
+{
+    const pt_conv_geom *g = &L->g;
+    int T = L->n_in, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS];
+    size_t np = (size_t)n * P, img = (size_t)g->c * g->hp * g->wp;
+    tap_offsets(g, off);
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < L->n_out; o++) {
+            const float *x = pad + s * img, *w = L->w + (size_t)o * T;
+            float *zr = z + (size_t)o * np + (size_t)s * P;
+            int i0 = 0;
+            for (; i0 + PT_DIRECT_BLOCK <= P; i0 += PT_DIRECT_BLOCK)
+                block64(x + i0, off, w, 1, T, zr + i0);
+            if (i0 < P)
+                block_tail(x + i0, off, w, 1, T, P - i0, zr + i0);
+        }
+}
+
+/* gw += dZ * patches^T, one dot product of P per sample, filter and tap
+ * (four vector accumulators, reduced in a fixed order). */
+static void direct_grad_w(pt_layer *L, const float *pad, const float *z, int n)
+{
+    const pt_conv_geom *g = &L->g;
+    int T = L->n_in, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS], body = P - P % 32;
+    size_t np = (size_t)n * P, img = (size_t)g->c * g->hp * g->wp;
+    tap_offsets(g, off);
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < L->n_out; o++) {
+            const float *x = pad + s * img, *d = z + (size_t)o * np + (size_t)s * P;
+            float *gw = L->gw + (size_t)o * T;
+            for (int t = 0; t < T; t++) {
+                const float *q = x + off[t];
+                pt_v8 a[4] = {0};
+                for (int i = 0; i < body; i += 32)
+                    for (int j = 0; j < 4; j++)
+                        a[j] += v8_load(d + i + 8 * j) * v8_load(q + i + 8 * j);
+                pt_v8 v = (a[0] + a[1]) + (a[2] + a[3]);
+                float sum = 0.0f;
+                for (int i = body; i < P; i++)
+                    sum += d[i] * q[i];
+                for (int j = 0; j < 8; j++)
+                    sum += v[j];
+                gw[t] += sum;
+            }
+        }
+}
+
+/* pad := the gradient of the padded samples, W^T dZ added back tap by tap
+ * (col2im without the patch matrix). */
+static void direct_grad_x(const pt_layer *L, const float *z, int n, float *pad)
+{
+    const pt_conv_geom *g = &L->g;
+    int T = L->n_in, K = L->n_out, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS];
+    size_t np = (size_t)n * P, img = (size_t)g->c * g->hp * g->wp;
+    tap_offsets(g, off);
+    int zoff[PT_DIRECT_MAX_FILTERS];
+    for (int o = 0; o < K; o++)
+        zoff[o] = o * (int)np;
+    memset(pad, 0, sizeof(float) * ((size_t)n * img + (size_t)g->k));
+    for (int s = 0; s < n; s++)
+        for (int t = 0; t < T; t++) {
+            float *x = pad + s * img + off[t], acc[PT_DIRECT_BLOCK];
+            const float *d = z + (size_t)s * P;
+            for (int i0 = 0; i0 < P; i0 += PT_DIRECT_BLOCK) {
+                int len = P - i0 < PT_DIRECT_BLOCK ? P - i0 : PT_DIRECT_BLOCK;
+                if (len == PT_DIRECT_BLOCK)
+                    block64(d + i0, zoff, L->w + t, T, K, acc);
+                else
+                    block_tail(d + i0, zoff, L->w + t, T, K, len, acc);
+                for (int j = 0; j < len; j++)
+                    x[i0 + j] += acc[j];
+            }
+        }
+}
+
+/* Whether layer l runs direct (see "Direct" above): by shape only, so the
+ * same network always sums in the same order. */
+static int use_direct(const pt_layer *L)
+{
+    return L->g.stride == 1 && L->n_in <= PT_DIRECT_MAX_TAPS && L->n_out <= PT_DIRECT_MAX_FILTERS;
+}
+
 /* Pools the K x (n P) rows z of n samples into out (n x K x ph x pw);
  * arg gets base + the index in z of each window's maximum. */
 static void max_pool(const pt_layer *L, const float *z, int n, float *out, int32_t *arg,
@@ -200,9 +347,13 @@ void pt_conv_forward(pt_mlp *m, int l, int n)
         size_t base = (size_t)L->n_out * s0 * P;
         float *z = m->pre[l] + base;
         pad_inputs(&L->g, m->act[l] + s0 * img, cn, m->pad[l]);
-        im2col(&L->g, m->pad[l], cn, m->col[l]);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, np, L->n_in, 1.0f, L->w,
-                    L->n_in, m->col[l], np, 0.0f, z, np);
+        if (use_direct(L)) {
+            direct_forward(L, m->pad[l], cn, z);
+        } else {
+            im2col(&L->g, m->pad[l], cn, m->col[l]);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, np, L->n_in, 1.0f,
+                        L->w, L->n_in, m->col[l], np, 0.0f, z, np);
+        }
         if (L->g.pool == PT_POOL_MAX)
             max_pool(L, z, cn, m->act[l + 1] + s0 * out, m->arg[l] + s0 * out, base);
         else
@@ -260,7 +411,10 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
     pt_layer *L = &m->layer[l];
     int P = L->g.oh * L->g.pitch, ch = pt_conv_chunk(L, m->cap);
     size_t img = (size_t)m->sizes[l];
+    int direct = use_direct(L);
     memset(L->gb, 0, sizeof(float) * (size_t)L->n_out);
+    if (direct)
+        memset(L->gw, 0, sizeof(float) * (size_t)L->n_in * L->n_out);
     for (int s0 = 0; s0 < n; s0 += ch) {
         int cn = n - s0 < ch ? n - s0 : ch, np = cn * P;
         float *z = m->pre[l] + (size_t)L->n_out * s0 * P;
@@ -268,6 +422,14 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
         /* The patches are rebuilt rather than kept from the forward pass:
          * one chunk's worth stays in cache, a batch's would not. */
         pad_inputs(&L->g, m->act[l] + s0 * img, cn, m->pad[l]);
+        if (direct) {
+            direct_grad_w(L, m->pad[l], z, cn);
+            if (l > 0) {
+                direct_grad_x(L, z, cn, m->pad[l]);
+                unpad(&L->g, m->pad[l], cn, m->delta[l - 1] + s0 * img);
+            }
+            continue;
+        }
         im2col(&L->g, m->pad[l], cn, m->col[l]);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->n_out, L->n_in, np, 1.0f, z, np,
                     m->col[l], np, s0 ? 1.0f : 0.0f, L->gw, L->n_in);
