@@ -413,10 +413,19 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
     pt_layer *L = &m->layer[l];
     int P = L->g.oh * L->g.pitch, ch = pt_conv_chunk(L, m->cap);
     size_t img = (size_t)m->sizes[l];
-    int direct = use_direct(L);
-    memset(L->gb, 0, sizeof(float) * (size_t)L->n_out);
+    int direct = use_direct(L), T = L->n_in, K = L->n_out;
+    memset(L->gb, 0, sizeof(float) * (size_t)K);
     if (direct)
-        memset(L->gw, 0, sizeof(float) * (size_t)L->n_in * L->n_out);
+        memset(L->gw, 0, sizeof(float) * (size_t)T * K);
+    /* dcol = W^T dZ from a transposed copy of W when it is small: OpenBLAS
+     * runs the NoTrans product without packing, the Trans one packs W^T per
+     * chunk (LeNet's second layer: backward 2.86 -> 2.60 ms per batch). */
+    enum { WT_MAX = 4096 };
+    float wt[WT_MAX];
+    int use_wt = l > 0 && !direct && (long)T * K <= WT_MAX;
+    for (int i = 0; use_wt && i < T; i++)
+        for (int o = 0; o < K; o++)
+            wt[i * K + o] = L->w[(size_t)o * T + i];
     for (int s0 = 0; s0 < n; s0 += ch) {
         int cn = n - s0 < ch ? n - s0 : ch, np = cn * P;
         float *z = m->pre[l] + (size_t)L->n_out * s0 * P;
@@ -437,8 +446,12 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
                     m->col[l], np, s0 ? 1.0f : 0.0f, L->gw, L->n_in);
         if (l == 0)
             continue;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_in, np, L->n_out, 1.0f, L->w,
-                    L->n_in, z, np, 0.0f, m->col[l], np);
+        if (use_wt)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, np, K, 1.0f, wt, K, z, np,
+                        0.0f, m->col[l], np);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, np, K, 1.0f, L->w, T, z, np,
+                        0.0f, m->col[l], np);
         col2im(&L->g, m->col[l], cn, m->pad[l]);
         unpad(&L->g, m->pad[l], cn, m->delta[l - 1] + s0 * img);
     }
