@@ -276,6 +276,43 @@ static int use_direct(const pt_layer *L)
 
 /* Pools the K x (n P) rows z of n samples into out (n x K x ph x pw);
  * arg gets base + the index in z of each window's maximum. */
+/* 2 x 2 windows (the common case) in branch-free selects over a row pair,
+ * the same first-maximum-wins order as the general loop; the general loop's
+ * per-window index arithmetic cost more than the comparisons. */
+static void max_pool2(const pt_layer *L, const float *z, int n, float *out, int32_t *arg,
+                      size_t base)
+{
+    const pt_conv_geom *g = &L->g;
+    int K = L->n_out, pitch = g->pitch, P = g->oh * pitch, pw = g->pw;
+    size_t np = (size_t)n * P;
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < K; o++) {
+            size_t zo = (size_t)o * np + (size_t)s * P;
+            float b = L->b[o];
+            size_t oi = ((size_t)s * K + o) * g->ph * pw;
+            for (int py = 0; py < g->ph; py++, oi += (size_t)pw) {
+                const float *restrict r0 = z + zo + (size_t)2 * py * pitch, *restrict r1 =
+                                                                                r0 + pitch;
+                float *restrict q = out + oi;
+                int32_t *restrict qa = arg + oi,
+                                  row = (int32_t)(base + zo + (size_t)2 * py * pitch);
+                for (int px = 0; px < pw; px++) {
+                    int c = 2 * px, at = c;
+                    float v = r0[c];
+                    at = r0[c + 1] > v ? c + 1 : at;
+                    v = r0[c + 1] > v ? r0[c + 1] : v;
+                    at = r1[c] > v ? pitch + c : at;
+                    v = r1[c] > v ? r1[c] : v;
+                    at = r1[c + 1] > v ? pitch + c + 1 : at;
+                    v = r1[c + 1] > v ? r1[c + 1] : v;
+                    v += b;
+                    q[px] = v > 0.0f ? v : 0.0f;
+                    qa[px] = row + at;
+                }
+            }
+        }
+}
+
 static void max_pool(const pt_layer *L, const float *z, int n, float *out, int32_t *arg,
                      size_t base)
 {
@@ -356,7 +393,9 @@ void pt_conv_forward(pt_mlp *m, int l, int n)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, np, L->n_in, 1.0f,
                         L->w, L->n_in, m->col[l], np, 0.0f, z, np);
         }
-        if (L->g.pool == PT_POOL_MAX)
+        if (L->g.pool == PT_POOL_MAX && L->g.ps == 2)
+            max_pool2(L, z, cn, m->act[l + 1] + s0 * out, m->arg[l] + s0 * out, base);
+        else if (L->g.pool == PT_POOL_MAX)
             max_pool(L, z, cn, m->act[l + 1] + s0 * out, m->arg[l] + s0 * out, base);
         else
             avg_pool(L, z, cn, m->act[l + 1] + s0 * out);
