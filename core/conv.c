@@ -156,6 +156,14 @@ static void tap_offsets(const pt_conv_geom *g, int *off)
  * which plain arrays did not (the compiler kept them in memory: 3x slower). */
 typedef float pt_v8 __attribute__((vector_size(32)));
 
+/* -std=c11 turns off a * b + c -> fma contraction; these sums gain from it
+ * (one rounding less, half the instructions). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PT_FMA __attribute__((optimize("fp-contract=fast")))
+#else
+#define PT_FMA
+#endif
+
 static inline pt_v8 v8_load(const float *p)
 {
     pt_v8 v;
@@ -164,8 +172,8 @@ static inline pt_v8 v8_load(const float *p)
 }
 
 /* out[0..64) := sum over t < T of w[t * ws] * src[off[t] .. + 64). */
-static inline void block64(const float *src, const int *off, const float *w, int ws, int T,
-                           float *out)
+PT_FMA static inline void block64(const float *src, const int *off, const float *w, int ws, int T,
+                                  float *out)
 {
     pt_v8 a[8] = {0};
     for (int t = 0; t < T; t++) {
@@ -179,8 +187,8 @@ static inline void block64(const float *src, const int *off, const float *w, int
 }
 
 /* The same over len < 64 floats. */
-static void block_tail(const float *src, const int *off, const float *w, int ws, int T, int len,
-                       float *out)
+PT_FMA static void block_tail(const float *src, const int *off, const float *w, int ws, int T,
+                              int len, float *out)
 {
     float acc[PT_DIRECT_BLOCK] = {0};
     for (int t = 0; t < T; t++) {
@@ -192,7 +200,7 @@ static void block_tail(const float *src, const int *off, const float *w, int ws,
 }
 
 /* z (K x (n P) rows, as the GEMM writes them) := W * the padded samples. */
-static void direct_forward(const pt_layer *L, const float *pad, int n, float *z)
+PT_FMA static void direct_forward(const pt_layer *L, const float *pad, int n, float *z)
 {
     const pt_conv_geom *g = &L->g;
     int T = L->n_in, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS];
@@ -210,38 +218,46 @@ static void direct_forward(const pt_layer *L, const float *pad, int n, float *z)
         }
 }
 
-/* gw += dZ * patches^T, one dot product of P per sample, filter and tap
- * (four vector accumulators, reduced in a fixed order). */
-static void direct_grad_w(pt_layer *L, const float *pad, const float *z, int n)
+/* gw += dZ * patches^T: per sample and tap, one pass over the shifted
+ * input feeds the dot products of all K (<= 8) filters, one vector
+ * accumulator each, so each input load serves K products (a dot product
+ * per filter loaded it K times). With fma contraction: LeNet's first layer
+ * backward 1.09 -> 0.85 ms per batch. */
+PT_FMA static void direct_grad_w(pt_layer *L, const float *pad, const float *z, int n)
 {
     const pt_conv_geom *g = &L->g;
-    int T = L->n_in, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS], body = P - P % 32;
+    int T = L->n_in, K = L->n_out, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS], body = P - P % 8;
     size_t np = (size_t)n * P, img = (size_t)g->c * g->hp * g->wp;
     tap_offsets(g, off);
     for (int s = 0; s < n; s++)
-        for (int o = 0; o < L->n_out; o++) {
-            const float *x = pad + s * img, *d = z + (size_t)o * np + (size_t)s * P;
-            float *gw = L->gw + (size_t)o * T;
-            for (int t = 0; t < T; t++) {
-                const float *q = x + off[t];
-                pt_v8 a[4] = {0};
-                for (int i = 0; i < body; i += 32)
-                    for (int j = 0; j < 4; j++)
-                        a[j] += v8_load(d + i + 8 * j) * v8_load(q + i + 8 * j);
-                pt_v8 v = (a[0] + a[1]) + (a[2] + a[3]);
+        for (int t = 0; t < T; t++) {
+            const float *q = pad + s * img + off[t], *d = z + (size_t)s * P;
+            /* All 8 accumulators whatever K (rows past K repeat row 0 and
+             * are dropped): a loop bound of K left them in memory. */
+            const float *dr[PT_DIRECT_MAX_FILTERS];
+            for (int o = 0; o < PT_DIRECT_MAX_FILTERS; o++)
+                dr[o] = d + (o < K ? (size_t)o * np : 0);
+            pt_v8 a[PT_DIRECT_MAX_FILTERS] = {0};
+            for (int i = 0; i < body; i += 8) {
+                pt_v8 qv = v8_load(q + i);
+                for (int o = 0; o < PT_DIRECT_MAX_FILTERS; o++)
+                    a[o] += v8_load(dr[o] + i) * qv;
+            }
+            for (int o = 0; o < K; o++) {
+                const float *dr = d + (size_t)o * np;
                 float sum = 0.0f;
                 for (int i = body; i < P; i++)
-                    sum += d[i] * q[i];
+                    sum += dr[i] * q[i];
                 for (int j = 0; j < 8; j++)
-                    sum += v[j];
-                gw[t] += sum;
+                    sum += a[o][j];
+                L->gw[(size_t)o * T + t] += sum;
             }
         }
 }
 
 /* pad := the gradient of the padded samples, W^T dZ added back tap by tap
  * (col2im without the patch matrix). */
-static void direct_grad_x(const pt_layer *L, const float *z, int n, float *pad)
+PT_FMA static void direct_grad_x(const pt_layer *L, const float *z, int n, float *pad)
 {
     const pt_conv_geom *g = &L->g;
     int T = L->n_in, K = L->n_out, P = g->oh * g->pitch, off[PT_DIRECT_MAX_TAPS];
