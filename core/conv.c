@@ -476,8 +476,8 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
      * runs the NoTrans product without packing, the Trans one packs W^T per
      * chunk (LeNet's second layer: backward 2.86 -> 2.60 ms per batch). */
     enum { WT_MAX = 4096 };
-    float wt[WT_MAX];
-    int use_wt = l > 0 && !direct && (long)T * K <= WT_MAX;
+    float wt[WT_MAX], gwt[WT_MAX];
+    int small = !direct && (long)T * K <= WT_MAX, use_wt = small && l > 0;
     for (int i = 0; use_wt && i < T; i++)
         for (int o = 0; o < K; o++)
             wt[i * K + o] = L->w[(size_t)o * T + i];
@@ -497,8 +497,15 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
             continue;
         }
         im2col(&L->g, m->pad[l], cn, m->col[l]);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->n_out, L->n_in, np, 1.0f, z, np,
-                    m->col[l], np, s0 ? 1.0f : 0.0f, L->gw, L->n_in);
+        /* dW^T = col dZ^T for a small W (transposed back after the last
+         * chunk): OpenBLAS runs it in 1.0 ms per LeNet batch, dW = dZ col^T
+         * in 1.4 ms. */
+        if (small)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, K, np, 1.0f, m->col[l], np, z,
+                        np, s0 ? 1.0f : 0.0f, gwt, K);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, T, np, 1.0f, z, np, m->col[l],
+                        np, s0 ? 1.0f : 0.0f, L->gw, T);
         if (l == 0)
             continue;
         if (use_wt)
@@ -510,4 +517,7 @@ void pt_conv_backward(pt_mlp *m, int l, int n)
         col2im(&L->g, m->col[l], cn, m->pad[l]);
         unpad(&L->g, m->pad[l], cn, m->delta[l - 1] + s0 * img);
     }
+    for (int o = 0; small && o < K; o++)
+        for (int i = 0; i < T; i++)
+            L->gw[(size_t)o * T + i] = gwt[i * K + o];
 }
