@@ -300,6 +300,47 @@ static int use_direct(const pt_layer *L)
 
 /* Pools the K x (n P) rows z of n samples into out (n x K x ph x pw);
  * arg gets base + the index in z of each window's maximum. */
+typedef float pt_f8 __attribute__((vector_size(32)));
+typedef int32_t pt_i8 __attribute__((vector_size(32)));
+typedef float pt_f16 __attribute__((vector_size(64)));
+
+static inline pt_f8 f8_select(pt_i8 m, pt_f8 x, pt_f8 y)
+{
+    return (pt_f8)((m & (pt_i8)x) | (~m & (pt_i8)y));
+}
+
+/* Windows px .. px + 8 of the row pair r0, r1: the scalar loop below in
+ * lanes (even and odd columns split by shuffles), the same order of
+ * comparisons, so the same values and indices. */
+static inline void pool2_x8(const float *r0, const float *r1, int pitch, int px, float b,
+                            int32_t row, float *q, int32_t *qa)
+{
+    pt_f16 a, c;
+    memcpy(&a, r0 + 2 * px, sizeof a);
+    memcpy(&c, r1 + 2 * px, sizeof c);
+    pt_f8 a0 = __builtin_shufflevector(a, a, 0, 2, 4, 6, 8, 10, 12, 14),
+          a1 = __builtin_shufflevector(a, a, 1, 3, 5, 7, 9, 11, 13, 15),
+          c0 = __builtin_shufflevector(c, c, 0, 2, 4, 6, 8, 10, 12, 14),
+          c1 = __builtin_shufflevector(c, c, 1, 3, 5, 7, 9, 11, 13, 15), v = a0, zero = {0};
+    pt_i8 col = {0, 2, 4, 6, 8, 10, 12, 14}, at, m;
+    col += 2 * px;
+    at = col;
+    m = a1 > v;
+    at = (m & (col + 1)) | (~m & at);
+    v = f8_select(m, a1, v);
+    m = c0 > v;
+    at = (m & (col + pitch)) | (~m & at);
+    v = f8_select(m, c0, v);
+    m = c1 > v;
+    at = (m & (col + pitch + 1)) | (~m & at);
+    v = f8_select(m, c1, v);
+    v += b;
+    v = f8_select(v > zero, v, zero);
+    at += row;
+    memcpy(q + px, &v, sizeof v);
+    memcpy(qa + px, &at, sizeof at);
+}
+
 /* 2 x 2 windows (the common case) in branch-free selects over a row pair,
  * the same first-maximum-wins order as the general loop; the general loop's
  * per-window index arithmetic cost more than the comparisons. */
@@ -320,6 +361,13 @@ static void max_pool2(const pt_layer *L, const float *z, int n, float *out, int3
                 float *restrict q = out + oi;
                 int32_t *restrict qa = arg + oi,
                                   row = (int32_t)(base + zo + (size_t)2 * py * pitch);
+                if (pw >= 8) {
+                    /* The last block may overlap the one before: it
+                     * rewrites the same values. */
+                    for (int px = 0; px < pw; px += 8)
+                        pool2_x8(r0, r1, pitch, px + 8 <= pw ? px : pw - 8, b, row, q, qa);
+                    continue;
+                }
                 for (int px = 0; px < pw; px++) {
                     int c = 2 * px, at = c;
                     float v = r0[c];
