@@ -165,7 +165,7 @@ static void tap_offsets(const pt_conv_geom *g, int *off)
  * in registers across all taps, which plain arrays did not (the compiler
  * kept them in memory: 3x slower). 16 lanes beat 8 on LeNet's first
  * layer: 0.76 vs 0.84 ms forward, the same backward, same run. */
-typedef float pt_v8 __attribute__((vector_size(4 * PT_VL)));
+typedef float pt_vf __attribute__((vector_size(4 * PT_VL)));
 
 /* -std=c11 turns off a * b + c -> fma contraction; these sums gain from it
  * (one rounding less, half the instructions). */
@@ -175,9 +175,9 @@ typedef float pt_v8 __attribute__((vector_size(4 * PT_VL)));
 #define PT_FMA
 #endif
 
-static inline pt_v8 v8_load(const float *p)
+static inline pt_vf vf_load(const float *p)
 {
-    pt_v8 v;
+    pt_vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
@@ -186,13 +186,13 @@ static inline pt_v8 v8_load(const float *p)
 PT_FMA static inline void block8v(const float *src, const int *off, const float *w, int ws, int T,
                                   float *out)
 {
-    pt_v8 a[8] = {0};
+    pt_vf a[8] = {0};
     for (int t = 0; t < T; t++) {
         const float *q = src + off[t];
-        pt_v8 wv = {0};
+        pt_vf wv = {0};
         wv += w[(size_t)t * ws];
         for (int j = 0; j < 8; j++)
-            a[j] += wv * v8_load(q + PT_VL * j);
+            a[j] += wv * vf_load(q + PT_VL * j);
     }
     memcpy(out, a, sizeof a);
 }
@@ -249,11 +249,11 @@ PT_FMA static void direct_grad_w(pt_layer *L, const float *pad, const float *z, 
             const float *dr[PT_DIRECT_MAX_FILTERS];
             for (int o = 0; o < PT_DIRECT_MAX_FILTERS; o++)
                 dr[o] = d + (o < K ? (size_t)o * np : 0);
-            pt_v8 a[PT_DIRECT_MAX_FILTERS] = {0};
+            pt_vf a[PT_DIRECT_MAX_FILTERS] = {0};
             for (int i = 0; i < body; i += PT_VL) {
-                pt_v8 qv = v8_load(q + i);
+                pt_vf qv = vf_load(q + i);
                 for (int o = 0; o < PT_DIRECT_MAX_FILTERS; o++)
-                    a[o] += v8_load(dr[o] + i) * qv;
+                    a[o] += vf_load(dr[o] + i) * qv;
             }
             for (int o = 0; o < K; o++) {
                 const float *dr = d + (size_t)o * np;

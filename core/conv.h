@@ -11,6 +11,8 @@
  * channel-major rows back into the NCHW samples the next layer reads. Backward: unpool + ReLU mask
  * into pre[l] (now dL/dZ) and the bias gradient, dW = dZ col^T, then (not for the first layer) dcol
  * = W^T dZ into col[l] and col2im into delta[l-1], the gradient of the previous output.
+ * A stride-1 layer with at most 8 filters skips col[l] and the GEMMs: its
+ * taps are summed straight from the padded input (conv.c, "Direct").
  *
  * These functions allocate nothing and cannot fail; n <= m->cap.
  */
