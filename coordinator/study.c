@@ -373,24 +373,11 @@ pt_status study_load(study_config *s, const char *path, pt_err *err)
     if (!s || !path)
         return pt_fail(err, PT_ERR_ARG, "study_load: NULL study or path");
     memset(s, 0, sizeof *s);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pt_fail(err, PT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    /* Up to a NUL byte (normally the end): a NUL would silently end the text
-     * for cJSON, so it is reported as the syntax error it is. */
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t len = getdelim(&text, &cap, '\0', f);
-    int read_errno = errno, failed = len < 0 && !feof(f);
-    fclose(f);
-    pt_status st;
-    if (failed)
-        st = pt_fail(err, read_errno == ENOMEM ? PT_ERR_NOMEM : PT_ERR_IO, "%s: cannot read: %s",
-                     path, strerror(read_errno));
-    else if (len > 0 && text[len - 1] == '\0')
-        st = pt_json_syntax_error(err, path, text, text + len - 1);
-    else
-        st = study_parse(s, len > 0 ? text : "", path, err);
+    char *text;
+    pt_status st = pt_json_read_file(path, &text, err);
+    if (st != PT_OK)
+        return st;
+    st = study_parse(s, text, path, err);
     free(text);
     return st;
 }

@@ -684,27 +684,11 @@ pt_status pt_config_load(pt_config *c, const char *path, pt_err *err)
 {
     if (!path)
         return pt_fail(err, PT_ERR_ARG, "pt_config_load: NULL path");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pt_fail(err, PT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    /* Reading up to a NUL byte (normally the end) also catches the NUL that
-     * would silently end the text for cJSON. */
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t len = getdelim(&text, &cap, '\0', f);
-    int read_errno = errno, failed = len < 0 && !feof(f);
-    fclose(f);
-    if (failed) {
-        free(text);
-        if (read_errno == ENOMEM)
-            return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-        return pt_fail(err, PT_ERR_IO, "%s: cannot read: %s", path, strerror(read_errno));
-    }
-    pt_status st;
-    if (len > 0 && text[len - 1] == '\0')
-        st = pt_json_syntax_error(err, path, text, text + len - 1);
-    else
-        st = pt_config_parse(c, len > 0 ? text : "", path, err);
+    char *text;
+    pt_status st = pt_json_read_file(path, &text, err);
+    if (st != PT_OK)
+        return st;
+    st = pt_config_parse(c, text, path, err);
     free(text);
     return st;
 }

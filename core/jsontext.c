@@ -4,6 +4,7 @@
 #include "jsontext.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,4 +105,34 @@ int pt_name_distance(const char *a, const char *b)
         }
     }
     return row[m];
+}
+
+pt_status pt_json_read_file(const char *path, char **text, pt_err *err)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pt_fail(err, PT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len = getdelim(&buf, &cap, '\0', f);
+    int read_errno = errno, failed = len < 0 && !feof(f);
+    fclose(f);
+    pt_status st = PT_OK;
+    if (failed)
+        st = read_errno == ENOMEM
+                 ? pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path)
+                 : pt_fail(err, PT_ERR_IO, "%s: cannot read: %s", path, strerror(read_errno));
+    else if (len > 0 && buf[len - 1] == '\0')
+        st = pt_json_syntax_error(err, path, buf, buf + len - 1);
+    else if (len <= 0 && !buf && !(buf = malloc(1)))
+        st = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
+    else if (len <= 0)
+        buf[0] = '\0';
+    if (st != PT_OK) {
+        free(buf);
+        return st;
+    }
+    *text = buf;
+    return PT_OK;
 }

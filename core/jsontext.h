@@ -39,4 +39,11 @@ pt_status pt_json_syntax_error(pt_err *err, const char *src, const char *text, c
  * suggestions; INT_MAX when either is longer than 63 bytes. */
 int pt_name_distance(const char *a, const char *b);
 
+/* Reads the JSON file at path into *text (malloc'd, NUL-terminated; the
+ * caller frees it). Reading stops at a NUL byte, which would silently end the
+ * text for cJSON: it is reported as a syntax error at its line and column.
+ * Errors: PT_ERR_IO "path: cannot read: reason", PT_ERR_NOMEM "path: out of
+ * memory", PT_ERR_CONFIG for the NUL byte; *text is NULL then. */
+pt_status pt_json_read_file(const char *path, char **text, pt_err *err);
+
 #endif
