@@ -173,8 +173,17 @@ static int coordinate(const run_args *a, int size)
     if (st != PT_OK)
         fprintf(stderr, "prunetune run: %s\n", err.msg);
     if (sum.lost > 0) {
-        /* A lost worker may never reach MPI_Finalize; end the job rather than wait on it. */
+        /* A lost worker may never reach MPI_Finalize; end the job rather than
+         * wait on it. Under mpirun, by exiting: mpirun then ends the other
+         * ranks itself. MPI_Abort does the same, but Open MPI 4.1's mpirun
+         * hung after it in about one run in three here (its help-message
+         * path: "ORTE_ERROR_LOG: Out of resource in show_help.c"). Spawned
+         * workers have no mpirun: MPI_Abort is what reaches them. */
         fprintf(stderr, "prunetune run: %d worker(s) lost; ending the MPI job\n", sum.lost);
+        if (inter == MPI_COMM_NULL) {
+            fflush(NULL);
+            _exit(PT_EXIT_FAIL);
+        }
         MPI_Abort(comm, PT_EXIT_FAIL);
     }
     if (inter != MPI_COMM_NULL) {

@@ -9,6 +9,7 @@
  */
 #include "models.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,12 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "protocol.h"
 #include "store_impl.h"
-
-/* Seconds to wait for model bytes after their result: the worker sends them
- * right after it, so only a dead worker makes this wait run out. */
-#define MODELS_RECV_TIMEOUT_S 60.0
 
 typedef struct {
     int trial_id, number;
@@ -309,25 +305,6 @@ pt_status models_offer(models *k, int trial_id, int number, const double *values
     memcpy(e.v, values, sizeof(double) * (size_t)k->sc->n_objectives);
     k->m[k->n++] = e;
     *kept = 1;
-    return st;
-}
-
-pt_status models_take(models *k, MPI_Comm comm, int rank, const cJSON *result_msg, int trial_id,
-                      int number, const double *values, int *kept, pt_err *err)
-{
-    *kept = 0;
-    double n = proto_num(result_msg, "model_bytes", 0);
-    if (!(n > 0))
-        return PT_OK;
-    void *bytes = NULL;
-    pt_status st =
-        proto_recv_bytes(comm, rank, MSG_MODEL, MODELS_RECV_TIMEOUT_S, (size_t)n, &bytes, err);
-    if (st == PT_ERR_STOPPED)
-        return pt_fail(err, PT_ERR_IO, "trial %d: its model did not arrive from worker %d", number,
-                       rank);
-    if (st == PT_OK)
-        st = models_offer(k, trial_id, number, values, bytes, (size_t)n, kept, err);
-    free(bytes);
     return st;
 }
 

@@ -31,8 +31,6 @@
 #ifndef COORD_MODELS_H
 #define COORD_MODELS_H
 
-#include <cjson/cJSON.h>
-#include <mpi.h>
 #include <stddef.h>
 
 #include "store.h"
@@ -49,14 +47,6 @@ void models_free(models *k); /* safe on NULL */
 
 /* Whether workers should send their models at all (keep_models > 0). */
 int models_enabled(const models *k);
-
-/* Receives the model bytes that follow a result message (result_msg's
- * model_bytes > 0) from rank, and keeps them if the trial enters the kept
- * set (values: its objective values; NULL = not COMPLETE, never kept).
- * *kept says whether it was. The bytes are always received, so none stay
- * waiting in MPI. */
-pt_status models_take(models *k, MPI_Comm comm, int rank, const cJSON *result_msg, int trial_id,
-                      int number, const double *values, int *kept, pt_err *err);
 
 /* Keeps len bytes as trial (trial_id, number)'s model if it enters the set. */
 pt_status models_offer(models *k, int trial_id, int number, const double *values, const void *bytes,

@@ -120,8 +120,34 @@ pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
     return PT_OK;
 }
 
+/* Receives the matched binary message m of count bytes into *bytes. */
+static pt_status recv_bytes(MPI_Message *m, int count, void **bytes, size_t *len, pt_err *err)
+{
+    void *b = malloc(count > 0 ? (size_t)count : 1);
+    if (!b) {
+        MPI_Mrecv(NULL, 0, MPI_BYTE, m, MPI_STATUS_IGNORE); /* truncates: dropped */
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory receiving %d bytes", count);
+    }
+    int rc = MPI_Mrecv(b, count, MPI_BYTE, m, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        free(b);
+        char why[MPI_MAX_ERROR_STRING];
+        mpi_reason(rc, why);
+        return pt_fail(err, PT_ERR_IO, "protocol: receiving model: %s", why);
+    }
+    *bytes = b;
+    *len = (size_t)count;
+    return PT_OK;
+}
+
 pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err)
+{
+    return proto_poll_bytes(comm, source, tag, msg, src, tag_out, NULL, NULL, err);
+}
+
+pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src,
+                           int *tag_out, void **bytes, size_t *len, pt_err *err)
 {
     *msg = NULL;
     int flag = 0, count = 0;
@@ -137,13 +163,16 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
     if (rc == MPI_SUCCESS && !flag)
         return PT_ERR_STOPPED;
     if (rc == MPI_SUCCESS && s.MPI_TAG == MSG_MODEL) {
-        /* Its receiver timed out on it; the bytes are worthless now. */
         MPI_Get_count(&s, MPI_BYTE, &count);
-        void *junk = malloc(count > 0 ? (size_t)count : 1);
-        if (junk)
-            MPI_Mrecv(junk, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+        void *junk = NULL;
+        size_t n = 0;
+        pt_status st = recv_bytes(&m, count, bytes ? bytes : &junk, len ? len : &n, err);
         free(junk);
-        return PT_ERR_STOPPED;
+        if (st != PT_OK || !bytes)
+            return st == PT_OK ? PT_ERR_STOPPED : st;
+        *src = s.MPI_SOURCE;
+        *tag_out = MSG_MODEL;
+        return PT_OK;
     }
     if (rc == MPI_SUCCESS)
         rc = MPI_Get_count(&s, MPI_CHAR, &count);
@@ -186,44 +215,6 @@ pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, si
         return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
                        why);
     }
-    return PT_OK;
-}
-
-pt_status proto_recv_bytes(MPI_Comm comm, int source, int tag, double timeout_s, size_t expect_len,
-                           void **buf, pt_err *err)
-{
-    *buf = NULL;
-    double t0 = pt_now();
-    int flag = 0, rc = MPI_SUCCESS, count = 0;
-    MPI_Message m;
-    MPI_Status s;
-    for (int idle = 0; rc == MPI_SUCCESS && !flag; idle++) {
-        rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
-        if (rc == MPI_SUCCESS && !flag) {
-            if (pt_now() - t0 >= timeout_s)
-                return PT_ERR_STOPPED;
-            proto_pause(idle);
-        }
-    }
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Get_count(&s, MPI_BYTE, &count);
-    void *b = rc == MPI_SUCCESS ? malloc(count > 0 ? (size_t)count : 1) : NULL;
-    if (rc == MPI_SUCCESS && !b)
-        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory receiving %d bytes", count);
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Mrecv(b, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) {
-        free(b);
-        char why[MPI_MAX_ERROR_STRING];
-        mpi_reason(rc, why);
-        return pt_fail(err, PT_ERR_IO, "protocol: receiving %s: %s", proto_name(tag), why);
-    }
-    if ((size_t)count != expect_len) {
-        free(b);
-        return pt_fail(err, PT_ERR_FORMAT, "protocol: a %s message of %d bytes, expected %zu",
-                       proto_name(tag), count, expect_len);
-    }
-    *buf = b;
     return PT_OK;
 }
 

@@ -90,10 +90,17 @@ void proto_outbox_close(proto_outbox *box, double timeout_s);
 /* Non-blocking receive of a message from source (or MPI_ANY_SOURCE) with
  * tag (or MPI_ANY_TAG). Returns PT_OK with *msg set, *src and *tag_out
  * filled; PT_ERR_STOPPED when nothing is waiting (*msg NULL); errors. A
- * stray binary "model" message (one whose receiver gave up on it) is
- * received and dropped, as if nothing were waiting. */
+ * binary "model" message is received and dropped, as if nothing were
+ * waiting (only proto_poll_bytes' caller expects one). */
 pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err);
+
+/* As proto_poll, but a "model" message is handed over: PT_OK with *msg
+ * NULL, *tag_out MSG_MODEL, and its bytes in *bytes (the caller's, free)
+ * and *len. One poll for everything keeps the bytes from being matched, and
+ * dropped, by a wildcard receive that polls for the JSON messages. */
+pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src,
+                           int *tag_out, void **bytes, size_t *len, pt_err *err);
 
 /* As proto_poll, but waits up to timeout_s (< 0: forever) sleeping with
  * back-off between polls. PT_ERR_STOPPED on timeout. */
@@ -104,12 +111,6 @@ pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON
  * else to do; the coordinator receives it at once). */
 pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
                            pt_err *err);
-/* Receives the raw message with tag from source, waiting up to timeout_s
- * (back-off sleeps). *buf is the caller's (free); PT_ERR_STOPPED on timeout,
- * PT_ERR_FORMAT when its size is not expect_len. */
-pt_status proto_recv_bytes(MPI_Comm comm, int source, int tag, double timeout_s, size_t expect_len,
-                           void **buf, pt_err *err);
-
 /* The sleep of the back-off after `idle` empty polls, in nanoseconds (0 =
  * just yield the core), and the pause itself. */
 #define PROTO_SPIN_POLLS 32

@@ -38,7 +38,9 @@
 #include "store_impl.h"
 #include "sysinfo.h"
 
-enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_LOST };
+/* W_MODEL: the trial is recorded, its model bytes are on their way (the
+ * worker is in its blocking send of them and takes no trial until then). */
+enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_MODEL, W_LOST };
 
 typedef struct {
     int state;
@@ -47,6 +49,9 @@ typedef struct {
     double t_start, t_last;
     int have_last, stop_sent; /* the pruner's view of the trial */
     double last_value;        /* its last reported value: a PRUNED trial's value */
+    size_t model_len;         /* W_MODEL: the bytes announced by the result */
+    int model_complete;       /* W_MODEL: the trial ended COMPLETE (else never kept) */
+    double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
 } wslot;
 
 typedef struct {
@@ -64,6 +69,7 @@ typedef struct {
     int next_number;
     int done_before; /* finished trials that count toward the budget, from earlier runs */
     int started, finished, failed, running;
+    int awaiting_models; /* slots in W_MODEL */
     int exhausted; /* the sampler has nothing left */
     double t0;
     int have_best, best_number;
@@ -371,14 +377,18 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
     if (st != PT_OK)
         return st;
     /* A model that cannot be kept costs the model, not the study. */
-    int kept = 0;
-    pt_err merr = {{0}};
     const char *why_no = proto_str(msg, "model_error");
-    if (models_take(s->keep, s->comm, (int)(w - s->w), msg, w->trial_id, w->number,
-                    ts == TRIAL_COMPLETE ? v : NULL, &kept, &merr) != PT_OK)
-        why_no = merr.msg;
     if (why_no && !s->o->quiet)
         fprintf(stderr, "trial %d: model not kept: %s\n", w->number, why_no);
+    double n = proto_num(msg, "model_bytes", 0);
+    if (n > 0) { /* the bytes follow: on_model() takes them */
+        w->state = W_MODEL;
+        w->t_last = pt_now();
+        w->model_len = (size_t)n;
+        w->model_complete = ts == TRIAL_COMPLETE;
+        memcpy(w->v, v, sizeof w->v);
+        s->awaiting_models++;
+    }
     sampler_tell(s->sm, w->number, &w->point, ts, v);
     if ((st = pruner_finish(s->pr, w->number, ts, err)) != PT_OK)
         return st;
@@ -447,6 +457,8 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
         return PT_OK;
     }
     pt_status st;
+    w->state = W_IDLE;
+    s->running--;
     if (tag == MSG_RESULT) {
         st = on_result(s, w, msg, err);
     } else {
@@ -454,9 +466,37 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
         st = end_fail(s, w->trial_id, w->number, &w->point, pt_now() - w->t_start,
                       why ? why : "the worker gave no reason", err);
     }
-    w->state = W_IDLE;
-    s->running--;
     return st;
+}
+
+/* Model bytes from rank src: kept if they are the ones its slot waits for
+ * (a worker given up as lost may still send some: they are dropped). */
+static void on_model(sched *s, int src, const void *bytes, size_t len)
+{
+    if (src < 1 || src > s->n_workers)
+        return;
+    wslot *w = &s->w[src];
+    if (w->state == W_LOST) { /* given up in this send: its trial stays as recorded */
+        if (!s->o->quiet)
+            fprintf(stderr, "worker %d is back (trial %d's model was not kept)\n", src, w->number);
+        w->state = W_IDLE;
+        return;
+    }
+    if (w->state != W_MODEL)
+        return;
+    w->state = W_IDLE;
+    s->awaiting_models--;
+    int kept = 0;
+    pt_err merr = {{0}};
+    pt_status st = PT_OK;
+    if (len != w->model_len)
+        st = pt_fail(&merr, PT_ERR_FORMAT, "%zu bytes arrived, the result announced %zu", len,
+                     w->model_len);
+    else
+        st = models_offer(s->keep, w->trial_id, w->number, w->model_complete ? w->v : NULL, bytes,
+                          len, &kept, &merr);
+    if (st != PT_OK && !s->o->quiet)
+        fprintf(stderr, "trial %d: model not kept: %s\n", w->number, merr.msg);
 }
 
 /* Gives up trials whose worker has been silent too long; returns live workers. */
@@ -477,6 +517,15 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
             w->state = W_LOST;
             s->running--;
         }
+        if (w->state == W_MODEL && now - w->t_last > s->trial_timeout_s) {
+            if (!s->o->quiet)
+                fprintf(stderr,
+                        "trial %d: model not kept: worker %d sent none of its %zu bytes in %.0f s"
+                        " (trial_timeout_s); worker considered lost\n",
+                        w->number, r, w->model_len, now - w->t_last);
+            w->state = W_LOST;
+            s->awaiting_models--;
+        }
         live += w->state != W_LOST;
     }
     return live;
@@ -494,15 +543,21 @@ static pt_status loop(sched *s, pt_err *err)
         int got = 0;
         while (st == PT_OK) {
             cJSON *msg = NULL;
+            void *bytes = NULL;
+            size_t len = 0;
             int src = 0, tag = 0;
-            st = proto_poll(s->comm, MPI_ANY_SOURCE, MPI_ANY_TAG, &msg, &src, &tag, err);
+            st = proto_poll_bytes(s->comm, MPI_ANY_SOURCE, MPI_ANY_TAG, &msg, &src, &tag, &bytes,
+                                  &len, err);
             if (st == PT_ERR_STOPPED) {
                 st = PT_OK;
                 break;
             }
-            if (st == PT_OK)
+            if (st == PT_OK && tag == MSG_MODEL)
+                on_model(s, src, bytes, len);
+            else if (st == PT_OK)
                 st = on_message(s, src, tag, msg, err);
             cJSON_Delete(msg);
+            free(bytes);
             got++;
             if (got % 64 == 0 && (st = dispatch(s, err)) != PT_OK)
                 break; /* keep workers fed during a long burst */
@@ -516,7 +571,7 @@ static pt_status loop(sched *s, pt_err *err)
             status_line(s);
             last_status = pt_now();
         }
-        if (s->running == 0 && !budget_left(s))
+        if (s->running == 0 && s->awaiting_models == 0 && !budget_left(s))
             return PT_OK;
         if (live == 0)
             return pt_fail(err, PT_ERR_IO,

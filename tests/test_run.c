@@ -349,17 +349,30 @@ Test(run, invalid_point_fails_without_a_worker)
     check_study(6 - fail, fail);
 }
 
+/* The pids of an mpirun's children (its ranks), up to cap; how many. */
+static int children_of(pid_t mpirun, pid_t *pids, int cap)
+{
+    char cmdline[64];
+    snprintf(cmdline, sizeof cmdline, "pgrep -P %d", (int)mpirun);
+    FILE *p = popen(cmdline, "r");
+    int n = 0, pid = 0;
+    while (p && n < cap && fscanf(p, "%d", &pid) == 1)
+        pids[n++] = pid;
+    if (p)
+        pclose(p);
+    return n;
+}
+
 /* The pid of rank `rank` among an mpirun's children (Open MPI gives each its
  * rank in OMPI_COMM_WORLD_RANK), or 0. */
 static pid_t rank_pid(pid_t mpirun, int rank)
 {
-    char cmdline[64], want[64], path[64];
-    snprintf(cmdline, sizeof cmdline, "pgrep -P %d", (int)mpirun);
+    char want[64], path[64];
     snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
-    FILE *p = popen(cmdline, "r");
-    int pid = 0, found = 0;
-    while (p && !found && fscanf(p, "%d", &pid) == 1) {
-        snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    pid_t pids[16];
+    int n = children_of(mpirun, pids, 16), found = 0, i;
+    for (i = 0; i < n && !found; i++) {
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pids[i]);
         FILE *f = fopen(path, "r");
         char *entry = NULL;
         size_t cap = 0;
@@ -369,9 +382,69 @@ static pid_t rank_pid(pid_t mpirun, int rank)
         if (f)
             fclose(f);
     }
-    if (p)
-        pclose(p);
-    return found ? pid : 0;
+    return found ? pids[i - 1] : 0;
+}
+
+/* Whether every rank of the job has ended (exited, not yet reaped: 'Z'). */
+static int ranks_ended(pid_t mpirun)
+{
+    pid_t pids[16];
+    int n = children_of(mpirun, pids, 16);
+    for (int i = 0; i < n; i++) {
+        char path[64], state = 0;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pids[i]);
+        FILE *f = fopen(path, "r");
+        int ok = f && fscanf(f, "%*d (%*[^)]) %c", &state) == 1;
+        if (f)
+            fclose(f);
+        if (ok && state != 'Z')
+            return 0;
+    }
+    return 1;
+}
+
+/* Waits up to limit_s for the job of mpirun (stderr in tmpdir/errname) to
+ * end; its exit code, or -1 when it is still running.
+ *
+ * Open MPI 4.1 with Debian's PMIx: after a job that mpirun ended itself (a
+ * rank exited non-zero, the others were killed), mpirun deadlocks now and
+ * then in PMIx_server_finalize (seen here in about one run in ten, every
+ * rank a zombie). The job is over by then; after 5 s in that state mpirun
+ * is killed and the code is the one it printed ("Exit code: N"). */
+static int job_wait(pid_t mpirun, const char *errname, double limit_s)
+{
+    int wst = 0, over = 0;
+    for (int i = 0; i < limit_s * 10; i++) {
+        if (waitpid(mpirun, &wst, WNOHANG) == mpirun)
+            return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+        over = ranks_ended(mpirun) ? over + 1 : 0;
+        if (over >= 50) {
+            kill(mpirun, SIGKILL);
+            waitpid(mpirun, &wst, 0);
+            char err[1 << 15];
+            slurp(errname, err, sizeof err);
+            const char *c = strstr(err, "Exit code:");
+            return c ? atoi(c + strlen("Exit code:")) : 128;
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* Starts an mpirun command line (argv, NULL-ended), stdout and stderr into
+ * tmpdir/out1 and err1. */
+static pid_t job_start(char *const argv[])
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen(path_of("err1"), "w", stderr);
+        freopen(path_of("out1"), "w", stdout);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 /* A worker that stops answering (SIGSTOP) mid-trial: after the trial timeout
@@ -391,15 +464,9 @@ static void silent_worker(int key, const char *flag)
              " s/\"seed\": 7,/\"seed\": 7, \"trial_timeout_s\": %d,/' '%s'",
              key, study);
     cr_assert_eq(system(line), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        freopen(path_of("err1"), "w", stderr);
-        freopen(path_of("out1"), "w", stdout);
-        execlp("mpirun", "mpirun", "-np", "3", PT_BIN, "run", study,
-               flag ? "--trial-timeout" : (char *)NULL, flag, (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {"mpirun",          "-np", "3", PT_BIN, "run", (char *)study,
+                    flag ? "--trial-timeout" : NULL, (char *)flag, NULL};
+    pid_t pid = job_start(argv);
     for (int i = 0; i < 600 && count_complete() < 1; i++) {
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
@@ -407,26 +474,26 @@ static void silent_worker(int key, const char *flag)
     pid_t w = rank_pid(pid, 2);
     cr_assert_gt(w, 0, "rank 2 not found");
     kill(w, SIGSTOP);
-    int wst = 0, ended = 0;
-    for (int i = 0; i < 600 && !(ended = waitpid(pid, &wst, WNOHANG) == pid); i++) {
-        struct timespec ts = {0, 100000000};
-        nanosleep(&ts, NULL);
-    }
+    int code = job_wait(pid, "err1", 60);
     kill(w, SIGCONT);
-    if (!ended) {
+    if (code < 0) {
         kill(pid, SIGKILL);
-        waitpid(pid, &wst, 0);
+        waitpid(pid, NULL, 0);
     }
     char err[1 << 15];
     slurp("err1", err, sizeof err);
-    cr_assert(ended, "the run hung:\n%s", err);
-    cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 1, "exit status %d:\n%s", wst, err);
+    cr_assert_geq(code, 0, "the run hung:\n%s", err);
+    cr_expect_eq(code, 1, "%s", err);
     cr_expect_not_null(strstr(err, "worker(s) lost"), "%s", err);
+    /* Rank 2 was stopped either in a trial (or waiting for one), which then
+     * ends FAIL, or in the send of its last model (a few ms of each trial,
+     * but CI hit it), which leaves that trial COMPLETE without its model. */
     sqlite3 *db = db_open();
-    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
-                           " WHERE t.state='FAIL' AND m.fail_reason LIKE '%considered lost%'"),
-                 1);
-    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 5);
+    int lost = q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
+                         " WHERE t.state='FAIL' AND m.fail_reason LIKE '%considered lost%'");
+    int in_model = strstr(err, "sent none of its") != NULL;
+    cr_expect_eq(lost, in_model ? 0 : 1, "%s", err);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 6 - lost);
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='RUNNING'"), 0);
     sqlite3_close(db);
 }
@@ -441,6 +508,36 @@ Test(run, silent_worker_is_given_up_and_the_run_ends)
 Test(run, trial_timeout_s_key_gives_up_a_silent_worker)
 {
     silent_worker(2, NULL);
+}
+
+/* A worker stopped in its model send (tests/stall_worker.c, rank 1) is
+ * given up after the trial timeout while rank 2 goes on: its trial stays
+ * COMPLETE without a model, and nothing waits for the stalled bytes. */
+Test(run, worker_stalled_in_model_send_holds_nothing_up)
+{
+    const char *study = write_study("stall", 6, "random", "",
+                                    "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
+                                    " \"log\": true}");
+    char *argv[] = {"mpirun", "-np", "1",         PT_BIN, "run", (char *)study, "--trial-timeout",
+                    "1",      ":",   "-np",       "1",    PT_STALL_WORKER,     "4",
+                    ":",      "-np", "1",         PT_BIN, "run", (char *)study, NULL};
+    pid_t pid = job_start(argv);
+    int rc = job_wait(pid, "err1", 60);
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    char err[1 << 15];
+    slurp("err1", err, sizeof err);
+    cr_assert_geq(rc, 0, "the run hung:\n%s", err);
+    cr_assert_not_null(strstr(err, "sent none of its 4096 bytes"), "%s", err);
+    /* Back before the study ended (a slow machine): then it is not lost. */
+    int back = strstr(err, "is back") != NULL;
+    cr_expect_eq(rc, back ? 0 : 1, "%s", err);
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 6, "%s", err);
+    cr_expect_geq(q_int(db, "SELECT COUNT(*) FROM trial_values WHERE value=0.25"), 1);
+    sqlite3_close(db);
 }
 
 /* Resuming with another search space is refused (exit 2, the DB unchanged)
