@@ -404,7 +404,7 @@ static int ranks_ended(pid_t mpirun)
 }
 
 /* Waits up to limit_s for the job of mpirun (stderr in tmpdir/errname) to
- * end; its exit code, or -1 when it is still running.
+ * end; its exit code, or -1 when it was still running (then it is killed).
  *
  * Open MPI 4.1 with Debian's PMIx: after a job that mpirun ended itself (a
  * rank exited non-zero, the others were killed), mpirun deadlocks now and
@@ -429,6 +429,8 @@ static int job_wait(pid_t mpirun, const char *errname, double limit_s)
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
+    kill(mpirun, SIGKILL);
+    waitpid(mpirun, NULL, 0);
     return -1;
 }
 
@@ -476,10 +478,6 @@ static void silent_worker(int key, const char *flag)
     kill(w, SIGSTOP);
     int code = job_wait(pid, "err1", 60);
     kill(w, SIGCONT);
-    if (code < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
     char err[1 << 15];
     slurp("err1", err, sizeof err);
     cr_assert_geq(code, 0, "the run hung:\n%s", err);
@@ -523,10 +521,6 @@ Test(run, worker_stalled_in_model_send_holds_nothing_up)
                     ":",      "-np", "1",         PT_BIN, "run", (char *)study, NULL};
     pid_t pid = job_start(argv);
     int rc = job_wait(pid, "err1", 60);
-    if (rc < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
     char err[1 << 15];
     slurp("err1", err, sizeof err);
     cr_assert_geq(rc, 0, "the run hung:\n%s", err);
