@@ -120,34 +120,56 @@ pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
     return PT_OK;
 }
 
-/* Receives the matched binary message m of count bytes into *bytes. */
-static pt_status recv_bytes(MPI_Message *m, int count, void **bytes, size_t *len, pt_err *err)
+/* Starts the receive of the matched binary message m of count bytes. */
+static pt_status start_bytes(MPI_Message *m, int count, proto_bytes_in *in, pt_err *err)
 {
-    void *b = malloc(count > 0 ? (size_t)count : 1);
-    if (!b) {
+    in->len = count > 0 ? (size_t)count : 0;
+    in->buf = malloc(in->len ? in->len : 1);
+    in->req = MPI_REQUEST_NULL;
+    if (!in->buf) {
         MPI_Mrecv(NULL, 0, MPI_BYTE, m, MPI_STATUS_IGNORE); /* truncates: dropped */
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory receiving %d bytes", count);
     }
-    int rc = MPI_Mrecv(b, count, MPI_BYTE, m, MPI_STATUS_IGNORE);
+    int rc = MPI_Imrecv(in->buf, count, MPI_BYTE, m, &in->req);
     if (rc != MPI_SUCCESS) {
-        free(b);
+        free(in->buf);
+        in->buf = NULL;
         char why[MPI_MAX_ERROR_STRING];
         mpi_reason(rc, why);
         return pt_fail(err, PT_ERR_IO, "protocol: receiving model: %s", why);
     }
-    *bytes = b;
-    *len = (size_t)count;
     return PT_OK;
+}
+
+int proto_bytes_test(proto_bytes_in *in)
+{
+    int done = 0;
+    if (in->req == MPI_REQUEST_NULL)
+        return in->buf ? 1 : -1;
+    if (MPI_Test(&in->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+        free(in->buf);
+        in->buf = NULL;
+        in->req = MPI_REQUEST_NULL;
+        return -1;
+    }
+    return done;
+}
+
+void proto_bytes_release(proto_bytes_in *in)
+{
+    if (in->req == MPI_REQUEST_NULL)
+        free(in->buf);
+    in->buf = NULL;
 }
 
 pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err)
 {
-    return proto_poll_bytes(comm, source, tag, msg, src, tag_out, NULL, NULL, err);
+    return proto_poll_bytes(comm, source, tag, msg, src, tag_out, NULL, err);
 }
 
 pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src,
-                           int *tag_out, void **bytes, size_t *len, pt_err *err)
+                           int *tag_out, proto_bytes_in *in, pt_err *err)
 {
     *msg = NULL;
     int flag = 0, count = 0;
@@ -164,15 +186,18 @@ pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int 
         return PT_ERR_STOPPED;
     if (rc == MPI_SUCCESS && s.MPI_TAG == MSG_MODEL) {
         MPI_Get_count(&s, MPI_BYTE, &count);
-        void *junk = NULL;
-        size_t n = 0;
-        pt_status st = recv_bytes(&m, count, bytes ? bytes : &junk, len ? len : &n, err);
-        free(junk);
-        if (st != PT_OK || !bytes)
+        if (!in) { /* nobody here expects one (a worker): dropped */
+            proto_bytes_in junk;
+            pt_status st = start_bytes(&m, count, &junk, err);
+            if (st == PT_OK)
+                MPI_Wait(&junk.req, MPI_STATUS_IGNORE);
+            proto_bytes_release(&junk);
             return st == PT_OK ? PT_ERR_STOPPED : st;
+        }
+        pt_status st = start_bytes(&m, count, in, err);
         *src = s.MPI_SOURCE;
         *tag_out = MSG_MODEL;
-        return PT_OK;
+        return st;
     }
     if (rc == MPI_SUCCESS)
         rc = MPI_Get_count(&s, MPI_CHAR, &count);

@@ -95,12 +95,32 @@ void proto_outbox_close(proto_outbox *box, double timeout_s);
 pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err);
 
+/* A binary message being received: MPI_Imrecv into buf. A sender stopped
+ * in the middle of a large send (rendezvous: the data moves only as both
+ * sides progress) would hold a blocking receive forever; this one is tested
+ * between other work instead, and its owner gives up on it by time. */
+typedef struct {
+    MPI_Request req;
+    void *buf;
+    size_t len;
+} proto_bytes_in;
+
 /* As proto_poll, but a "model" message is handed over: PT_OK with *msg
- * NULL, *tag_out MSG_MODEL, and its bytes in *bytes (the caller's, free)
- * and *len. One poll for everything keeps the bytes from being matched, and
- * dropped, by a wildcard receive that polls for the JSON messages. */
+ * NULL, *tag_out MSG_MODEL, *src, and its receive started in *in (finish it
+ * with proto_bytes_test). One poll for everything keeps the bytes from being
+ * matched, and dropped, by a wildcard receive that polls for the JSON
+ * messages. */
 pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src,
-                           int *tag_out, void **bytes, size_t *len, pt_err *err);
+                           int *tag_out, proto_bytes_in *in, pt_err *err);
+
+/* 1 when in's bytes have all arrived (in->buf, in->len), 0 while they are on
+ * their way, -1 on an MPI error (buf freed). */
+int proto_bytes_test(proto_bytes_in *in);
+
+/* Frees in's buffer once its receive is over. One that never ended (its
+ * sender given up) keeps its buffer: MPI may still write into it, and the
+ * process ends soon after (see cli/cmd_run.c). */
+void proto_bytes_release(proto_bytes_in *in);
 
 /* As proto_poll, but waits up to timeout_s (< 0: forever) sleeping with
  * back-off between polls. PT_ERR_STOPPED on timeout. */

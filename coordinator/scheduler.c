@@ -52,6 +52,8 @@ typedef struct {
     size_t model_len;         /* W_MODEL: the bytes announced by the result */
     int model_complete;       /* W_MODEL: the trial ended COMPLETE (else never kept) */
     double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
+    proto_bytes_in in;        /* model bytes being received, when receiving */
+    int receiving;
 } wslot;
 
 typedef struct {
@@ -469,12 +471,10 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     return st;
 }
 
-/* Model bytes from rank src: kept if they are the ones its slot waits for
- * (a worker given up as lost may still send some: they are dropped). */
+/* Model bytes from rank src, all arrived: kept if they are the ones its slot
+ * waits for (a worker given up as lost may still send some: dropped). */
 static void on_model(sched *s, int src, const void *bytes, size_t len)
 {
-    if (src < 1 || src > s->n_workers)
-        return;
     wslot *w = &s->w[src];
     if (w->state == W_LOST) { /* given up in this send: its trial stays as recorded */
         if (!s->o->quiet)
@@ -499,6 +499,42 @@ static void on_model(sched *s, int src, const void *bytes, size_t len)
         fprintf(stderr, "trial %d: model not kept: %s\n", w->number, merr.msg);
 }
 
+/* Model bytes whose receive has started: they are finished here, between
+ * other work, never waited for (see proto_bytes_in). */
+static void start_model(sched *s, int src, const proto_bytes_in *in)
+{
+    if (src < 1 || src > s->n_workers) {
+        proto_bytes_in junk = *in;
+        proto_bytes_release(&junk);
+        return;
+    }
+    wslot *w = &s->w[src];
+    if (w->receiving) /* an earlier one that never ended: MPI keeps its buffer */
+        proto_bytes_release(&w->in);
+    w->in = *in;
+    w->receiving = 1;
+}
+
+static void finish_models(sched *s)
+{
+    for (int r = 1; r <= s->n_workers; r++) {
+        wslot *w = &s->w[r];
+        int done = w->receiving ? proto_bytes_test(&w->in) : 0;
+        if (done == 0)
+            continue;
+        w->receiving = 0;
+        if (done > 0)
+            on_model(s, r, w->in.buf, w->in.len);
+        else if (w->state == W_MODEL && !s->o->quiet)
+            fprintf(stderr, "trial %d: model not kept: MPI failed receiving it\n", w->number);
+        if (done < 0 && w->state == W_MODEL) {
+            w->state = W_IDLE;
+            s->awaiting_models--;
+        }
+        proto_bytes_release(&w->in);
+    }
+}
+
 /* Gives up trials whose worker has been silent too long; returns live workers. */
 static int heartbeat(sched *s, pt_err *err, pt_status *st)
 {
@@ -520,7 +556,7 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
         if (w->state == W_MODEL && now - w->t_last > s->trial_timeout_s) {
             if (!s->o->quiet)
                 fprintf(stderr,
-                        "trial %d: model not kept: worker %d sent none of its %zu bytes in %.0f s"
+                        "trial %d: model not kept: worker %d did not deliver its %zu bytes in %.0f s"
                         " (trial_timeout_s); worker considered lost\n",
                         w->number, r, w->model_len, now - w->t_last);
             w->state = W_LOST;
@@ -543,27 +579,25 @@ static pt_status loop(sched *s, pt_err *err)
         int got = 0;
         while (st == PT_OK) {
             cJSON *msg = NULL;
-            void *bytes = NULL;
-            size_t len = 0;
+            proto_bytes_in in;
             int src = 0, tag = 0;
-            st = proto_poll_bytes(s->comm, MPI_ANY_SOURCE, MPI_ANY_TAG, &msg, &src, &tag, &bytes,
-                                  &len, err);
+            st = proto_poll_bytes(s->comm, MPI_ANY_SOURCE, MPI_ANY_TAG, &msg, &src, &tag, &in, err);
             if (st == PT_ERR_STOPPED) {
                 st = PT_OK;
                 break;
             }
             if (st == PT_OK && tag == MSG_MODEL)
-                on_model(s, src, bytes, len);
+                start_model(s, src, &in);
             else if (st == PT_OK)
                 st = on_message(s, src, tag, msg, err);
             cJSON_Delete(msg);
-            free(bytes);
             got++;
             if (got % 64 == 0 && (st = dispatch(s, err)) != PT_OK)
                 break; /* keep workers fed during a long burst */
         }
         if (st != PT_OK)
             return st;
+        finish_models(s);
         int live = heartbeat(s, err, &st);
         if (st != PT_OK)
             return st;
@@ -664,8 +698,11 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     sum->finished = s.finished;
     sum->failed = s.failed;
     sum->wall_s = pt_now() - s.t0;
-    for (int r = 1; s.w && r <= s.n_workers; r++)
+    for (int r = 1; s.w && r <= s.n_workers; r++) {
         sum->lost += s.w[r].state == W_LOST;
+        if (s.w[r].receiving)
+            proto_bytes_release(&s.w[r].in);
+    }
     if (s.sm)
         sampler_free(s.sm);
     pruner_free(s.pr);

@@ -2,11 +2,14 @@
  * stall_worker.c — a worker rank that stops in the middle of its answer, for
  * test_run.c: launched beside `prunetune run` in one mpirun (MPMD), it speaks
  * the protocol (coordinator/protocol.h) as worker/worker.c does, but after
- * its first result, which announces model bytes, it sends nothing for
- * STALL_S seconds (argv[1]). That is a worker stopped during its model send,
- * a window of a few ms in a real one, made certain here.
+ * its first result, which announces 1 MiB of model, it starts sending them
+ * (MPI_Isend) and then makes no MPI call for STALL_S seconds (argv[1]).
+ * Over TCP (the test runs the job with btl self,tcp) a message that size
+ * goes by rendezvous: the receiver sees it coming, but the data moves only
+ * as the sender progresses. That is a worker stopped in its model send, a
+ * window of a few ms in a real one, made certain here.
  *
- * Afterwards it sends the bytes and answers every trial at once (no model)
+ * Afterwards it completes the send and answers every trial at once (no model)
  * until "exit", or until it has heard nothing for 3 s (a worker given up as
  * lost gets no "exit" when the study ends before it is back).
  */
@@ -18,7 +21,7 @@
 
 #include "protocol.h"
 
-#define MODEL_LEN 4096
+#define MODEL_LEN (1 << 20)
 
 static int answer(MPI_Comm comm, const cJSON *trial, int model_len)
 {
@@ -53,11 +56,13 @@ int main(int argc, char **argv)
         if (proto_wait(comm, 0, MPI_ANY_TAG, first ? 30 : 3, &msg, &src, &tag, &err) != PT_OK)
             break;
         if (tag == MSG_TRIAL && first) {
-            ok = answer(comm, msg, MODEL_LEN);
+            static unsigned char model[MODEL_LEN];
+            MPI_Request req = MPI_REQUEST_NULL;
+            ok = answer(comm, msg, MODEL_LEN) &&
+                 MPI_Isend(model, MODEL_LEN, MPI_BYTE, 0, MSG_MODEL, comm, &req) == MPI_SUCCESS;
             struct timespec ts = {(time_t)stall_s, (long)((stall_s - (time_t)stall_s) * 1e9)};
             nanosleep(&ts, NULL);
-            static unsigned char model[MODEL_LEN];
-            ok = ok && proto_send_bytes(comm, 0, MSG_MODEL, model, sizeof model, &err) == PT_OK;
+            ok = ok && MPI_Wait(&req, MPI_STATUS_IGNORE) == MPI_SUCCESS;
             first = 0;
         } else if (tag == MSG_TRIAL) {
             ok = answer(comm, msg, 0);

@@ -489,7 +489,7 @@ static void silent_worker(int key, const char *flag)
     sqlite3 *db = db_open();
     int lost = q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
                          " WHERE t.state='FAIL' AND m.fail_reason LIKE '%considered lost%'");
-    int in_model = strstr(err, "sent none of its") != NULL;
+    int in_model = strstr(err, "did not deliver its") != NULL;
     cr_expect_eq(lost, in_model ? 0 : 1, "%s", err);
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 6 - lost);
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='RUNNING'"), 0);
@@ -508,23 +508,24 @@ Test(run, trial_timeout_s_key_gives_up_a_silent_worker)
     silent_worker(2, NULL);
 }
 
-/* A worker stopped in its model send (tests/stall_worker.c, rank 1) is
- * given up after the trial timeout while rank 2 goes on: its trial stays
- * COMPLETE without a model, and nothing waits for the stalled bytes. */
+/* A worker stopped in its model send (tests/stall_worker.c, rank 1, halfway
+ * through a TCP rendezvous) is given up after the trial timeout while rank 2
+ * goes on: its trial stays COMPLETE without a model, and nothing waits for
+ * the stalled bytes. */
 Test(run, worker_stalled_in_model_send_holds_nothing_up)
 {
     const char *study = write_study("stall", 6, "random", "",
                                     "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
                                     " \"log\": true}");
-    char *argv[] = {"mpirun", "-np", "1",         PT_BIN, "run", (char *)study, "--trial-timeout",
-                    "1",      ":",   "-np",       "1",    PT_STALL_WORKER,     "4",
-                    ":",      "-np", "1",         PT_BIN, "run", (char *)study, NULL};
+    char *argv[] = {"mpirun", "--mca", "btl", "self,tcp", "-np", "1", PT_BIN, "run", (char *)study,
+                    "--trial-timeout", "1", ":", "-np", "1", PT_STALL_WORKER, "4", ":", "-np", "1",
+                    PT_BIN, "run", (char *)study, NULL};
     pid_t pid = job_start(argv);
     int rc = job_wait(pid, "err1", 60);
     char err[1 << 15];
     slurp("err1", err, sizeof err);
     cr_assert_geq(rc, 0, "the run hung:\n%s", err);
-    cr_assert_not_null(strstr(err, "sent none of its 4096 bytes"), "%s", err);
+    cr_assert_not_null(strstr(err, "did not deliver its 1048576 bytes"), "%s", err);
     /* Back before the study ended (a slow machine): then it is not lost. */
     int back = strstr(err, "is back") != NULL;
     cr_expect_eq(rc, back ? 0 : 1, "%s", err);
