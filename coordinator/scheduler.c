@@ -33,6 +33,7 @@
 #include "models.h"
 #include "protocol.h"
 #include "pruner.h"
+#include "runlock.h"
 #include "sampler.h"
 #include "store.h"
 #include "store_impl.h"
@@ -648,7 +649,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     s.sc = sc;
     s.o = o;
     s.t0 = pt_now();
-    int size = 1, created = 0, interrupted = 0;
+    int size = 1, created = 0, interrupted = 0, lock = -1;
     MPI_Comm_size(comm, &size);
     s.n_workers = size - 1;
     pt_status st = PT_OK;
@@ -658,6 +659,9 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = pt_fail(err, PT_ERR_NOMEM, "scheduler: out of memory");
     if (st == PT_OK)
         st = store_open(&s.db, sc->storage, 0, err);
+    /* Before the study is touched: a live run's RUNNING trials are not orphans. */
+    if (st == PT_OK)
+        st = runlock_take(sc->storage, sc->name, &lock, err);
     if (st == PT_OK)
         st = store_study_open(s.db, sc, o->force, &s.study_id, &created, err);
     if (st == PT_OK && !created)
@@ -682,7 +686,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = pt_fail(err, rc.st, "%s", rc.err.msg);
     /* Trials dead runs left RUNNING are FAIL now: they are sampled again
      * rather than counted. */
-    s.done_before = rc.counted - (created ? 0 : count_orphans(s.db, s.study_id));
+    s.done_before = rc.counted - (created || st != PT_OK ? 0 : count_orphans(s.db, s.study_id));
     if (st == PT_OK && !o->quiet && !created)
         fprintf(stderr, "resuming study '%s' in %s: %d trials done, %d interrupted ones failed\n",
                 sc->name, sc->storage, s.done_before, interrupted);
@@ -709,6 +713,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     models_free(s.keep);
     if (s.db)
         store_close(s.db);
+    runlock_release(lock);
     free(s.w);
     return st;
 }

@@ -535,6 +535,37 @@ Test(run, worker_stalled_in_model_send_holds_nothing_up)
     sqlite3_close(db);
 }
 
+/* A second run of a study that is running is refused (exit 2, "is being
+ * run by pid") and takes nothing from the first: none of its live trials is
+ * failed as interrupted, and it finishes every trial. */
+Test(run, second_run_of_a_running_study_is_refused)
+{
+    const char *study = write_study("twice", 8, "random", "", space_default);
+    snprintf(cmd, sizeof cmd,
+             "sed -i 's/\"limit\": 300/\"limit\": 5000/; s/\"epochs\": 2/\"epochs\": 5/;"
+             " s/\"hidden\": \\[32\\]/\"hidden\": [300, 100]/' '%s'",
+             study); /* ~1 s a trial, so the first run outlasts the second's start */
+    cr_assert_eq(system(cmd), 0);
+    char *argv[] = {PT_BIN, "run", (char *)study, "--workers", "1", NULL};
+    pid_t first = job_start(argv);
+    for (int i = 0; i < 600 && count_complete() < 1; i++) {
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 1 --quiet", PT_BIN, study);
+    int code = sh(cmd);
+    char err[4096];
+    slurp("err", err, sizeof err);
+    int wst = 0;
+    waitpid(first, &wst, 0);
+    cr_expect_eq(code, 2, "%s", err);
+    char want[64];
+    snprintf(want, sizeof want, "is being run by pid %d", (int)first);
+    cr_expect_not_null(strstr(err, want), "%s", err);
+    cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "the first run: status %d", wst);
+    check_study(8, 0);
+}
+
 /* Resuming with another search space is refused (exit 2, the DB unchanged)
  * unless --force. */
 Test(run, changed_space_needs_force)
