@@ -168,8 +168,8 @@ pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, 
     return proto_poll_bytes(comm, source, tag, msg, src, tag_out, NULL, err);
 }
 
-pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src,
-                           int *tag_out, proto_bytes_in *in, pt_err *err)
+pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+                           proto_bytes_in *in, pt_err *err)
 {
     *msg = NULL;
     int flag = 0, count = 0;

@@ -110,8 +110,8 @@ typedef struct {
  * with proto_bytes_test). One poll for everything keeps the bytes from being
  * matched, and dropped, by a wildcard receive that polls for the JSON
  * messages. */
-pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src,
-                           int *tag_out, proto_bytes_in *in, pt_err *err);
+pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+                           proto_bytes_in *in, pt_err *err);
 
 /* 1 when in's bytes have all arrived (in->buf, in->len), 0 while they are on
  * their way, -1 on an MPI error (buf freed). */

@@ -27,7 +27,8 @@ pt_status runlock_take(const char *storage, const char *study, int *fd, pt_err *
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (*fd < 0)
         return pt_fail(err, PT_ERR_IO, "%s: cannot open the run lock: %s", path, strerror(errno));
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = name_offset(study), .l_len = 1};
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = name_offset(study), .l_len = 1};
     if (fcntl(*fd, F_SETLK, &fl) == 0)
         return PT_OK;
     int e = errno;

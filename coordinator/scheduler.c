@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "models.h"
@@ -35,50 +34,10 @@
 #include "pruner.h"
 #include "runlock.h"
 #include "sampler.h"
+#include "sched_impl.h"
 #include "store.h"
 #include "store_impl.h"
 #include "sysinfo.h"
-
-/* W_MODEL: the trial is recorded, its model bytes are on their way (the
- * worker is in its blocking send of them and takes no trial until then). */
-enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_MODEL, W_LOST };
-
-typedef struct {
-    int state;
-    int trial_id, number;
-    study_point point;
-    double t_start, t_last;
-    int have_last, stop_sent; /* the pruner's view of the trial */
-    double last_value;        /* its last reported value: a PRUNED trial's value */
-    size_t model_len;         /* W_MODEL: the bytes announced by the result */
-    int model_complete;       /* W_MODEL: the trial ended COMPLETE (else never kept) */
-    double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
-    proto_bytes_in in;        /* model bytes being received, when receiving */
-    int receiving;
-} wslot;
-
-typedef struct {
-    MPI_Comm comm;
-    const study_config *sc;
-    const sched_opts *o;
-    store *db;
-    sampler *sm;
-    pruner *pr;
-    models *keep; /* the best trials' model files */
-    double trial_timeout_s;
-    int study_id;
-    int n_workers; /* ranks 1..n_workers */
-    wslot *w;      /* indexed by rank; w[0] unused */
-    int next_number;
-    int done_before; /* finished trials that count toward the budget, from earlier runs */
-    int started, finished, failed, running;
-    int awaiting_models; /* slots in W_MODEL */
-    int exhausted; /* the sampler has nothing left */
-    double t0;
-    int have_best, best_number;
-    double best_value;
-    proto_outbox out; /* trial messages on their way */
-} sched;
 
 void sched_opts_default(sched_opts *o)
 {
@@ -185,43 +144,6 @@ static int count_orphans(store *st, int study_id)
     return n;
 }
 
-/* "prune.schedule=gradual reg.l2=1.2e-05": the sampled params, for humans. */
-static void params_summary(const study_config *sc, const study_point *p, char *buf, size_t cap)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < sc->n_params && n + 1 < cap; i++) {
-        if (!p->present[i])
-            continue;
-        const study_param *q = &sc->param[i];
-        int k = (int)p->value[i];
-        if (q->kind == PARAM_CAT && k >= 0 && k < q->n_choices) {
-            /* choices are JSON texts: show "gradual" as gradual */
-            const char *c = q->choices[k];
-            int len = (int)strlen(c), quoted = len >= 2 && c[0] == '"';
-            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%.*s", n ? " " : "", q->name,
-                                  quoted ? len - 2 : len, c + quoted);
-        } else
-            n +=
-                (size_t)snprintf(buf + n, cap - n, "%s%s=%.4g", n ? " " : "", q->name, p->value[i]);
-    }
-}
-
-static void progress(const sched *s, int number, const study_point *p, trial_state st,
-                     const double *values, double sparsity, double elapsed, const char *why)
-{
-    if (s->o->quiet)
-        return;
-    char ps[512];
-    params_summary(s->sc, p, ps, sizeof ps);
-    if (st == TRIAL_FAIL) {
-        fprintf(stderr, "trial %4d  FAIL      %6.1fs  %s  (%s)\n", number, elapsed, ps, why);
-        return;
-    }
-    fprintf(stderr, "trial %4d  %-8s  %s %.4f  sparsity %.3f  %6.1fs  %s\n", number,
-            trial_state_name(st), s->sc->obj[0].name, values[0], sparsity, elapsed, ps);
-}
-
 static int budget_left(const sched *s)
 {
     if (s->exhausted)
@@ -229,28 +151,6 @@ static int budget_left(const sched *s)
     if (s->sc->timeout_s > 0 && pt_now() - s->t0 >= s->sc->timeout_s)
         return 0;
     return s->sc->n_trials <= 0 || s->done_before + s->started < s->sc->n_trials;
-}
-
-static void status_line(const sched *s)
-{
-    if (s->o->quiet)
-        return;
-    double el = pt_now() - s->t0, eta = -1;
-    int total = s->sc->n_trials, done = s->done_before + s->finished;
-    char best[160] = "none yet", of[32] = "", etas[32] = "?";
-    if (s->have_best)
-        snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,
-                 s->best_value);
-    if (total > 0)
-        snprintf(of, sizeof of, "/%d", total);
-    if (total > 0 && s->finished > 0)
-        eta = el / s->finished * (total - done);
-    if (s->sc->timeout_s > 0 && (eta < 0 || s->sc->timeout_s - el < eta))
-        eta = s->sc->timeout_s > el ? s->sc->timeout_s - el : 0;
-    if (eta >= 0)
-        snprintf(etas, sizeof etas, "%.0fs", eta);
-    fprintf(stderr, "[%6.0fs] %d%s done (%d failed), %d running, best %s, ETA %s\n", el, done, of,
-            s->failed, s->running, best, etas);
 }
 
 /* Records a trial that ended without a result (FAIL) and tells the sampler. */
@@ -266,7 +166,7 @@ static pt_status end_fail(sched *s, int trial_id, int number, const study_point 
         return st;
     s->finished++;
     s->failed++;
-    progress(s, number, p, TRIAL_FAIL, NULL, 0, elapsed, why);
+    sched_progress(s, number, p, TRIAL_FAIL, NULL, 0, elapsed, why);
     return PT_OK;
 }
 
@@ -398,7 +298,8 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
     s->finished++;
     if (ts == TRIAL_COMPLETE)
         note_best(s, w->number, v);
-    progress(s, w->number, &w->point, ts, v, proto_num(metrics, "sparsity", 0), elapsed, NULL);
+    sched_progress(s, w->number, &w->point, ts, v, proto_num(metrics, "sparsity", 0), elapsed,
+                   NULL);
     return PT_OK;
 }
 
@@ -472,70 +373,6 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     return st;
 }
 
-/* Model bytes from rank src, all arrived: kept if they are the ones its slot
- * waits for (a worker given up as lost may still send some: dropped). */
-static void on_model(sched *s, int src, const void *bytes, size_t len)
-{
-    wslot *w = &s->w[src];
-    if (w->state == W_LOST) { /* given up in this send: its trial stays as recorded */
-        if (!s->o->quiet)
-            fprintf(stderr, "worker %d is back (trial %d's model was not kept)\n", src, w->number);
-        w->state = W_IDLE;
-        return;
-    }
-    if (w->state != W_MODEL)
-        return;
-    w->state = W_IDLE;
-    s->awaiting_models--;
-    int kept = 0;
-    pt_err merr = {{0}};
-    pt_status st = PT_OK;
-    if (len != w->model_len)
-        st = pt_fail(&merr, PT_ERR_FORMAT, "%zu bytes arrived, the result announced %zu", len,
-                     w->model_len);
-    else
-        st = models_offer(s->keep, w->trial_id, w->number, w->model_complete ? w->v : NULL, bytes,
-                          len, &kept, &merr);
-    if (st != PT_OK && !s->o->quiet)
-        fprintf(stderr, "trial %d: model not kept: %s\n", w->number, merr.msg);
-}
-
-/* Model bytes whose receive has started: they are finished here, between
- * other work, never waited for (see proto_bytes_in). */
-static void start_model(sched *s, int src, const proto_bytes_in *in)
-{
-    if (src < 1 || src > s->n_workers) {
-        proto_bytes_in junk = *in;
-        proto_bytes_release(&junk);
-        return;
-    }
-    wslot *w = &s->w[src];
-    if (w->receiving) /* an earlier one that never ended: MPI keeps its buffer */
-        proto_bytes_release(&w->in);
-    w->in = *in;
-    w->receiving = 1;
-}
-
-static void finish_models(sched *s)
-{
-    for (int r = 1; r <= s->n_workers; r++) {
-        wslot *w = &s->w[r];
-        int done = w->receiving ? proto_bytes_test(&w->in) : 0;
-        if (done == 0)
-            continue;
-        w->receiving = 0;
-        if (done > 0)
-            on_model(s, r, w->in.buf, w->in.len);
-        else if (w->state == W_MODEL && !s->o->quiet)
-            fprintf(stderr, "trial %d: model not kept: MPI failed receiving it\n", w->number);
-        if (done < 0 && w->state == W_MODEL) {
-            w->state = W_IDLE;
-            s->awaiting_models--;
-        }
-        proto_bytes_release(&w->in);
-    }
-}
-
 /* Gives up trials whose worker has been silent too long; returns live workers. */
 static int heartbeat(sched *s, pt_err *err, pt_status *st)
 {
@@ -556,10 +393,11 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
         }
         if (w->state == W_MODEL && now - w->t_last > s->trial_timeout_s) {
             if (!s->o->quiet)
-                fprintf(stderr,
-                        "trial %d: model not kept: worker %d did not deliver its %zu bytes in %.0f s"
-                        " (trial_timeout_s); worker considered lost\n",
-                        w->number, r, w->model_len, now - w->t_last);
+                fprintf(
+                    stderr,
+                    "trial %d: model not kept: worker %d did not deliver its %zu bytes in %.0f s"
+                    " (trial_timeout_s); worker considered lost\n",
+                    w->number, r, w->model_len, now - w->t_last);
             w->state = W_LOST;
             s->awaiting_models--;
         }
@@ -588,7 +426,7 @@ static pt_status loop(sched *s, pt_err *err)
                 break;
             }
             if (st == PT_OK && tag == MSG_MODEL)
-                start_model(s, src, &in);
+                sched_start_model(s, src, &in);
             else if (st == PT_OK)
                 st = on_message(s, src, tag, msg, err);
             cJSON_Delete(msg);
@@ -598,12 +436,12 @@ static pt_status loop(sched *s, pt_err *err)
         }
         if (st != PT_OK)
             return st;
-        finish_models(s);
+        sched_finish_models(s);
         int live = heartbeat(s, err, &st);
         if (st != PT_OK)
             return st;
         if (pt_now() - last_status >= s->o->status_every_s) {
-            status_line(s);
+            sched_status_line(s);
             last_status = pt_now();
         }
         if (s->running == 0 && s->awaiting_models == 0 && !budget_left(s))
@@ -619,24 +457,6 @@ static pt_status loop(sched *s, pt_err *err)
         }
         proto_pause(idle++);
     }
-}
-
-static void final_report(const sched *s, const study_config *sc)
-{
-    if (s->have_best)
-        printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
-    else
-        printf("best: no trial completed\n");
-    double wall = pt_now() - s->t0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-                 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    printf("study '%s' in %s: %d trials finished in this run (%d failed) in %.2f s"
-           " (%.1f trials/s), %d before; coordinator CPU %.1f%% of a core\n",
-           sc->name, sc->storage, s->finished, s->failed, wall, wall > 0 ? s->finished / wall : 0.0,
-           s->done_before, wall > 0 ? 100 * cpu / wall : 0.0);
-    fflush(stdout);
 }
 
 pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
@@ -693,8 +513,8 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     if (st == PT_OK)
         st = loop(&s, err);
     if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
-        status_line(&s);
-        final_report(&s, sc);
+        sched_status_line(&s);
+        sched_final_report(&s, sc);
     }
     dismiss_live(&s);
     /* A send to a dead process may never complete: give up after a while. */

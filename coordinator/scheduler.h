@@ -16,15 +16,19 @@
  *   "result"       -> the objectives, read from the metrics by name ->
  *                     store_trial_end COMPLETE (PRUNED when stopped, with its
  *                     last reported value as the first objective) + sampler_tell
- *                     -> the model bytes after it, kept when the trial enters
- *                     the best keep_models (models.h)
+ *                     -> the model bytes after it (received without waiting,
+ *                     sched_models.c), kept when the trial enters the best
+ *                     keep_models (models.h)
  *   "fail"         -> store_trial_end FAIL with the reason
  * until n_trials trials are finished, timeout_s has passed (running trials
  * then finish), or the grid is exhausted; then every worker gets "exit".
  *
  * A running trial whose worker sent nothing for trial_timeout_s is FAILED
- * and its worker set aside as lost (taken back if it speaks again); when no
- * worker is left the run stops with a message instead of waiting forever.
+ * and its worker set aside as lost (taken back if it speaks again); a worker
+ * whose model bytes do not arrive within it is set aside the same way, its
+ * trial staying COMPLETE. When no worker is left the run stops with a
+ * message instead of waiting forever. One run per study at a time
+ * (runlock.h): a second one is refused before it touches the study.
  *
  * Waiting never blocks in MPI (see protocol.h): rank 0 sleeps between polls,
  * so it costs well under 5% of a core while workers train.

@@ -466,8 +466,9 @@ static void silent_worker(int key, const char *flag)
              " s/\"seed\": 7,/\"seed\": 7, \"trial_timeout_s\": %d,/' '%s'",
              key, study);
     cr_assert_eq(system(line), 0);
-    char *argv[] = {"mpirun",          "-np", "3", PT_BIN, "run", (char *)study,
-                    flag ? "--trial-timeout" : NULL, (char *)flag, NULL};
+    char *argv[] = {
+        "mpirun",     "-np", "3", PT_BIN, "run", (char *)study, flag ? "--trial-timeout" : NULL,
+        (char *)flag, NULL};
     pid_t pid = job_start(argv);
     for (int i = 0; i < 600 && count_complete() < 1; i++) {
         struct timespec ts = {0, 20000000};
@@ -514,12 +515,15 @@ Test(run, trial_timeout_s_key_gives_up_a_silent_worker)
  * the stalled bytes. */
 Test(run, worker_stalled_in_model_send_holds_nothing_up)
 {
-    const char *study = write_study("stall", 6, "random", "",
-                                    "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
-                                    " \"log\": true}");
-    char *argv[] = {"mpirun", "--mca", "btl", "self,tcp", "-np", "1", PT_BIN, "run", (char *)study,
-                    "--trial-timeout", "1", ":", "-np", "1", PT_STALL_WORKER, "4", ":", "-np", "1",
-                    PT_BIN, "run", (char *)study, NULL};
+    const char *study =
+        write_study("stall", 6, "random", "",
+                    "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
+                    " \"log\": true}");
+    char *argv[] = {"mpirun", "--mca",       "btl", "self,tcp",    "-np",
+                    "1",      PT_BIN,        "run", (char *)study, "--trial-timeout",
+                    "1",      ":",           "-np", "1",           PT_STALL_WORKER,
+                    "4",      ":",           "-np", "1",           PT_BIN,
+                    "run",    (char *)study, NULL};
     pid_t pid = job_start(argv);
     int rc = job_wait(pid, "err1", 60);
     char err[1 << 15];

@@ -1,0 +1,74 @@
+/*
+ * sched_impl.h — the scheduler's state, shared by its files and nothing else:
+ * scheduler.c (the loop, trials, heartbeats, resume), sched_models.c (model
+ * bytes on their way to rank 0) and sched_output.c (what a person reads:
+ * trial lines, status lines, the final report). Not for other modules.
+ */
+#ifndef COORD_SCHED_IMPL_H
+#define COORD_SCHED_IMPL_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "models.h"
+#include "protocol.h"
+#include "pruner.h"
+#include "sampler.h"
+#include "scheduler.h"
+#include "store.h"
+
+/* W_MODEL: the trial is recorded, its model bytes are on their way (the
+ * worker is in its blocking send of them and takes no trial until then). */
+enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_MODEL, W_LOST };
+
+typedef struct {
+    int state;
+    int trial_id, number;
+    study_point point;
+    double t_start, t_last;
+    int have_last, stop_sent;       /* the pruner's view of the trial */
+    double last_value;              /* its last reported value: a PRUNED trial's value */
+    size_t model_len;               /* W_MODEL: the bytes announced by the result */
+    int model_complete;             /* W_MODEL: the trial ended COMPLETE (else never kept) */
+    double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
+    proto_bytes_in in;              /* model bytes being received, when receiving */
+    int receiving;
+} wslot;
+
+typedef struct {
+    MPI_Comm comm;
+    const study_config *sc;
+    const sched_opts *o;
+    store *db;
+    sampler *sm;
+    pruner *pr;
+    models *keep; /* the best trials' model files */
+    double trial_timeout_s;
+    int study_id;
+    int n_workers; /* ranks 1..n_workers */
+    wslot *w;      /* indexed by rank; w[0] unused */
+    int next_number;
+    int done_before; /* finished trials that count toward the budget, from earlier runs */
+    int started, finished, failed, running;
+    int awaiting_models; /* slots in W_MODEL */
+    int exhausted;       /* the sampler has nothing left */
+    double t0;
+    int have_best, best_number;
+    double best_value;
+    proto_outbox out; /* trial messages on their way */
+} sched;
+
+/* One line on stderr for a finished trial (why: a FAIL's reason). */
+void sched_progress(const sched *s, int number, const study_point *p, trial_state st,
+                    const double *values, double sparsity, double elapsed, const char *why);
+/* "[   61s] 3/6 done (0 failed), 1 running, best ..., ETA 61s" on stderr. */
+void sched_status_line(const sched *s);
+/* The best trial, the DB and the run's figures, on stdout. */
+void sched_final_report(const sched *s, const study_config *sc);
+
+/* Model bytes whose receive has started (proto_poll_bytes) from rank src. */
+void sched_start_model(sched *s, int src, const proto_bytes_in *in);
+/* Finishes the model receives that are done; never waits. */
+void sched_finish_models(sched *s);
+
+#endif

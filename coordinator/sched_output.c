@@ -1,0 +1,88 @@
+/*
+ * sched_output.c — what a person watching a study reads (see sched_impl.h):
+ * a line per finished trial and a status line on stderr, the final report
+ * on stdout. Quiet runs keep only the final report.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "sched_impl.h"
+#include "sysinfo.h"
+
+/* "prune.schedule=gradual reg.l2=1.2e-05": the sampled params, for humans. */
+static void params_summary(const study_config *sc, const study_point *p, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < sc->n_params && n + 1 < cap; i++) {
+        if (!p->present[i])
+            continue;
+        const study_param *q = &sc->param[i];
+        int k = (int)p->value[i];
+        if (q->kind == PARAM_CAT && k >= 0 && k < q->n_choices) {
+            /* choices are JSON texts: show "gradual" as gradual */
+            const char *c = q->choices[k];
+            int len = (int)strlen(c), quoted = len >= 2 && c[0] == '"';
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%.*s", n ? " " : "", q->name,
+                                  quoted ? len - 2 : len, c + quoted);
+        } else
+            n +=
+                (size_t)snprintf(buf + n, cap - n, "%s%s=%.4g", n ? " " : "", q->name, p->value[i]);
+    }
+}
+
+void sched_progress(const sched *s, int number, const study_point *p, trial_state st,
+                    const double *values, double sparsity, double elapsed, const char *why)
+{
+    if (s->o->quiet)
+        return;
+    char ps[512];
+    params_summary(s->sc, p, ps, sizeof ps);
+    if (st == TRIAL_FAIL) {
+        fprintf(stderr, "trial %4d  FAIL      %6.1fs  %s  (%s)\n", number, elapsed, ps, why);
+        return;
+    }
+    fprintf(stderr, "trial %4d  %-8s  %s %.4f  sparsity %.3f  %6.1fs  %s\n", number,
+            trial_state_name(st), s->sc->obj[0].name, values[0], sparsity, elapsed, ps);
+}
+
+void sched_status_line(const sched *s)
+{
+    if (s->o->quiet)
+        return;
+    double el = pt_now() - s->t0, eta = -1;
+    int total = s->sc->n_trials, done = s->done_before + s->finished;
+    char best[160] = "none yet", of[32] = "", etas[32] = "?";
+    if (s->have_best)
+        snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,
+                 s->best_value);
+    if (total > 0)
+        snprintf(of, sizeof of, "/%d", total);
+    if (total > 0 && s->finished > 0)
+        eta = el / s->finished * (total - done);
+    if (s->sc->timeout_s > 0 && (eta < 0 || s->sc->timeout_s - el < eta))
+        eta = s->sc->timeout_s > el ? s->sc->timeout_s - el : 0;
+    if (eta >= 0)
+        snprintf(etas, sizeof etas, "%.0fs", eta);
+    fprintf(stderr, "[%6.0fs] %d%s done (%d failed), %d running, best %s, ETA %s\n", el, done, of,
+            s->failed, s->running, best, etas);
+}
+
+void sched_final_report(const sched *s, const study_config *sc)
+{
+    if (s->have_best)
+        printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
+    else
+        printf("best: no trial completed\n");
+    double wall = pt_now() - s->t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    printf("study '%s' in %s: %d trials finished in this run (%d failed) in %.2f s"
+           " (%.1f trials/s), %d before; coordinator CPU %.1f%% of a core\n",
+           sc->name, sc->storage, s->finished, s->failed, wall, wall > 0 ? s->finished / wall : 0.0,
+           s->done_before, wall > 0 ? 100 * cpu / wall : 0.0);
+    fflush(stdout);
+}
