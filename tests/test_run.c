@@ -453,29 +453,66 @@ static pid_t job_start(char *const argv[])
  * its trial is FAIL "considered lost", the other worker finishes the study,
  * and the run ends by itself with exit 1 and a clear message instead of
  * hanging. key: the study's trial_timeout_s; flag: --trial-timeout or NULL. */
-static void silent_worker(int key, const char *flag)
+/* The pid of a worker a laptop-mode run (pid coordinator) spawned, or 0. */
+static pid_t spawned_worker(pid_t coordinator)
+{
+    char cmdline[96];
+    /* anchored, so the shell running pgrep does not match itself */
+    snprintf(cmdline, sizeof cmdline, "pgrep -n -f '^[^ ]*prunetune worker --parent-pid %d'",
+             (int)coordinator);
+    FILE *p = popen(cmdline, "r");
+    int pid = 0;
+    if (p && fscanf(p, "%d", &pid) != 1)
+        pid = 0;
+    if (p)
+        pclose(p);
+    return pid;
+}
+
+/* Whether process pid is gone (or a zombie) within 10 s. */
+static int gone(pid_t pid)
+{
+    for (int i = 0; i < 100; i++) {
+        char path[64], state = 0;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        int ok = f && fscanf(f, "%*d (%*[^)]) %c", &state) == 1;
+        if (f)
+            fclose(f);
+        if (!ok || state == 'Z')
+            return 1;
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static void silent_worker(int key, const char *flag, int laptop)
 {
     const char *study =
         write_study("lost", 6, "random", "",
                     "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
                     " \"log\": true}");
-    /* longer trials: 3,000 rows, 4 epochs */
+    /* longer trials (~1 s): the worker is stopped while the study has work left */
     char line[4096];
     snprintf(line, sizeof line,
-             "sed -i 's/\"limit\": 300/\"limit\": 3000/; s/\"epochs\": 2/\"epochs\": 4/;"
+             "sed -i 's/\"limit\": 300/\"limit\": 5000/; s/\"epochs\": 2/\"epochs\": 5/;"
+             " s/\"hidden\": \\[32\\]/\"hidden\": [300, 100]/;"
              " s/\"seed\": 7,/\"seed\": 7, \"trial_timeout_s\": %d,/' '%s'",
              key, study);
     cr_assert_eq(system(line), 0);
     char *argv[] = {
         "mpirun",     "-np", "3", PT_BIN, "run", (char *)study, flag ? "--trial-timeout" : NULL,
         (char *)flag, NULL};
-    pid_t pid = job_start(argv);
+    char *argv_laptop[] = {PT_BIN,       "run", (char *)study, "--workers", "2", "--trial-timeout",
+                           (char *)flag, NULL};
+    pid_t pid = job_start(laptop ? argv_laptop : argv);
     for (int i = 0; i < 600 && count_complete() < 1; i++) {
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
     }
-    pid_t w = rank_pid(pid, 2);
-    cr_assert_gt(w, 0, "rank 2 not found");
+    pid_t w = laptop ? spawned_worker(pid) : rank_pid(pid, 2);
+    cr_assert_gt(w, 0, "the worker to stop was not found");
     kill(w, SIGSTOP);
     int code = job_wait(pid, "err1", 60);
     kill(w, SIGCONT);
@@ -484,6 +521,7 @@ static void silent_worker(int key, const char *flag)
     cr_assert_geq(code, 0, "the run hung:\n%s", err);
     cr_expect_eq(code, 1, "%s", err);
     cr_expect_not_null(strstr(err, "worker(s) lost"), "%s", err);
+    cr_expect(gone(w), "the stopped worker %d outlived the run", (int)w);
     /* Rank 2 was stopped either in a trial (or waiting for one), which then
      * ends FAIL, or in the send of its last model (a few ms of each trial,
      * but CI hit it), which leaves that trial COMPLETE without its model. */
@@ -500,13 +538,19 @@ static void silent_worker(int key, const char *flag)
 /* The flag wins over the key (600 s would hang the test)... */
 Test(run, silent_worker_is_given_up_and_the_run_ends)
 {
-    silent_worker(600, "2");
+    silent_worker(600, "2", 0);
+}
+
+/* Without mpirun too: the spawned workers end with the run. */
+Test(run, laptop_run_gives_up_a_silent_worker)
+{
+    silent_worker(600, "2", 1);
 }
 
 /* ...and the key over the default of 600 s. */
 Test(run, trial_timeout_s_key_gives_up_a_silent_worker)
 {
-    silent_worker(2, NULL);
+    silent_worker(2, NULL, 0);
 }
 
 /* A worker stopped in its model send (tests/stall_worker.c, rank 1, halfway
