@@ -4,7 +4,7 @@
  * A trial is fully described by its JSON (data + network + training + seed):
  * the same JSON gives the same result through `prunetune train` and, later,
  * through a search worker. Every key has one definition, in the key table of
- * config.c, mirrored for users by schemas/train.schema.json.
+ * config_keys.c, mirrored for users by schemas/train.schema.json.
  *
  * Parsing starts from pt_config_defaults() and overrides the keys present.
  * Unknown keys, wrong types and out-of-range values are errors whose message
