@@ -155,7 +155,9 @@ static char *slurp(const char *path)
 static int run_report(const char *args)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' report %s 2>'%s'", PT_BIN, args, errpath);
+    if (snprintf(cmd, sizeof cmd, "'%s' report %s 2>'%s'", PT_BIN, args, errpath) >=
+        (int)sizeof cmd)
+        return -1;
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
