@@ -326,6 +326,26 @@ static pt_status check_across(const parse_ctx *x)
     }
     if (p->schedule == PT_PRUNE_ITERATIVE && p->rewind_epoch > t->epochs)
         return cross_error(x, "prune.rewind_epoch", "an epoch <= train.epochs", p->rewind_epoch);
+    const pt_layer_values *ls = &p->layer_sparsity;
+    if (ls->n != 0 && p->granularity == PT_GRAN_GLOBAL)
+        return pt_fail(x->err, PT_ERR_CONFIG,
+                       "%s: prune.layer_sparsity: not with prune.granularity \"global\" (one "
+                       "threshold for all layers); use \"layer\"",
+                       x->src);
+    if (ls->n != 0 && !(p->sparsity > 0))
+        return cross_error(x, "prune.sparsity",
+                           "a number > 0 (the schedule runs on it with prune.layer_sparsity)",
+                           p->sparsity);
+    int pruned = p->granularity == PT_GRAN_FILTER   ? n_conv
+                 : p->granularity == PT_GRAN_NEURON ? nh
+                                                    : nh + (p->prune_output ? 1 : 0);
+    if (ls->n > 0 && ls->n != pruned) {
+        snprintf(what, sizeof what, "%d fractions, one per %s", pruned,
+                 p->granularity == PT_GRAN_FILTER   ? "conv layer"
+                 : p->granularity == PT_GRAN_NEURON ? "hidden layer"
+                                                    : "pruned weight layer");
+        return cross_error(x, "prune.layer_sparsity", what, ls->n);
+    }
     if (p->granularity == PT_GRAN_FILTER && n_conv == 0)
         return pt_fail(x->err, PT_ERR_CONFIG,
                        "%s: prune.granularity: \"filter\" needs a conv2d layer in net.layers",
@@ -337,15 +357,17 @@ static pt_status check_across(const parse_ctx *x)
                 "%s: prune.granularity: \"neuron\" needs a hidden layer (net.hidden is [])",
                 x->src);
         /* Over-pruning guard: every hidden layer keeps at least one neuron. */
-        for (int l = 0; l < nh; l++) {
+        for (int l = 0, k = 0; l < nh; l++) {
             int n = width[l];
             if (p->granularity == PT_GRAN_FILTER && !is_conv[l])
                 continue;
-            if (n - (int)lround(p->sparsity * n) < 1) {
+            double f = ls->n == 0 ? p->sparsity : ls->n < 0 ? ls->v[0] : ls->v[k];
+            k++;
+            if (n - (int)lround(f * n) < 1) {
                 snprintf(what, sizeof what,
                          "a fraction that leaves hidden layer %d (%d neurons) at least one neuron",
                          l + 1, n);
-                return cross_error(x, "prune.sparsity", what, p->sparsity);
+                return cross_error(x, ls->n ? "prune.layer_sparsity" : "prune.sparsity", what, f);
             }
         }
     }

@@ -136,25 +136,27 @@ typedef enum {
 typedef enum { PT_NORM_L2 = 0, PT_NORM_L1 = 1 } pt_norm;
 
 typedef struct {
-    pt_prune_schedule schedule; /* prune.schedule */
-    pt_granularity granularity; /* prune.granularity: "layer" | "global" | "neuron"
-                                   (hidden neurons and conv filters) | "filter"
-                                   (conv filters only) */
-    pt_norm norm;               /* prune.norm: neuron ranking, "l2" | "l1" */
-    double sparsity;            /* prune.sparsity: final fraction of weights
-                                   (layer, global) or of hidden neurons (neuron) */
-    int prune_output;           /* prune.prune_output: unstructured pruning
-                                   also thins the output layer's weights */
-    int finetune_epochs;        /* prune.finetune_epochs: after a one-shot
-                                   prune / per iterative round */
-    int rounds;                 /* prune.rounds: iterative rounds */
-    int rewind_epoch;           /* prune.rewind_epoch: iterative: reset the
-                                   survivors to their weights after this
-                                   epoch (0 = init), -1 = no rewinding */
-    double initial_sparsity;    /* prune.initial_sparsity: gradual s_i */
-    double start_epoch;         /* prune.start_epoch: gradual t0, in epochs */
-    double end_epoch;           /* prune.end_epoch: gradual t0 + n*dt, in epochs */
-    int frequency;              /* prune.frequency: gradual dt, in steps */
+    pt_prune_schedule schedule;     /* prune.schedule */
+    pt_granularity granularity;     /* prune.granularity: "layer" | "global" | "neuron"
+                                       (hidden neurons and conv filters) | "filter"
+                                       (conv filters only) */
+    pt_norm norm;                   /* prune.norm: neuron ranking, "l2" | "l1" */
+    double sparsity;                /* prune.sparsity: final fraction of weights
+                                       (layer, global) or of hidden neurons (neuron) */
+    pt_layer_values layer_sparsity; /* prune.layer_sparsity: final fraction per
+                                   pruned layer (not global); see pt_prune_to */
+    int prune_output;               /* prune.prune_output: unstructured pruning
+                                       also thins the output layer's weights */
+    int finetune_epochs;            /* prune.finetune_epochs: after a one-shot
+                                       prune / per iterative round */
+    int rounds;                     /* prune.rounds: iterative rounds */
+    int rewind_epoch;               /* prune.rewind_epoch: iterative: reset the
+                                       survivors to their weights after this
+                                       epoch (0 = init), -1 = no rewinding */
+    double initial_sparsity;        /* prune.initial_sparsity: gradual s_i */
+    double start_epoch;             /* prune.start_epoch: gradual t0, in epochs */
+    double end_epoch;               /* prune.end_epoch: gradual t0 + n*dt, in epochs */
+    int frequency;                  /* prune.frequency: gradual dt, in steps */
 } pt_prune_config;
 
 typedef struct {

@@ -120,6 +120,10 @@ static const pt_key_def keys[] = {
     ENUM("prune.norm", prune.norm, norms, "neuron pruning: norm that ranks neurons"),
     NUM("prune.sparsity", prune.sparsity, INCL, 0, EXCL, 1,
         "final fraction of weights (layer, global) or hidden neurons (neuron) removed"),
+    {.path = "prune.layer_sparsity", .type = PT_KEY_LAYERS, RANGE(INCL, 0, EXCL, 1),
+     .off = F(prune.layer_sparsity), .size = PT_MAX_LAYERS,
+     .doc = "final fraction per pruned layer (conv layers for filter, hidden layers for neuron,"
+            " weight layers for layer); [] = prune.sparsity everywhere"},
     BOOL("prune.prune_output", prune.prune_output,
          "unstructured pruning thins the output layer's weights too"),
     INT("prune.finetune_epochs", prune.finetune_epochs, 0, 100000,

@@ -38,8 +38,10 @@ static int prunable(const pt_mlp *m, int l, int include_output)
     return include_output || l + 1 < m->n_layers;
 }
 
-pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include_output,
-                             pt_err *err)
+/* Magnitude pruning: frac[l] of each prunable layer l (layer-wise), or, when
+ * global, `sparsity` of all prunable weights against one threshold. */
+static pt_status magnitude(pt_mlp *m, const double *frac, double sparsity, int global,
+                           int include_output, pt_err *err)
 {
     pt_status st = pt_mlp_mask_enable(m, err);
     if (st != PT_OK)
@@ -82,7 +84,7 @@ pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include
             size_t nw = start[l + 1] - start[l];
             if (!nw)
                 continue;
-            size_t want = (size_t)lround(sparsity * (double)nw);
+            size_t want = (size_t)lround(frac[l] * (double)nw);
             want = want >= nw ? nw - 1 : want;
             qsort(r + start[l], nw, sizeof(ranked), cmp_ranked);
             for (size_t i = 0; i < want; i++)
@@ -91,6 +93,20 @@ pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include
     }
     free(r);
     return PT_OK;
+}
+
+static void fill(double *frac, double v)
+{
+    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+        frac[l] = v;
+}
+
+pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include_output,
+                             pt_err *err)
+{
+    double frac[PT_MLP_MAX_LAYERS];
+    fill(frac, sparsity);
+    return magnitude(m, frac, sparsity, global, include_output, err);
 }
 
 static double row_norm(const float *w, int n, pt_norm norm)
@@ -116,7 +132,10 @@ static void prune_neuron(pt_mlp *m, int l, int j)
             prune_at(m, N->off + (size_t)k * N->n_in + (size_t)j * N->in_grp + t);
 }
 
-static pt_status prune_units(pt_mlp *m, double fraction, pt_norm norm, int only_conv, pt_err *err)
+/* Masks the round(frac[l] * n) weakest units of every hidden layer l (conv
+ * layers only when only_conv), at least one left per layer. */
+static pt_status prune_units(pt_mlp *m, const double *frac, pt_norm norm, int only_conv,
+                             pt_err *err)
 {
     pt_status st = pt_mlp_mask_enable(m, err);
     if (st != PT_OK)
@@ -132,7 +151,7 @@ static pt_status prune_units(pt_mlp *m, double fraction, pt_norm norm, int only_
             r[j] = (ranked){(float)row_norm(L->w + (size_t)j * L->n_in, L->n_in, norm), (uint32_t)l,
                             (uint32_t)j};
         qsort(r, (size_t)L->n_out, sizeof(ranked), cmp_ranked);
-        long want = lround(fraction * L->n_out);
+        long want = lround(frac[l] * L->n_out);
         want = want >= L->n_out ? L->n_out - 1 : want;
         for (long i = 0; i < want; i++)
             prune_neuron(m, l, (int)r[i].pos);
@@ -143,21 +162,45 @@ static pt_status prune_units(pt_mlp *m, double fraction, pt_norm norm, int only_
 
 pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
 {
-    return prune_units(m, fraction, norm, 0, err);
+    double frac[PT_MLP_MAX_LAYERS];
+    fill(frac, fraction);
+    return prune_units(m, frac, norm, 0, err);
 }
 
 pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
 {
-    return prune_units(m, fraction, norm, 1, err);
+    double frac[PT_MLP_MAX_LAYERS];
+    fill(frac, fraction);
+    return prune_units(m, frac, norm, 1, err);
+}
+
+/* Whether layer l takes part in pruning with p's granularity (the layers
+ * prune.layer_sparsity lists, in order). */
+static int targeted(const pt_mlp *m, const pt_prune_config *p, int l)
+{
+    if (p->granularity == PT_GRAN_FILTER)
+        return l + 1 < m->n_layers && m->layer[l].kind == PT_LAYER_CONV;
+    if (p->granularity == PT_GRAN_NEURON)
+        return l + 1 < m->n_layers;
+    return prunable(m, l, p->prune_output);
 }
 
 pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err)
 {
-    if (p->granularity == PT_GRAN_NEURON)
-        return pt_prune_neurons(m, target, p->norm, err);
-    if (p->granularity == PT_GRAN_FILTER)
-        return pt_prune_filters(m, target, p->norm, err);
-    return pt_prune_magnitude(m, target, p->granularity == PT_GRAN_GLOBAL, p->prune_output, err);
+    /* Per-layer targets follow the schedule in proportion: each layer is at
+     * layer_sparsity[k] * target / sparsity, its own final value at the end. */
+    double frac[PT_MLP_MAX_LAYERS];
+    fill(frac, target);
+    const pt_layer_values *v = &p->layer_sparsity;
+    for (int l = 0, k = 0; v->n != 0 && p->sparsity > 0 && l < m->n_layers; l++)
+        if (targeted(m, p, l)) {
+            double final = v->n < 0 ? v->v[0] : k < v->n ? v->v[k] : p->sparsity;
+            frac[l] = final * target / p->sparsity;
+            k++;
+        }
+    if (p->granularity == PT_GRAN_NEURON || p->granularity == PT_GRAN_FILTER)
+        return prune_units(m, frac, p->norm, p->granularity == PT_GRAN_FILTER, err);
+    return magnitude(m, frac, target, p->granularity == PT_GRAN_GLOBAL, p->prune_output, err);
 }
 
 double pt_gradual_sparsity(double s_i, double s_f, long t, long t0, long span)

@@ -45,8 +45,12 @@ pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err
  * left per layer. Dense layers are left alone. */
 pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err);
 
-/* Prunes to `target` with the config's granularity (dispatches to the two
- * functions above). */
+/* Prunes to `target` with the config's granularity (dispatches to the
+ * functions above). With prune.layer_sparsity, the k-th pruned layer (conv
+ * layers for "filter", hidden layers for "neuron", prunable weight layers
+ * for "layer") goes to layer_sparsity[k] * target / prune.sparsity: the
+ * schedule runs on prune.sparsity and every layer follows it in proportion,
+ * reaching its own final fraction when target reaches prune.sparsity. */
 pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err);
 
 /* Zhu & Gupta (2017): s_t = s_f + (s_i - s_f) (1 - (t - t0) / span)^3 for

@@ -316,6 +316,49 @@ Test(conv, filter_pruning_masks_filters_and_next_channels_and_compacts_exactly)
     pt_mlp_free(&m);
 }
 
+/* prune.layer_sparsity: each pruned layer goes to its own fraction, scaled
+ * by the schedule's progress (target / prune.sparsity). build_small has
+ * conv 8 -> conv 6 -> dense 7 -> 4 outputs. */
+Test(conv, per_layer_targets_follow_the_schedule_in_proportion)
+{
+    pt_err err;
+    pt_prune_config p = {.granularity = PT_GRAN_FILTER, .norm = PT_NORM_L2, .sparsity = 0.5};
+    p.layer_sparsity.n = 2;
+    p.layer_sparsity.v[0] = 0.25;
+    p.layer_sparsity.v[1] = 0.5;
+    struct {
+        double target;
+        int left[3];
+    } want[] = {{0.25, {7, 4, 7}}, /* halfway: 0.125 of 8 -> 1 (rounded), 0.25 of 6 -> 2 */
+                {0.5, {6, 3, 7}}}; /* the end: 0.25 of 8, 0.5 of 6; dense untouched */
+    for (int i = 0; i < 2; i++) {
+        pt_mlp m;
+        build_small(&m, 2);
+        cr_assert_eq(pt_prune_to(&m, &p, want[i].target, &err), PT_OK, "%s", err.msg);
+        pt_sparsity sp;
+        pt_sparsity_of(&m, &sp);
+        for (int l = 0; l < 3; l++)
+            cr_expect_eq(sp.neurons[l], want[i].left[l], "target %g, layer %d: %d left",
+                         want[i].target, l, sp.neurons[l]);
+        pt_mlp_free(&m);
+    }
+    /* Neuron granularity lists every hidden layer, conv and dense. */
+    p.granularity = PT_GRAN_NEURON;
+    p.layer_sparsity.n = 3;
+    p.layer_sparsity.v[0] = 0.5;
+    p.layer_sparsity.v[1] = 0.0;
+    p.layer_sparsity.v[2] = 0.5;
+    pt_mlp m;
+    build_small(&m, 2);
+    cr_assert_eq(pt_prune_to(&m, &p, 0.5, &err), PT_OK, "%s", err.msg);
+    pt_sparsity sp;
+    pt_sparsity_of(&m, &sp);
+    cr_expect_eq(sp.neurons[0], 4);
+    cr_expect_eq(sp.neurons[1], 6);
+    cr_expect_eq(sp.neurons[2], 3); /* 0.5 of 7 rounds to 4 removed */
+    pt_mlp_free(&m);
+}
+
 Test(conv, magnitude_pruning_covers_conv_weights)
 {
     pt_mlp m;

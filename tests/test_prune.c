@@ -428,6 +428,45 @@ Test(prune, too_high_targets_are_config_errors)
                  PT_OK, "%s", err.msg);
 }
 
+/* prune.layer_sparsity: one fraction per pruned layer, checked against the
+ * net and the granularity before anything trains. */
+Test(prune, layer_sparsity_is_checked_against_the_net)
+{
+    static const struct {
+        const char *prune, *msg;
+    } bad[] = {
+        {"\"granularity\": \"neuron\", \"sparsity\": 0.5, \"layer_sparsity\": [0.5]",
+         "p.json: prune.layer_sparsity: expected 2 fractions, one per hidden layer (got 1)"},
+        {"\"granularity\": \"layer\", \"sparsity\": 0.5, \"layer_sparsity\": [0.5, 0.5]",
+         "p.json: prune.layer_sparsity: expected 3 fractions, one per pruned weight layer (got 2)"},
+        {"\"granularity\": \"global\", \"sparsity\": 0.5, \"layer_sparsity\": [0.5, 0.5, 0.5]",
+         "p.json: prune.layer_sparsity: not with prune.granularity \"global\" (one threshold for "
+         "all layers); use \"layer\""},
+        {"\"granularity\": \"neuron\", \"sparsity\": 0, \"layer_sparsity\": [0.5, 0.5]",
+         "p.json: prune.sparsity: expected a number > 0 (the schedule runs on it with "
+         "prune.layer_sparsity) (got 0)"},
+        {"\"granularity\": \"neuron\", \"sparsity\": 0.5, \"layer_sparsity\": [0.5, 0.99]",
+         "p.json: prune.layer_sparsity: expected a fraction that leaves hidden layer 2 (32 "
+         "neurons) at least one neuron (got 0.99)"},
+    };
+    char text[512];
+    pt_config c;
+    pt_err err;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"net\": {\"hidden\": [64, 32]}, \"prune\": {\"schedule\": \"oneshot\", %s}}",
+                 bad[i].prune);
+        cr_expect_eq(pt_config_parse(&c, text, "p.json", &err), PT_ERR_CONFIG, "%s", text);
+        cr_expect_str_eq(err.msg, bad[i].msg);
+    }
+    snprintf(text, sizeof text,
+             "{\"net\": {\"hidden\": [64, 32]}, \"prune\": {\"schedule\": \"oneshot\", "
+             "\"granularity\": \"neuron\", \"sparsity\": 0.5, \"layer_sparsity\": [0.25, 0.75]}}");
+    cr_assert_eq(pt_config_parse(&c, text, "p.json", &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(c.prune.layer_sparsity.n, 2);
+    cr_expect_float_eq(c.prune.layer_sparsity.v[1], 0.75, 1e-12);
+}
+
 /* ---- rewinding ------------------------------------------------------------ */
 
 typedef struct {
