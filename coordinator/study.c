@@ -392,6 +392,93 @@ void study_free(study_config *s)
 
 /* ---- trials ------------------------------------------------------------- */
 
+int study_value_text(const study_param *q, double v, char *buf, size_t cap)
+{
+    if (q->kind == PARAM_CAT) {
+        int c = (int)v;
+        if (c < 0 || c >= q->n_choices)
+            return 0;
+        snprintf(buf, cap, "%s", q->choices[c]);
+    } else if (q->kind == PARAM_INT) {
+        snprintf(buf, cap, "%.0f", v);
+    } else {
+        pt_fmt_double(buf, cap, v);
+    }
+    return 1;
+}
+
+/* Element k of list key `base` as the base trial has it (a list, or one
+ * number for every layer), as JSON text in buf; 0 when it has none. */
+static int base_element(const study_config *s, const char *base, int k, char *buf, size_t cap)
+{
+    char *json = pt_config_to_json(&s->trial);
+    cJSON *root = json ? cJSON_Parse(json) : NULL, *v = root;
+    free(json);
+    for (const char *c = base; v && *c;) {
+        size_t part = strcspn(c, ".");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)part, c);
+        v = cJSON_GetObjectItemCaseSensitive(v, name);
+        c += part + (c[part] == '.');
+    }
+    if (cJSON_IsArray(v))
+        v = cJSON_GetArrayItem(v, k);
+    int ok = cJSON_IsNumber(v);
+    if (ok)
+        pt_fmt_double(buf, cap, v->valuedouble);
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* The lists that element parameters ("key[k]") of point p make, added to
+ * root: each element from p, else from the base trial. */
+static pt_status add_elements(const study_config *s, const study_point *p, cJSON *root, pt_err *err)
+{
+    char done[STUDY_MAX_PARAMS][64];
+    int n_done = 0;
+    for (int i = 0; i < s->n_params; i++) {
+        char base[64], other[64];
+        if (!p->present[i] || study_element(s->param[i].name, base, sizeof base) < 0)
+            continue;
+        int seen = 0;
+        for (int d = 0; d < n_done; d++)
+            seen |= !strcmp(done[d], base);
+        if (seen)
+            continue;
+        snprintf(done[n_done++], sizeof done[0], "%s", base);
+        char val[PT_MAX_LAYERS][40];
+        int have[PT_MAX_LAYERS] = {0}, n = 0;
+        for (int j = i; j < s->n_params; j++) {
+            int k = study_element(s->param[j].name, other, sizeof other);
+            if (!p->present[j] || k < 0 || strcmp(other, base) != 0)
+                continue;
+            study_value_text(&s->param[j], p->value[j], val[k], sizeof val[k]);
+            have[k] = 1;
+            n = k + 1 > n ? k + 1 : n;
+        }
+        char list[PT_MAX_LAYERS * 41 + 3];
+        size_t o = 0;
+        list[o++] = '[';
+        for (int k = 0; k < n; k++) {
+            if (!have[k] && !base_element(s, base, k, val[k], sizeof val[k]))
+                return pt_fail(err, PT_ERR_CONFIG,
+                               "%s[%d] has no value: make it a parameter too, or give "
+                               "trial.%s",
+                               base, k, base);
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? "," : "", val[k]);
+        }
+        snprintf(list + o, sizeof list - o, "]");
+        const char *name;
+        cJSON *parent = pt_json_section(root, base, &name);
+        cJSON *v = parent ? cJSON_CreateRaw(list) : NULL;
+        if (!v || !cJSON_AddItemToObject(parent, name, v)) {
+            cJSON_Delete(v);
+            return pt_fail(err, PT_ERR_NOMEM, "study_trial_config: out of memory");
+        }
+    }
+    return PT_OK;
+}
+
 pt_status study_trial_config(const study_config *s, const study_point *p, pt_config *out,
                              pt_err *err)
 {
@@ -399,23 +486,15 @@ pt_status study_trial_config(const study_config *s, const study_point *p, pt_con
         return pt_fail(err, PT_ERR_ARG, "study_trial_config: NULL argument");
     cJSON *root = cJSON_CreateObject();
     int ok = root != NULL;
+    char base[64];
     for (int i = 0; ok && i < s->n_params; i++) {
         const study_param *q = &s->param[i];
-        if (!p->present[i])
+        if (!p->present[i] || study_element(q->name, base, sizeof base) >= 0)
             continue;
-        char num[40];
-        const char *text = num;
-        if (q->kind == PARAM_CAT) {
-            int c = (int)p->value[i];
-            if (c < 0 || c >= q->n_choices) {
-                cJSON_Delete(root);
-                return pt_fail(err, PT_ERR_ARG, "%s: choice %d out of range", q->name, c);
-            }
-            text = q->choices[c];
-        } else if (q->kind == PARAM_INT) {
-            snprintf(num, sizeof num, "%.0f", p->value[i]);
-        } else {
-            pt_fmt_double(num, sizeof num, p->value[i]);
+        char text[64];
+        if (!study_value_text(q, p->value[i], text, sizeof text)) {
+            cJSON_Delete(root);
+            return pt_fail(err, PT_ERR_ARG, "%s: choice %.0f out of range", q->name, p->value[i]);
         }
         const char *name;
         cJSON *parent = pt_json_section(root, q->name, &name);
@@ -424,12 +503,16 @@ pt_status study_trial_config(const study_config *s, const study_point *p, pt_con
         if (!ok)
             cJSON_Delete(v);
     }
-    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
+    pt_status st = ok ? add_elements(s, p, root, err)
+                      : pt_fail(err, PT_ERR_NOMEM, "study_trial_config: out of memory");
+    char *json = st == PT_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
+    if (st != PT_OK)
+        return st;
     if (!json)
         return pt_fail(err, PT_ERR_NOMEM, "study_trial_config: out of memory");
     pt_config c = s->trial;
-    pt_status st = pt_config_merge(&c, json, "trial", err);
+    st = pt_config_merge(&c, json, "trial", err);
     cJSON_free(json);
     if (st == PT_OK)
         *out = c;

@@ -56,30 +56,34 @@
 typedef enum { PARAM_FLOAT = 0, PARAM_INT = 1, PARAM_CAT = 2 } param_kind;
 
 typedef struct {
-    char name[64];       /* the train-config key path, e.g. "reg.l2" */
+    char name[64]; /* the train-config key path, e.g. "reg.l2" */
     param_kind kind;
-    double low, high;    /* float/int bounds, inclusive */
-    int log;             /* float/int: sample on a log scale */
-    double step;         /* int (and float when > 0): grid/quantization step */
-    int n_choices;       /* categorical: choices as JSON texts ("\"gradual\"", "0.5", "true") */
+    double low, high; /* float/int bounds, inclusive */
+    int log;          /* float/int: sample on a log scale */
+    double step;      /* int (and float when > 0): grid/quantization step */
+    int n_choices;    /* categorical: choices as JSON texts ("\"gradual\"", "0.5", "true") */
     char choices[STUDY_MAX_CHOICES][64];
-    int n_grid;          /* float: explicit grid values for the grid sampler */
+    int n_grid; /* float: explicit grid values for the grid sampler */
     double grid[STUDY_MAX_CHOICES];
-    int cond;            /* index of the parameter this one depends on, -1 = none */
-    int n_when;          /* values of that parameter (choice indices) that enable this one */
+    int cond;   /* index of the parameter this one depends on, -1 = none */
+    int n_when; /* values of that parameter (choice indices) that enable this one */
     int when[STUDY_MAX_CHOICES];
 } study_param;
 
 typedef enum { DIR_MINIMIZE = 1, DIR_MAXIMIZE = 2 } study_direction; /* Optuna's enum values */
 
 typedef struct {
-    char name[64];       /* a metric of the final result: val_acc, test_acc, sparsity,
-                            latency_b1_us, bytes_stored, flops_per_sample, ... */
+    char name[64]; /* a metric of the final result: val_acc, test_acc, sparsity,
+                      latency_b1_us, bytes_stored, flops_per_sample, ... */
     study_direction dir;
 } study_objective;
 
-typedef enum { SAMPLER_RANDOM = 0, SAMPLER_GRID = 1, SAMPLER_TPE = 2 } sampler_kind; /* add at end */
-typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind;   /* add at end */
+typedef enum {
+    SAMPLER_RANDOM = 0,
+    SAMPLER_GRID = 1,
+    SAMPLER_TPE = 2
+} sampler_kind;                                                                   /* add at end */
+typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind; /* add at end */
 
 /* "asha": {...}: rungs at min_resource * reduction_factor^(min_early_stopping_rate + k)
  * steps (epochs); n_brackets > 1 is Hyperband (see coordinator/pruner.h). */
@@ -109,21 +113,21 @@ typedef struct {
     char name[STUDY_NAME_MAX];
     char storage[PT_PATH_MAX];
     uint64_t seed;
-    int n_trials;        /* 0 = unlimited (then timeout_s must be > 0); grid: default = grid size */
-    double timeout_s;    /* 0 = none */
+    int n_trials;     /* 0 = unlimited (then timeout_s must be > 0); grid: default = grid size */
+    double timeout_s; /* 0 = none */
     sampler_kind sampler;
     pruner_kind pruner;
     int n_objectives;
     study_objective obj[STUDY_MAX_OBJECTIVES];
-    pt_config trial;     /* the base trial config */
+    pt_config trial; /* the base trial config */
     int n_params;
     study_param param[STUDY_MAX_PARAMS];
-    char *space_json;    /* canonical JSON of search_space + objectives (malloc'd): what
-                            resume compares against the stored study */
-    study_asha asha;     /* pruner "asha" options (defaults also when another pruner) */
-    study_median median; /* pruner "median" options */
-    study_tpe tpe;       /* sampler "tpe" options (defaults also when another sampler) */
-    int keep_models;     /* final models of the best K trials kept beside the DB, default 5 */
+    char *space_json;       /* canonical JSON of search_space + objectives (malloc'd): what
+                               resume compares against the stored study */
+    study_asha asha;        /* pruner "asha" options (defaults also when another pruner) */
+    study_median median;    /* pruner "median" options */
+    study_tpe tpe;          /* sampler "tpe" options (defaults also when another sampler) */
+    int keep_models;        /* final models of the best K trials kept beside the DB, default 5 */
     double trial_timeout_s; /* silence before a trial is given up; 0 = not set (then 600;
                                the --trial-timeout flag wins over it) */
 } study_config;
@@ -149,8 +153,8 @@ pt_status study_trial_config(const study_config *s, const study_point *p, pt_con
                              pt_err *err);
 
 /* Optuna's distribution_json of parameter i, e.g.
- * {"name": "FloatDistribution", "attributes": {"step": null, "low": 1e-06, "high": 0.01, "log": true}}
- * written into buf (returns buf). */
+ * {"name": "FloatDistribution", "attributes": {"step": null, "low": 1e-06, "high": 0.01, "log":
+ * true}} written into buf (returns buf). */
 const char *study_distribution_json(const study_param *p, char *buf, size_t cap);
 
 /* Number of points of the full grid (product over params, conditions ignored), or 0 when
@@ -161,5 +165,15 @@ long study_grid_size(const study_config *s);
  * "objectives[].name", ..., "search_space.*.type", ...; NULL past the end.
  * Lets tests check that schemas/study.schema.json documents exactly these. */
 const char *study_key(int i);
+
+/* A parameter named "key[k]" sets element k of a list key (one that takes a
+ * number per layer, e.g. "prune.layer_sparsity[1]"): returns k and puts
+ * "key" in base; -1 (base = name) for a plain key. Elements a point lacks
+ * come from the base trial's list. */
+int study_element(const char *name, char *base, size_t cap);
+
+/* Parameter q's value v as the JSON text the train config gets (a
+ * categorical's choice, an int, a float); 0 when v is not a valid choice. */
+int study_value_text(const study_param *q, double v, char *buf, size_t cap);
 
 #endif

@@ -51,7 +51,8 @@ pt_status study_reframe(const study_ctx *x, const char *path, const char *key, c
                         pt_status code);
 
 /* {"a":{"b":VALUE}} for key "a.b" and the JSON text VALUE (malloc'd, or
- * NULL when out of memory). */
+ * NULL when out of memory). An element name "a.b[k]" stands for its list
+ * key "a.b" (see study_element). */
 char *study_key_json(const char *key, const char *value_text);
 
 /* study_space.c: parses and validates search_space into s->param (s->trial

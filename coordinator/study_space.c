@@ -50,7 +50,9 @@ const char *study_param_key(int i)
 /* ---- validation through the train parser --------------------------------- */
 
 /* Whether the train parser accepts value_text for key over the base trial;
- * when not, its message is reported at path. */
+ * when not, its message is reported at path. An element key[k] is checked
+ * as the whole list at that value, which tests its range (and is a little
+ * stricter than needed where a layer too small for it is another one). */
 static pt_status train_accepts(const study_ctx *x, const study_config *s, const char *key,
                                const char *value_text, const char *path)
 {
@@ -64,13 +66,34 @@ static pt_status train_accepts(const study_ctx *x, const study_config *s, const 
     return st == PT_OK ? PT_OK : study_reframe(x, path, key, &inner, st);
 }
 
+/* Whether train key `key` takes a list (one number per layer). */
+static int list_key(const char *key)
+{
+    char *json = study_key_json(key, "[]");
+    pt_config c;
+    pt_config_defaults(&c);
+    pt_err inner;
+    int ok = json && pt_config_merge(&c, json, STUDY_INNER_SRC, &inner) == PT_OK;
+    free(json);
+    return ok;
+}
+
 static pt_status check_name(const study_ctx *x, const char *name, const char *path)
 {
-    for (int i = 0; pt_config_key(i); i++)
-        if (!strcmp(pt_config_key(i), name) && strcmp(name, "$schema") != 0)
-            return strlen(name) < sizeof(((study_param *)0)->name)
-                       ? PT_OK
-                       : pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: name too long", x->src, path);
+    char base[sizeof(((study_param *)0)->name)];
+    int k = study_element(name, base, sizeof base);
+    for (int i = 0; pt_config_key(i); i++) {
+        if (strcmp(pt_config_key(i), base) != 0 || !strcmp(base, "$schema"))
+            continue;
+        if (strlen(name) >= sizeof(((study_param *)0)->name))
+            return pt_fail(x->err, PT_ERR_CONFIG, "%s: %s: name too long", x->src, path);
+        if (k >= PT_MAX_LAYERS || (k >= 0 && !list_key(base)))
+            return pt_fail(x->err, PT_ERR_CONFIG,
+                           "%s: %s: an element KEY[k] needs a key that takes one number per "
+                           "layer (such as prune.layer_sparsity) and k < %d",
+                           x->src, path, PT_MAX_LAYERS);
+        return PT_OK;
+    }
     /* Not a key: the train parser's "unknown key (did you mean ...)" says
      * which one was meant. */
     char *json = study_key_json(name, "0");

@@ -198,9 +198,24 @@ pt_status study_reframe(const study_ctx *x, const char *path, const char *key, c
     return pt_fail(x->err, code, "%s: %s: %s", x->src, path, m);
 }
 
-char *study_key_json(const char *key, const char *value_text)
+int study_element(const char *name, char *base, size_t cap)
+{
+    size_t n = strlen(name), open = n;
+    while (open > 0 && name[open - 1] != '[')
+        open--;
+    int k = -1;
+    if (open > 1 && n > open + 1 && name[n - 1] == ']' && n - open - 1 <= 3 &&
+        strspn(name + open, "0123456789") == n - open - 1)
+        k = atoi(name + open);
+    snprintf(base, cap, "%.*s", (int)(k >= 0 ? open - 1 : n), name);
+    return k;
+}
+
+char *study_key_json(const char *name, const char *value_text)
 {
     /* {"a":{"b":V}}: one "{"name": per path component, then as many "}". */
+    char key[256];
+    study_element(name, key, sizeof key);
     size_t depth = 1, len = strlen(key), cap;
     for (const char *p = key; *p; p++)
         depth += *p == '.';

@@ -434,3 +434,59 @@ Test(study, examples_load)
     cr_expect_eq(s.trial.net.hidden[1], 100);
     study_free(&s);
 }
+
+/* "prune.layer_sparsity[k]" parameters search one layer's target each: a
+ * trial gets the list, elements a point lacks come from the base trial, and
+ * the element form is refused for keys that take no list. */
+Test(study, element_parameters_build_per_layer_lists)
+{
+    study_config s;
+    pt_err err;
+    const char *space =
+        "{'study': 't', 'trial': {'net': {'hidden': [64, 32]}, 'prune': {'schedule': 'oneshot',"
+        " 'granularity': 'neuron', 'sparsity': 0.5, 'layer_sparsity': [0.2, 0.3]}},"
+        " 'search_space': {'prune.layer_sparsity[1]': {'type': 'float', 'low': 0.1, 'high': 0.9},"
+        " 'reg.l2': {'type': 'float', 'low': 0, 'high': 1}}}";
+    cr_assert_eq(parse_q(&s, space, &err), PT_OK, "%s", err.msg);
+    study_point p = {0};
+    p.present[0] = p.present[1] = 1;
+    p.value[0] = 0.75;
+    p.value[1] = 0.001;
+    pt_config c;
+    cr_assert_eq(study_trial_config(&s, &p, &c, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(c.prune.layer_sparsity.n, 2);
+    cr_expect_float_eq(c.prune.layer_sparsity.v[0], 0.2, 1e-12, "from the base trial");
+    cr_expect_float_eq(c.prune.layer_sparsity.v[1], 0.75, 1e-12, "from the point");
+    cr_expect_float_eq(c.reg.l2, 0.001, 1e-12);
+    study_free(&s);
+
+    /* No base list: every element must be a parameter. */
+    const char *gap =
+        "{'study': 't', 'trial': {'net': {'hidden': [64, 32]}, 'prune': {'schedule': 'oneshot',"
+        " 'granularity': 'neuron', 'sparsity': 0.5}},"
+        " 'search_space': {'prune.layer_sparsity[1]': {'type': 'float', 'low': 0.1, 'high': 0.9}}}";
+    cr_assert_eq(parse_q(&s, gap, &err), PT_OK, "%s", err.msg);
+    study_point q = {0};
+    q.present[0] = 1;
+    q.value[0] = 0.5;
+    cr_expect_eq(study_trial_config(&s, &q, &c, &err), PT_ERR_CONFIG);
+    cr_expect_str_eq(err.msg, "prune.layer_sparsity[0] has no value: make it a parameter too, or "
+                              "give trial.prune.layer_sparsity");
+    study_free(&s);
+
+    cr_expect_eq(parse_q(&s,
+                         "{'study': 't', 'search_space': {'train.lr[0]': {'type': 'float', 'low':"
+                         " 0.01, 'high': 0.1}}}",
+                         &err),
+                 PT_ERR_CONFIG);
+    cr_expect_str_eq(err.msg, "s.json: search_space.train.lr[0]: an element KEY[k] needs a key "
+                              "that takes one number per layer (such as prune.layer_sparsity) and "
+                              "k < 17");
+    cr_expect_eq(parse_q(&s,
+                         "{'study': 't', 'trial': {'prune': {'schedule': 'oneshot'}}, "
+                         "'search_space': {'prune.layer_sparsity[0]': {'type': 'float', 'low': "
+                         "0.1, 'high': 1.5}}}",
+                         &err),
+                 PT_ERR_CONFIG);
+    cr_expect_not_null(strstr(err.msg, "search_space.prune.layer_sparsity[0].high"), "%s", err.msg);
+}
