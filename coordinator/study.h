@@ -146,7 +146,8 @@ typedef struct {
     double value[STUDY_MAX_PARAMS];
 } study_point;
 
-/* The trial config for point p: s->trial with p's values merged in, seed unchanged.
+/* The trial config for point p: s->trial with p's values merged in, seed unchanged
+ * (element params "key[k]" make one list per key, gaps filled from s->trial).
  * PT_ERR_CONFIG when the combination is invalid (e.g. prune.end_epoch > train.epochs);
  * the caller then records the trial as FAILED with that reason. */
 pt_status study_trial_config(const study_config *s, const study_point *p, pt_config *out,
@@ -165,15 +166,5 @@ long study_grid_size(const study_config *s);
  * "objectives[].name", ..., "search_space.*.type", ...; NULL past the end.
  * Lets tests check that schemas/study.schema.json documents exactly these. */
 const char *study_key(int i);
-
-/* A parameter named "key[k]" sets element k of a list key (one that takes a
- * number per layer, e.g. "prune.layer_sparsity[1]"): returns k and puts
- * "key" in base; -1 (base = name) for a plain key. Elements a point lacks
- * come from the base trial's list. */
-int study_element(const char *name, char *base, size_t cap);
-
-/* Parameter q's value v as the JSON text the train config gets (a
- * categorical's choice, an int, a float); 0 when v is not a valid choice. */
-int study_value_text(const study_param *q, double v, char *buf, size_t cap);
 
 #endif

@@ -80,4 +80,14 @@ long study_grid_index(const study_config *s, const study_point *p);
 /* Number of distinct points of the grid once conditions drop parameters. */
 long study_grid_effective_size(const study_config *s);
 
+/* A parameter named "key[k]" sets element k of a list key (one that takes a
+ * number per layer, e.g. "prune.layer_sparsity[1]"): returns k and puts
+ * "key" in base; -1 (base = name) for a plain key. Elements a point lacks
+ * come from the base trial's list. */
+int study_element(const char *name, char *base, size_t cap);
+
+/* Parameter q's value v as the JSON text the train config gets (a
+ * categorical's choice, an int, a float); 0 when v is not a valid choice. */
+int study_value_text(const study_param *q, double v, char *buf, size_t cap);
+
 #endif
