@@ -407,76 +407,89 @@ int study_value_text(const study_param *q, double v, char *buf, size_t cap)
     return 1;
 }
 
-/* Element k of list key `base` as the base trial has it (a list, or one
- * number for every layer), as JSON text in buf; 0 when it has none. */
-static int base_element(const study_config *s, const char *base, int k, char *buf, size_t cap)
+/* Element k of list key `base` in the base trial (trial: s->trial as JSON,
+ * parsed on first use), as JSON text in buf; 0 when it has none. The list
+ * may also be one number for every layer. */
+static int base_element(const study_config *s, cJSON **trial, const char *base, int k, char *buf,
+                        size_t cap)
 {
-    char *json = pt_config_to_json(&s->trial);
-    cJSON *root = json ? cJSON_Parse(json) : NULL, *v = root;
-    free(json);
-    for (const char *c = base; v && *c;) {
-        size_t part = strcspn(c, ".");
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)part, c);
-        v = cJSON_GetObjectItemCaseSensitive(v, name);
-        c += part + (c[part] == '.');
+    if (!*trial) {
+        char *json = pt_config_to_json(&s->trial);
+        *trial = json ? cJSON_Parse(json) : NULL;
+        free(json);
     }
+    const char *name;
+    cJSON *sec = *trial ? pt_json_section(*trial, base, &name) : NULL;
+    const cJSON *v = sec ? cJSON_GetObjectItemCaseSensitive(sec, name) : NULL;
     if (cJSON_IsArray(v))
         v = cJSON_GetArrayItem(v, k);
-    int ok = cJSON_IsNumber(v);
-    if (ok)
-        pt_fmt_double(buf, cap, v->valuedouble);
-    cJSON_Delete(root);
-    return ok;
+    if (!cJSON_IsNumber(v))
+        return 0;
+    pt_fmt_double(buf, cap, v->valuedouble);
+    return 1;
 }
 
-/* The lists that element parameters ("key[k]") of point p make, added to
- * root: each element from p, else from the base trial. */
+/* Whether an earlier parameter than i of point p is an element of `base`
+ * (then that one's turn built the list). */
+static int listed_before(const study_config *s, const study_point *p, int i, const char *base)
+{
+    char other[64];
+    for (int j = 0; j < i; j++)
+        if (p->present[j] && study_element(s->param[j].name, other, sizeof other) >= 0 &&
+            !strcmp(other, base))
+            return 1;
+    return 0;
+}
+
+/* The list of list key `base` that the element parameters of point p make
+ * (the first of them is parameter i), as JSON text in list: each element
+ * from p, else from the base trial. */
+static pt_status element_list(const study_config *s, const study_point *p, int i, const char *base,
+                              cJSON **trial, char *list, size_t cap, pt_err *err)
+{
+    char val[PT_MAX_LAYERS][40], other[64];
+    int have[PT_MAX_LAYERS] = {0}, n = 0;
+    for (int j = i; j < s->n_params; j++) {
+        int k = study_element(s->param[j].name, other, sizeof other);
+        if (!p->present[j] || k < 0 || strcmp(other, base) != 0)
+            continue;
+        study_value_text(&s->param[j], p->value[j], val[k], sizeof val[k]);
+        have[k] = 1;
+        n = k + 1 > n ? k + 1 : n;
+    }
+    size_t o = (size_t)snprintf(list, cap, "[");
+    for (int k = 0; k < n; k++) {
+        if (!have[k] && !base_element(s, trial, base, k, val[k], sizeof val[k]))
+            return pt_fail(err, PT_ERR_CONFIG,
+                           "%s[%d] has no value: make it a parameter too, or give trial.%s", base,
+                           k, base);
+        o += (size_t)snprintf(list + o, cap - o, "%s%s", k ? "," : "", val[k]);
+    }
+    snprintf(list + o, cap - o, "]");
+    return PT_OK;
+}
+
+/* The lists that element parameters ("key[k]") of point p make, added to root. */
 static pt_status add_elements(const study_config *s, const study_point *p, cJSON *root, pt_err *err)
 {
-    char done[STUDY_MAX_PARAMS][64];
-    int n_done = 0;
-    for (int i = 0; i < s->n_params; i++) {
-        char base[64], other[64];
-        if (!p->present[i] || study_element(s->param[i].name, base, sizeof base) < 0)
+    cJSON *trial = NULL;
+    pt_status st = PT_OK;
+    for (int i = 0; st == PT_OK && i < s->n_params; i++) {
+        char base[64], list[PT_MAX_LAYERS * 41 + 3];
+        if (!p->present[i] || study_element(s->param[i].name, base, sizeof base) < 0 ||
+            listed_before(s, p, i, base))
             continue;
-        int seen = 0;
-        for (int d = 0; d < n_done; d++)
-            seen |= !strcmp(done[d], base);
-        if (seen)
-            continue;
-        snprintf(done[n_done++], sizeof done[0], "%s", base);
-        char val[PT_MAX_LAYERS][40];
-        int have[PT_MAX_LAYERS] = {0}, n = 0;
-        for (int j = i; j < s->n_params; j++) {
-            int k = study_element(s->param[j].name, other, sizeof other);
-            if (!p->present[j] || k < 0 || strcmp(other, base) != 0)
-                continue;
-            study_value_text(&s->param[j], p->value[j], val[k], sizeof val[k]);
-            have[k] = 1;
-            n = k + 1 > n ? k + 1 : n;
-        }
-        char list[PT_MAX_LAYERS * 41 + 3];
-        size_t o = 0;
-        list[o++] = '[';
-        for (int k = 0; k < n; k++) {
-            if (!have[k] && !base_element(s, base, k, val[k], sizeof val[k]))
-                return pt_fail(err, PT_ERR_CONFIG,
-                               "%s[%d] has no value: make it a parameter too, or give "
-                               "trial.%s",
-                               base, k, base);
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? "," : "", val[k]);
-        }
-        snprintf(list + o, sizeof list - o, "]");
+        st = element_list(s, p, i, base, &trial, list, sizeof list, err);
         const char *name;
-        cJSON *parent = pt_json_section(root, base, &name);
+        cJSON *parent = st == PT_OK ? pt_json_section(root, base, &name) : NULL;
         cJSON *v = parent ? cJSON_CreateRaw(list) : NULL;
-        if (!v || !cJSON_AddItemToObject(parent, name, v)) {
+        if (st == PT_OK && (!v || !cJSON_AddItemToObject(parent, name, v))) {
             cJSON_Delete(v);
-            return pt_fail(err, PT_ERR_NOMEM, "study_trial_config: out of memory");
+            st = pt_fail(err, PT_ERR_NOMEM, "study_trial_config: out of memory");
         }
     }
-    return PT_OK;
+    cJSON_Delete(trial);
+    return st;
 }
 
 pt_status study_trial_config(const study_config *s, const study_point *p, pt_config *out,
