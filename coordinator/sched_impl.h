@@ -31,8 +31,7 @@ typedef struct {
     size_t model_len;               /* W_MODEL: the bytes announced by the result */
     int model_complete;             /* W_MODEL: the trial ended COMPLETE (else never kept) */
     double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
-    proto_bytes_in in;              /* model bytes being received, when receiving */
-    int receiving;
+    proto_bytes_in in;              /* model bytes being received while in.buf */
 } wslot;
 
 typedef struct {
@@ -50,7 +49,6 @@ typedef struct {
     int next_number;
     int done_before; /* finished trials that count toward the budget, from earlier runs */
     int started, finished, failed, running;
-    int awaiting_models; /* slots in W_MODEL */
     int exhausted;       /* the sampler has nothing left */
     double t0;
     int have_best, best_number;
@@ -70,5 +68,7 @@ void sched_final_report(const sched *s, const study_config *sc);
 void sched_start_model(sched *s, int src, const proto_bytes_in *in);
 /* Finishes the model receives that are done; never waits. */
 void sched_finish_models(sched *s);
+/* Whether a slot still waits for its model bytes (W_MODEL). */
+int sched_models_awaited(const sched *s);
 
 #endif

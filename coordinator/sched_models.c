@@ -27,7 +27,6 @@ static void on_model(sched *s, int src, const void *bytes, size_t len)
     if (w->state != W_MODEL)
         return;
     w->state = W_IDLE;
-    s->awaiting_models--;
     int kept = 0;
     pt_err merr = {{0}};
     pt_status st = PT_OK;
@@ -51,28 +50,32 @@ void sched_start_model(sched *s, int src, const proto_bytes_in *in)
         return;
     }
     wslot *w = &s->w[src];
-    if (w->receiving) /* an earlier one that never ended: MPI keeps its buffer */
+    if (w->in.buf) /* an earlier one that never ended: MPI keeps its buffer */
         proto_bytes_release(&w->in);
     w->in = *in;
-    w->receiving = 1;
 }
 
 void sched_finish_models(sched *s)
 {
     for (int r = 1; r <= s->n_workers; r++) {
         wslot *w = &s->w[r];
-        int done = w->receiving ? proto_bytes_test(&w->in) : 0;
-        if (done == 0)
-            continue;
-        w->receiving = 0;
-        if (done > 0)
+        int done = w->in.buf ? proto_bytes_test(&w->in) : 0;
+        if (done > 0) {
             on_model(s, r, w->in.buf, w->in.len);
-        else if (w->state == W_MODEL && !s->o->quiet)
-            fprintf(stderr, "trial %d: model not kept: MPI failed receiving it\n", w->number);
-        if (done < 0 && w->state == W_MODEL) {
+        } else if (done < 0 && w->state == W_MODEL) {
+            if (!s->o->quiet)
+                fprintf(stderr, "trial %d: model not kept: MPI failed receiving it\n", w->number);
             w->state = W_IDLE;
-            s->awaiting_models--;
         }
-        proto_bytes_release(&w->in);
+        if (done != 0)
+            proto_bytes_release(&w->in);
     }
+}
+
+int sched_models_awaited(const sched *s)
+{
+    for (int r = 1; r <= s->n_workers; r++)
+        if (s->w[r].state == W_MODEL)
+            return 1;
+    return 0;
 }

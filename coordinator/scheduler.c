@@ -290,7 +290,6 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
         w->model_len = (size_t)n;
         w->model_complete = ts == TRIAL_COMPLETE;
         memcpy(w->v, v, sizeof w->v);
-        s->awaiting_models++;
     }
     sampler_tell(s->sm, w->number, &w->point, ts, v);
     if ((st = pruner_finish(s->pr, w->number, ts, err)) != PT_OK)
@@ -399,7 +398,6 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
                     " (trial_timeout_s); worker considered lost\n",
                     w->number, r, w->model_len, now - w->t_last);
             w->state = W_LOST;
-            s->awaiting_models--;
         }
         live += w->state != W_LOST;
     }
@@ -444,7 +442,7 @@ static pt_status loop(sched *s, pt_err *err)
             sched_status_line(s);
             last_status = pt_now();
         }
-        if (s->running == 0 && s->awaiting_models == 0 && !budget_left(s))
+        if (s->running == 0 && !budget_left(s) && !sched_models_awaited(s))
             return PT_OK;
         if (live == 0)
             return pt_fail(err, PT_ERR_IO,
@@ -524,7 +522,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     sum->wall_s = pt_now() - s.t0;
     for (int r = 1; s.w && r <= s.n_workers; r++) {
         sum->lost += s.w[r].state == W_LOST;
-        if (s.w[r].receiving)
+        if (s.w[r].in.buf)
             proto_bytes_release(&s.w[r].in);
     }
     if (s.sm)
