@@ -31,6 +31,15 @@ static void mpi_reason(int rc, char *buf)
         strcpy(buf, "unknown MPI error");
 }
 
+/* The one-line error of a send of a tag message to dest that MPI refused. */
+static pt_status send_failed(pt_err *err, int rc, int tag, int dest)
+{
+    char why[MPI_MAX_ERROR_STRING];
+    mpi_reason(rc, why);
+    return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
+                   why);
+}
+
 static char *print_msg(int tag, cJSON *msg)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(msg, "type");
@@ -60,10 +69,7 @@ pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox
     int rc = MPI_Isend(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm, &box->req[box->n]);
     if (rc != MPI_SUCCESS) {
         free(text);
-        char why[MPI_MAX_ERROR_STRING];
-        mpi_reason(rc, why);
-        return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
-                       why);
+        return send_failed(err, rc, tag, dest);
     }
     box->text[box->n++] = text;
     return PT_OK;
@@ -111,13 +117,7 @@ pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
                        proto_name(tag));
     int rc = MPI_Send(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm);
     free(text);
-    if (rc != MPI_SUCCESS) {
-        char why[MPI_MAX_ERROR_STRING];
-        mpi_reason(rc, why);
-        return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
-                       why);
-    }
-    return PT_OK;
+    return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
 }
 
 /* Starts the receive of the matched binary message m of count bytes. */
@@ -234,13 +234,7 @@ pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, si
         return pt_fail(err, PT_ERR_ARG, "protocol: a %s message of %zu bytes is too large",
                        proto_name(tag), len);
     int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, comm);
-    if (rc != MPI_SUCCESS) {
-        char why[MPI_MAX_ERROR_STRING];
-        mpi_reason(rc, why);
-        return pt_fail(err, PT_ERR_IO, "protocol: sending %s to rank %d: %s", proto_name(tag), dest,
-                       why);
-    }
-    return PT_OK;
+    return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
 }
 
 long proto_backoff_ns(int idle)
