@@ -336,14 +336,18 @@ static pt_status check_across(const parse_ctx *x)
         return cross_error(x, "prune.sparsity",
                            "a number > 0 (the schedule runs on it with prune.layer_sparsity)",
                            p->sparsity);
-    int pruned = p->granularity == PT_GRAN_FILTER   ? n_conv
-                 : p->granularity == PT_GRAN_NEURON ? nh
-                                                    : nh + (p->prune_output ? 1 : 0);
+    /* The layers prune.layer_sparsity lists (as pt_prune_to counts them). */
+    int pruned = nh + (p->prune_output ? 1 : 0);
+    const char *per = "pruned weight layer";
+    if (p->granularity == PT_GRAN_FILTER) {
+        pruned = n_conv;
+        per = "conv layer";
+    } else if (p->granularity == PT_GRAN_NEURON) {
+        pruned = nh;
+        per = "hidden layer";
+    }
     if (ls->n > 0 && ls->n != pruned) {
-        snprintf(what, sizeof what, "%d fractions, one per %s", pruned,
-                 p->granularity == PT_GRAN_FILTER   ? "conv layer"
-                 : p->granularity == PT_GRAN_NEURON ? "hidden layer"
-                                                    : "pruned weight layer");
+        snprintf(what, sizeof what, "%d fractions, one per %s", pruned, per);
         return cross_error(x, "prune.layer_sparsity", what, ls->n);
     }
     if (p->granularity == PT_GRAN_FILTER && n_conv == 0)
