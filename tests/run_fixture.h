@@ -54,6 +54,18 @@ static inline const char *path_of(const char *name)
     return path[k];
 }
 
+/* Writes text to tmpdir/name; returns its path (valid until the next call). */
+static inline const char *write_in(const char *name, const char *text)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s", path_of(name));
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
 /* Runs a shell command line with stdout/stderr into tmpdir/out and
  * tmpdir/err; returns the exit code. */
 static inline int sh(const char *cmdline)

@@ -37,13 +37,7 @@ static const char *write_study(int n_trials, const char *extra)
              " 0.9}, \"train.lr\": {\"type\": \"float\", \"low\": 0.001, \"high\": 0.3, \"log\":"
              " true}}%s}\n",
              path_of("study.db"), n_trials, PT_FASHION_DIR, extra);
-    static char p[512];
-    snprintf(p, sizeof p, "%s", path_of("study.json"));
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
+    return write_in("study.json", text);
 }
 
 static int count_files(const char *dir)

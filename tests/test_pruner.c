@@ -300,10 +300,7 @@ static int run_study(const char *pruner, int n_trials, char *err, size_t cap)
              " \"search_space\": {\"train.lr\": {\"type\": \"float\", \"low\": 1e-4, \"high\": 0.5,"
              " \"log\": true}}}\n",
              path_of("study.db"), n_trials, pruner, PT_FASHION_DIR);
-    FILE *f = fopen(path_of("study.json"), "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    write_in("study.json", text);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, path_of("study.json"));
     int code = sh(cmd);

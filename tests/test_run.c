@@ -39,13 +39,19 @@ static const char *write_study(const char *name, int n, const char *sampler,
              "           \"train\": {\"epochs\": 2, \"batch_size\": 32}%s},\n"
              " \"search_space\": {%s}}\n",
              name, path_of("study.db"), n, sampler, PT_FASHION_DIR, trial_extra, space);
-    static char p[512];
-    snprintf(p, sizeof p, "%s", path_of("study.json"));
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
+    return write_in("study.json", text);
+}
+
+/* Trials of ~1 s (5,000 rows, 5 epochs of LeNet-300-100), so a run outlasts
+ * what a test does beside it; extra: more sed expressions, or "". */
+static void lengthen(const char *study, const char *extra)
+{
+    char line[4096];
+    snprintf(line, sizeof line,
+             "sed -i 's/\"limit\": 300/\"limit\": 5000/; s/\"epochs\": 2/\"epochs\": 5/;"
+             " s/\"hidden\": \\[32\\]/\"hidden\": [300, 100]/;%s' '%s'",
+             extra, study);
+    cr_assert_eq(system(line), 0);
 }
 
 static const char *space_default =
@@ -152,21 +158,37 @@ static int count_complete(void)
 
 /* Starts a laptop-mode run and SIGKILLs its coordinator once min_complete
  * trials are in, while others run. */
-static void run_and_kill(const char *study, int min_complete)
+/* Waits up to 12 s for min COMPLETE trials in the study; how many there are. */
+static int wait_complete(int min)
+{
+    int done = 0;
+    for (int i = 0; i < 600 && (done = count_complete()) < min; i++) {
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    return done;
+}
+
+/* Starts a command line (argv, NULL-ended; mpirun or the binary), stdout
+ * and stderr into tmpdir/out1 and err1. */
+static pid_t job_start(char *const argv[])
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         freopen(path_of("err1"), "w", stderr);
         freopen(path_of("out1"), "w", stdout);
-        execl(PT_BIN, PT_BIN, "run", study, "--workers", "2", (char *)NULL);
+        execvp(argv[0], argv);
         _exit(127);
     }
-    int done = 0;
-    for (int i = 0; i < 600 && (done = count_complete()) < min_complete; i++) {
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-    }
+    return pid;
+}
+
+static void run_and_kill(const char *study, int min_complete)
+{
+    char *argv[] = {PT_BIN, "run", (char *)study, "--workers", "2", NULL};
+    pid_t pid = job_start(argv);
+    int done = wait_complete(min_complete);
     kill(pid, SIGKILL);
     int wst = 0;
     waitpid(pid, &wst, 0);
@@ -385,21 +407,26 @@ static pid_t rank_pid(pid_t mpirun, int rank)
     return found ? pids[i - 1] : 0;
 }
 
-/* Whether every rank of the job has ended (exited, not yet reaped: 'Z'). */
+/* Whether process pid has ended: gone, or exited and not yet reaped ('Z'). */
+static int ended(pid_t pid)
+{
+    char path[64], state = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    int ok = f && fscanf(f, "%*d (%*[^)]) %c", &state) == 1;
+    if (f)
+        fclose(f);
+    return !ok || state == 'Z';
+}
+
+/* Whether every rank of the job has ended. */
 static int ranks_ended(pid_t mpirun)
 {
     pid_t pids[16];
     int n = children_of(mpirun, pids, 16);
-    for (int i = 0; i < n; i++) {
-        char path[64], state = 0;
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pids[i]);
-        FILE *f = fopen(path, "r");
-        int ok = f && fscanf(f, "%*d (%*[^)]) %c", &state) == 1;
-        if (f)
-            fclose(f);
-        if (ok && state != 'Z')
+    for (int i = 0; i < n; i++)
+        if (!ended(pids[i]))
             return 0;
-    }
     return 1;
 }
 
@@ -434,21 +461,6 @@ static int job_wait(pid_t mpirun, const char *errname, double limit_s)
     return -1;
 }
 
-/* Starts an mpirun command line (argv, NULL-ended), stdout and stderr into
- * tmpdir/out1 and err1. */
-static pid_t job_start(char *const argv[])
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        freopen(path_of("err1"), "w", stderr);
-        freopen(path_of("out1"), "w", stdout);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* A worker that stops answering (SIGSTOP) mid-trial: after the trial timeout
  * its trial is FAIL "considered lost", the other worker finishes the study,
  * and the run ends by itself with exit 1 and a clear message instead of
@@ -473,13 +485,7 @@ static pid_t spawned_worker(pid_t coordinator)
 static int gone(pid_t pid)
 {
     for (int i = 0; i < 100; i++) {
-        char path[64], state = 0;
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "r");
-        int ok = f && fscanf(f, "%*d (%*[^)]) %c", &state) == 1;
-        if (f)
-            fclose(f);
-        if (!ok || state == 'Z')
+        if (ended(pid))
             return 1;
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
@@ -493,24 +499,18 @@ static void silent_worker(int key, const char *flag, int laptop)
         write_study("lost", 6, "random", "",
                     "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
                     " \"log\": true}");
-    /* longer trials (~1 s): the worker is stopped while the study has work left */
-    char line[4096];
-    snprintf(line, sizeof line,
-             "sed -i 's/\"limit\": 300/\"limit\": 5000/; s/\"epochs\": 2/\"epochs\": 5/;"
-             " s/\"hidden\": \\[32\\]/\"hidden\": [300, 100]/;"
-             " s/\"seed\": 7,/\"seed\": 7, \"trial_timeout_s\": %d,/' '%s'",
-             key, study);
-    cr_assert_eq(system(line), 0);
+    /* longer trials: the worker is stopped while the study has work left */
+    char key_sed[96];
+    snprintf(key_sed, sizeof key_sed, " s/\"seed\": 7,/\"seed\": 7, \"trial_timeout_s\": %d,/",
+             key);
+    lengthen(study, key_sed);
     char *argv[] = {
         "mpirun",     "-np", "3", PT_BIN, "run", (char *)study, flag ? "--trial-timeout" : NULL,
         (char *)flag, NULL};
     char *argv_laptop[] = {PT_BIN,       "run", (char *)study, "--workers", "2", "--trial-timeout",
                            (char *)flag, NULL};
     pid_t pid = job_start(laptop ? argv_laptop : argv);
-    for (int i = 0; i < 600 && count_complete() < 1; i++) {
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-    }
+    wait_complete(1);
     pid_t w = laptop ? spawned_worker(pid) : rank_pid(pid, 2);
     cr_assert_gt(w, 0, "the worker to stop was not found");
     kill(w, SIGSTOP);
@@ -589,17 +589,10 @@ Test(run, worker_stalled_in_model_send_holds_nothing_up)
 Test(run, second_run_of_a_running_study_is_refused)
 {
     const char *study = write_study("twice", 8, "random", "", space_default);
-    snprintf(cmd, sizeof cmd,
-             "sed -i 's/\"limit\": 300/\"limit\": 5000/; s/\"epochs\": 2/\"epochs\": 5/;"
-             " s/\"hidden\": \\[32\\]/\"hidden\": [300, 100]/' '%s'",
-             study); /* ~1 s a trial, so the first run outlasts the second's start */
-    cr_assert_eq(system(cmd), 0);
+    lengthen(study, ""); /* the first run outlasts the second's start */
     char *argv[] = {PT_BIN, "run", (char *)study, "--workers", "1", NULL};
     pid_t first = job_start(argv);
-    for (int i = 0; i < 600 && count_complete() < 1; i++) {
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-    }
+    wait_complete(1);
     snprintf(cmd, sizeof cmd, "%s run '%s' --workers 1 --quiet", PT_BIN, study);
     int code = sh(cmd);
     char err[4096];
