@@ -128,7 +128,7 @@ pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON
                      int *tag_out, pt_err *err);
 
 /* The model message: len raw bytes, blocking send (the worker has nothing
- * else to do; the coordinator receives it at once). */
+ * else to do; rank 0 receives it with proto_poll_bytes, without waiting). */
 pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
                            pt_err *err);
 /* The sleep of the back-off after `idle` empty polls, in nanoseconds (0 =
