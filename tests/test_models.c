@@ -134,8 +134,10 @@ Test(models, study_keeps_best_k_and_eval_reproduces)
              path_of("x.npz"));
     cr_expect_eq(sh(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s export-model --help", PT_BIN);
-    cr_expect_eq(sh(cmd), 0);
+    code = sh(cmd);
     slurp("out", out, sizeof out);
+    slurp("err", err, sizeof err);
+    cr_expect_eq(code, 0, "exit %d: %s", code, err);
     cr_expect_not_null(strstr(out, "usage: prunetune export-model"), "%s", out);
 }
 
