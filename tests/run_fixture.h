@@ -28,7 +28,7 @@ static inline void run_setup(void)
      * Its plug-ins stay loaded so the suppressions can name them. */
     setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
     setenv("LSAN_OPTIONS",
-           "suppressions=" PT_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0", 1);
+           "suppressions=" PT_SOURCE_DIR "/tests/lsan.supp:print_suppressions=0", 1);
     /* Open MPI is built without frame pointers: only the slow unwinder gets
      * through its frames to the library names the suppressions match. */
     static char asan[1024];
