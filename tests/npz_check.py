@@ -8,7 +8,9 @@ meta.config.data.test_limit rows as prunetune does, applies the stored scaler
 and the forward pass (ReLU hidden layers, softmax output; for a version 2
 model with meta.layers, conv2d layers as cross-correlation with zero padding,
 ReLU, then max/avg pooling, and NCHW flattening before the first dense layer)
-and prints one JSON line: {"test_acc", "test_loss", "correct", "n"}.
+and prints one JSON line: {"test_acc", "test_loss", "correct", "n", "loss_tol",
+"near_ties"}: the last two say how far another float evaluation may be
+(tests/allclose.h's bound).
 tests/test_npz.c and tests/test_conv.c compare it with `prunetune eval`.
 """
 import gzip
@@ -37,6 +39,12 @@ def conv2d(a, w, b, stride, pad):
     win = sliding_window_view(a, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
     out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (n, oh, ow, K)
     return out.transpose(0, 3, 1, 2) + b[None, :, None, None]
+
+
+def term_gamma(k):
+    """Bound of one float sum of k terms relative to the sum of their
+    magnitudes: tests/allclose.h's pt_gamma_f32."""
+    return min(8.0 * np.sqrt(k), float(k)) * 2.0**-24
 
 
 def pool(a, kind, size):
@@ -70,6 +78,9 @@ def main():
     layers = meta.get("layers", [{"type": "dense"}] * n_layers)
     if layers[0]["type"] == "conv2d":
         a = a.reshape(len(a), *meta["input_shape"])
+    # m: the "absolute network" (|w|, |b|, fed |x|) of tests/allclose.h, in
+    # float64; gamma: each layer's float sum bound, min(8 sqrt(K), K) 2^-24.
+    m, gamma = np.abs(a).astype(np.float64), 0.0
     for layer in range(n_layers):
         w, b = z[f"w{layer}"], z[f"b{layer}"]
         if f"mask{layer}" in z.files:  # pruned weights are stored as zeros
@@ -78,12 +89,19 @@ def main():
         if spec["type"] == "conv2d":
             assert w.dtype == np.float32 and w.ndim == 4 and w.shape[0] == spec["out"]
             a = np.maximum(conv2d(a, w, b, spec["stride"], spec["pad"]), 0)
+            m = conv2d(m, np.abs(w).astype(np.float64), np.abs(b).astype(np.float64),
+                       spec["stride"], spec["pad"])
             if spec["pool"] != "none":
                 a = pool(a, spec["pool"], spec["pool_size"])
+                m = pool(m, spec["pool"], spec["pool_size"])
+            gamma += term_gamma(w[0].size + 1)
             continue
         a = a.reshape(len(a), -1)  # flatten: NCHW order
+        m = m.reshape(len(m), -1)
         assert w.dtype == np.float32 and w.shape == (sizes[layer + 1], sizes[layer])
         a = a @ w.T + b
+        m = m @ np.abs(w.T).astype(np.float64) + np.abs(b).astype(np.float64)
+        gamma += term_gamma(w.shape[1] + 1)
         if layer + 1 < n_layers:
             a = np.maximum(a, 0)
 
@@ -93,7 +111,16 @@ def main():
     n = len(labels)
     loss = float(-log_p[np.arange(n), labels].mean())
     correct = int((a.argmax(axis=1) == labels).sum())
-    print(json.dumps({"test_acc": correct / n, "test_loss": loss, "correct": correct, "n": n}))
+    # How far prunetune's float logits may be from these (each side within
+    # gamma m of the exact ones, see tests/allclose.h), per row the largest:
+    # the loss (log-sum-exp and the label's logit move at most that much
+    # each) may differ by twice its mean, and only a row whose top two
+    # logits are closer than twice it may have another argmax.
+    row_tol = (2.0 * gamma * m).max(axis=1)
+    top2 = np.sort(a.astype(np.float64), axis=1)[:, -2:]
+    near_ties = int((top2[:, 1] - top2[:, 0] <= 2.0 * row_tol).sum())
+    print(json.dumps({"test_acc": correct / n, "test_loss": loss, "correct": correct, "n": n,
+                      "loss_tol": float(2.0 * row_tol.mean()), "near_ties": near_ties}))
 
 
 if __name__ == "__main__":
