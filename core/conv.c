@@ -175,11 +175,13 @@ typedef float pt_vf __attribute__((vector_size(4 * PT_VL)));
 #define PT_FMA
 #endif
 
-static inline pt_vf vf_load(const float *p)
+/* *v = p[0 .. PT_VL): an unaligned load. Through a pointer rather than
+ * returned: a 64-byte vector returned by value has no ABI without AVX-512,
+ * which GCC reports (-Wpsabi, an error under -Werror) in the avx2 and
+ * scalar builds (PT_KERNEL); inlined, both forms give the same code. */
+static inline void vf_load(pt_vf *v, const float *p)
 {
-    pt_vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    memcpy(v, p, sizeof *v);
 }
 
 /* out[0..PT_DIRECT_BLOCK) := sum over t < T of w[t * ws] * src[off[t] .. + PT_DIRECT_BLOCK). */
@@ -191,8 +193,11 @@ PT_FMA static inline void block8v(const float *src, const int *off, const float 
         const float *q = src + off[t];
         pt_vf wv = {0};
         wv += w[(size_t)t * ws];
-        for (int j = 0; j < 8; j++)
-            a[j] += wv * vf_load(q + PT_VL * j);
+        for (int j = 0; j < 8; j++) {
+            pt_vf v;
+            vf_load(&v, q + PT_VL * j);
+            a[j] += wv * v;
+        }
     }
     memcpy(out, a, sizeof a);
 }
@@ -251,9 +256,12 @@ PT_FMA static void direct_grad_w(pt_layer *L, const float *pad, const float *z, 
                 dr[o] = d + (o < K ? (size_t)o * np : 0);
             pt_vf a[PT_DIRECT_MAX_FILTERS] = {0};
             for (int i = 0; i < body; i += PT_VL) {
-                pt_vf qv = vf_load(q + i);
-                for (int o = 0; o < PT_DIRECT_MAX_FILTERS; o++)
-                    a[o] += vf_load(dr[o] + i) * qv;
+                pt_vf qv, dv;
+                vf_load(&qv, q + i);
+                for (int o = 0; o < PT_DIRECT_MAX_FILTERS; o++) {
+                    vf_load(&dv, dr[o] + i);
+                    a[o] += dv * qv;
+                }
             }
             for (int o = 0; o < K; o++) {
                 const float *dr = d + (size_t)o * np;

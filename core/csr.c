@@ -34,6 +34,17 @@
 #define PT_CSR_AVX512 0
 #endif
 
+const char *pt_csr_path(void)
+{
+#if PT_CSR_AVX512
+    return "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+    return "avx2";
+#else
+    return "scalar";
+#endif
+}
+
 void pt_csr_free(pt_csr *c)
 {
     free(c->rowptr);

@@ -77,6 +77,11 @@ void pt_csr_gemv(const pt_csr *c, const float *x, float *y, int relu);
  * are left alone. 1 <= n <= ld. */
 void pt_csr_spmm_t(const pt_csr *c, const float *xt, int ld, int n, float *yt, int relu);
 
+/* Which of this file's kernel paths the build compiled (chosen by the
+ * instruction set, see PT_KERNEL in CMakeLists.txt): "avx512", "avx2" or
+ * "scalar". The tests check it against the path they were built for. */
+const char *pt_csr_path(void);
+
 /* Bytes of the stored CSR form of a layer: values + uint16 column indices +
  * int32 row pointers + biases. */
 static inline long pt_csr_bytes(long nnz, int n_out)

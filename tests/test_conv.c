@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "allclose.h"
 #include "conv.h"
 #include "infer.h"
 #include "mlp.h"
+#include "net_tol.h"
 #include "netspec.h"
 #include "prune.h"
 #include "train.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "allclose.h"
 #include "data.h"
 #include "data_open.h"
 
@@ -199,8 +200,8 @@ Test(csv, header_auto_numeric_labels_crlf_blank_lines)
     cr_assert_eq(d.n, 3);
     cr_assert_eq(d.dim, 2);
     cr_assert_eq(d.n_classes, 3);
-    cr_assert_float_eq(d.xf[2], 3.5f, 0);
-    cr_assert_float_eq(d.xf[3], -40.0f, 0);
+    cr_assert_eq(d.xf[2], 3.5f); /* parsed text, exact */
+    cr_assert_eq(d.xf[3], -40.0f); /* parsed text, exact */
     cr_assert_eq(d.y[1], 2);
     cr_assert_null(d.class_names);
     cr_assert(isnan(d.lo));
@@ -217,7 +218,7 @@ Test(csv, no_header_label_by_index_and_string_labels_by_name)
     cr_assert_eq(pt_csv_load(p, &o, &d, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(d.n, 2);
     cr_assert_eq(d.y[1], 1);
-    cr_assert_float_eq(d.xf[2], 3.0f, 0);
+    cr_assert_eq(d.xf[2], 3.0f); /* parsed text, exact */
     pt_dataset_free(&d);
 
     p = write_text("c.csv", "kind;w;h\nzebra;1;2\napple;3;4\nzebra;5;6\n");
@@ -230,7 +231,7 @@ Test(csv, no_header_label_by_index_and_string_labels_by_name)
     cr_assert_str_eq(d.class_names[1], "zebra");
     cr_assert_eq(d.y[0], 1);
     cr_assert_eq(d.y[1], 0);
-    cr_assert_float_eq(d.xf[5], 6.0f, 0);
+    cr_assert_eq(d.xf[5], 6.0f); /* parsed text, exact */
     pt_dataset_free(&d);
 }
 
@@ -256,6 +257,10 @@ Test(csv, every_bad_input_has_its_error)
     cr_assert(strstr(err.msg, "nope.csv: cannot open"), "%s", err.msg);
 }
 
+/* The scalers compute (x - offset) * mul in float with offset and mul
+ * rounded to float: at most ~3 roundings of u = 6e-8 each, relative, so
+ * 4u (PT_U_F32, allclose.h) relative and no atol: a value that should be
+ * 0 (a constant feature, the minimum) must be 0 exactly. */
 Test(data, scalers_give_exact_values)
 {
     /* Two features: 0,2,4 and a constant 7. */
@@ -270,7 +275,7 @@ Test(data, scalers_give_exact_values)
     pt_dataset_gather(&d, &s, all, 3, out, NULL);
     float unit[6] = {0, 0, 0.5f, 0, 1, 0};
     for (int i = 0; i < 6; i++)
-        cr_assert_float_eq(out[i], unit[i], 1e-7, "unit[%d] = %g", i, out[i]);
+        pt_assert_close(out[i], unit[i], 4 * PT_U_F32, 0, "unit[%d] = %g", i, out[i]);
     pt_scaler_free(&s);
 
     cr_assert_eq(pt_scaler_fit(&s, &d, PT_SCALE_STANDARD, NULL, 0, &err), PT_OK);
@@ -279,7 +284,7 @@ Test(data, scalers_give_exact_values)
     float sd = sqrtf(8.0f / 3.0f);
     float std[6] = {-2 / sd, 0, 0, 0, 2 / sd, 0};
     for (int i = 0; i < 6; i++)
-        cr_assert_float_eq(out[i], std[i], 1e-6, "standard[%d] = %g", i, out[i]);
+        pt_assert_close(out[i], std[i], 4 * PT_U_F32, 0, "standard[%d] = %g", i, out[i]);
     cr_assert_eq(yy[1], 1);
     pt_scaler_free(&s);
 
@@ -287,7 +292,7 @@ Test(data, scalers_give_exact_values)
     uint32_t two[2] = {0, 1};
     cr_assert_eq(pt_scaler_fit(&s, &d, PT_SCALE_UNIT, two, 2, &err), PT_OK);
     pt_dataset_gather(&d, &s, all + 2, 1, out, NULL);
-    cr_assert_float_eq(out[0], 2.0f, 1e-7);
+    pt_assert_close(out[0], 2.0f, 4 * PT_U_F32, 0);
     pt_scaler_free(&s);
 
     /* Bytes with a known range scale by it, not by the observed min/max. */
@@ -295,8 +300,8 @@ Test(data, scalers_give_exact_values)
     pt_dataset db = {.n = 2, .dim = 1, .n_classes = 1, .x8 = b, .y = y, .lo = 0, .hi = 255};
     cr_assert_eq(pt_scaler_fit(&s, &db, PT_SCALE_UNIT, NULL, 0, &err), PT_OK);
     pt_dataset_gather(&db, &s, all, 2, out, NULL);
-    cr_assert_float_eq(out[0], 0.2f, 1e-7);
-    cr_assert_float_eq(out[1], 0.4f, 1e-7);
+    pt_assert_close(out[0], 0.2f, 4 * PT_U_F32, 0);
+    pt_assert_close(out[1], 0.4f, 4 * PT_U_F32, 0);
     pt_scaler_free(&s);
 }
 

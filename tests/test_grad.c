@@ -6,11 +6,20 @@
  * central differences of the loss. The network runs in float, so the step
  * and tolerance are set for float rounding (h = 1e-3 on inputs of order 1;
  * the loss is smooth except at ReLU kinks, which random data avoids).
+ *
+ * The tolerance has the allclose form atol + rtol |fd| (tests/allclose.h),
+ * both terms from the difference quotient itself, not from one machine:
+ * atol bounds the float rounding of the two losses divided by 2h (each loss
+ * is off by about u = 6e-8 times sums of O(1) terms of length <= 8, a few
+ * 1e-7, so < 1e-4 after / 2h), with a margin of 20; rtol bounds the
+ * truncation error h^2 f3 / 6 (f3 the third derivative) relative to the
+ * slope, < 1e-2 for this smooth loss unless a ReLU kink lies within h.
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
+#include "allclose.h"
 #include "mlp.h"
 
 #define N 6
@@ -60,8 +69,7 @@ static void check_params(float *p, const float *g, size_t n, const char *what, i
         double down = loss_now();
         p[i] = keep;
         double fd = (up - down) / (2 * h);
-        double tol = 2e-3 + 2e-2 * fabs(fd);
-        if (fabs(fd - g[i]) > tol) {
+        if (!pt_isclose(g[i], fd, 2e-2, 2e-3)) { /* see the top of the file */
             bad++;
             cr_log_warn("layer %d %s[%zu]: backprop %g, finite difference %g", l, what, i, g[i], fd);
         }
@@ -74,7 +82,9 @@ Test(grad, every_layer_weights_and_biases, .init = setup, .fini = teardown)
     memcpy(net.act[0], x, sizeof x);
     pt_mlp_forward(&net, N);
     double l0 = pt_mlp_backward(&net, N, y, NULL, NULL, NULL);
-    cr_assert_float_eq(l0, loss_now(), 1e-6);
+    /* The same forward pass on the same input and the same row_loss: the
+     * same bits (exact by design). */
+    cr_assert_eq(l0, loss_now(), "%.17g vs %.17g", l0, loss_now());
     /* Gradients must be copied: loss_now() does not touch grads, but be explicit. */
     static float g[4096];
     cr_assert_leq(net.n_params, sizeof g / sizeof g[0]);
@@ -102,7 +112,10 @@ Test(grad, softmax_cross_entropy_wrt_logits, .init = setup, .fini = teardown)
         double down = pt_mlp_loss(&net, N, y, NULL);
         z[i] = keep;
         double fd = (up - down) / (2 * h);
-        cr_assert_float_eq(dz[i], fd, 1e-4 + 1e-2 * fabs(fd), "logit %d: %g vs %g", i, dz[i], fd);
+        /* h = 1e-2 on the logits (the loss is smooth there): as above,
+         * atol for the losses' float rounding (expf: u |loss| / h ~ 1e-5),
+         * rtol for the truncation h^2 f3 / 6. */
+        pt_assert_close(dz[i], fd, 1e-2, 1e-4, "logit %d", i);
     }
 }
 
@@ -121,7 +134,9 @@ Test(grad, loss_is_stable_for_huge_logits)
     int ok;
     double loss = pt_mlp_loss(&m, 1, &lab, &ok);
     cr_assert(isfinite(loss));
-    cr_assert_float_eq(loss, log1p(exp(-1.0)) + 1.0, 1e-4);
+    /* In double but for one expf(-1) in float (relative error <= u): the
+     * loss log(1 + e^-1) + 1 moves by < u; 8u, relative, for margin. */
+    pt_assert_close(loss, log1p(exp(-1.0)) + 1.0, 8 * PT_U_F32, 0);
     cr_assert_eq(ok, 0);
     pt_mlp_free(&m);
 }

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "allclose.h"
 #include "config.h"
 #include "data_open.h"
 #include "infer.h"
+#include "net_tol.h"
 #include "prune.h"
 #include "train.h"
 
@@ -287,6 +287,15 @@ Test(infer, odd_shapes_and_empty_rows_match)
         }
     }
     pt_mlp_free(&net);
+}
+
+/* A build for one kernel path (cmake -DPT_KERNEL=avx2 ...) really runs
+ * that path's code: the tests above then cover it. */
+Test(infer, kernel_path_is_the_one_built)
+{
+    cr_log_info("PT_KERNEL %s: csr path %s", PT_KERNEL, pt_csr_path());
+    if (strcmp(PT_KERNEL, "native") != 0)
+        cr_assert_str_eq(pt_csr_path(), PT_KERNEL);
 }
 
 Test(infer, bad_arguments_are_refused)

@@ -6,6 +6,7 @@
  * studies by name. Exports, strategy, bad input and read-only access are in
  * test_query_io.c.
  */
+#include "allclose.h"
 #include "query_fixture.h"
 
 TestSuite(query, .init = setup, .fini = teardown);
@@ -32,7 +33,9 @@ Test(query, best_shows_the_best_trial_its_metrics_and_strategy)
     cJSON *j = cJSON_Parse(out_buf);
     const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "best"), 0);
     cr_assert_eq(cJSON_GetObjectItem(b, "number")->valueint, 5);
-    cr_assert_float_eq(cJSON_GetObjectItem(b, "params.prune.sparsity")->valuedouble, 0.95, 1e-12);
+    /* a stored double through SQLite and JSON text: PT_RTOL_FORMULA */
+    pt_assert_close(cJSON_GetObjectItem(b, "params.prune.sparsity")->valuedouble, 0.95,
+                    PT_RTOL_FORMULA, 0);
     cr_assert_str_eq(cJSON_GetObjectItem(b, "params.prune.schedule")->valuestring, "gradual");
     const cJSON *cfg = cJSON_GetObjectItem(b, "config");
     cr_assert_eq(cJSON_GetObjectItem(cfg, "seed")->valueint, 3);

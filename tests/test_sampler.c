@@ -105,6 +105,9 @@ Test(sampler, random_respects_bounds_steps_and_conditions)
         cr_assert(l2 >= 1e-6 && l2 <= 1e-2, "l2 %g", l2);
         cr_assert(drop >= 0.1 && drop <= 0.5, "dropout %g", drop);
         cr_assert(sp >= 0.5 && sp <= 0.9 + 1e-12, "sparsity %g", sp);
+        /* On the lattice: 0.5 + k 0.1 in double, k recovered to within a
+         * few ulps of an integer of size <= 4 (1e-9 leaves a wide margin
+         * and still rejects any point off the lattice by > 1e-10). */
         double k = (sp - 0.5) / 0.1;
         cr_assert(fabs(k - round(k)) < 1e-9, "sparsity %g off the 0.1 lattice", sp);
         cr_assert(bs >= 16 && bs <= 256 && fmod(bs, 16) == 0, "batch %g", bs);
@@ -120,6 +123,12 @@ Test(sampler, random_respects_bounds_steps_and_conditions)
         static const pt_prune_schedule as[] = {PT_PRUNE_NONE, PT_PRUNE_ITERATIVE, PT_PRUNE_GRADUAL};
         cr_assert_eq(c.prune.schedule, as[sc]);
     }
+    /* Sampling error, not rounding (the seed is fixed): with N = 4000 draws
+     * a frequency p has standard deviation sqrt(p (1 - p) / N), 0.0075 at
+     * p = 1/3 and 0.0068 at 1/4, so 0.03 is over 4 of them; a mean of
+     * uniform draws has (width / sqrt 12) / sqrt N: 0.018 for log10 l2
+     * (0.06: 3.3), 0.0018 for dropout (0.01: 5.5); P(1) = 0.1445 has 0.0056
+     * (0.02: 3.6). */
     for (int i = 0; i < 3; i++)
         cr_expect(fabs(sched[i] / (double)N - 1.0 / 3) < 0.03, "choice %d: %d", i, sched[i]);
     for (int r = 1; r <= 5; r++)

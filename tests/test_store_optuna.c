@@ -7,6 +7,7 @@
  */
 #include <sys/wait.h>
 
+#include "allclose.h"
 #include "store_fixture.h"
 
 TestSuite(store_optuna, .init = setup, .fini = teardown);
@@ -167,7 +168,8 @@ Test(store_optuna, optuna_loads_the_study)
             cr_assert_eq(at(pa, "prune.rounds")->valueint, (int)p.value[3]);
         const cJSON *iv = at(t, "intermediate");
         cr_assert_eq(cJSON_GetArraySize(iv), 3);
-        cr_assert_float_eq(at(iv, "2")->valuedouble, 0.3 + k, 1e-12);
+        /* a stored double through SQLite and JSON text */
+        pt_assert_close(at(iv, "2")->valuedouble, 0.3 + k, PT_RTOL_FORMULA, 0);
     }
     const cJSON *t0 = cJSON_GetArrayItem(trials, 0), *t3 = cJSON_GetArrayItem(trials, 3);
     cr_assert_eq(cJSON_GetArrayItem(at(t0, "values"), 0)->valuedouble, 0.8125);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allclose.h"
 #include "study_fixture.h"
 
 static const struct {
@@ -455,9 +456,10 @@ Test(study, element_parameters_build_per_layer_lists)
     pt_config c;
     cr_assert_eq(study_trial_config(&s, &p, &c, &err), PT_OK, "%s", err.msg);
     cr_expect_eq(c.prune.layer_sparsity.n, 2);
-    cr_expect_float_eq(c.prune.layer_sparsity.v[0], 0.2, 1e-12, "from the base trial");
-    cr_expect_float_eq(c.prune.layer_sparsity.v[1], 0.75, 1e-12, "from the point");
-    cr_expect_float_eq(c.reg.l2, 0.001, 1e-12);
+    /* values through the config text: PT_RTOL_FORMULA (allclose.h) */
+    pt_expect_close(c.prune.layer_sparsity.v[0], 0.2, PT_RTOL_FORMULA, 0, "from the base trial");
+    pt_expect_close(c.prune.layer_sparsity.v[1], 0.75, PT_RTOL_FORMULA, 0, "from the point");
+    pt_expect_close(c.reg.l2, 0.001, PT_RTOL_FORMULA, 0);
     study_free(&s);
 
     /* No base list: every element must be a parameter. */
