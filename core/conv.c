@@ -316,10 +316,10 @@ typedef float pt_f8 __attribute__((vector_size(32)));
 typedef int32_t pt_i8 __attribute__((vector_size(32)));
 typedef float pt_f16 __attribute__((vector_size(64)));
 
-static inline pt_f8 f8_select(pt_i8 m, pt_f8 x, pt_f8 y)
-{
-    return (pt_f8)((m & (pt_i8)x) | (~m & (pt_i8)y));
-}
+/* m ? x : y lane by lane (m all ones or all zeros). A macro: a function
+ * taking or returning 32-byte vectors has no ABI without AVX, which GCC
+ * reports (-Wpsabi, an error under -Werror) in the scalar build (PT_KERNEL). */
+#define F8_SELECT(m, x, y) ((pt_f8)(((m) & (pt_i8)(x)) | (~(m) & (pt_i8)(y))))
 
 /* Windows px .. px + 8 of the row pair r0, r1: the scalar loop below in
  * lanes (even and odd columns split by shuffles), the same order of
@@ -339,15 +339,15 @@ static inline void pool2_x8(const float *r0, const float *r1, int pitch, int px,
     at = col;
     m = a1 > v;
     at = (m & (col + 1)) | (~m & at);
-    v = f8_select(m, a1, v);
+    v = F8_SELECT(m, a1, v);
     m = c0 > v;
     at = (m & (col + pitch)) | (~m & at);
-    v = f8_select(m, c0, v);
+    v = F8_SELECT(m, c0, v);
     m = c1 > v;
     at = (m & (col + pitch + 1)) | (~m & at);
-    v = f8_select(m, c1, v);
+    v = F8_SELECT(m, c1, v);
     v += b;
-    v = f8_select(v > zero, v, zero);
+    v = F8_SELECT(v > zero, v, zero);
     at += row;
     memcpy(q + px, &v, sizeof v);
     memcpy(qa + px, &at, sizeof at);
