@@ -78,32 +78,45 @@ def main():
     layers = meta.get("layers", [{"type": "dense"}] * n_layers)
     if layers[0]["type"] == "conv2d":
         a = a.reshape(len(a), *meta["input_shape"])
-    # m: the "absolute network" (|w|, |b|, fed |x|) of tests/allclose.h, in
-    # float64; gamma: each layer's float sum bound, min(8 sqrt(K), K) 2^-24.
-    m, gamma = np.abs(a).astype(np.float64), 0.0
+    # e: how far a float evaluation of each activation may be from the exact
+    # value (tests/allclose.h, pt_dense_tol): through a layer
+    # e' = g (|W| (|a| + e) + |b|) + |W| e, g = term_gamma(K) for its K
+    # terms; a unit whose pre-activation is below -e' is 0 in every
+    # evaluation and carries no error on. Pooling keeps the window's largest
+    # (max) or mean (avg, plus its own float sum) error.
+    f64 = np.float64
+    e = np.zeros(a.shape)
     for layer in range(n_layers):
         w, b = z[f"w{layer}"], z[f"b{layer}"]
         if f"mask{layer}" in z.files:  # pruned weights are stored as zeros
             assert not np.any(w[z[f"mask{layer}"] == 0])
         spec = layers[layer]
+        absw, absb = np.abs(w).astype(f64), np.abs(b).astype(f64)
         if spec["type"] == "conv2d":
             assert w.dtype == np.float32 and w.ndim == 4 and w.shape[0] == spec["out"]
-            a = np.maximum(conv2d(a, w, b, spec["stride"], spec["pad"]), 0)
-            m = conv2d(m, np.abs(w).astype(np.float64), np.abs(b).astype(np.float64),
-                       spec["stride"], spec["pad"])
+            st, pd = spec["stride"], spec["pad"]
+            pre = conv2d(a, w, b, st, pd)
+            e = (term_gamma(w[0].size + 1) * conv2d(np.abs(a).astype(f64) + e, absw, absb, st, pd)
+                 + conv2d(e, absw, 0.0 * absb, st, pd))
+            e = np.where(pre > -e, e, 0.0)
+            a = np.maximum(pre, 0)
             if spec["pool"] != "none":
-                a = pool(a, spec["pool"], spec["pool_size"])
-                m = pool(m, spec["pool"], spec["pool_size"])
-            gamma += term_gamma(w[0].size + 1)
+                size = spec["pool_size"]
+                e = pool(e, spec["pool"], size)
+                if spec["pool"] != "max":
+                    e += term_gamma(size * size) * pool(np.abs(a).astype(f64), "avg", size)
+                a = pool(a, spec["pool"], size)
             continue
         a = a.reshape(len(a), -1)  # flatten: NCHW order
-        m = m.reshape(len(m), -1)
+        e = e.reshape(len(e), -1)
         assert w.dtype == np.float32 and w.shape == (sizes[layer + 1], sizes[layer])
-        a = a @ w.T + b
-        m = m @ np.abs(w.T).astype(np.float64) + np.abs(b).astype(np.float64)
-        gamma += term_gamma(w.shape[1] + 1)
+        pre = a @ w.T + b
+        e = (term_gamma(w.shape[1] + 1) * ((np.abs(a).astype(f64) + e) @ absw.T + absb)
+             + e @ absw.T)
+        a = pre
         if layer + 1 < n_layers:
-            a = np.maximum(a, 0)
+            e = np.where(pre > -e, e, 0.0)
+            a = np.maximum(pre, 0)
 
     logits = a.astype(np.float64)
     logits -= logits.max(axis=1, keepdims=True)
@@ -111,12 +124,12 @@ def main():
     n = len(labels)
     loss = float(-log_p[np.arange(n), labels].mean())
     correct = int((a.argmax(axis=1) == labels).sum())
-    # How far prunetune's float logits may be from these (each side within
-    # gamma m of the exact ones, see tests/allclose.h), per row the largest:
-    # the loss (log-sum-exp and the label's logit move at most that much
-    # each) may differ by twice its mean, and only a row whose top two
-    # logits are closer than twice it may have another argmax.
-    row_tol = (2.0 * gamma * m).max(axis=1)
+    # How far prunetune's float logits may be from these (each side within e
+    # of the exact ones), per row the largest: the loss (log-sum-exp and the
+    # label's logit move at most that much each) may differ by twice its
+    # mean, and only a row whose top two logits are closer than twice it
+    # may have another argmax.
+    row_tol = (2.0 * e).max(axis=1)
     top2 = np.sort(a.astype(np.float64), axis=1)[:, -2:]
     near_ties = int((top2[:, 1] - top2[:, 0] <= 2.0 * row_tol).sum())
     print(json.dumps({"test_acc": correct / n, "test_loss": loss, "correct": correct, "n": n,
