@@ -235,8 +235,9 @@ void models_free(models *k)
     free(k);
 }
 
-/* Whether values enter the set, and which entries then leave (out[i] = 1). */
-static int enters(const models *k, const double *values, int *out)
+/* Whether trial `number`'s values enter the set, and which entries then
+ * leave (out[i] = 1). */
+static int enters(const models *k, int number, const double *values, int *out)
 {
     int multi = k->sc->n_objectives > 1, left = k->n;
     for (int i = 0; i < k->n; i++) {
@@ -256,7 +257,11 @@ static int enters(const models *k, const double *values, int *out)
         if (!out[i] && (w < 0 || better1(k, k->m[w].v[0], k->m[i].v[0]) ||
                         (k->m[i].v[0] == k->m[w].v[0] && k->m[i].number > k->m[w].number)))
             w = i;
-    if (w < 0 || !better1(k, values[0], k->m[w].v[0]))
+    /* Ties go to the lower number, as query_sort ranks them (best,
+     * export-model): trials finish out of order, so a tie arriving later
+     * may still be the earlier trial and must push the later one out. */
+    if (w < 0 || !(better1(k, values[0], k->m[w].v[0]) ||
+                   (values[0] == k->m[w].v[0] && number < k->m[w].number)))
         return 0;
     out[w] = 1;
     return 1;
@@ -269,7 +274,7 @@ pt_status models_offer(models *k, int trial_id, int number, const double *values
     if (!models_enabled(k) || !values)
         return PT_OK;
     int out[k->k + 1];
-    if (!enters(k, values, out))
+    if (!enters(k, number, values, out))
         return PT_OK;
     char dir[PT_PATH_MAX], rel[PT_PATH_MAX], path[PT_PATH_MAX];
     if (!trial_rel(k, number, rel, sizeof rel) || !resolve(k->base, rel, path, sizeof path))

@@ -10,7 +10,8 @@
  * its .models folder can move together. `prunetune export-model` reads it.
  *
  * Which trials are kept. One objective: the K best by its value (ties: the
- * earlier trial stays). Several objectives: the non-dominated set, up to K:
+ * lower trial number, whatever order the trials finish in, so the best
+ * trial of `prunetune best` and `export-model` always has its model). Several objectives: the non-dominated set, up to K:
  * a new trial dominated by a kept one is not kept, kept trials it dominates
  * are dropped, and past K the worst by the first objective goes. PRUNED and
  * FAIL trials are never kept (a PRUNED value is an intermediate one).
