@@ -19,7 +19,7 @@
  *   gives in practice — the error is at most lambda sqrt(K) u sum|t_i| with
  *   probability >= 1 - 2K exp(-lambda^2 / 2) (Higham & Mary, "A new
  *   approach to probabilistic rounding error analysis", SISC 2019, Thm 3.1).
- *   lambda = 8 makes that failure probability < 1e-10 for K <= 10^4, so the
+ *   lambda = 8 makes that failure probability < 3e-10 for K <= 10^4, so the
  *   tests below take min(lambda sqrt(K), K) u sum|t_i| for each side, twice
  *   for the difference of two such sums: the worst-case bound where it is
  *   the smaller (K <= 64), the probabilistic one above.
