@@ -10,7 +10,8 @@
  * needs no MPI knowledge. Only standard MPI-3 calls are used.
  *
  * The study file is validated on rank 0 before anything is spawned or
- * written, so a bad config exits with 2 and leaves the database untouched.
+ * written, and the headers of its data files read (study_probe), so a bad
+ * config or missing data exits with 2 and leaves the database untouched.
  */
 #include <limits.h>
 #include <mpi.h>
@@ -156,7 +157,12 @@ static int coordinate(const run_args *a, int size)
 {
     study_config sc;
     pt_err err = {{0}};
-    if (study_load(&sc, a->path, &err) != PT_OK) {
+    /* Data that cannot be read would fail every trial: say so once, before
+     * a worker starts or the database is touched. */
+    pt_status checked = study_load(&sc, a->path, &err);
+    if (checked == PT_OK && (checked = study_probe(&sc, a->path, &err)) != PT_OK)
+        study_free(&sc);
+    if (checked != PT_OK) {
         fprintf(stderr, "prunetune run: %s\n", err.msg);
         if (size > 1)
             sched_dismiss(MPI_COMM_WORLD);

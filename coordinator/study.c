@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_open.h"
 #include "study_internal.h"
 
 #define SEED_MAX 9007199254740991.0 /* 2^53 - 1, as core/config.c */
@@ -380,6 +381,34 @@ pt_status study_load(study_config *s, const char *path, pt_err *err)
     st = study_parse(s, text, path, err);
     free(text);
     return st;
+}
+
+/* Whether parameter name sets where the data comes from (then the base
+ * trial's files may be ones no trial reads). */
+static int is_data_location(const char *name)
+{
+    static const char *const keys[] = {"data.format",       "data.dir",          "data.train",
+                                       "data.test",         "data.train_images", "data.train_labels",
+                                       "data.test_images",  "data.test_labels",  NULL};
+    for (int i = 0; keys[i]; i++)
+        if (!strcmp(name, keys[i]))
+            return 1;
+    return 0;
+}
+
+pt_status study_probe(const study_config *s, const char *source, pt_err *err)
+{
+    if (!s)
+        return pt_fail(err, PT_ERR_ARG, "study_probe: NULL study");
+    for (int i = 0; i < s->n_params; i++)
+        if (is_data_location(s->param[i].name))
+            return PT_OK;
+    const char *key = NULL;
+    pt_err inner;
+    if (pt_data_probe(&s->trial.data, &key, &inner) == PT_OK)
+        return PT_OK;
+    return pt_fail(err, PT_ERR_CONFIG, "%s: trial.%s: %s", source ? source : "study",
+                   key ? key : "data", inner.msg);
 }
 
 void study_free(study_config *s)

@@ -139,6 +139,16 @@ pt_status study_load(study_config *s, const char *path, pt_err *err);
 pt_status study_parse(study_config *s, const char *json, const char *source, pt_err *err);
 void study_free(study_config *s);
 
+/* What can be checked before any trial runs, beyond the file's keys: the
+ * base trial's data files exist and their headers read as its data.format
+ * says (pt_data_probe; headers only, milliseconds). source names the study
+ * file in the one-line error, with the key path the file came from:
+ *   "study.json: trial.data.dir: /x/train-images-idx3-ubyte.gz: cannot open: ..."
+ * A space that varies where the data comes from (a data.dir, data.format or
+ * file-path parameter) is not checked here: each trial's worker finds out.
+ * PT_ERR_CONFIG on any failure (so `prunetune run` exits 2), else PT_OK. */
+pt_status study_probe(const study_config *s, const char *source, pt_err *err);
+
 /* A sampled point: value[i] for parameter i, present[i] = 0 when a condition left it out.
  * Floats/ints hold the number; categoricals hold the choice index (Optuna's internal repr). */
 typedef struct {
