@@ -30,13 +30,14 @@
 #define N_TRIALS_MAX 100000000
 #define KEEP_MODELS_DEFAULT 5
 #define KEEP_MODELS_MAX 10000
+#define MAX_FAILURES_DEFAULT 5
 
 /* ---- top-level keys ----------------------------------------------------- */
 
 static const char *const root_keys[] = {
     "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
     "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", NULL};
+    "keep_models", "trial_timeout_s", "max_failures", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -100,6 +101,14 @@ static pt_status parse_budget(const study_ctx *x, study_config *s, const cJSON *
         if (!is_integral(v) || v->valuedouble < 0 || v->valuedouble > KEEP_MODELS_MAX)
             return study_expected(x, "keep_models", "an integer >= 0 and <= 10000", v);
         s->keep_models = (int)v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "max_failures");
+    s->max_failures = MAX_FAILURES_DEFAULT;
+    if (v) {
+        if (!is_integral(v) || v->valuedouble < 0 || v->valuedouble > N_TRIALS_MAX)
+            return study_expected(x, "max_failures",
+                                  "an integer >= 0 and <= 100000000 (0 = never stop)", v);
+        s->max_failures = (int)v->valuedouble;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "n_trials");
     *n_given = v != NULL;

@@ -7,7 +7,8 @@
  *     "study": "lenet-prune",            name, unique in the storage
  *     "storage": "lenet.db",             SQLite file (relative to the cwd)
  *     "seed": 1,                         sampler seed (trials get trial.seed)
- *     "n_trials": 64,                    budget: trials (finished ones count)
+ *     "n_trials": 64,                    budget: COMPLETE + PRUNED trials (FAIL ones don't count)
+ *     "max_failures": 5,                 FAIL trials in a row that end the run, 0 = never
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
  *     "sampler": "random",               "random" | "grid" | "tpe",
  *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
@@ -130,6 +131,8 @@ typedef struct {
     int keep_models;        /* final models of the best K trials kept beside the DB, default 5 */
     double trial_timeout_s; /* silence before a trial is given up; 0 = not set (then 600;
                                the --trial-timeout flag wins over it) */
+    int max_failures;       /* FAIL trials in a row that end the run (exit 1), default 5;
+                               0 = never */
 } study_config;
 
 /* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line
