@@ -37,8 +37,11 @@ static void run_usage(FILE *f)
                "(Optuna-compatible; see schemas/study.schema.json and examples/study_*.json).\n"
                "Without mpirun it starts its own workers; under mpirun rank 0 coordinates\n"
                "and the other ranks work. Running it again on the same database resumes the\n"
-               "study: finished trials are kept and count toward n_trials. One run per\n"
-               "study at a time: a second one is refused while the first runs.\n\n"
+               "study: finished trials are kept, and new ones are sampled until n_trials are\n"
+               "COMPLETE or PRUNED (FAIL trials do not count). The base trial's data files\n"
+               "are checked before anything starts; max_failures FAIL trials in a row (study\n"
+               "key, default 5) stop the run. One run per study at a time: a second one is\n"
+               "refused while the first runs.\n\n"
                "options:\n"
                "  --workers K          workers to start without mpirun (default: the number\n"
                "                       of cores); ignored under mpirun\n"
@@ -51,8 +54,9 @@ static void run_usage(FILE *f)
                "                       trial_timeout_s; default 600)\n"
                "  -h, --help           this help\n\n"
                "exit status: 0 study finished, 1 the run failed (database, MPI, every worker\n"
-               "lost; some workers lost: after the study ends), 2 bad study config, usage\n"
-               "or the study already running (nothing written)\n");
+               "lost; some workers lost: after the study ends; max_failures trials failed in\n"
+               "a row; no trial completed), 2 bad study config, missing or unreadable data,\n"
+               "usage or the study already running (nothing written)\n");
 }
 
 typedef struct {

@@ -8,7 +8,10 @@
  * (workers spawned by the binary itself), resume after SIGKILL of the
  * coordinator (no trial lost or duplicated, integrity_check ok), a diverging
  * trial recorded FAIL while the study completes, and a bad study config
- * (exit 2, no database file).
+ * (exit 2, no database file); failing fast: a missing data folder (exit 2,
+ * one line, no database), max_failures stopping a run whose every trial
+ * fails (exit 1, the common reason), FAIL trials left out of the budget on
+ * resume, and a run with no completed trial never exiting 0.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
