@@ -10,7 +10,8 @@
  * needs no MPI knowledge. Only standard MPI-3 calls are used.
  *
  * The study file is validated on rank 0 before anything is spawned or
- * written, so a bad config exits with 2 and leaves the database untouched.
+ * written, and the headers of its data files read (study_probe), so a bad
+ * config or missing data exits with 2 and leaves the database untouched.
  */
 #include <limits.h>
 #include <mpi.h>
@@ -36,8 +37,11 @@ static void run_usage(FILE *f)
                "(Optuna-compatible; see schemas/study.schema.json and examples/study_*.json).\n"
                "Without mpirun it starts its own workers; under mpirun rank 0 coordinates\n"
                "and the other ranks work. Running it again on the same database resumes the\n"
-               "study: finished trials are kept and count toward n_trials. One run per\n"
-               "study at a time: a second one is refused while the first runs.\n\n"
+               "study: finished trials are kept, and new ones are sampled until n_trials are\n"
+               "COMPLETE or PRUNED (FAIL trials do not count). The base trial's data files\n"
+               "are checked before anything starts; max_failures FAIL trials in a row (study\n"
+               "key, default 5) stop the run. One run per study at a time: a second one is\n"
+               "refused while the first runs.\n\n"
                "options:\n"
                "  --workers K          workers to start without mpirun (default: the number\n"
                "                       of cores); ignored under mpirun\n"
@@ -50,8 +54,9 @@ static void run_usage(FILE *f)
                "                       trial_timeout_s; default 600)\n"
                "  -h, --help           this help\n\n"
                "exit status: 0 study finished, 1 the run failed (database, MPI, every worker\n"
-               "lost; some workers lost: after the study ends), 2 bad study config, usage\n"
-               "or the study already running (nothing written)\n");
+               "lost; some workers lost: after the study ends; max_failures trials failed in\n"
+               "a row; no trial completed), 2 bad study config, missing or unreadable data,\n"
+               "usage or the study already running (nothing written)\n");
 }
 
 typedef struct {
@@ -156,7 +161,12 @@ static int coordinate(const run_args *a, int size)
 {
     study_config sc;
     pt_err err = {{0}};
-    if (study_load(&sc, a->path, &err) != PT_OK) {
+    /* Data that cannot be read would fail every trial: say so once, before
+     * a worker starts or the database is touched. */
+    pt_status checked = study_load(&sc, a->path, &err);
+    if (checked == PT_OK && (checked = study_probe(&sc, a->path, &err)) != PT_OK)
+        study_free(&sc);
+    if (checked != PT_OK) {
         fprintf(stderr, "prunetune run: %s\n", err.msg);
         if (size > 1)
             sched_dismiss(MPI_COMM_WORLD);

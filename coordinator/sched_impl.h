@@ -34,6 +34,8 @@ typedef struct {
     proto_bytes_in in;              /* model bytes being received while in.buf */
 } wslot;
 
+enum { SCHED_FAIL_KINDS = 8 }; /* distinct reasons tallied in a failure streak */
+
 typedef struct {
     MPI_Comm comm;
     const study_config *sc;
@@ -54,6 +56,14 @@ typedef struct {
     int have_best, best_number;
     double best_value;
     proto_outbox out; /* trial messages on their way */
+    double cpu0;      /* this process's CPU seconds when the run started */
+    /* FAIL trials in a row (sched_fail.c): reset by a COMPLETE or PRUNED one;
+     * at the study's max_failures no new trial starts and the run fails. */
+    int fail_streak, fail_stop, n_fail_kinds;
+    struct {
+        char text[256];
+        int n;
+    } fail_kind[SCHED_FAIL_KINDS]; /* the streak's reasons, numbers ignored */
 } sched;
 
 /* One line on stderr for a finished trial (why: a FAIL's reason). */
@@ -63,6 +73,18 @@ void sched_progress(const sched *s, int number, const study_point *p, trial_stat
 void sched_status_line(const sched *s);
 /* The best trial, the DB and the run's figures, on stdout. */
 void sched_final_report(const sched *s, const study_config *sc);
+
+/* This process's CPU time (user + system), in seconds. */
+double sched_cpu_s(void);
+
+/* A trial ended FAIL with reason why: one more in the streak; at
+ * max_failures sets fail_stop (and says so on stderr unless quiet). */
+void sched_fail_note(sched *s, const char *why);
+/* A trial ended COMPLETE or PRUNED: the streak is over. */
+void sched_fail_reset(sched *s);
+/* The run's error once fail_stop is set: the streak and its most frequent
+ * reason, one line (PT_ERR_IO: the run failed). */
+pt_status sched_fail_error(const sched *s, pt_err *err);
 
 /* Model bytes whose receive has started (proto_poll_bytes) from rank src. */
 void sched_start_model(sched *s, int src, const proto_bytes_in *in);

@@ -52,15 +52,20 @@ void sched_status_line(const sched *s)
     if (s->o->quiet)
         return;
     double el = pt_now() - s->t0, eta = -1;
-    int total = s->sc->n_trials, done = s->done_before + s->finished;
+    /* done: what n_trials counts (COMPLETE, PRUNED); the ETA extrapolates
+     * from those alone, failures being no progress. */
+    int ok = s->finished - s->failed;
+    int total = s->sc->n_trials, done = s->done_before + ok;
     char best[160] = "none yet", of[32] = "", etas[32] = "?";
     if (s->have_best)
         snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,
                  s->best_value);
     if (total > 0)
         snprintf(of, sizeof of, "/%d", total);
-    if (total > 0 && s->finished > 0)
-        eta = el / s->finished * (total - done);
+    if (total > 0 && done >= total)
+        eta = 0;
+    else if (total > 0 && ok > 0)
+        eta = el / ok * (total - done);
     if (s->sc->timeout_s > 0 && (eta < 0 || s->sc->timeout_s - el < eta))
         eta = s->sc->timeout_s > el ? s->sc->timeout_s - el : 0;
     if (eta >= 0)
@@ -69,20 +74,34 @@ void sched_status_line(const sched *s)
             s->failed, s->running, best, etas);
 }
 
+double sched_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Below this a rate or a CPU share says more about the clock than about the
+ * run: the getrusage() tick is 1-4 ms and a handful of trials in 0.02 s
+ * would read as hundreds per second. */
+#define SCHED_MIN_RATE_S 1.0
+
 void sched_final_report(const sched *s, const study_config *sc)
 {
     if (s->have_best)
         printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
     else
         printf("best: no trial completed\n");
-    double wall = pt_now() - s->t0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-                 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    printf("study '%s' in %s: %d trials finished in this run (%d failed) in %.2f s"
-           " (%.1f trials/s), %d before; coordinator CPU %.1f%% of a core\n",
-           sc->name, sc->storage, s->finished, s->failed, wall, wall > 0 ? s->finished / wall : 0.0,
-           s->done_before, wall > 0 ? 100 * cpu / wall : 0.0);
+    /* Both from the run's start (not the process's: MPI start-up and the
+     * spawn of workers are not the coordinator's work). */
+    double wall = pt_now() - s->t0, cpu = sched_cpu_s() - s->cpu0;
+    printf("study '%s' in %s: %d trials finished in this run (%d failed) in %.2f s", sc->name,
+           sc->storage, s->finished, s->failed, wall);
+    if (wall >= SCHED_MIN_RATE_S)
+        printf(" (%.1f trials/s), %d before; coordinator CPU %.1f%% of a core\n",
+               s->finished / wall, s->done_before, 100 * cpu / wall);
+    else
+        printf(", %d before (too short a run for a rate or a CPU share)\n", s->done_before);
     fflush(stdout);
 }

@@ -36,7 +36,6 @@
 #include "sampler.h"
 #include "sched_impl.h"
 #include "store.h"
-#include "store_impl.h"
 #include "sysinfo.h"
 
 void sched_opts_default(sched_opts *o)
@@ -91,7 +90,8 @@ static void note_best(sched *s, int number, const double *values)
 /* Resume: replay stored trials into the sampler and the budget. */
 typedef struct {
     sched *s;
-    int counted;
+    int counted; /* COMPLETE and PRUNED: the trials n_trials counts */
+    int failed;
     pt_status st; /* the pruner's first failure */
     pt_err err;
 } replay_ctx;
@@ -107,7 +107,11 @@ static void replay_one(void *ctx, int number, trial_state st, const study_point 
     sampler_tell(r->s->sm, number, p, st, values);
     if (r->st == PT_OK)
         r->st = pruner_finish(r->s->pr, number, st, &r->err);
-    r->counted++;
+    /* Optuna's MaxTrialsCallback counts COMPLETE and PRUNED: a FAIL (a
+     * missing file, a killed run) is sampled again rather than spending
+     * the budget. */
+    r->counted += st != TRIAL_FAIL;
+    r->failed += st == TRIAL_FAIL;
     if (st == TRIAL_COMPLETE)
         note_best(r->s, number, values);
 }
@@ -122,35 +126,15 @@ static void replay_report(void *ctx, int number, int step, double value)
         r->st = pruner_report(r->s->pr, number, step, value, &stop, &r->err);
 }
 
-/* Trials some earlier run left unfinished (store_fail_running marked them
- * FAIL with its "the run that owned this trial ended..." reason). Each was
- * sampled again by the run after, so they don't count toward n_trials: over
- * several kills, subtracting only this resume's count would lose one trial
- * per earlier kill. Read-side SQL on st->db, as query.c does. */
-static int count_orphans(store *st, int study_id)
-{
-    sqlite3_stmt *q = NULL;
-    int n = 0;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT COUNT(*) FROM trials t JOIN pt_trial_metrics m USING (trial_id)"
-                           " WHERE t.study_id=?1 AND t.state='FAIL'"
-                           " AND m.fail_reason LIKE 'the run that owned this trial ended%'",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int(q, 1, study_id);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            n = sqlite3_column_int(q, 0);
-    }
-    sqlite3_finalize(q);
-    return n;
-}
-
+/* Running trials count toward n_trials (they may yet complete), FAIL ones
+ * never: a failed one leaves room for one more. */
 static int budget_left(const sched *s)
 {
-    if (s->exhausted)
+    if (s->exhausted || s->fail_stop)
         return 0;
     if (s->sc->timeout_s > 0 && pt_now() - s->t0 >= s->sc->timeout_s)
         return 0;
-    return s->sc->n_trials <= 0 || s->done_before + s->started < s->sc->n_trials;
+    return s->sc->n_trials <= 0 || s->done_before + s->started - s->failed < s->sc->n_trials;
 }
 
 /* Records a trial that ended without a result (FAIL) and tells the sampler. */
@@ -167,6 +151,7 @@ static pt_status end_fail(sched *s, int trial_id, int number, const study_point 
     s->finished++;
     s->failed++;
     sched_progress(s, number, p, TRIAL_FAIL, NULL, 0, elapsed, why);
+    sched_fail_note(s, why);
     return PT_OK;
 }
 
@@ -295,6 +280,7 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
     if ((st = pruner_finish(s->pr, w->number, ts, err)) != PT_OK)
         return st;
     s->finished++;
+    sched_fail_reset(s);
     if (ts == TRIAL_COMPLETE)
         note_best(s, w->number, v);
     sched_progress(s, w->number, &w->point, ts, v, proto_num(metrics, "sparsity", 0), elapsed,
@@ -467,6 +453,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     s.sc = sc;
     s.o = o;
     s.t0 = pt_now();
+    s.cpu0 = sched_cpu_s();
     int size = 1, created = 0, interrupted = 0, lock = -1;
     MPI_Comm_size(comm, &size);
     s.n_workers = size - 1;
@@ -495,21 +482,29 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
                         : sc->trial_timeout_s > 0 ? sc->trial_timeout_s
                                                   : 600;
     /* Reports before ends: a COMPLETE trial hands the median rule its values. */
-    replay_ctx rc = {&s, 0, PT_OK, {{0}}};
+    replay_ctx rc = {&s, 0, 0, PT_OK, {{0}}};
     if (st == PT_OK && !created && sc->pruner != PRUNER_NONE)
         st = store_each_report(s.db, s.study_id, replay_report, &rc, err);
     if (st == PT_OK && !created)
         st = store_each_trial(s.db, s.study_id, sc, replay_one, &rc, err);
     if (st == PT_OK && rc.st != PT_OK)
         st = pt_fail(err, rc.st, "%s", rc.err.msg);
-    /* Trials dead runs left RUNNING are FAIL now: they are sampled again
-     * rather than counted. */
-    s.done_before = rc.counted - (created || st != PT_OK ? 0 : count_orphans(s.db, s.study_id));
+    s.done_before = rc.counted;
     if (st == PT_OK && !o->quiet && !created)
-        fprintf(stderr, "resuming study '%s' in %s: %d trials done, %d interrupted ones failed\n",
-                sc->name, sc->storage, s.done_before, interrupted);
+        fprintf(stderr,
+                "resuming study '%s' in %s: %d trials done, %d failed ones not counted"
+                " (%d of them interrupted now)\n",
+                sc->name, sc->storage, s.done_before, rc.failed, interrupted);
     if (st == PT_OK)
         st = loop(&s, err);
+    /* A run that stopped for its failures, or whose study has no result at
+     * all, failed: a script must not take it for a finished study. */
+    if (st == PT_OK && s.fail_stop)
+        st = sched_fail_error(&s, err);
+    else if (st == PT_OK && !s.have_best)
+        st = pt_fail(err, PT_ERR_IO,
+                     "no trial of study '%s' completed (%d finished in this run, %d failed)",
+                     sc->name, s.finished, s.failed);
     if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
         sched_status_line(&s);
         sched_final_report(&s, sc);

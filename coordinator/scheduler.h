@@ -4,8 +4,9 @@
  *
  * sched_run() owns the study from open to close: it opens the store
  * (creating the study, or resuming it: trials a dead run left RUNNING become
- * FAIL and the stored trials are replayed into the sampler, finished ones
- * counting toward n_trials, and their intermediate values into the pruner),
+ * FAIL and the stored trials are replayed into the sampler, COMPLETE and
+ * PRUNED ones counting toward n_trials, and their intermediate values into
+ * the pruner),
  * then loops:
  *   a free worker  -> sampler_ask -> study_trial_config -> store_trial_begin
  *                     -> "trial" message (a config invalid for the sampled
@@ -20,8 +21,10 @@
  *                     sched_models.c), kept when the trial enters the best
  *                     keep_models (models.h)
  *   "fail"         -> store_trial_end FAIL with the reason
- * until n_trials trials are finished, timeout_s has passed (running trials
- * then finish), or the grid is exhausted; then every worker gets "exit".
+ * until n_trials trials are COMPLETE or PRUNED (FAIL ones never count, as in
+ * Optuna's MaxTrialsCallback: each leaves room for another), timeout_s has
+ * passed, the study's max_failures trials in a row have FAILed, or the grid
+ * is exhausted (running trials then finish); then every worker gets "exit".
  *
  * A running trial whose worker sent nothing for trial_timeout_s is FAILED
  * and its worker set aside as lost (taken back if it speaks again); a worker
@@ -37,7 +40,10 @@
  * status_every_s on stderr. The best trial and the DB path go to stdout.
  *
  * Errors: PT_ERR_CONFIG when the stored study disagrees with sc (no --force);
- * PT_ERR_IO for database or MPI failures or all workers lost. One line in err.
+ * PT_ERR_IO for database or MPI failures, all workers lost, a run stopped by
+ * max_failures (err: the failures' most frequent reason), and a study that
+ * ends with no COMPLETE trial at all (a run whose every trial failed never
+ * succeeds). One line in err.
  */
 #ifndef COORD_SCHEDULER_H
 #define COORD_SCHEDULER_H

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_open.h"
 #include "study_internal.h"
 
 #define SEED_MAX 9007199254740991.0 /* 2^53 - 1, as core/config.c */
@@ -29,13 +30,14 @@
 #define N_TRIALS_MAX 100000000
 #define KEEP_MODELS_DEFAULT 5
 #define KEEP_MODELS_MAX 10000
+#define MAX_FAILURES_DEFAULT 5
 
 /* ---- top-level keys ----------------------------------------------------- */
 
 static const char *const root_keys[] = {
     "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
     "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", NULL};
+    "keep_models", "trial_timeout_s", "max_failures", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -99,6 +101,14 @@ static pt_status parse_budget(const study_ctx *x, study_config *s, const cJSON *
         if (!is_integral(v) || v->valuedouble < 0 || v->valuedouble > KEEP_MODELS_MAX)
             return study_expected(x, "keep_models", "an integer >= 0 and <= 10000", v);
         s->keep_models = (int)v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "max_failures");
+    s->max_failures = MAX_FAILURES_DEFAULT;
+    if (v) {
+        if (!is_integral(v) || v->valuedouble < 0 || v->valuedouble > N_TRIALS_MAX)
+            return study_expected(x, "max_failures",
+                                  "an integer >= 0 and <= 100000000 (0 = never stop)", v);
+        s->max_failures = (int)v->valuedouble;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "n_trials");
     *n_given = v != NULL;
@@ -380,6 +390,34 @@ pt_status study_load(study_config *s, const char *path, pt_err *err)
     st = study_parse(s, text, path, err);
     free(text);
     return st;
+}
+
+/* Whether parameter name sets where the data comes from (then the base
+ * trial's files may be ones no trial reads). */
+static int is_data_location(const char *name)
+{
+    static const char *const keys[] = {"data.format",       "data.dir",          "data.train",
+                                       "data.test",         "data.train_images", "data.train_labels",
+                                       "data.test_images",  "data.test_labels",  NULL};
+    for (int i = 0; keys[i]; i++)
+        if (!strcmp(name, keys[i]))
+            return 1;
+    return 0;
+}
+
+pt_status study_probe(const study_config *s, const char *source, pt_err *err)
+{
+    if (!s)
+        return pt_fail(err, PT_ERR_ARG, "study_probe: NULL study");
+    for (int i = 0; i < s->n_params; i++)
+        if (is_data_location(s->param[i].name))
+            return PT_OK;
+    const char *key = NULL;
+    pt_err inner;
+    if (pt_data_probe(&s->trial.data, &key, &inner) == PT_OK)
+        return PT_OK;
+    return pt_fail(err, PT_ERR_CONFIG, "%s: trial.%s: %s", source ? source : "study",
+                   key ? key : "data", inner.msg);
 }
 
 void study_free(study_config *s)

@@ -7,7 +7,8 @@
  *     "study": "lenet-prune",            name, unique in the storage
  *     "storage": "lenet.db",             SQLite file (relative to the cwd)
  *     "seed": 1,                         sampler seed (trials get trial.seed)
- *     "n_trials": 64,                    budget: trials (finished ones count)
+ *     "n_trials": 64,                    budget: COMPLETE + PRUNED trials (FAIL ones don't count)
+ *     "max_failures": 5,                 FAIL trials in a row that end the run, 0 = never
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
  *     "sampler": "random",               "random" | "grid" | "tpe",
  *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
@@ -130,6 +131,8 @@ typedef struct {
     int keep_models;        /* final models of the best K trials kept beside the DB, default 5 */
     double trial_timeout_s; /* silence before a trial is given up; 0 = not set (then 600;
                                the --trial-timeout flag wins over it) */
+    int max_failures;       /* FAIL trials in a row that end the run (exit 1), default 5;
+                               0 = never */
 } study_config;
 
 /* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line
@@ -138,6 +141,16 @@ pt_status study_load(study_config *s, const char *path, pt_err *err);
 /* As study_load, from text; source names it in errors. */
 pt_status study_parse(study_config *s, const char *json, const char *source, pt_err *err);
 void study_free(study_config *s);
+
+/* What can be checked before any trial runs, beyond the file's keys: the
+ * base trial's data files exist and their headers read as its data.format
+ * says (pt_data_probe; headers only, milliseconds). source names the study
+ * file in the one-line error, with the key path the file came from:
+ *   "study.json: trial.data.dir: /x/train-images-idx3-ubyte.gz: cannot open: ..."
+ * A space that varies where the data comes from (a data.dir, data.format or
+ * file-path parameter) is not checked here: each trial's worker finds out.
+ * PT_ERR_CONFIG on any failure (so `prunetune run` exits 2), else PT_OK. */
+pt_status study_probe(const study_config *s, const char *source, pt_err *err);
 
 /* A sampled point: value[i] for parameter i, present[i] = 0 when a condition left it out.
  * Floats/ints hold the number; categoricals hold the choice index (Optuna's internal repr). */

@@ -213,6 +213,71 @@ static pt_status pick_label(csv_ctx *c, const pt_csv_opts *o, int has_header, pt
     return PT_OK;
 }
 
+/* The first non-blank line (line number lineno, left intact): column count,
+ * header or not, label column (c->cells must hold CSV_MAX_COLS + 1). */
+static pt_status first_row(csv_ctx *c, const pt_csv_opts *o, const char *line, int lineno,
+                           int *has_header, pt_err *err)
+{
+    c->cols = count_cells(line, c->d);
+    if (c->cols < 2 || c->cols > CSV_MAX_COLS)
+        return pt_fail(err, PT_ERR_FORMAT,
+                       "%s:%d: expected 2 to %d columns (features and a label), got %d", c->path,
+                       lineno, CSV_MAX_COLS, c->cols);
+    char *first = strdup(line);
+    if (!first)
+        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", c->path);
+    split(first, c->d, c->cells, CSV_MAX_COLS);
+    *has_header = 0;
+    if (o->header < 0) {
+        double v;
+        for (int j = 0; j < c->cols && !*has_header; j++)
+            *has_header = !parse_number(c->cells[j], &v);
+    } else {
+        *has_header = o->header;
+    }
+    pt_status st = pick_label(c, o, *has_header, err);
+    free(first);
+    return st;
+}
+
+/* Reads lines up to the first non-blank one, whose header pt_csv_load
+ * would read: the payload is never read, so this costs one line of I/O. */
+pt_status pt_csv_probe(const char *path, const pt_csv_opts *opts, int *dim, pt_err *err)
+{
+    pt_csv_opts o = opts ? *opts : pt_csv_opts_default();
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    csv_ctx c = {.path = path, .d = o.delimiter ? o.delimiter : ','};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, has_header = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (len > 0 && line[len - 1] == '\n')
+            line[len - 1] = '\0';
+        if (!is_blank(line))
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    pt_status st;
+    if (bad)
+        st = pt_fail(err, PT_ERR_IO, "%s: read error", path);
+    else if (len < 0)
+        st = pt_fail(err, PT_ERR_FORMAT, "%s: no data rows", path);
+    else if (!(c.cells = malloc(sizeof(char *) * (CSV_MAX_COLS + 1))))
+        st = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
+    else
+        st = first_row(&c, &o, line, lineno, &has_header, err);
+    if (st == PT_OK)
+        *dim = c.cols - 1;
+    free(c.cells);
+    free(line);
+    return st;
+}
+
 pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out, pt_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -241,30 +306,7 @@ pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out
         goto fail;
     }
     int first_line = lineno;
-    c.cols = count_cells(line, c.d);
-    char *first = strdup(line);
-    if (!first) {
-        st = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    split(first, c.d, c.cells, CSV_MAX_COLS);
-    if (c.cols < 2 || c.cols > CSV_MAX_COLS) {
-        st = pt_fail(err, PT_ERR_FORMAT,
-                     "%s:%d: expected 2 to %d columns (features and a label), got %d", path,
-                     lineno, CSV_MAX_COLS, c.cols);
-        free(first);
-        goto fail;
-    }
-    if (o.header < 0) {
-        double v;
-        for (int j = 0; j < c.cols && !has_header; j++)
-            has_header = !parse_number(c.cells[j], &v);
-    } else {
-        has_header = o.header;
-    }
-    st = pick_label(&c, &o, has_header, err);
-    free(first);
-    if (st != PT_OK)
+    if ((st = first_row(&c, &o, line, lineno, &has_header, err)) != PT_OK)
         goto fail;
     rows = !has_header;
     while ((line = next_line(&cur, &lineno))) {

@@ -46,6 +46,13 @@ typedef struct {
 pt_status pt_idx_load(const char *images_path, const char *labels_path,
                       pt_dataset *out, pt_err *err);
 
+/* Only the header of an IDX file, with pt_idx_load's checks of it (magic,
+ * element type, images 2+ dimensions or labels 1): *n samples of *dim
+ * features (1 for labels). Reads 4 + 4 * ndims bytes, so a study can check
+ * its data files in milliseconds before it starts; a payload truncated or
+ * corrupt past the header is found only by pt_idx_load. */
+pt_status pt_idx_probe(const char *path, int images, int *n, int *dim, pt_err *err);
+
 typedef struct {
     /* 1: first row is a header, 0: no header, -1: auto (header when any cell
      * of the first row is not a number). */
@@ -67,6 +74,11 @@ pt_csv_opts pt_csv_opts_default(void);
  * column: "data.csv:12:3: expected a number, got 'abc'". */
 pt_status pt_csv_load(const char *path, const pt_csv_opts *opts,
                       pt_dataset *out, pt_err *err);
+
+/* Only the first non-blank line of a CSV file, with pt_csv_load's checks of
+ * it (2 or more columns, the label column found): *dim feature columns.
+ * Same errors as pt_csv_load for what it reads; the rows are not read. */
+pt_status pt_csv_probe(const char *path, const pt_csv_opts *opts, int *dim, pt_err *err);
 
 void pt_dataset_free(pt_dataset *d);
 

@@ -174,6 +174,69 @@ pt_status pt_data_open(pt_data *d, const pt_data_config *c, uint64_t seed, pt_er
     return st;
 }
 
+/* One IDX pair of pt_data_probe: *n samples of *dim features, or an error
+ * naming the key the failing file came from. */
+static pt_status probe_idx_pair(const pt_data_config *c, int test, int *n, int *dim,
+                                const char **key, pt_err *err)
+{
+    const char *img_path = test ? c->test_images : c->train_images;
+    const char *lab_path = test ? c->test_labels : c->train_labels;
+    char img[PT_PATH_MAX + 64], lab[PT_PATH_MAX + 64];
+    idx_path(img, sizeof img, img_path, c->dir,
+             test ? "t10k-images-idx3-ubyte.gz" : "train-images-idx3-ubyte.gz");
+    idx_path(lab, sizeof lab, lab_path, c->dir,
+             test ? "t10k-labels-idx1-ubyte.gz" : "train-labels-idx1-ubyte.gz");
+    int n_lab = 0, one = 0;
+    *key = img_path[0] ? (test ? "data.test_images" : "data.train_images") : "data.dir";
+    pt_status st = pt_idx_probe(img, 1, n, dim, err);
+    if (st != PT_OK)
+        return st;
+    *key = lab_path[0] ? (test ? "data.test_labels" : "data.train_labels") : "data.dir";
+    if ((st = pt_idx_probe(lab, 0, &n_lab, &one, err)) != PT_OK)
+        return st;
+    if (n_lab != *n)
+        return pt_fail(err, PT_ERR_FORMAT, "%s has %d images but %s has %d labels", img, *n, lab,
+                       n_lab);
+    *key = NULL;
+    return PT_OK;
+}
+
+pt_status pt_data_probe(const pt_data_config *c, const char **key, pt_err *err)
+{
+    int n = 0, dim = 0, n_test = 0, dim_test = 0;
+    pt_status st;
+    *key = NULL;
+    if (c->format != PT_FMT_CSV) {
+        if ((st = probe_idx_pair(c, 0, &n, &dim, key, err)) != PT_OK ||
+            (st = probe_idx_pair(c, 1, &n_test, &dim_test, key, err)) != PT_OK)
+            return st;
+        if (dim_test != dim) {
+            *key = c->test_images[0] ? "data.test_images" : "data.dir";
+            return pt_fail(err, PT_ERR_FORMAT,
+                           "the test images have %d features each, the training images %d",
+                           dim_test, dim);
+        }
+        return PT_OK;
+    }
+    pt_csv_opts o = pt_csv_opts_default();
+    o.header = c->header;
+    o.label_name = c->label_name[0] ? c->label_name : NULL;
+    o.label_index = c->label_index;
+    *key = "data.train";
+    if (!c->train[0])
+        return pt_fail(err, PT_ERR_CONFIG, "a CSV path is required with data.format \"csv\"");
+    if ((st = pt_csv_probe(c->train, &o, &dim, err)) != PT_OK)
+        return st;
+    *key = "data.test";
+    if (c->test[0] && (st = pt_csv_probe(c->test, &o, &dim_test, err)) != PT_OK)
+        return st;
+    if (c->test[0] && dim_test != dim)
+        return pt_fail(err, PT_ERR_FORMAT, "%s: %d feature columns, but %s has %d", c->test,
+                       dim_test, c->train, dim);
+    *key = NULL;
+    return PT_OK;
+}
+
 void pt_data_close(pt_data *d)
 {
     pt_dataset_free(&d->train);

@@ -24,6 +24,16 @@ typedef struct {
  * disagree in dim, or a split leaves no training rows. */
 pt_status pt_data_open(pt_data *d, const pt_data_config *cfg, uint64_t seed,
                        pt_err *err);
+/* Checks cheaply that pt_data_open can start: every file the config names
+ * opens and its header reads as the format says (pt_idx_probe: images and
+ * labels agree in count, test and training images in features;
+ * pt_csv_probe: the label column exists, test and training files agree in
+ * feature columns). Reads headers only: milliseconds, whatever the data's
+ * size. On error *key is the config key the bad file came from ("data.dir",
+ * "data.train_images", "data.train", ...; "data.train" also when a CSV
+ * config has none), else NULL. */
+pt_status pt_data_probe(const pt_data_config *cfg, const char **key, pt_err *err);
+
 /* Safe on a zeroed or half-opened pt_data. */
 void pt_data_close(pt_data *d);
 

@@ -106,14 +106,11 @@ static pt_status read_payload(gzFile f, const char *path, const idx_header *h, u
     return PT_OK;
 }
 
-static pt_status load_one(const char *path, int want_images, idx_header *h, uint8_t **data,
-                          pt_err *err)
+/* The header, and whether it fits the role (images: 2+ dims, labels: 1). */
+static pt_status read_role_header(gzFile f, const char *path, int want_images, idx_header *h,
+                                  pt_err *err)
 {
-    gzFile f;
-    pt_status st = open_idx(&f, path, err);
-    if (st != PT_OK)
-        return st;
-    st = read_header(f, path, h, err);
+    pt_status st = read_header(f, path, h, err);
     if (st == PT_OK && want_images && h->ndims < 2)
         st = pt_fail(err, PT_ERR_FORMAT, "%s: IDX images need 2 or more dimensions, got %d",
                      path, h->ndims);
@@ -122,10 +119,41 @@ static pt_status load_one(const char *path, int want_images, idx_header *h, uint
                      h->ndims);
     if (st == PT_OK && h->dims[0] > INT32_MAX)
         st = pt_fail(err, PT_ERR_FORMAT, "%s: too many samples (%u)", path, h->dims[0]);
+    return st;
+}
+
+static pt_status load_one(const char *path, int want_images, idx_header *h, uint8_t **data,
+                          pt_err *err)
+{
+    gzFile f;
+    pt_status st = open_idx(&f, path, err);
+    if (st != PT_OK)
+        return st;
+    st = read_role_header(f, path, want_images, h, err);
     if (st == PT_OK)
         st = read_payload(f, path, h, data, err);
     gzclose(f);
     return st;
+}
+
+pt_status pt_idx_probe(const char *path, int images, int *n, int *dim, pt_err *err)
+{
+    gzFile f;
+    idx_header h;
+    pt_status st = open_idx(&f, path, err);
+    if (st != PT_OK)
+        return st;
+    st = read_role_header(f, path, images, &h, err);
+    gzclose(f);
+    if (st != PT_OK)
+        return st;
+    uint64_t d = h.dims[0] ? h.count / h.dims[0] : 0;
+    if (images && (d == 0 || d > INT32_MAX))
+        return pt_fail(err, PT_ERR_FORMAT, "%s: %llu features per image", path,
+                       (unsigned long long)d);
+    *n = (int)h.dims[0];
+    *dim = images ? (int)d : 1;
+    return PT_OK;
 }
 
 pt_status pt_idx_load(const char *images_path, const char *labels_path, pt_dataset *out,

@@ -407,3 +407,129 @@ Test(data, csv_test_fraction_and_test_file_label_mapping)
     cr_assert_eq(pt_data_open(&d, &c, 3, &err), PT_ERR_CONFIG);
     cr_assert(strstr(err.msg, "data.train"), "%s", err.msg);
 }
+
+/* The probes read headers only: what they report is what the loaders find
+ * (sizes, the same one-line errors for a bad header), and a payload cut
+ * short passes the probe and is the loader's to find. */
+Test(idx, probe_reads_the_header_as_the_loader_does)
+{
+    make_idx(5, 3, 4);
+    const char *names[2][2] = {{"i.idx", "l.idx"}, {"i.idx.gz", "l.idx.gz"}};
+    for (int k = 0; k < 2; k++) {
+        const char *im = write_bytes(names[k][0], img, n_img);
+        const char *lb = write_bytes(names[k][1], lab, n_lab);
+        int n = 0, dim = 0;
+        pt_err err;
+        cr_assert_eq(pt_idx_probe(im, 1, &n, &dim, &err), PT_OK, "%s", err.msg);
+        cr_expect(n == 5 && dim == 12, "%s: %d x %d", im, n, dim);
+        cr_assert_eq(pt_idx_probe(lb, 0, &n, &dim, &err), PT_OK, "%s", err.msg);
+        cr_expect(n == 5 && dim == 1, "%s: %d x %d", lb, n, dim);
+    }
+    const char *lb = path_of("l.idx");
+    uint8_t bad[4096];
+    memcpy(bad, img, n_img);
+    bad[0] = 0x1f;
+    const char *cases[][2] = {
+        {write_bytes("magic.idx", bad, n_img), "not an IDX file"},
+        {write_bytes("head.idx", img, 9), "truncated IDX header"},
+        {path_of("missing.idx"), "cannot open: No such file or directory"},
+        {lb, "IDX images need 2 or more dimensions, got 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = -1, dim = -1;
+        pt_err perr = {{0}}, lerr = {{0}};
+        pt_dataset d;
+        pt_status ps = pt_idx_probe(cases[i][0], 1, &n, &dim, &perr);
+        pt_status ls = pt_idx_load(cases[i][0], lb, &d, &lerr);
+        cr_expect_eq(ps, ls, "%s: probe %d, load %d", cases[i][0], ps, ls);
+        cr_expect_str_eq(perr.msg, lerr.msg, "the probe and the loader say the same");
+        cr_expect(strstr(perr.msg, cases[i][1]) && strstr(perr.msg, cases[i][0]), "%s", perr.msg);
+        cr_expect(n == -1 && dim == -1, "nothing set on error");
+    }
+    int n = 0, dim = 0;
+    pt_err err;
+    cr_expect_eq(pt_idx_probe(write_bytes("trunc.idx", img, n_img - 7), 1, &n, &dim, &err), PT_OK,
+                 "the header alone is fine: %s", err.msg);
+}
+
+Test(csv, probe_reads_the_first_line_as_the_loader_does)
+{
+    pt_csv_opts o = pt_csv_opts_default();
+    int dim = 0;
+    pt_err err;
+    const char *ok = write_text("ok.csv", "\n  \r\na,b,y\r\n1,2,0\n3,4,1\n");
+    o.label_name = "y";
+    cr_assert_eq(pt_csv_probe(ok, &o, &dim, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(dim, 2);
+    o.label_name = "z";
+    pt_dataset d;
+    pt_err lerr;
+    cr_expect_eq(pt_csv_probe(ok, &o, &dim, &err), PT_ERR_FORMAT);
+    cr_expect_eq(pt_csv_load(ok, &o, &d, &lerr), PT_ERR_FORMAT);
+    cr_expect_str_eq(err.msg, lerr.msg);
+    cr_expect_not_null(strstr(err.msg, "no column named 'z'"), "%s", err.msg);
+    o = pt_csv_opts_default();
+    cr_expect_eq(pt_csv_probe(write_text("one.csv", "1\n2\n"), &o, &dim, &err), PT_ERR_FORMAT);
+    cr_expect_not_null(strstr(err.msg, "one.csv:1: expected 2 to"), "%s", err.msg);
+    cr_expect_eq(pt_csv_probe(write_text("blank.csv", "\n \n"), &o, &dim, &err), PT_ERR_FORMAT);
+    cr_expect_not_null(strstr(err.msg, "blank.csv: no data rows"), "%s", err.msg);
+    cr_expect_eq(pt_csv_probe(path_of("none.csv"), &o, &dim, &err), PT_ERR_IO);
+    cr_expect_not_null(strstr(err.msg, "none.csv: cannot open: No such file"), "%s", err.msg);
+}
+
+/* pt_data_probe: the real Fashion-MNIST folder passes, and each bad file is
+ * reported with the key it came from. */
+Test(data, probe_names_the_key_of_the_bad_file)
+{
+    pt_data_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.dir, sizeof c.dir, "%s", PT_FASHION_DIR);
+    const char *key = "x";
+    pt_err err;
+    cr_assert_eq(pt_data_probe(&c, &key, &err), PT_OK, "%s", err.msg);
+    cr_expect_null(key);
+    int n = 0, dim = 0;
+    char p[1200];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", PT_FASHION_DIR);
+    cr_assert_eq(pt_idx_probe(p, 1, &n, &dim, &err), PT_OK, "%s", err.msg);
+    cr_expect(n == 60000 && dim == 784, "%d x %d", n, dim);
+
+    snprintf(c.dir, sizeof c.dir, "%s", path_of("nowhere"));
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_ERR_IO);
+    cr_expect_str_eq(key, "data.dir");
+    cr_expect_not_null(strstr(err.msg, "nowhere/train-images-idx3-ubyte.gz: cannot open"), "%s",
+                       err.msg);
+
+    /* explicit training files, the test pair from the (real) folder */
+    make_idx(5, 3, 4);
+    snprintf(c.dir, sizeof c.dir, "%s", PT_FASHION_DIR);
+    snprintf(c.train_images, sizeof c.train_images, "%s", write_bytes("i.idx", img, n_img));
+    uint32_t dl[1] = {4};
+    uint8_t lab4[64];
+    size_t n4 = idx_bytes(lab4, 1, dl, 1);
+    snprintf(c.train_labels, sizeof c.train_labels, "%s", write_bytes("l4.idx", lab4, n4));
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_ERR_FORMAT);
+    cr_expect_str_eq(key, "data.train_labels");
+    cr_expect_not_null(strstr(err.msg, "has 5 images but"), "%s", err.msg);
+    snprintf(c.train_labels, sizeof c.train_labels, "%s", write_bytes("l.idx", lab, n_lab));
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_ERR_FORMAT);
+    cr_expect_str_eq(key, "data.dir");
+    cr_expect_str_eq(err.msg, "the test images have 784 features each, the training images 12");
+
+    memset(&c, 0, sizeof c);
+    c.format = PT_FMT_CSV;
+    c.header = -1;
+    c.label_index = -1;
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_ERR_CONFIG);
+    cr_expect_str_eq(key, "data.train");
+    snprintf(c.train, sizeof c.train, "%s", write_text("tr.csv", "f,g,label\n1,2,a\n"));
+    snprintf(c.test, sizeof c.test, "%s", write_text("te.csv", "f,label\n1,a\n"));
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_ERR_FORMAT);
+    cr_expect_str_eq(key, "data.test");
+    cr_expect_not_null(strstr(err.msg, "te.csv: 1 feature columns, but"), "%s", err.msg);
+    snprintf(c.test, sizeof c.test, "%s", path_of("gone.csv"));
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_ERR_IO);
+    cr_expect_str_eq(key, "data.test");
+    c.test[0] = '\0';
+    cr_expect_eq(pt_data_probe(&c, &key, &err), PT_OK, "%s", err.msg);
+}

@@ -8,7 +8,10 @@
  * (workers spawned by the binary itself), resume after SIGKILL of the
  * coordinator (no trial lost or duplicated, integrity_check ok), a diverging
  * trial recorded FAIL while the study completes, and a bad study config
- * (exit 2, no database file).
+ * (exit 2, no database file); failing fast: a missing data folder (exit 2,
+ * one line, no database), max_failures stopping a run whose every trial
+ * fails (exit 1, the common reason), FAIL trials left out of the budget on
+ * resume, and a run with no completed trial never exiting 0.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -116,7 +119,9 @@ Test(run, laptop_mode_spawns_its_workers)
     check_study(8, 0);
 }
 
-/* A huge lr with full-strength L2 diverges to NaN: that trial FAILs, the other completes. */
+/* A huge lr with full-strength L2 diverges to NaN: that trial FAILs, the
+ * other completes. FAIL trials leave the budget to others, so the grid tries
+ * the failed point once more (sampler_grid.c) before it gives it up. */
 Test(run, diverging_trial_fails_and_study_completes)
 {
     const char *study = write_study("nan", 2, "grid", ", \"reg\": {\"l2\": 1}",
@@ -127,11 +132,11 @@ Test(run, diverging_trial_fails_and_study_completes)
     char err[1 << 15];
     slurp("err", err, sizeof err);
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
-    check_study(1, 1);
+    check_study(1, 2);
     sqlite3 *db = db_open();
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
                            " WHERE t.state='FAIL' AND m.fail_reason LIKE '%diverged%'"),
-                 1);
+                 2);
     sqlite3_close(db);
 }
 
@@ -346,7 +351,8 @@ Test(run, help_and_usage_errors)
 
 /* A sampled point whose config is invalid (end_epoch past the sampled epochs)
  * is recorded FAIL with the parser's reason, never reaches a worker, and the
- * study goes on to its budget. */
+ * study goes on to its budget: n_trials COMPLETE ones, the FAIL ones not
+ * counted within the run either. */
 Test(run, invalid_point_fails_without_a_worker)
 {
     const char *study = write_study(
@@ -362,7 +368,7 @@ Test(run, invalid_point_fails_without_a_worker)
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
     sqlite3 *db = db_open();
     int fail = q_int(db, "SELECT COUNT(*) FROM trials WHERE state='FAIL'");
-    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 6);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 6 + fail);
     cr_expect_gt(fail, 0, "seed 7 samples invalid points:\n%s", err);
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
                            " WHERE t.state='FAIL' AND m.fail_reason LIKE '%prune.end_epoch%'"),
@@ -371,7 +377,7 @@ Test(run, invalid_point_fails_without_a_worker)
                            " USING (trial_id) WHERE t.state='FAIL'"),
                  0, "no worker ran them");
     sqlite3_close(db);
-    check_study(6 - fail, fail);
+    check_study(6, fail);
 }
 
 /* The pids of an mpirun's children (its ranks), up to cap; how many. */
@@ -630,5 +636,132 @@ Test(run, changed_space_needs_force)
     cr_expect_eq(sh(cmd), 0);
     db = db_open();
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"), 4);
+    sqlite3_close(db);
+}
+
+/* The number of lines of text. */
+static int lines_in(const char *text)
+{
+    int n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* A study whose data folder does not exist stops before anything starts:
+ * exit 2, one line naming the study file and the key, no database, no lock,
+ * no worker (laptop mode starts none: stderr holds that line alone). */
+Test(run, missing_data_dir_exits_2_and_writes_nothing)
+{
+    const char *study = write_study("nodata", 8, "random", "", space_default);
+    char line[1024];
+    snprintf(line, sizeof line, "sed -i 's|\"dir\": \"%s\"|\"dir\": \"%s\"|' '%s'", PT_FASHION_DIR,
+             path_of("no-such-dir"), study);
+    cr_assert_eq(system(line), 0);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "prunetune run: %s: trial.data.dir: %s/train-images-idx3-ubyte.gz: cannot open: No "
+             "such file or directory\n",
+             study, path_of("no-such-dir"));
+    const char *modes[] = {"%s run '%s' --workers 2", "mpirun -np 2 %s run '%s'"};
+    for (int m = 0; m < 2; m++) {
+        snprintf(line, sizeof line, modes[m], PT_BIN, study);
+        int code = sh(line);
+        char err[8192], out[4096];
+        slurp("err", err, sizeof err);
+        slurp("out", out, sizeof out);
+        cr_expect_eq(code, 2, "%s: exit %d\n%s", line, code, err);
+        cr_expect_not_null(strstr(err, want), "%s: wanted\n%s\ngot\n%s", line, want, err);
+        if (m == 0)
+            cr_expect_eq(lines_in(err), 1, "one line:\n%s", err);
+        cr_expect_str_eq(out, "", "nothing on stdout");
+        struct stat sb;
+        cr_expect_neq(stat(path_of("study.db"), &sb), 0, "no database may be written");
+        cr_expect_neq(stat(path_of("study.db.lock"), &sb), 0, "no lock file either");
+    }
+}
+
+/* Every trial diverges: the run stops after max_failures FAIL trials in a
+ * row with exit 1 and their common reason, records nothing else, and says
+ * no trial completed. Then the config is fixed and the study run again: the
+ * FAIL trials did not use the budget, so it trains n_trials COMPLETE ones;
+ * a third run has nothing to do, exits 0, and calls its 0.0x s too short
+ * for a rate or a CPU share. */
+Test(run, failing_trials_stop_the_run_and_do_not_use_the_budget)
+{
+    /* (l2 is not a parameter: the trial's l2 of 1 holds for every point) */
+    const char *study = write_study("failing", 4, "random", ", \"reg\": {\"l2\": 1}",
+                                    "\"reg.l1\": {\"type\": \"float\", \"low\": 1e-7,"
+                                    " \"high\": 1e-5, \"log\": true}");
+    char line[1024];
+    snprintf(line, sizeof line,
+             "sed -i 's/\"seed\": 7,/\"seed\": 7, \"max_failures\": 3,/;"
+             " s/\"batch_size\": 32}/\"batch_size\": 32, \"lr\": 10}/' '%s'",
+             study);
+    cr_assert_eq(system(line), 0);
+    /* One worker: trials end one at a time, so exactly max_failures run. */
+    snprintf(cmd, sizeof cmd, "mpirun -np 2 %s run '%s'", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15], out[4096];
+    slurp("err", err, sizeof err);
+    slurp("out", out, sizeof out);
+    cr_expect_eq(code, 1, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "prunetune run: stopped: 3 trials in a row failed "
+                                   "(max_failures 3), all of them with: training diverged"),
+                       "%s", err);
+    cr_expect_not_null(strstr(out, "best: no trial completed"), "%s", out);
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 3);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM pt_trial_metrics m JOIN trials t USING (trial_id)"
+                           " WHERE t.state='FAIL' AND m.fail_reason LIKE 'training diverged%'"),
+                 3);
+    sqlite3_close(db);
+
+    snprintf(line, sizeof line, "sed -i 's/, \"lr\": 10}/}/; s/\"l2\": 1}/\"l2\": 0}/' '%s'",
+             study);
+    cr_assert_eq(system(line), 0);
+    code = sh(cmd);
+    slurp("err", err, sizeof err);
+    slurp("out", out, sizeof out);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "0 trials done, 3 failed ones not counted"), "%s", err);
+    check_study(4, 3);
+    /* A run of seconds: a CPU share of its coordinator that sleeps between
+     * polls, from the run's start (not the process's). */
+    const char *cpu = strstr(out, "coordinator CPU ");
+    cr_assert_not_null(cpu, "%s", out);
+    double share = atof(cpu + strlen("coordinator CPU "));
+    cr_expect(share >= 0 && share < 100, "coordinator CPU %.1f%% of a core:\n%s", share, out);
+
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 1", PT_BIN, study);
+    code = sh(cmd);
+    slurp("err", err, sizeof err);
+    slurp("out", out, sizeof out);
+    cr_expect_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(out, "0 trials finished in this run (0 failed)"), "%s", out);
+    cr_expect_not_null(strstr(out, "4 before (too short a run for a rate or a CPU share)"), "%s",
+                       out);
+    cr_expect_null(strstr(out, "trials/s"), "%s", out);
+    check_study(4, 3);
+}
+
+/* A run that ends with no COMPLETE trial never exits 0, also when it ends
+ * for want of points rather than for max_failures: a one-point grid that
+ * diverges is tried twice (sampler_grid.c) and exhausted. */
+Test(run, run_with_no_completed_trial_exits_1)
+{
+    const char *study = write_study("nothing", 1, "grid", ", \"reg\": {\"l2\": 1}",
+                                    "\"train.lr\": {\"type\": \"categorical\", \"choices\": [10]}");
+    snprintf(cmd, sizeof cmd, "mpirun -np 2 %s run '%s'", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_expect_eq(code, 1, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "prunetune run: no trial of study 'nothing' completed (2 "
+                                   "finished in this run, 2 failed)"),
+                       "%s", err);
+    sqlite3 *db = db_open();
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='FAIL'"), 2);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 2);
     sqlite3_close(db);
 }

@@ -38,6 +38,11 @@ static const struct {
      "s.json: n_trials: expected an integer >= 0 and <= 100000000 (got 2.5)"},
     {"{'study': 't', 'n_trials': 0, " L2 "}",
      "s.json: n_trials: expected an integer >= 1 when timeout_s is 0 (got 0)"},
+    {"{'study': 't', 'max_failures': -1, " L2 "}",
+     "s.json: max_failures: expected an integer >= 0 and <= 100000000 (0 = never stop) (got -1)"},
+    {"{'study': 't', 'max_failures': true, " L2 "}",
+     "s.json: max_failures: expected an integer >= 0 and <= 100000000 (0 = never stop) (got "
+     "true)"},
     {"{'study': 't', 'timeout_s': -5, " L2 "}",
      "s.json: timeout_s: expected a number >= 0 (0 = no limit) (got -5)"},
     {"{'study': 't', 'sampler': 'cmaes', " L2 "}",
@@ -283,6 +288,7 @@ Test(study, defaults)
     cr_expect_eq(s.seed, 1);
     cr_expect_eq(s.n_trials, 16);
     cr_expect_eq(s.timeout_s, 0);
+    cr_expect_eq(s.max_failures, 5);
     cr_expect_eq(s.sampler, SAMPLER_RANDOM);
     cr_expect_eq(s.pruner, PRUNER_NONE);
     cr_expect_eq(s.n_objectives, 1);
@@ -314,6 +320,7 @@ Test(study, every_key_is_read)
         parse_q(&s,
                 "{'$schema': 'x', 'study': 's', 'storage': 'd/x.db', 'seed': 9007199254740991,"
                 " 'n_trials': 5, 'timeout_s': 2.5, 'sampler': 'grid', 'pruner': 'none',"
+                " 'max_failures': 0,"
                 " 'objectives': [{'name': 'val_acc', 'direction': 'maximize'},"
                 "                {'name': 'sparsity', 'direction': 'minimize'}],"
                 " 'trial': {'seed': 7, 'train': {'epochs': 3}, 'net': {'hidden': [32]}},"
@@ -330,6 +337,7 @@ Test(study, every_key_is_read)
     cr_expect_eq(s.seed, 9007199254740991ULL);
     cr_expect_eq(s.n_trials, 5);
     cr_expect_eq(s.timeout_s, 2.5);
+    cr_expect_eq(s.max_failures, 0);
     cr_expect_eq(s.sampler, SAMPLER_GRID);
     cr_expect_eq(s.n_objectives, 2);
     cr_expect_str_eq(s.obj[1].name, "sparsity");
@@ -491,4 +499,46 @@ Test(study, element_parameters_build_per_layer_lists)
                          &err),
                  PT_ERR_CONFIG);
     cr_expect_not_null(strstr(err.msg, "search_space.prune.layer_sparsity[0].high"), "%s", err.msg);
+}
+
+/* study_probe: the base trial's data, checked before a run touches anything,
+ * reported as one line with the study file and the key path. */
+Test(study, probe_checks_the_base_trial_data)
+{
+    study_config s;
+    pt_err err;
+    char text[1024];
+    snprintf(text, sizeof text, "{'study': 't', 'trial': {'data': {'dir': '%s'}}, " L2 "}",
+             PT_FASHION_DIR);
+    cr_assert_eq(parse_q(&s, text, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(study_probe(&s, "s.json", &err), PT_OK, "%s", err.msg);
+    study_free(&s);
+
+    cr_assert_eq(parse_q(&s, "{'study': 't', 'trial': {'data': {'dir': '/nonexistent/fm'}}, " L2
+                             "}",
+                         &err),
+                 PT_OK, "%s", err.msg);
+    cr_expect_eq(study_probe(&s, "s.json", &err), PT_ERR_CONFIG);
+    cr_expect_str_eq(err.msg, "s.json: trial.data.dir: /nonexistent/fm/train-images-idx3-ubyte.gz:"
+                              " cannot open: No such file or directory");
+    study_free(&s);
+
+    cr_assert_eq(parse_q(&s,
+                         "{'study': 't', 'trial': {'data': {'format': 'csv', 'train': "
+                         "'/nonexistent/d.csv'}}, " L2 "}",
+                         &err),
+                 PT_OK, "%s", err.msg);
+    cr_expect_eq(study_probe(&s, "s.json", &err), PT_ERR_CONFIG);
+    cr_expect_str_eq(err.msg, "s.json: trial.data.train: /nonexistent/d.csv: cannot open: No such"
+                              " file or directory");
+    study_free(&s);
+
+    /* A space that picks the data folder: the base trial's may be no trial's. */
+    snprintf(text, sizeof text,
+             "{'study': 't', 'trial': {'data': {'dir': '/nonexistent/fm'}}, 'search_space':"
+             " {'data.dir': {'type': 'categorical', 'choices': ['%s']}}}",
+             PT_FASHION_DIR);
+    cr_assert_eq(parse_q(&s, text, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(study_probe(&s, "s.json", &err), PT_OK, "%s", err.msg);
+    study_free(&s);
 }

@@ -249,6 +249,7 @@ Test(study_output, schema_documents_exactly_the_parsed_keys)
     } defaults[] = {{"seed", "1"},
                     {"n_trials", "16"},
                     {"timeout_s", "0"},
+                    {"max_failures", "5"},
                     {"sampler", "\"random\""},
                     {"pruner", "\"none\""},
                     {"objectives", "[{\"name\":\"val_acc\",\"direction\":\"maximize\"}]"}};
@@ -259,7 +260,8 @@ Test(study_output, schema_documents_exactly_the_parsed_keys)
         cr_expect_str_eq(got ? got : "(none)", defaults[i].want, "%s", defaults[i].key);
         cJSON_free(got);
     }
-    cr_expect(s.seed == 1 && s.n_trials == 16 && s.timeout_s == 0 && s.sampler == SAMPLER_RANDOM &&
+    cr_expect(s.seed == 1 && s.n_trials == 16 && s.timeout_s == 0 && s.max_failures == 5 &&
+                  s.sampler == SAMPLER_RANDOM &&
                   s.pruner == PRUNER_NONE && !strcmp(s.obj[0].name, "val_acc") &&
                   s.obj[0].dir == DIR_MAXIMIZE,
               "the defaults above are the parser's");
