@@ -223,7 +223,10 @@ int cmd_run(int argc, char **argv)
         pt_err err = {{0}};
         if (worker_run(MPI_COMM_WORLD, 0, &err) != PT_OK) {
             fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
-            code = PT_EXIT_FAIL;
+            /* Its coordinator may be gone (mpirun --enable-recovery keeps
+             * the job): MPI_Finalize could wait on it forever. */
+            fflush(NULL);
+            _exit(PT_EXIT_FAIL);
         }
     }
     MPI_Finalize();

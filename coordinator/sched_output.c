@@ -52,7 +52,8 @@ void sched_status_line(const sched *s)
     if (s->o->quiet)
         return;
     double el = pt_now() - s->t0, eta = -1;
-    int total = s->sc->n_trials, done = s->done_before + s->finished;
+    /* a trial whose worker died is sampled again: it is not one of n_trials */
+    int total = s->sc->n_trials, done = s->done_before + s->finished - s->resampled;
     char best[160] = "none yet", of[32] = "", etas[32] = "?";
     if (s->have_best)
         snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,

@@ -63,7 +63,7 @@ void sched_dismiss(MPI_Comm comm)
 static void dismiss_live(sched *s)
 {
     for (int r = 1; r <= s->n_workers; r++) {
-        if (s->w && s->w[r].state == W_LOST)
+        if (s->w && (s->w[r].state == W_LOST || s->w[r].state == W_DEAD))
             continue;
         cJSON *m = cJSON_CreateObject();
         pt_err e;
@@ -123,10 +123,13 @@ static void replay_report(void *ctx, int number, int step, double value)
 }
 
 /* Trials some earlier run left unfinished (store_fail_running marked them
- * FAIL with its "the run that owned this trial ended..." reason). Each was
- * sampled again by the run after, so they don't count toward n_trials: over
- * several kills, subtracting only this resume's count would lose one trial
- * per earlier kill. Read-side SQL on st->db, as query.c does. */
+ * FAIL with its "the run that owned this trial ended..." reason), and trials
+ * whose worker died (WORKER_DIED). Each was sampled again, so they don't
+ * count toward n_trials: over several kills, subtracting only this resume's
+ * count would lose one trial per earlier kill. Read-side SQL on st->db, as
+ * query.c does. */
+#define WORKER_DIED "its worker died"
+
 static int count_orphans(store *st, int study_id)
 {
     sqlite3_stmt *q = NULL;
@@ -134,7 +137,8 @@ static int count_orphans(store *st, int study_id)
     if (sqlite3_prepare_v2(st->db,
                            "SELECT COUNT(*) FROM trials t JOIN pt_trial_metrics m USING (trial_id)"
                            " WHERE t.study_id=?1 AND t.state='FAIL'"
-                           " AND m.fail_reason LIKE 'the run that owned this trial ended%'",
+                           " AND (m.fail_reason LIKE 'the run that owned this trial ended%'"
+                           " OR m.fail_reason LIKE '" WORKER_DIED "%')",
                            -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_int(q, 1, study_id);
         if (sqlite3_step(q) == SQLITE_ROW)
@@ -210,6 +214,8 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
     cJSON_AddBoolToObject(m, "verdicts", s->sc->pruner != PRUNER_NONE);
     cJSON_AddBoolToObject(m, "keep_model", models_enabled(s->keep) && !s->o->dry_run);
+    /* a worker on this node leaves when this process is gone (worker.h) */
+    peer_to_json(&s->self, cJSON_AddObjectToObject(m, "coordinator"));
     cJSON *objs = cJSON_AddArrayToObject(m, "objectives");
     for (int i = 0; objs && i < s->sc->n_objectives; i++)
         cJSON_AddItemToArray(objs, cJSON_CreateString(s->sc->obj[i].name));
@@ -343,8 +349,11 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     int mine = w->state == W_BUSY && tid == w->trial_id;
     if (tag == MSG_READY && w->state != W_BUSY) {
         w->state = W_IDLE;
+        peer_from_json(&w->proc, msg, NULL);
         return PT_OK;
     }
+    if (w->state == W_DEAD) /* sent before it died: its trial is already FAIL */
+        return PT_OK;
     if (tag == MSG_REPORT && mine)
         return on_report(s, w, src, msg, err);
     if (tag == MSG_REPORT && s->sc->pruner != PRUNER_NONE) /* a trial given up: end it */
@@ -372,13 +381,46 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     return st;
 }
 
-/* Gives up trials whose worker has been silent too long; returns live workers. */
+/* A worker whose process is gone (peer.h; Open MPI tells nothing): its trial
+ * is FAIL at once, not after trial_timeout_s, and sampled again (it does
+ * not use the budget); a model on its way is not kept. */
+static pt_status worker_died(sched *s, int r, pt_err *err)
+{
+    wslot *w = &s->w[r];
+    int state = w->state;
+    w->state = W_DEAD;
+    if (!s->o->quiet)
+        fprintf(stderr, "worker %d (pid %ld) died; %s\n", r, w->proc.pid,
+                state == W_BUSY    ? "its trial is failed and sampled again"
+                : state == W_MODEL ? "its trial's model is not kept"
+                : state == W_LOST  ? "it was already given up"
+                                   : "it had no trial");
+    if (state != W_BUSY)
+        return PT_OK;
+    char why[200];
+    snprintf(why, sizeof why, WORKER_DIED " (rank %d, pid %ld: the process is gone)", r,
+             w->proc.pid);
+    s->running--;
+    s->started--;
+    s->resampled++;
+    return end_fail(s, w->trial_id, w->number, &w->point, pt_now() - w->t_start, why, err);
+}
+
+/* Gives up trials whose worker has died or been silent too long; returns
+ * live workers. */
 static int heartbeat(sched *s, pt_err *err, pt_status *st)
 {
     int live = 0;
     double now = pt_now();
+    /* A /proc read per worker: 5 times a second is plenty. */
+    int look = now - s->t_alive >= 0.2;
+    if (look)
+        s->t_alive = now;
     for (int r = 1; r <= s->n_workers; r++) {
         wslot *w = &s->w[r];
+        if (look && *st == PT_OK && w->state != W_DEAD &&
+            peer_gone(&s->self, &w->proc))
+            *st = worker_died(s, r, err);
         if (w->state == W_BUSY && now - w->t_last > s->trial_timeout_s && *st == PT_OK) {
             char why[200];
             snprintf(why, sizeof why,
@@ -399,7 +441,7 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
                     w->number, r, w->model_len, now - w->t_last);
             w->state = W_LOST;
         }
-        live += w->state != W_LOST;
+        live += w->state != W_LOST && w->state != W_DEAD;
     }
     return live;
 }
@@ -467,6 +509,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     s.sc = sc;
     s.o = o;
     s.t0 = pt_now();
+    peer_self(&s.self);
     int size = 1, created = 0, interrupted = 0, lock = -1;
     MPI_Comm_size(comm, &size);
     s.n_workers = size - 1;
@@ -522,6 +565,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     sum->wall_s = pt_now() - s.t0;
     for (int r = 1; s.w && r <= s.n_workers; r++) {
         sum->lost += s.w[r].state == W_LOST;
+        sum->dead += s.w[r].state == W_DEAD;
         if (s.w[r].in.buf)
             proto_bytes_release(&s.w[r].in);
     }

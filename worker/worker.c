@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include "config.h"
 #include "data_open.h"
 #include "model.h"
+#include "peer.h"
 #include "protocol.h"
 #include "result.h"
 #include "train.h"
@@ -52,17 +52,20 @@ typedef struct {
     MPI_Comm comm;
     int trial_id;
     char metric[64];
-    pid_t parent;
+    const peer_proc *self, *coord; /* this process; the coordinator when known */
     int stopped;
     int verdicts; /* wait for the coordinator's verdict on every report */
     pt_status io; /* first MPI failure inside the callback; PT_ERR_STOPPED: "exit" came */
     pt_err err;
 } epoch_ctx;
 
-static int parent_gone(pid_t pid)
-{
-    return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
-}
+/* The coordinator, when it runs on this node: spawned workers know its pid
+ * from the command line, mpirun's from the trial message (peer.h). Open MPI
+ * tells a rank nothing when another dies; under --enable-recovery a worker
+ * that missed its coordinator's death would keep the job alive for ever. */
+typedef struct {
+    peer_proc self, coord;
+} worker_peers;
 
 /* Field by field: the string buffers may hold stale bytes after their NUL. */
 static int data_same(const pt_data_config *a, const pt_data_config *b)
@@ -120,9 +123,9 @@ static pt_status wait_verdict(epoch_ctx *e, int epoch)
         int src, tag;
         pt_status st = proto_wait(e->comm, 0, MPI_ANY_TAG, 1.0, &in, &src, &tag, &e->err);
         if (st == PT_ERR_STOPPED) {
-            if (parent_gone(e->parent))
-                return pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone",
-                               (int)e->parent);
+            if (peer_gone(e->self, e->coord))
+                return pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                               e->coord->pid);
             continue;
         }
         if (st != PT_OK)
@@ -170,9 +173,9 @@ static int on_epoch(void *ctx, const pt_epoch_stats *s)
         e->io = st;
         return 1;
     }
-    if (parent_gone(e->parent)) {
-        e->io =
-            pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone", (int)e->parent);
+    if (peer_gone(e->self, e->coord)) {
+        e->io = pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                        e->coord->pid);
         return 1;
     }
     return e->stopped;
@@ -315,8 +318,8 @@ static pt_status send_result(MPI_Comm comm, int trial_id, cJSON *res, int stoppe
 
 /* Runs one trial message and answers it; returns only MPI failures, and
  * PT_ERR_STOPPED when "exit" came during the trial. */
-static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, pid_t parent,
-                           pt_err *err)
+static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
+                           const worker_peers *peers, pt_err *err)
 {
     int trial_id = (int)proto_num(msg, "trial_id", -1);
     int number = (int)proto_num(msg, "number", 0);
@@ -330,7 +333,8 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
     if (st != PT_OK)
         return send_fail(comm, trial_id, terr.msg, err);
 
-    epoch_ctx e = {.comm = comm, .trial_id = trial_id};
+    epoch_ctx e = {.comm = comm, .trial_id = trial_id, .self = &peers->self,
+                   .coord = &peers->coord};
     e.verdicts = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "verdicts"));
     int keep_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "keep_model"));
     const char *metric = proto_str(msg, "report_metric");
@@ -357,7 +361,6 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
     } else {
         if (cache_get(cache, &cfg, &terr) != PT_OK)
             return send_fail(comm, trial_id, terr.msg, err);
-        e.parent = parent;
         pt_mlp net;
         pt_train_result r;
         st = pt_train(&cfg, &cache->data, &net, on_epoch, &e, &r, &terr);
@@ -393,7 +396,13 @@ pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err)
 {
     data_cache cache;
     memset(&cache, 0, sizeof cache);
+    worker_peers peers;
+    peer_self(&peers.self);
+    peers.coord = peers.self; /* the parent's node is this one */
+    peers.coord.pid = (long)parent_pid;
+    peers.coord.start = 0;
     cJSON *hello = cJSON_CreateObject();
+    peer_to_json(&peers.self, hello); /* so rank 0 can tell when this process is gone */
     pt_status st = proto_send(comm, 0, MSG_READY, hello, err);
     cJSON_Delete(hello);
     while (st == PT_OK) {
@@ -402,9 +411,9 @@ pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err)
         /* Wait in 1 s slices so a vanished coordinator is noticed. */
         st = proto_wait(comm, 0, MPI_ANY_TAG, 1.0, &msg, &src, &tag, err);
         if (st == PT_ERR_STOPPED) {
-            st = parent_gone(parent_pid)
-                     ? pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone",
-                               (int)parent_pid)
+            st = peer_gone(&peers.self, &peers.coord)
+                     ? pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                               peers.coord.pid)
                      : PT_OK;
             continue;
         }
@@ -414,8 +423,10 @@ pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err)
             cJSON_Delete(msg);
             break;
         }
+        if (tag == MSG_TRIAL && !parent_pid) /* under mpirun: learnt from the first trial */
+            peer_from_json(&peers.coord, msg, "coordinator");
         if (tag == MSG_TRIAL)
-            st = run_trial(comm, msg, &cache, parent_pid, err);
+            st = run_trial(comm, msg, &cache, &peers, err);
         /* anything else (a stale stop or verdict) is dropped */
         cJSON_Delete(msg);
         if (st == PT_ERR_STOPPED) { /* "exit" came while a trial ran */
