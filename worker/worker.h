@@ -34,6 +34,8 @@
 
 #include "status.h"
 
-pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err);
+/* *finalize: 1, or 0 when the coordinator's "exit" said the job must end
+ * without MPI_Finalize (a rank died: see coordinator/scheduler.c). */
+pt_status worker_run(MPI_Comm comm, pid_t parent_pid, int *finalize, pt_err *err);
 
 #endif
