@@ -7,15 +7,18 @@
  * schemas/messages/<type>.schema.json documents each one. Tags and field
  * names reach other processes: always add at the end, never renumber.
  *
- *   ready   worker -> 0  {}                         first message of a worker
+ *   ready   worker -> 0  {pid, start, node}          first message of a worker
+ *                                                    (its process: peer.h)
  *   trial   0 -> worker  {trial_id, number, config, report_metric, dry_run,
- *                         verdicts, keep_model, objectives}
+ *                         verdicts, keep_model, objectives, coordinator}
  *   report  worker -> 0  {trial_id, epoch, value, loss, val_acc, sparsity}
  *   stop    0 -> worker  {trial_id}                  stop that trial after this epoch
  *                                                    (superseded by verdict; still obeyed)
  *   result  worker -> 0  {trial_id, metrics, stopped, model_bytes} the final metrics
  *   fail    worker -> 0  {trial_id, reason}
- *   exit    0 -> worker  {}                          no more work: leave the loop
+ *   exit    0 -> worker  {finalize}                  no more work: leave the loop
+ *                                                    (finalize false: a rank died,
+ *                                                    leave without MPI_Finalize)
  *   verdict 0 -> worker  {trial_id, epoch, stop}     the answer to every report
  *                                                    when the trial said verdicts
  *   model   worker -> 0  raw .npz bytes (MPI_BYTE), right after a result with

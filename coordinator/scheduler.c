@@ -60,14 +60,15 @@ void sched_dismiss(MPI_Comm comm)
 
 /* "exit" to every worker not given up as lost: a blocking send to a dead
  * process (over TCP, for spawned workers) could wait forever. After a
- * worker died, "finalize": false: Open MPI 4.1's MPI_Finalize waits, now
- * and then for ever, on the dead rank (its closing fence; seen in 1 run of
- * 3 under mpirun --enable-recovery), so every rank leaves without it. */
+ * worker died or was lost, "finalize": false: Open MPI 4.1's MPI_Finalize
+ * waits, now and then for ever, on a dead rank (its closing fence; seen in
+ * 1 run of 3 under mpirun --enable-recovery), and a lost one may never
+ * come, so every rank leaves without it. */
 static void dismiss_live(sched *s)
 {
     int dead = 0;
     for (int r = 1; s->w && r <= s->n_workers; r++)
-        dead += s->w[r].state == W_DEAD;
+        dead += s->w[r].state == W_DEAD || s->w[r].state == W_LOST;
     for (int r = 1; r <= s->n_workers; r++) {
         if (s->w && (s->w[r].state == W_LOST || s->w[r].state == W_DEAD))
             continue;
