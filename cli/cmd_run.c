@@ -218,7 +218,7 @@ static int coordinate(const run_args *a, int size)
         MPI_Abort(comm, PT_EXIT_FAIL);
     }
     int code = st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
-    if (sum.dead > 0 && inter == MPI_COMM_NULL) {
+    if (sum.dead > 0) {
         /* A worker died under mpirun --enable-recovery: the study is done
          * without it, but MPI_Finalize may wait for it for ever (see
          * dismiss_live in coordinator/scheduler.c); the workers were told to
@@ -250,6 +250,10 @@ int cmd_run(int argc, char **argv)
     /* A laptop may want more workers than cores (Open MPI refuses by default;
      * other MPIs ignore the variable). */
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+    /* Without mpirun, a spawned worker that dies would take the others
+     * with it (Open MPI's default); what `mpirun --enable-recovery` does,
+     * for the job this process starts. */
+    setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
     tight_timers();
     MPI_Init(&argc, &argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

@@ -25,7 +25,7 @@
 typedef struct {
     long pid;                /* 0: unknown */
     unsigned long long start; /* start time in clock ticks after boot (0: unknown) */
-    char node[96];           /* "" : unknown */
+    char node[128];          /* "" : unknown (boot id / pid namespace) */
 } peer_proc;
 
 /* This process. */

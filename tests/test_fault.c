@@ -139,6 +139,44 @@ Test(fault, killed_worker_is_failed_at_once_and_the_study_completes)
     check_after_faults(10, err);
 }
 
+/* Without mpirun: `prunetune run --workers 3` sets Open MPI's recovery for
+ * the workers it spawns, so one SIGKILLed worker costs its trial, not the
+ * job: exit 0, 10 trials COMPLETE. */
+Test(fault, killed_spawned_worker_costs_one_trial)
+{
+    const char *study = write_study(10, 3000, 4, 100);
+    char *argv[] = {PT_BIN, "run", (char *)study, "--workers", "3", "--trial-timeout", "600",
+                    NULL};
+    pid_t pid = job_start(argv);
+    cr_assert_geq(wait_complete_for(2, 120), 2, "the study never got going");
+    char line[128];
+    /* anchored, so the shell running pgrep does not match itself */
+    snprintf(line, sizeof line, "pgrep -n -f '^[^ ]*prunetune worker --parent-pid %d'", (int)pid);
+    FILE *p = popen(line, "r");
+    int w = 0;
+    if (p && fscanf(p, "%d", &w) != 1)
+        w = 0;
+    if (p)
+        pclose(p);
+    cr_assert_gt(w, 0, "no spawned worker found");
+    kill(w, SIGKILL);
+    int wst = 0, done = 0;
+    for (int i = 0; i < 1500 && !(done = waitpid(pid, &wst, WNOHANG) == pid); i++)
+        sleep_ms(100);
+    char err[1 << 15];
+    slurp("err1", err, sizeof err);
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        cr_assert_fail("the run hung after its worker died:\n%s", err);
+    }
+    cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "status %d\n%s", wst, err);
+    char want[64];
+    snprintf(want, sizeof want, "(pid %d) died", w);
+    cr_expect_not_null(strstr(err, want), "%s", err);
+    check_after_faults(10, err);
+}
+
 /* A tiny xorshift64: the kill moments are the same on every run of the test. */
 static uint64_t rng_next(uint64_t *s)
 {
