@@ -52,6 +52,9 @@ static void run_usage(FILE *f)
                "  --trial-timeout S    give up a trial, and its worker, after S seconds without\n"
                "                       a message from it (wins over the study's\n"
                "                       trial_timeout_s; default 600)\n"
+               "  --exit-file F        write the exit status to F too (mpirun --enable-recovery\n"
+               "                       exits 0 whatever its ranks did: a script reads F; no F\n"
+               "                       means the coordinator died)\n"
                "  -h, --help           this help\n\n"
                "exit status: 0 study finished, 1 the run failed (database, MPI, every worker\n"
                "lost; some workers lost: after the study ends; max_failures trials failed in\n"
@@ -61,6 +64,7 @@ static void run_usage(FILE *f)
 
 typedef struct {
     const char *path;
+    const char *exit_file; /* --exit-file: the status, written by rank 0 as it ends */
     int workers;
     sched_opts o;
 } run_args;
@@ -85,6 +89,8 @@ static int parse_args(run_args *a, int argc, char **argv)
                 return 0;
             }
             a->workers = (int)k;
+        } else if (!strcmp(s, "--exit-file") && i + 1 < argc) {
+            a->exit_file = argv[++i];
         } else if (!strcmp(s, "--trial-timeout") && i + 1 < argc) {
             double t = strtod(argv[++i], &end);
             if (*end || !(t > 0)) {
@@ -157,6 +163,24 @@ static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
     return 1;
 }
 
+/* --exit-file: the status as one line; written last, by rename, so a file
+ * that exists is whole. */
+static void note_exit(const run_args *a, int code)
+{
+    if (!a->exit_file)
+        return;
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", a->exit_file, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fprintf(f, "%d\n", code) > 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, a->exit_file) != 0) {
+        fprintf(stderr, "prunetune run: --exit-file %s: cannot write it\n", a->exit_file);
+        remove(tmp);
+    }
+}
+
 static int coordinate(const run_args *a, int size)
 {
     study_config sc;
@@ -196,17 +220,32 @@ static int coordinate(const run_args *a, int size)
          * path: "ORTE_ERROR_LOG: Out of resource in show_help.c"). Spawned
          * workers have no mpirun: MPI_Abort is what reaches them. */
         fprintf(stderr, "prunetune run: %d worker(s) lost; ending the MPI job\n", sum.lost);
+        note_exit(a, PT_EXIT_FAIL);
         if (inter == MPI_COMM_NULL) {
             fflush(NULL);
             _exit(PT_EXIT_FAIL);
         }
         MPI_Abort(comm, PT_EXIT_FAIL);
     }
+    int code = st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
+    if (sum.dead > 0) {
+        /* A worker died under mpirun --enable-recovery: the study is done
+         * without it, but MPI_Finalize may wait for it for ever (see
+         * dismiss_live in coordinator/scheduler.c); the workers were told to
+         * leave without it too. */
+        fprintf(stderr,
+                "prunetune run: %d worker(s) died during the run (a trial they ran was sampled "
+                "again); leaving without MPI_Finalize\n",
+                sum.dead);
+        note_exit(a, code);
+        fflush(NULL);
+        _exit(code);
+    }
     if (inter != MPI_COMM_NULL) {
         MPI_Comm_free(&comm);
         MPI_Comm_disconnect(&inter);
     }
-    return st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
+    return code;
 }
 
 int cmd_run(int argc, char **argv)
@@ -221,6 +260,10 @@ int cmd_run(int argc, char **argv)
     /* A laptop may want more workers than cores (Open MPI refuses by default;
      * other MPIs ignore the variable). */
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+    /* Without mpirun, a spawned worker that dies would take the others
+     * with it (Open MPI's default); what `mpirun --enable-recovery` does,
+     * for the job this process starts. */
+    setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
     tight_timers();
     MPI_Init(&argc, &argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -229,11 +272,20 @@ int cmd_run(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank == 0) {
         code = coordinate(&a, size);
+        note_exit(&a, code);
     } else {
         pt_err err = {{0}};
-        if (worker_run(MPI_COMM_WORLD, 0, &err) != PT_OK) {
+        int finalize = 1;
+        if (worker_run(MPI_COMM_WORLD, 0, &finalize, &err) != PT_OK) {
             fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
-            code = PT_EXIT_FAIL;
+            /* Its coordinator may be gone (mpirun --enable-recovery keeps
+             * the job): MPI_Finalize could wait on it forever. */
+            fflush(NULL);
+            _exit(PT_EXIT_FAIL);
+        }
+        if (!finalize) { /* a rank died: MPI_Finalize could wait on it */
+            fflush(NULL);
+            _exit(PT_EXIT_OK);
         }
     }
     MPI_Finalize();
@@ -260,7 +312,8 @@ int cmd_worker(int argc, char **argv)
     MPI_Intercomm_merge(parent, 1, &comm);
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     pt_err err = {{0}};
-    if (worker_run(comm, (pid_t)ppid, &err) != PT_OK) {
+    int finalize = 1;
+    if (worker_run(comm, (pid_t)ppid, &finalize, &err) != PT_OK) {
         int rank = 0;
         MPI_Comm_rank(comm, &rank);
         fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);

@@ -237,6 +237,62 @@ pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, si
     return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
 }
 
+/* Sends count items of buf and waits for the send as proto_send_watched says;
+ * *kept = 1 when the send was abandoned (buf must then outlive the process). */
+static int send_wait(MPI_Comm comm, int dest, int tag, const void *buf, int count, MPI_Datatype t,
+                     proto_gone_fn gone, void *ctx, int *kept)
+{
+    MPI_Request q = MPI_REQUEST_NULL;
+    *kept = 0;
+    int rc = MPI_Isend(buf, count, t, dest, tag, comm, &q);
+    double asked = pt_now();
+    for (int idle = 0, done = 0; rc == MPI_SUCCESS && !done; idle++) {
+        rc = MPI_Test(&q, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            break;
+        if (gone && pt_now() - asked >= 1.0) {
+            asked = pt_now();
+            if (gone(ctx)) {
+                MPI_Request_free(&q); /* no cancel: Open MPI cannot cancel a send */
+                *kept = 1;
+                return -1;
+            }
+        }
+        proto_pause(idle);
+    }
+    return rc;
+}
+
+pt_status proto_send_watched(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_gone_fn gone,
+                             void *ctx, pt_err *err)
+{
+    char *text = print_msg(tag, msg);
+    if (!text)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
+                       proto_name(tag));
+    int kept = 0;
+    int rc = send_wait(comm, dest, tag, text, (int)strlen(text) + 1, MPI_CHAR, gone, ctx, &kept);
+    if (kept) /* MPI may still read it; the process ends soon (see protocol.h) */
+        return pt_fail(err, PT_ERR_IO, "protocol: sending %s: rank %d is gone", proto_name(tag),
+                       dest);
+    free(text);
+    return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
+}
+
+pt_status proto_send_bytes_watched(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+                                   proto_gone_fn gone, void *ctx, pt_err *err)
+{
+    if (len > (size_t)0x7fffffff)
+        return pt_fail(err, PT_ERR_ARG, "protocol: a %s message of %zu bytes is too large",
+                       proto_name(tag), len);
+    int kept = 0;
+    int rc = send_wait(comm, dest, tag, buf, (int)len, MPI_BYTE, gone, ctx, &kept);
+    if (kept)
+        return pt_fail(err, PT_ERR_IO, "protocol: sending %s: rank %d is gone", proto_name(tag),
+                       dest);
+    return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
+}
+
 long proto_backoff_ns(int idle)
 {
     /* The first polls only yield the core: a reply already on its way (the

@@ -7,15 +7,18 @@
  * schemas/messages/<type>.schema.json documents each one. Tags and field
  * names reach other processes: always add at the end, never renumber.
  *
- *   ready   worker -> 0  {}                         first message of a worker
+ *   ready   worker -> 0  {pid, start, node}          first message of a worker
+ *                                                    (its process: peer.h)
  *   trial   0 -> worker  {trial_id, number, config, report_metric, dry_run,
- *                         verdicts, keep_model, objectives}
+ *                         verdicts, keep_model, objectives, coordinator}
  *   report  worker -> 0  {trial_id, epoch, value, loss, val_acc, sparsity}
  *   stop    0 -> worker  {trial_id}                  stop that trial after this epoch
  *                                                    (superseded by verdict; still obeyed)
  *   result  worker -> 0  {trial_id, metrics, stopped, model_bytes} the final metrics
  *   fail    worker -> 0  {trial_id, reason}
- *   exit    0 -> worker  {}                          no more work: leave the loop
+ *   exit    0 -> worker  {finalize}                  no more work: leave the loop
+ *                                                    (finalize false: a rank died,
+ *                                                    leave without MPI_Finalize)
  *   verdict 0 -> worker  {trial_id, epoch, stop}     the answer to every report
  *                                                    when the trial said verdicts
  *   model   worker -> 0  raw .npz bytes (MPI_BYTE), right after a result with
@@ -131,6 +134,21 @@ pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON
  * else to do; rank 0 receives it with proto_poll_bytes, without waiting). */
 pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
                            pt_err *err);
+
+/* Sends for a rank whose receiver may die. A blocking MPI_Send of a message
+ * above the eager limit (a result, a model) to a SIGKILLed rank never
+ * returns and never fails in Open MPI 4.1 (it spins in the PML), which under
+ * `mpirun --enable-recovery` keeps the whole job alive. These send with
+ * MPI_Isend and test, pausing as proto_wait does, and ask gone(ctx) about
+ * once a second: when it answers 1 the send is abandoned with PT_ERR_IO
+ * ("rank N is gone"). An abandoned send's buffer stays MPI's (it is never
+ * freed): the caller is expected to end the process. gone NULL: a plain
+ * wait. */
+typedef int (*proto_gone_fn)(void *ctx);
+pt_status proto_send_watched(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_gone_fn gone,
+                             void *ctx, pt_err *err);
+pt_status proto_send_bytes_watched(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+                                   proto_gone_fn gone, void *ctx, pt_err *err);
 /* The sleep of the back-off after `idle` empty polls, in nanoseconds (0 =
  * just yield the core), and the pause itself. */
 #define PROTO_SPIN_POLLS 32

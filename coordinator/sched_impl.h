@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "models.h"
+#include "peer.h"
 #include "protocol.h"
 #include "pruner.h"
 #include "sampler.h"
@@ -18,8 +19,10 @@
 #include "store.h"
 
 /* W_MODEL: the trial is recorded, its model bytes are on their way (the
- * worker is in its blocking send of them and takes no trial until then). */
-enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_MODEL, W_LOST };
+ * worker is in its blocking send of them and takes no trial until then).
+ * W_LOST: silent for trial_timeout_s (it may still run, stuck); W_DEAD: its
+ * process is gone (peer.h), so it never needs to reach MPI_Finalize. */
+enum { W_UNKNOWN = 0, W_IDLE, W_BUSY, W_MODEL, W_LOST, W_DEAD };
 
 typedef struct {
     int state;
@@ -32,6 +35,7 @@ typedef struct {
     int model_complete;             /* W_MODEL: the trial ended COMPLETE (else never kept) */
     double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
     proto_bytes_in in;              /* model bytes being received while in.buf */
+    peer_proc proc;                 /* the worker's process, from its ready message */
 } wslot;
 
 enum { SCHED_FAIL_KINDS = 8 }; /* distinct reasons tallied in a failure streak */
@@ -64,6 +68,8 @@ typedef struct {
         char text[256];
         int n;
     } fail_kind[SCHED_FAIL_KINDS]; /* the streak's reasons, numbers ignored */
+    peer_proc self;   /* this process: workers on its node watch it (trial message) */
+    double t_alive;   /* when the workers' processes were last looked up */
 } sched;
 
 /* One line on stderr for a finished trial (why: a FAIL's reason). */

@@ -58,13 +58,22 @@ void sched_dismiss(MPI_Comm comm)
 }
 
 /* "exit" to every worker not given up as lost: a blocking send to a dead
- * process (over TCP, for spawned workers) could wait forever. */
+ * process (over TCP, for spawned workers) could wait forever. After a
+ * worker died or was lost, "finalize": false: Open MPI 4.1's MPI_Finalize
+ * waits, now and then for ever, on a dead rank (its closing fence; seen in
+ * 1 run of 3 under mpirun --enable-recovery), and a lost one may never
+ * come, so every rank leaves without it. */
 static void dismiss_live(sched *s)
 {
+    int dead = 0;
+    for (int r = 1; s->w && r <= s->n_workers; r++)
+        dead += s->w[r].state == W_DEAD || s->w[r].state == W_LOST;
     for (int r = 1; r <= s->n_workers; r++) {
-        if (s->w && s->w[r].state == W_LOST)
+        if (s->w && (s->w[r].state == W_LOST || s->w[r].state == W_DEAD))
             continue;
         cJSON *m = cJSON_CreateObject();
+        if (dead)
+            cJSON_AddBoolToObject(m, "finalize", 0);
         pt_err e;
         proto_isend(s->comm, r, MSG_EXIT, m, &s->out, &e);
         cJSON_Delete(m);
@@ -125,6 +134,9 @@ static void replay_report(void *ctx, int number, int step, double value)
     if (r->st == PT_OK)
         r->st = pruner_report(r->s->pr, number, step, value, &stop, &r->err);
 }
+
+/* A trial whose worker died is FAIL with this reason, and sampled again. */
+#define WORKER_DIED "its worker died"
 
 /* Running trials count toward n_trials (they may yet complete), FAIL ones
  * never: a failed one leaves room for one more. */
@@ -195,6 +207,8 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
     cJSON_AddBoolToObject(m, "verdicts", s->sc->pruner != PRUNER_NONE);
     cJSON_AddBoolToObject(m, "keep_model", models_enabled(s->keep) && !s->o->dry_run);
+    /* a worker on this node leaves when this process is gone (worker.h) */
+    peer_to_json(&s->self, cJSON_AddObjectToObject(m, "coordinator"));
     cJSON *objs = cJSON_AddArrayToObject(m, "objectives");
     for (int i = 0; objs && i < s->sc->n_objectives; i++)
         cJSON_AddItemToArray(objs, cJSON_CreateString(s->sc->obj[i].name));
@@ -329,8 +343,11 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     int mine = w->state == W_BUSY && tid == w->trial_id;
     if (tag == MSG_READY && w->state != W_BUSY) {
         w->state = W_IDLE;
+        peer_from_json(&w->proc, msg, NULL);
         return PT_OK;
     }
+    if (w->state == W_DEAD) /* sent before it died: its trial is already FAIL */
+        return PT_OK;
     if (tag == MSG_REPORT && mine)
         return on_report(s, w, src, msg, err);
     if (tag == MSG_REPORT && s->sc->pruner != PRUNER_NONE) /* a trial given up: end it */
@@ -358,13 +375,44 @@ static pt_status on_message(sched *s, int src, int tag, const cJSON *msg, pt_err
     return st;
 }
 
-/* Gives up trials whose worker has been silent too long; returns live workers. */
+/* A worker whose process is gone (peer.h; Open MPI tells nothing): its trial
+ * is FAIL at once, not after trial_timeout_s, and sampled again (it does
+ * not use the budget); a model on its way is not kept. */
+static pt_status worker_died(sched *s, int r, pt_err *err)
+{
+    wslot *w = &s->w[r];
+    int state = w->state;
+    w->state = W_DEAD;
+    if (!s->o->quiet)
+        fprintf(stderr, "worker %d (pid %ld) died; %s\n", r, w->proc.pid,
+                state == W_BUSY    ? "its trial is failed and sampled again"
+                : state == W_MODEL ? "its trial's model is not kept"
+                : state == W_LOST  ? "it was already given up"
+                                   : "it had no trial");
+    if (state != W_BUSY)
+        return PT_OK;
+    char why[200];
+    snprintf(why, sizeof why, WORKER_DIED " (rank %d, pid %ld: the process is gone)", r,
+             w->proc.pid);
+    s->running--;
+    return end_fail(s, w->trial_id, w->number, &w->point, pt_now() - w->t_start, why, err);
+}
+
+/* Gives up trials whose worker has died or been silent too long; returns
+ * live workers. */
 static int heartbeat(sched *s, pt_err *err, pt_status *st)
 {
     int live = 0;
     double now = pt_now();
+    /* A /proc read per worker: 5 times a second is plenty. */
+    int look = now - s->t_alive >= 0.2;
+    if (look)
+        s->t_alive = now;
     for (int r = 1; r <= s->n_workers; r++) {
         wslot *w = &s->w[r];
+        if (look && *st == PT_OK && w->state != W_DEAD &&
+            peer_gone(&s->self, &w->proc))
+            *st = worker_died(s, r, err);
         if (w->state == W_BUSY && now - w->t_last > s->trial_timeout_s && *st == PT_OK) {
             char why[200];
             snprintf(why, sizeof why,
@@ -385,7 +433,7 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
                     w->number, r, w->model_len, now - w->t_last);
             w->state = W_LOST;
         }
-        live += w->state != W_LOST;
+        live += w->state != W_LOST && w->state != W_DEAD;
     }
     return live;
 }
@@ -454,6 +502,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     s.o = o;
     s.t0 = pt_now();
     s.cpu0 = sched_cpu_s();
+    peer_self(&s.self);
     int size = 1, created = 0, interrupted = 0, lock = -1;
     MPI_Comm_size(comm, &size);
     s.n_workers = size - 1;
@@ -517,6 +566,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     sum->wall_s = pt_now() - s.t0;
     for (int r = 1; s.w && r <= s.n_workers; r++) {
         sum->lost += s.w[r].state == W_LOST;
+        sum->dead += s.w[r].state == W_DEAD;
         if (s.w[r].in.buf)
             proto_bytes_release(&s.w[r].in);
     }

@@ -66,6 +66,7 @@ typedef struct {
     int finished;  /* trials that ended in this run (any state) */
     int failed;    /* of which FAIL */
     int lost;      /* workers given up as lost at the end */
+    int dead;      /* workers whose process died during the run (not lost) */
     double wall_s; /* of this run */
 } sched_summary;
 

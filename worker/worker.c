@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include "config.h"
 #include "data_open.h"
 #include "model.h"
+#include "peer.h"
 #include "protocol.h"
 #include "result.h"
 #include "train.h"
@@ -48,21 +48,36 @@ typedef struct {
     pt_data data;
 } data_cache;
 
+/* The coordinator, when it runs on this node: spawned workers know its pid
+ * from the command line, mpirun's from the trial message (peer.h). Open MPI
+ * tells a rank nothing when another dies; under --enable-recovery a worker
+ * that missed its coordinator's death would keep the job alive for ever. */
+typedef struct {
+    peer_proc self, coord;
+} worker_peers;
+
+static int coord_gone(void *ctx)
+{
+    const worker_peers *p = ctx;
+    return peer_gone(&p->self, &p->coord);
+}
+
+/* Every send to rank 0 gives up when the coordinator's process is gone. */
+static pt_status send0(MPI_Comm comm, int tag, cJSON *m, const worker_peers *peers, pt_err *err)
+{
+    return proto_send_watched(comm, 0, tag, m, coord_gone, (void *)peers, err);
+}
+
 typedef struct {
     MPI_Comm comm;
     int trial_id;
     char metric[64];
-    pid_t parent;
+    const worker_peers *peers;
     int stopped;
     int verdicts; /* wait for the coordinator's verdict on every report */
     pt_status io; /* first MPI failure inside the callback; PT_ERR_STOPPED: "exit" came */
     pt_err err;
 } epoch_ctx;
-
-static int parent_gone(pid_t pid)
-{
-    return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
-}
 
 /* Field by field: the string buffers may hold stale bytes after their NUL. */
 static int data_same(const pt_data_config *a, const pt_data_config *b)
@@ -120,9 +135,9 @@ static pt_status wait_verdict(epoch_ctx *e, int epoch)
         int src, tag;
         pt_status st = proto_wait(e->comm, 0, MPI_ANY_TAG, 1.0, &in, &src, &tag, &e->err);
         if (st == PT_ERR_STOPPED) {
-            if (parent_gone(e->parent))
-                return pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone",
-                               (int)e->parent);
+            if (coord_gone((void *)e->peers))
+                return pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                               e->peers->coord.pid);
             continue;
         }
         if (st != PT_OK)
@@ -150,7 +165,7 @@ static int on_epoch(void *ctx, const pt_epoch_stats *s)
     pt_json_add_num(m, "loss", s->loss);
     pt_json_add_num(m, "val_acc", s->val_acc);
     pt_json_add_num(m, "sparsity", s->sparsity);
-    pt_status st = proto_send(e->comm, 0, MSG_REPORT, m, &e->err);
+    pt_status st = send0(e->comm, MSG_REPORT, m, e->peers, &e->err);
     cJSON_Delete(m);
     if (st == PT_OK && e->verdicts) {
         st = wait_verdict(e, s->epoch);
@@ -170,9 +185,9 @@ static int on_epoch(void *ctx, const pt_epoch_stats *s)
         e->io = st;
         return 1;
     }
-    if (parent_gone(e->parent)) {
-        e->io =
-            pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone", (int)e->parent);
+    if (coord_gone((void *)e->peers)) {
+        e->io = pt_fail(&e->err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                        e->peers->coord.pid);
         return 1;
     }
     return e->stopped;
@@ -284,18 +299,20 @@ static cJSON *dry_result(const pt_config *cfg, int number)
     return o;
 }
 
-static pt_status send_fail(MPI_Comm comm, int trial_id, const char *reason, pt_err *err)
+static pt_status send_fail(MPI_Comm comm, const worker_peers *peers, int trial_id,
+                           const char *reason, pt_err *err)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddNumberToObject(m, "trial_id", trial_id);
     cJSON_AddStringToObject(m, "reason", reason);
-    pt_status st = proto_send(comm, 0, MSG_FAIL, m, err);
+    pt_status st = send0(comm, MSG_FAIL, m, peers, err);
     cJSON_Delete(m);
     return st;
 }
 
 /* Sends the result (and the model bytes after it, when there are some). */
-static pt_status send_result(MPI_Comm comm, int trial_id, cJSON *res, int stopped,
+static pt_status send_result(MPI_Comm comm, const worker_peers *peers, int trial_id, cJSON *res,
+                             int stopped,
                              const unsigned char *model, size_t model_len, const char *model_error,
                              pt_err *err)
 {
@@ -306,17 +323,18 @@ static pt_status send_result(MPI_Comm comm, int trial_id, cJSON *res, int stoppe
     cJSON_AddNumberToObject(m, "model_bytes", (double)model_len);
     if (model_error)
         cJSON_AddStringToObject(m, "model_error", model_error);
-    pt_status st = proto_send(comm, 0, MSG_RESULT, m, err);
+    pt_status st = send0(comm, MSG_RESULT, m, peers, err);
     cJSON_Delete(m);
     if (st == PT_OK && model_len > 0)
-        st = proto_send_bytes(comm, 0, MSG_MODEL, model, model_len, err);
+        st = proto_send_bytes_watched(comm, 0, MSG_MODEL, model, model_len, coord_gone,
+                                      (void *)peers, err);
     return st;
 }
 
 /* Runs one trial message and answers it; returns only MPI failures, and
  * PT_ERR_STOPPED when "exit" came during the trial. */
-static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, pid_t parent,
-                           pt_err *err)
+static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
+                           const worker_peers *peers, pt_err *err)
 {
     int trial_id = (int)proto_num(msg, "trial_id", -1);
     int number = (int)proto_num(msg, "number", 0);
@@ -328,9 +346,9 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
                         : pt_fail(&terr, PT_ERR_FORMAT, "trial message without a config");
     free(text);
     if (st != PT_OK)
-        return send_fail(comm, trial_id, terr.msg, err);
+        return send_fail(comm, peers, trial_id, terr.msg, err);
 
-    epoch_ctx e = {.comm = comm, .trial_id = trial_id};
+    epoch_ctx e = {.comm = comm, .trial_id = trial_id, .peers = peers};
     e.verdicts = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "verdicts"));
     int keep_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "keep_model"));
     const char *metric = proto_str(msg, "report_metric");
@@ -356,8 +374,7 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
         res = dry_result(&cfg, number);
     } else {
         if (cache_get(cache, &cfg, &terr) != PT_OK)
-            return send_fail(comm, trial_id, terr.msg, err);
-        e.parent = parent;
+            return send_fail(comm, peers, trial_id, terr.msg, err);
         pt_mlp net;
         pt_train_result r;
         st = pt_train(&cfg, &cache->data, &net, on_epoch, &e, &r, &terr);
@@ -377,24 +394,32 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache, p
         if (st == PT_OK || st == PT_ERR_DIVERGED)
             pt_mlp_free(&net);
         if (st != PT_OK)
-            return send_fail(comm, trial_id, terr.msg, err);
+            return send_fail(comm, peers, trial_id, terr.msg, err);
     }
     if (!res) {
         free(model);
-        return send_fail(comm, trial_id, "worker: out of memory building the result", err);
+        return send_fail(comm, peers, trial_id, "worker: out of memory building the result", err);
     }
-    st = send_result(comm, trial_id, res, e.stopped, model, model_len,
+    st = send_result(comm, peers, trial_id, res, e.stopped, model, model_len,
                      merr.msg[0] ? merr.msg : NULL, err);
-    free(model);
+    if (st == PT_OK) /* else the send may have been abandoned with MPI holding the bytes */
+        free(model);
     return st;
 }
 
-pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err)
+pt_status worker_run(MPI_Comm comm, pid_t parent_pid, int *finalize, pt_err *err)
 {
+    *finalize = 1;
     data_cache cache;
     memset(&cache, 0, sizeof cache);
+    worker_peers peers;
+    peer_self(&peers.self);
+    peers.coord = peers.self; /* the parent's node is this one */
+    peers.coord.pid = (long)parent_pid;
+    peers.coord.start = 0;
     cJSON *hello = cJSON_CreateObject();
-    pt_status st = proto_send(comm, 0, MSG_READY, hello, err);
+    peer_to_json(&peers.self, hello); /* so rank 0 can tell when this process is gone */
+    pt_status st = send0(comm, MSG_READY, hello, &peers, err);
     cJSON_Delete(hello);
     while (st == PT_OK) {
         cJSON *msg = NULL;
@@ -402,20 +427,23 @@ pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err)
         /* Wait in 1 s slices so a vanished coordinator is noticed. */
         st = proto_wait(comm, 0, MPI_ANY_TAG, 1.0, &msg, &src, &tag, err);
         if (st == PT_ERR_STOPPED) {
-            st = parent_gone(parent_pid)
-                     ? pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %d) is gone",
-                               (int)parent_pid)
+            st = peer_gone(&peers.self, &peers.coord)
+                     ? pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                               peers.coord.pid)
                      : PT_OK;
             continue;
         }
         if (st != PT_OK)
             break;
         if (tag == MSG_EXIT) {
+            *finalize = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(msg, "finalize"));
             cJSON_Delete(msg);
             break;
         }
+        if (tag == MSG_TRIAL && !parent_pid) /* under mpirun: learnt from the first trial */
+            peer_from_json(&peers.coord, msg, "coordinator");
         if (tag == MSG_TRIAL)
-            st = run_trial(comm, msg, &cache, parent_pid, err);
+            st = run_trial(comm, msg, &cache, &peers, err);
         /* anything else (a stale stop or verdict) is dropped */
         cJSON_Delete(msg);
         if (st == PT_ERR_STOPPED) { /* "exit" came while a trial ran */

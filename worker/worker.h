@@ -17,8 +17,11 @@
  *
  * parent_pid > 0: the coordinator's process id when it runs on this host
  * (laptop mode); the worker leaves on its own when that process is gone, so a
- * killed `prunetune run` leaves no orphans. 0 = don't check (under mpirun,
- * the launcher tears the job down).
+ * killed `prunetune run` leaves no orphans. 0 (under mpirun): the trial
+ * message names the coordinator's process (coordinator/peer.h), and a
+ * worker on its node leaves the same way once it is gone: under `mpirun
+ * --enable-recovery` nothing else would end the job. Its "ready" message
+ * names this process, so rank 0 learns at once when a worker dies.
  *
  * Returns PT_OK after "exit", PT_ERR_IO when MPI fails or the coordinator is
  * gone (one line in err).
@@ -31,6 +34,8 @@
 
 #include "status.h"
 
-pt_status worker_run(MPI_Comm comm, pid_t parent_pid, pt_err *err);
+/* *finalize: 1, or 0 when the coordinator's "exit" said the job must end
+ * without MPI_Finalize (a rank died: see coordinator/scheduler.c). */
+pt_status worker_run(MPI_Comm comm, pid_t parent_pid, int *finalize, pt_err *err);
 
 #endif
