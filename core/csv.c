@@ -223,12 +223,7 @@ pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out
     if (!text)
         return st;
     csv_ctx c = {.path = path, .d = o.delimiter ? o.delimiter : ','};
-    c.cells = malloc(sizeof(char *) * (CSV_MAX_COLS + 1));
     char **labels = NULL;
-    if (!c.cells) {
-        free(text);
-        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-    }
 
     /* Pass 1 only reads: skip to the first non-blank line, look at it to
      * settle header and label column, then count rows and check their width. */
@@ -242,19 +237,20 @@ pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out
     }
     int first_line = lineno;
     c.cols = count_cells(line, c.d);
-    char *first = strdup(line);
-    if (!first) {
-        st = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    split(first, c.d, c.cells, CSV_MAX_COLS);
     if (c.cols < 2 || c.cols > CSV_MAX_COLS) {
         st = pt_fail(err, PT_ERR_FORMAT,
                      "%s:%d: expected 2 to %d columns (features and a label), got %d", path,
                      lineno, CSV_MAX_COLS, c.cols);
-        free(first);
         goto fail;
     }
+    /* Sized by the first row, not by CSV_MAX_COLS: every row has its width. */
+    c.cells = malloc(sizeof(char *) * (size_t)(c.cols + 1));
+    char *first = c.cells ? strdup(line) : NULL;
+    if (!first) {
+        st = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    split(first, c.d, c.cells, c.cols);
     if (o.header < 0) {
         double v;
         for (int j = 0; j < c.cols && !has_header; j++)
@@ -301,7 +297,7 @@ pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out
         lineno++;
         if (is_blank(line) || (has_header && lineno == first_line))
             continue;
-        split(line, c.d, c.cells, CSV_MAX_COLS);
+        split(line, c.d, c.cells, c.cols);
         float *row = out->xf + (size_t)r * out->dim;
         for (int j = 0, k = 0; j < c.cols; j++) {
             double v;
