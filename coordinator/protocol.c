@@ -9,6 +9,7 @@
  */
 #include "protocol.h"
 
+#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,14 +216,52 @@ pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int 
     text[count] = '\0';
     *src = s.MPI_SOURCE;
     *tag_out = s.MPI_TAG;
-    *msg = cJSON_Parse(text);
+    pt_status st = proto_decode(s.MPI_TAG, s.MPI_SOURCE, text, (size_t)count, msg, err);
     free(text);
+    return st;
+}
+
+/* The integer fields the readers cast to int (trial_id, number, epoch) or
+ * to size_t (model_bytes): a double outside the target's range makes that
+ * cast undefined, so the range is checked once here, where bytes become a
+ * message, instead of at every reader. */
+static const struct {
+    const char *key;
+    double lo, hi;
+} int_fields[] = {
+    {"trial_id", -2147483648.0, 2147483647.0},
+    {"number", -2147483648.0, 2147483647.0},
+    {"epoch", -2147483648.0, 2147483647.0},
+    {"model_bytes", 0.0, 2147483647.0}, /* an MPI count is an int */
+};
+
+pt_status proto_decode(int tag, int src, const char *bytes, size_t len, cJSON **msg, pt_err *err)
+{
+    /* The sender's terminating NUL is part of the count; a NUL earlier ends
+     * the text as it would end a C string. */
+    const char *nul = memchr(bytes, '\0', len);
+    *msg = cJSON_ParseWithLength(bytes, nul ? (size_t)(nul - bytes) : len);
     if (!cJSON_IsObject(*msg)) {
         cJSON_Delete(*msg);
         *msg = NULL;
         return pt_fail(err, PT_ERR_FORMAT,
                        "protocol: a %s message from rank %d is not a JSON object",
-                       proto_name(s.MPI_TAG), s.MPI_SOURCE);
+                       proto_name(tag), src);
+    }
+    for (size_t i = 0; i < sizeof int_fields / sizeof int_fields[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(*msg, int_fields[i].key);
+        if (!v)
+            continue;
+        double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        if (!(d >= int_fields[i].lo && d <= int_fields[i].hi && d == floor(d))) {
+            cJSON_Delete(*msg);
+            *msg = NULL;
+            return pt_fail(err, PT_ERR_FORMAT,
+                           "protocol: a %s message from rank %d: '%s' is not an integer in "
+                           "[%.0f, %.0f]",
+                           proto_name(tag), src, int_fields[i].key, int_fields[i].lo,
+                           int_fields[i].hi);
+        }
     }
     return PT_OK;
 }

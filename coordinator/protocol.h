@@ -155,6 +155,15 @@ pt_status proto_send_bytes_watched(MPI_Comm comm, int dest, int tag, const void 
 long proto_backoff_ns(int idle);
 void proto_pause(int idle);
 
+/* Turns the len received bytes of a tag message from rank src into *msg
+ * (the caller's, cJSON_Delete), without any MPI call, so it can be tested
+ * and fuzzed on its own (tests/fuzz/fuzz_protocol.c). The text ends at the
+ * first NUL or after len bytes. PT_ERR_FORMAT, *msg NULL, when it is not a
+ * JSON object or when trial_id, number or epoch is present but not an
+ * integer in int range, or model_bytes not one in [0, 2^31 - 1]: the
+ * readers cast them (proto_num), which no longer needs a range check. */
+pt_status proto_decode(int tag, int src, const char *bytes, size_t len, cJSON **msg, pt_err *err);
+
 /* Field readers that tolerate absence: the number or dflt / the string or NULL. */
 double proto_num(const cJSON *msg, const char *key, double dflt);
 const char *proto_str(const cJSON *msg, const char *key);

@@ -214,7 +214,9 @@ static pt_status pick_label(csv_ctx *c, const pt_csv_opts *o, int has_header, pt
 }
 
 /* The first non-blank line (line number lineno, left intact): column count,
- * header or not, label column (c->cells must hold CSV_MAX_COLS + 1). */
+ * header or not, label column. Allocates c->cells for that width (the
+ * caller frees it): sized by the first row, not by CSV_MAX_COLS, since
+ * every later row must have the same width. */
 static pt_status first_row(csv_ctx *c, const pt_csv_opts *o, const char *line, int lineno,
                            int *has_header, pt_err *err)
 {
@@ -223,10 +225,11 @@ static pt_status first_row(csv_ctx *c, const pt_csv_opts *o, const char *line, i
         return pt_fail(err, PT_ERR_FORMAT,
                        "%s:%d: expected 2 to %d columns (features and a label), got %d", c->path,
                        lineno, CSV_MAX_COLS, c->cols);
-    char *first = strdup(line);
+    c->cells = malloc(sizeof(char *) * (size_t)(c->cols + 1));
+    char *first = c->cells ? strdup(line) : NULL;
     if (!first)
         return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", c->path);
-    split(first, c->d, c->cells, CSV_MAX_COLS);
+    split(first, c->d, c->cells, c->cols);
     *has_header = 0;
     if (o->header < 0) {
         double v;
@@ -267,8 +270,6 @@ pt_status pt_csv_probe(const char *path, const pt_csv_opts *opts, int *dim, pt_e
         st = pt_fail(err, PT_ERR_IO, "%s: read error", path);
     else if (len < 0)
         st = pt_fail(err, PT_ERR_FORMAT, "%s: no data rows", path);
-    else if (!(c.cells = malloc(sizeof(char *) * (CSV_MAX_COLS + 1))))
-        st = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
     else
         st = first_row(&c, &o, line, lineno, &has_header, err);
     if (st == PT_OK)
@@ -288,12 +289,7 @@ pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out
     if (!text)
         return st;
     csv_ctx c = {.path = path, .d = o.delimiter ? o.delimiter : ','};
-    c.cells = malloc(sizeof(char *) * (CSV_MAX_COLS + 1));
     char **labels = NULL;
-    if (!c.cells) {
-        free(text);
-        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-    }
 
     /* Pass 1 only reads: skip to the first non-blank line, look at it to
      * settle header and label column, then count rows and check their width. */
@@ -343,7 +339,7 @@ pt_status pt_csv_load(const char *path, const pt_csv_opts *opts, pt_dataset *out
         lineno++;
         if (is_blank(line) || (has_header && lineno == first_line))
             continue;
-        split(line, c.d, c.cells, CSV_MAX_COLS);
+        split(line, c.d, c.cells, c.cols);
         float *row = out->xf + (size_t)r * out->dim;
         for (int j = 0, k = 0; j < c.cols; j++) {
             double v;

@@ -76,15 +76,29 @@ static pt_status read_header(gzFile f, const char *path, idx_header *h, pt_err *
     return PT_OK;
 }
 
-/* Reads the payload of h->count bytes into a new buffer and checks EOF. */
+/* Reads the payload of h->count bytes into a new buffer and checks EOF.
+ * The count is only what the header claims (a 20-byte file may claim 2^40
+ * bytes, and a .gz file's real size says little about its content), so
+ * the buffer grows with the bytes that do arrive, doubling from 1 MiB up to
+ * the count: memory follows the data, never the header alone. */
 static pt_status read_payload(gzFile f, const char *path, const idx_header *h, uint8_t **out,
                               pt_err *err)
 {
-    uint8_t *buf = malloc(h->count ? h->count : 1);
-    if (!buf)
-        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
-                       (unsigned long long)h->count);
-    uint64_t got = read_full(f, buf, h->count);
+    uint64_t cap = h->count < ((uint64_t)1 << 20) ? h->count : (uint64_t)1 << 20, got = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    for (;;) {
+        if (!buf)
+            return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
+                           (unsigned long long)cap);
+        got += read_full(f, buf + got, cap - got);
+        if (got < cap || cap == h->count)
+            break;
+        cap = 2 * cap < h->count ? 2 * cap : h->count;
+        uint8_t *bigger = realloc(buf, cap);
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+    }
     int errnum;
     const char *zmsg = gzerror(f, &errnum);
     if (errnum != Z_OK && errnum != Z_BUF_ERROR) {

@@ -497,6 +497,34 @@ static pt_status read_entry(pt_npz *z, size_t size, size_t cd_end, size_t *pos, 
     return parse_npy(z, ename, blob, usize, a, err);
 }
 
+static int cmp_array_name(const void *a, const void *b)
+{
+    return strcmp((*(const pt_npy_array *const *)a)->name, (*(const pt_npy_array *const *)b)->name);
+}
+
+/* Rejects two entries of one name: pt_npz_find would return the first and
+ * numpy.load (Python's zipfile) the last, so eval and numpy would read
+ * different weights from one file. Sorted, not pairwise: an archive may
+ * list 65535 entries. */
+static pt_status check_unique(const pt_npz *z, pt_err *err)
+{
+    if (z->n < 2)
+        return PT_OK;
+    const pt_npy_array **by = malloc(sizeof *by * (size_t)z->n);
+    if (!by)
+        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", z->path);
+    for (int i = 0; i < z->n; i++)
+        by[i] = &z->arr[i];
+    qsort(by, (size_t)z->n, sizeof *by, cmp_array_name);
+    pt_status st = PT_OK;
+    for (int i = 1; st == PT_OK && i < z->n; i++)
+        if (!strcmp(by[i]->name, by[i - 1]->name))
+            st = pt_fail(err, PT_ERR_FORMAT, "%s: %s.npy: two entries of that name (corrupted)",
+                         z->path, by[i]->name);
+    free(by);
+    return st;
+}
+
 /* Locates the end-of-central-directory record (it may be followed by a
  * comment of up to 65535 bytes) and reads every entry it lists. */
 static pt_status read_archive(pt_npz *z, size_t size, pt_err *err)
@@ -539,7 +567,7 @@ static pt_status read_archive(pt_npz *z, size_t size, pt_err *err)
         if (st != PT_OK)
             return st;
     }
-    return PT_OK;
+    return check_unique(z, err);
 }
 
 pt_status pt_npz_open(pt_npz *z, const char *path, pt_err *err)

@@ -12,7 +12,9 @@
  * - no ZIP64: an archive and its entries stay under 4 GiB;
  * - dtypes '<f4', '<i4', '<u1' (little-endian; the writer refuses to run on
  *   a big-endian host rather than write wrong bytes), C order, <= 4 dims;
- * - .npy versions 1.0 (written) and 2.0/3.0 (read).
+ * - .npy versions 1.0 (written) and 2.0/3.0 (read);
+ * - array names are unique: an archive listing one name twice is rejected
+ *   (numpy would read the last, pt_npz_find the first).
  *
  * Errors: every failing call returns a pt_status and writes one line into err
  * that starts with the file name and says what is wrong, e.g.

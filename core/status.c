@@ -11,6 +11,12 @@ pt_status pt_fail(pt_err *err, pt_status code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* Messages quote what came from files and peers (a JSON key may hold
+         * an escaped newline): control characters become '?' so an error
+         * stays one line on a terminal and in a log. */
+        for (char *p = err->msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     }
     return code;
 }

@@ -27,8 +27,9 @@ typedef struct {
     char msg[PT_ERR_MSG_MAX];
 } pt_err;
 
-/* Writes the printf-style message into err (when err is non-NULL) and returns
- * code, so callers can write `return pt_fail(err, PT_ERR_IO, "...", ...);`. */
+/* Writes the printf-style message into err (when err is non-NULL), control
+ * characters (newlines included) replaced by '?' so it is always one line,
+ * and returns code, so callers can write `return pt_fail(err, PT_ERR_IO, "...", ...);`. */
 pt_status pt_fail(pt_err *err, pt_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

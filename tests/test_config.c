@@ -375,6 +375,9 @@ static const bad_case bad_cases[] = {
      "bad.json: invalid JSON near line 4, column 12"},
     /* a trailing comma: cJSON stops just past the closing brace */
     {"{\n  \"train\": {\n    \"lr\": 0.1,\n  }\n}", "bad.json: invalid JSON near line 4, column 4"},
+    /* A key quoted back holds an escaped newline: the message stays one line
+     * (found by tests/fuzz/fuzz_protocol.c, through a trial message). */
+    {"{\"train\": {\"lr\\nx\": 1}}", "bad.json: train.lr?x: unknown key (did you mean 'train.lr'?)"},
 };
 
 Test(config, bad_configs_name_the_key)

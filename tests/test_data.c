@@ -160,6 +160,19 @@ Test(idx, every_bad_input_has_its_error)
     expect_idx_error(lb, lb, PT_ERR_FORMAT, "l.idx", "2 or more dimensions");
     expect_idx_error(im, im, PT_ERR_FORMAT, "i.idx", "labels need 1 dimension");
 
+    /* A header claiming 2^39 bytes (512 GB) in front of 12: a truncated file,
+     * found without allocating what the header claims (memory grows with the
+     * bytes read; under ASan the old up-front malloc aborted). */
+    uint32_t dh[3] = {1u << 20, 1u << 10, 1u << 9};
+    size_t nh = idx_bytes(bad, 3, (uint32_t[3]){1, 3, 4}, 0);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            bad[4 + 4 * i + k] = (uint8_t)(dh[i] >> (24 - 8 * k));
+    expect_idx_error(write_bytes("claims.idx", bad, nh), lb, PT_ERR_FORMAT, "claims.idx",
+                     "truncated: expected 549755813888 data bytes, got 12");
+    expect_idx_error(write_bytes("claims.idx.gz", bad, nh), lb, PT_ERR_FORMAT, "claims.idx.gz",
+                     "truncated: expected 549755813888 data bytes, got 12");
+
     uint32_t dl[1] = {4};
     uint8_t lab4[64];
     size_t n4 = idx_bytes(lab4, 1, dl, 1);

@@ -449,6 +449,9 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
         "save('huge.npz', meta=meta(sizes=[784, 65536, 65536, 10], config=c))\n"
         "save('badmask.npz', mask0=z['mask0'] * 2)\n"
         "np.savez('random.npz', x=np.zeros(3))\n"
+        "src = zipfile.ZipFile('resaved.npz'); dup = zipfile.ZipFile('dup.npz', 'w')\n"
+        "[dup.writestr(i, src.read(i)) for i in src.infolist()]\n"
+        "dup.writestr('w0.npy', src.read('w0.npy')); dup.close()\n"
         "zipfile.ZipFile('foreign.zip', 'w').writestr('readme.txt', 'hi')\"",
         tmpdir);
     cr_assert_eq(run(cmd, out, sizeof out), 0, "python failed: %s", out);
@@ -468,6 +471,9 @@ Test(npz, truncated_corrupted_and_foreign_files_are_errors)
     expect_error(tmp("badmask.npz"), PT_ERR_FORMAT, "mask0: mask values must be 0 or 1");
     expect_error(tmp("random.npz"), PT_ERR_FORMAT, "x.npy: unsupported dtype");
     expect_error(tmp("foreign.zip"), PT_ERR_FORMAT, "not a NAME.npy array");
+    /* numpy would read the second w0, we the first: neither, it is an error
+     * (found by tests/fuzz/fuzz_npz.c). */
+    expect_error(tmp("dup.npz"), PT_ERR_FORMAT, "w0.npy: two entries of that name");
 }
 
 /* The binary: exit 2 and one line naming the file, nothing on stdout. */
