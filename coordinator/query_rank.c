@@ -362,7 +362,7 @@ int query_pareto(const query_trials *t, const query_col *cols, int n_cols, const
 
 int query_feasible(const query_trials *t, const query_trial *tr)
 {
-    return !t->study.has_constraints || tr->violation == 0;
+    return study_feasible(t->study.has_constraints, tr->violation);
 }
 
 int query_keep_feasible(const query_trials *t, int *idx, int n, int *n_infeasible)

@@ -196,6 +196,11 @@ int study_constraints_json(const double *c, int n, char *buf, size_t cap);
 /* Parses a stored constraints attribute (also Optuna's own, with Infinity / NaN) into
  * c[0..cap); returns the count, or -1 when json is not a list of numbers. */
 int study_constraints_parse(const char *json, double *c, int cap);
+/* The feasibility rule of every reader (queries, report, kept models): in a study without
+ * constraints every trial is feasible; with constraints a trial is feasible when the
+ * violation of its stored values (study_violation) is 0, and one without stored values
+ * (violation NaN: it never finished) is not, as Optuna treats a missing attribute. */
+int study_feasible(int has_constraints, double violation);
 /* Whether name is a number of the train result JSON a constraint may name. */
 int study_result_metric(const char *name);
 

@@ -145,6 +145,11 @@ void study_constraint_values(const study_constraint *con, int n, const cJSON *re
     }
 }
 
+int study_feasible(int has_constraints, double violation)
+{
+    return !has_constraints || violation == 0;
+}
+
 double study_violation(const double *c, int n)
 {
     double sum = 0;
