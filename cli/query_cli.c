@@ -184,8 +184,18 @@ int qcli_default_cols(const query_trials *t, const int *rows, int n, int all, qu
         if (any)
             k = qcli_add_col(cols, k, COL_ATTR, a, t->attr[a]);
     }
-    for (int p = 0; p < t->n_params; p++)
-        k = qcli_add_col(cols, k, COL_PARAM, p, t->param[p].name);
+    for (int p = 0; p < t->n_params; p++) {
+        /* a parameter named like a metric (an Optuna study's "sparsity") is
+         * headed by its qualified name, as --where/--by must spell it */
+        char name[64];
+        int clash = 0;
+        for (int m = 0; m < QUERY_N_METRICS; m++)
+            clash |= t->has_metric[m] && !strcmp(query_metric_names[m], t->param[p].name);
+        for (int a = 0; a < t->n_attrs; a++)
+            clash |= !strcmp(t->attr[a], t->param[p].name);
+        snprintf(name, sizeof name, "%s%.56s", clash ? "params." : "", t->param[p].name);
+        k = qcli_add_col(cols, k, COL_PARAM, p, name);
+    }
     return k;
 }
 
