@@ -169,8 +169,9 @@ int query_feasible(const query_trials *t, const query_trial *tr);
  * count and puts how many were dropped in *n_infeasible (may be NULL). */
 int query_keep_feasible(const query_trials *t, int *idx, int n, int *n_infeasible);
 /* The ranking the query commands, the report and the ablation share:
- * feasible_only drops infeasible trials from idx[0..*n) (*n shrinks; their
- * count in *n_infeasible, may be NULL), then query_sort by c. Returns how
+ * feasible_only drops infeasible trials from idx[0..*n) (*n shrinks), then
+ * query_sort by c; *n_infeasible (may be NULL) gets how many of the given
+ * trials are infeasible, dropped or not. Returns how
  * many ranked trials have the value (they come first). */
 int query_rank(const query_trials *t, const query_col *c, int feasible_only, int *idx, int *n,
                int *n_infeasible);

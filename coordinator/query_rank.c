@@ -379,9 +379,14 @@ int query_keep_feasible(const query_trials *t, int *idx, int n, int *n_infeasibl
 int query_rank(const query_trials *t, const query_col *c, int feasible_only, int *idx, int *n,
                int *n_infeasible)
 {
+    int dropped = 0;
+    if (feasible_only) {
+        *n = query_keep_feasible(t, idx, *n, &dropped);
+    } else {
+        for (int i = 0; i < *n; i++)
+            dropped += !query_feasible(t, &t->t[idx[i]]);
+    }
     if (n_infeasible)
-        *n_infeasible = 0;
-    if (feasible_only)
-        *n = query_keep_feasible(t, idx, *n, n_infeasible);
+        *n_infeasible = dropped;
     return query_sort(t, c, idx, *n);
 }
