@@ -499,3 +499,76 @@ Test(constraints, optuna_user_attributes_are_metrics_and_names_are_never_ambiguo
 #undef WANT
     cJSON_Delete(want);
 }
+
+/* ---- a real run ------------------------------------------------------------ */
+
+Test(constraints, a_run_records_them_and_resumes_with_them)
+{
+    /* CI runs as root, and 2 ranks on a small machine may oversubscribe. */
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    setenv("LSAN_OPTIONS", "suppressions=" PT_SOURCE_DIR "/tests/lsan.supp:print_suppressions=0",
+           1);
+    char path[700], args[2400];
+    snprintf(path, sizeof path, "%s/s.json", tmpdir);
+    for (int n_trials = 3; n_trials <= 5; n_trials += 2) {
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        /* TPE after 2 trials, so the resumed run replays constraint values
+         * into the model (store_each_trial) before its proposals. */
+        fprintf(f,
+                "{\"study\": \"r\", \"storage\": \"%s\", \"n_trials\": %d, \"sampler\": \"tpe\","
+                " \"tpe\": {\"n_startup_trials\": 2}, \"keep_models\": 0,"
+                " \"constraints\": [{\"metric\": \"sparsity\", \"min\": 0.6},"
+                " {\"metric\": \"latency_b1_us\", \"max\": 1e9}],"
+                " \"trial\": {\"seed\": 1, \"data\": {\"dir\": \"" PT_FASHION_DIR "\","
+                " \"limit\": 600, \"test_limit\": 200}, \"net\": {\"hidden\": [16]},"
+                " \"train\": {\"epochs\": 1, \"batch_size\": 64, \"lr\": 0.05},"
+                " \"prune\": {\"start_epoch\": 0, \"end_epoch\": 1, \"frequency\": 1}},"
+                " \"search_space\": {\"prune.schedule\": {\"type\": \"categorical\","
+                " \"choices\": [\"none\", \"oneshot\"]}, \"prune.sparsity\": {\"type\": \"float\","
+                " \"low\": 0.3, \"high\": 0.9}}}",
+                dbpath, n_trials);
+        fclose(f);
+        snprintf(args, sizeof args, "run '%s' --workers 1 --quiet", path);
+        cr_assert_eq(run(args), 0, "%s", err_buf);
+    }
+    /* Every trial has its two values; feasible exactly when sparsity >= 0.6. */
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT t.number, m.sparsity, a.value_json FROM trials t"
+                                    " JOIN pt_trial_metrics m USING (trial_id)"
+                                    " LEFT JOIN trial_system_attributes a ON a.trial_id ="
+                                    " t.trial_id AND a.\"key\"='constraints' ORDER BY t.number",
+                                    -1, &s, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    int rows = 0, n_feasible = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(s, 2);
+        double sp = sqlite3_column_double(s, 1), c[4];
+        cr_assert_not_null(text, "trial %d has no constraints", sqlite3_column_int(s, 0));
+        cr_assert_eq(study_constraints_parse(text, c, 4), 2, "%s", text);
+        cr_expect_eq(c[0], 0.6 - sp, "%s", text);
+        cr_expect_lt(c[1], 0, "%s", text); /* a measured latency is under 1e9 us */
+        n_feasible += sp >= 0.6;
+        rows++;
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    cr_expect_eq(rows, 5);
+    snprintf(args, sizeof args, "best '%s' --json", dbpath);
+    int rc = run(args);
+    if (n_feasible == 0) {
+        cr_expect_eq(rc, 1, "no feasible trial, yet: %s", out_buf);
+    } else {
+        cr_assert_eq(rc, 0, "%s", err_buf);
+        cJSON *j = cJSON_Parse(out_buf);
+        const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "best"), 0);
+        cr_expect_geq(cJSON_GetObjectItem(b, "sparsity")->valuedouble, 0.6, "%s", out_buf);
+        cr_expect_eq(cJSON_GetObjectItem(j, "infeasible_left_out")->valueint, 5 - n_feasible);
+        cJSON_Delete(j);
+    }
+}
