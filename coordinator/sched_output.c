@@ -72,9 +72,10 @@ void sched_status_line(const sched *s)
 void sched_final_report(const sched *s, const study_config *sc)
 {
     if (s->have_best)
-        printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
+        printf("best: trial %d  %s %.6g%s\n", s->best_number, sc->obj[0].name, s->best_value,
+               sc->n_constraints ? " (best feasible)" : "");
     else
-        printf("best: no trial completed\n");
+        printf("best: no %strial completed\n", sc->n_constraints ? "feasible " : "");
     double wall = pt_now() - s->t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
