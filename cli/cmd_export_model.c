@@ -17,14 +17,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune export-model DB [--trial N] [--study NAME] -o MODEL.npz\n\n"
+    fprintf(f, "usage: prunetune export-model DB [--trial N] [--all] [--study NAME] -o MODEL.npz\n\n"
                "Copies the final model of a trial, as the search kept it (NumPy .npz, layout\n"
                "in schemas/model.md), so `prunetune eval MODEL.npz` reproduces the trial's\n"
                "test accuracy. A study keeps the models of its best keep_models trials\n"
                "(study key, default 5) in DB.models/<study>/.\n\n"
                "options:\n"
                "  --trial N     the trial with this number (default: the best complete one\n"
-               "                by the first objective)\n"
+               "                by the first objective; feasible, when the study has\n"
+               "                constraints: only feasible trials keep their model)\n"
+               "  --all         the best among infeasible trials too\n"
                "  --study NAME  the study (default: the only / most recent one)\n"
                "  -o FILE       where to write the model (required)\n"
                "  -h, --help    this help\n\n"
@@ -63,7 +65,7 @@ int cmd_export_model(int argc, char **argv)
         return usage(stdout), PT_EXIT_OK;
     qcli_opts o;
     qcli_ctx c;
-    int rc = qcli_parse_opts("export-model", argc, argv, "study,trial,o", &o);
+    int rc = qcli_parse_opts("export-model", argc, argv, "study,trial,o,all", &o);
     if (rc >= 0)
         return rc;
     if (!o.out)

@@ -84,14 +84,17 @@ static void study_line(const query_study *s)
 
 static void best_usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune best DB [--by METRIC] [--study NAME] [--json]\n\n"
+    fprintf(f, "usage: prunetune best DB [--by METRIC] [--all] [--study NAME] [--json]\n\n"
                "The best complete trial of the study for each objective (for several\n"
                "objectives also their Pareto set), with its metrics and its full strategy:\n"
-               "pruning schedule, granularity, sparsity, L1/L2/dropout and training params.\n\n"
+               "pruning schedule, granularity, sparsity, L1/L2/dropout and training params.\n"
+               "A study with constraints ranks its feasible trials only and says on stderr\n"
+               "how many were left out.\n\n"
                "options:\n"
                "  --by METRIC   rank by this instead: an objective, a metric column (val_acc,\n"
                "                test_acc, sparsity, nnz, bytes_stored, latency_b1_us, ...) or a\n"
                "                parameter (reg.l2); add :max or :min to set the direction\n"
+               "  --all         also trials that violate the study's constraints\n"
                "  --study NAME  the study (default: the only / most recent one)\n"
                "  --json        the trials as JSON records, with their config\n"
                "  -h, --help    this help\n\n"
@@ -104,7 +107,7 @@ int cmd_best(int argc, char **argv)
         return best_usage(stdout), PT_EXIT_OK;
     qcli_opts o;
     qcli_ctx c;
-    int rc = qcli_parse_opts("best", argc, argv, "study,by,json", &o);
+    int rc = qcli_parse_opts("best", argc, argv, "study,by,json,all", &o);
     if (rc >= 0 || (rc = qcli_open_ctx(&c, "best", &o)) >= 0)
         return rc;
     pt_err err = {{0}};
@@ -118,6 +121,8 @@ int cmd_best(int argc, char **argv)
     if (j) {
         cJSON_AddStringToObject(j, "study", c.t.study.name);
         list = cJSON_AddArrayToObject(j, "best");
+        if (c.t.study.has_constraints)
+            cJSON_AddStringToObject(j, "constraints", c.t.study.constraints_text);
     } else {
         study_line(&c.t.study);
     }
@@ -125,9 +130,10 @@ int cmd_best(int argc, char **argv)
     int n_all = qcli_default_cols(&c.t, NULL, 0, 1, all);
     rc = PT_EXIT_OK;
     for (int k = 0; k < n_by && rc == PT_EXIT_OK; k++) {
-        int row = qcli_best_by(&c.t, &by[k]);
+        int row = qcli_best_by(&c, &by[k]);
         if (row < 0) {
-            fprintf(stderr, "prunetune best: no complete trial with %s in study '%s'\n", by[k].name,
+            fprintf(stderr, "prunetune best: no complete%s trial with %s in study '%s'\n",
+                    c.t.study.has_constraints && !c.all ? " feasible" : "", by[k].name,
                     c.t.study.name);
             rc = PT_EXIT_FAIL;
         } else if (j) {
@@ -148,6 +154,8 @@ int cmd_best(int argc, char **argv)
     }
     if (rc == PT_EXIT_OK && !o.by && n_by > 1) {
         int n, *rows = qcli_rows_in_state(&c.t, TRIAL_COMPLETE, &n);
+        if (rows && !c.all)
+            n = query_keep_feasible(&c.t, rows, n, NULL);
         int *front = malloc(sizeof(int) * (size_t)(n ? n : 1));
         int n_front = rows && front ? query_pareto(&c.t, by, n_by, rows, n, front) : 0;
         if (j) {
@@ -161,6 +169,10 @@ int cmd_best(int argc, char **argv)
         free(rows);
         free(front);
     }
+    qcli_note_feasibility(&c);
+    if (j && c.t.study.has_constraints)
+        cJSON_AddNumberToObject(j, c.all ? "infeasible_included" : "infeasible_left_out",
+                                c.n_infeasible);
     if (j && rc == PT_EXIT_OK)
         rc = qcli_print_json(stdout, j);
     else
@@ -172,10 +184,14 @@ out:
 
 static void top_usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune top DB [-n K] [--by METRIC] [--where COND] [--study NAME] "
-               "[--json]\n\n"
+    fprintf(f, "usage: prunetune top DB [-n K] [--by METRIC] [--where COND] [--all] "
+               "[--study NAME] [--json]\n\n"
                "The K best complete trials (default 10; 0 = all) as an aligned table: number,\n"
-               "state, the ranking metric, objectives, measured metrics, parameters.\n\n"
+               "state, the ranking metric, objectives, measured metrics, parameters. A study\n"
+               "with constraints shows its feasible trials only and says on stderr how many\n"
+               "were left out. In a study Optuna made, numeric user attributes are metrics\n"
+               "too; a name that is both a parameter and a metric must be said as\n"
+               "params.NAME or attrs.NAME.\n\n"
                "options:\n"
                "  -n K          how many\n"
                "  --by METRIC   rank by an objective (default: the first), a metric column\n"
@@ -187,6 +203,7 @@ static void top_usage(FILE *f)
                "                METRIC OP NUMBER, OP one of < <= > >= = !=, joined by ',' or\n"
                "                ' and '; a categorical parameter also takes = / != TEXT\n"
                "                (prune.schedule=gradual)\n"
+               "  --all         also trials that violate the study's constraints\n"
                "  --study NAME  the study (default: the only / most recent one)\n"
                "  --json        JSON records instead of the table\n"
                "  -h, --help    this help\n\n"
@@ -199,7 +216,7 @@ int cmd_top(int argc, char **argv)
         return top_usage(stdout), PT_EXIT_OK;
     qcli_opts o;
     qcli_ctx c;
-    int rc = qcli_parse_opts("top", argc, argv, "study,by,where,n,json", &o);
+    int rc = qcli_parse_opts("top", argc, argv, "study,by,where,n,json,all", &o);
     if (rc >= 0 || (rc = qcli_open_ctx(&c, "top", &o)) >= 0)
         return rc;
     pt_err err = {{0}};
@@ -209,6 +226,7 @@ int cmd_top(int argc, char **argv)
         rc = qcli_fail_line(&c, &err);
     else if ((rows = qcli_filtered(&c, o.where, &n, &rc))) {
         int have = query_sort(&c.t, &by[0], rows, n);
+        qcli_note_feasibility(&c);
         rc = qcli_show(&o, &c.t, rows, o.n && o.n < have ? o.n : have, by, 1);
     }
     free(rows);
@@ -218,10 +236,12 @@ int cmd_top(int argc, char **argv)
 
 static void pareto_usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune pareto DB [--objectives LIST] [--where COND] [--study NAME] "
-               "[--json]\n\n"
+    fprintf(f, "usage: prunetune pareto DB [--objectives LIST] [--where COND] [--all] "
+               "[--study NAME] [--json]\n\n"
                "The non-dominated complete trials: no other trial is at least as good in every\n"
-               "objective and better in one. Sorted by the first objective, best first.\n\n"
+               "objective and better in one. Sorted by the first objective, best first. A study\n"
+               "with constraints considers its feasible trials only (stderr says how many were\n"
+               "left out).\n\n"
                "options:\n"
                "  --objectives LIST  comma-separated metrics, e.g. val_acc,sparsity or\n"
                "                     val_acc,latency_b1_us (default: the study's objectives).\n"
@@ -229,6 +249,7 @@ static void pareto_usage(FILE *f)
                "                     maximize; latency, bytes, FLOPs, loss minimize) or are\n"
                "                     given: val_acc:max,latency_b1_us:min\n"
                "  --where COND       only trials passing COND (see prunetune top --help)\n"
+               "  --all              also trials that violate the study's constraints\n"
                "  --study NAME       the study (default: the only / most recent one)\n"
                "  --json             JSON records instead of the table\n"
                "  -h, --help         this help\n\n"
@@ -241,7 +262,7 @@ int cmd_pareto(int argc, char **argv)
         return pareto_usage(stdout), PT_EXIT_OK;
     qcli_opts o;
     qcli_ctx c;
-    int rc = qcli_parse_opts("pareto", argc, argv, "study,objectives,where,json", &o);
+    int rc = qcli_parse_opts("pareto", argc, argv, "study,objectives,where,json,all", &o);
     if (rc >= 0 || (rc = qcli_open_ctx(&c, "pareto", &o)) >= 0)
         return rc;
     pt_err err = {{0}};
@@ -252,6 +273,7 @@ int cmd_pareto(int argc, char **argv)
     else if ((rows = qcli_filtered(&c, o.where, &n, &rc)) &&
              (front = malloc(sizeof(int) * (size_t)(n ? n : 1)))) {
         int n_front = query_pareto(&c.t, obj, n_obj, rows, n, front);
+        qcli_note_feasibility(&c);
         rc = qcli_show(&o, &c.t, front, n_front, obj, n_obj);
     }
     free(rows);
@@ -460,14 +482,16 @@ int cmd_export(int argc, char **argv)
 
 static void strategy_usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune strategy DB [--trial N | --by METRIC] [--study NAME]\n\n"
+    fprintf(f, "usage: prunetune strategy DB [--trial N | --by METRIC] [--all] [--study NAME]\n\n"
                "Prints the `prunetune train` config of a trial (the search's base config with\n"
                "the trial's sampled values and seed), so\n"
                "  prunetune strategy study.db > best.json && prunetune train best.json\n"
                "re-runs exactly that trial outside the search.\n\n"
                "options:\n"
-               "  --trial N     the trial with this number (default: the best complete one)\n"
+               "  --trial N     the trial with this number (default: the best complete one;\n"
+               "                feasible, when the study has constraints)\n"
                "  --by METRIC   what \"best\" means (default: the first objective)\n"
+               "  --all         also trials that violate the study's constraints\n"
                "  --study NAME  the study (default: the only / most recent one)\n"
                "  -h, --help    this help\n\n"
                "exit status: 0 printed, 1 no complete trial yet, 2 bad database, study, trial\n"
@@ -480,7 +504,7 @@ int cmd_strategy(int argc, char **argv)
         return strategy_usage(stdout), PT_EXIT_OK;
     qcli_opts o;
     qcli_ctx c;
-    int rc = qcli_parse_opts("strategy", argc, argv, "study,trial,by", &o);
+    int rc = qcli_parse_opts("strategy", argc, argv, "study,trial,by,all", &o);
     if (rc >= 0 || (rc = qcli_open_ctx(&c, "strategy", &o)) >= 0)
         return rc;
     pt_err err = {{0}};

@@ -162,7 +162,16 @@ static void summary(FILE *f, const report_study *r, const char *db)
     for (int s = 0; s < 5; s++)
         if (r->by_state[s] || s == TRIAL_COMPLETE)
             fprintf(f, " %d %s;", r->by_state[s], st_names[s]);
-    fprintf(f, "</td></tr>\n<tr><th class=\"l\">wall time</th><td class=\"l\">%s</td></tr>\n",
+    fputs("</td></tr>\n", f);
+    if (r->has_constraints) { /* what the tables below leave out, and why */
+        fputs("<tr><th class=\"l\">constraints</th><td class=\"l\" id=\"constraints\">", f);
+        svg_escape(f, r->constraints_text[0] ? r->constraints_text : "(stored by Optuna)");
+        fprintf(f,
+                "; %d of %d complete trials infeasible, left out of the comparison, the winners "
+                "and the Pareto front</td></tr>\n",
+                r->n_infeasible, r->by_state[TRIAL_COMPLETE]);
+    }
+    fprintf(f, "<tr><th class=\"l\">wall time</th><td class=\"l\">%s</td></tr>\n",
             duration(b1, sizeof b1, r->wall_s));
     fprintf(f,
             "<tr><th class=\"l\">budget used</th><td class=\"l\">%d trials finished in %s"

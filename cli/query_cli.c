@@ -39,8 +39,8 @@ int qcli_parse_opts(const char *cmd, int argc, char **argv, const char *allowed,
         snprintf(list, sizeof list, ",%s,", allowed);
         if (!strstr(list, want))
             return qcli_usage_err(cmd, "unknown option", a);
-        if (!strcmp(name, "json")) {
-            o->json = 1;
+        if (!strcmp(name, "json") || !strcmp(name, "all")) {
+            *(name[0] == 'j' ? &o->json : &o->all) = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -82,6 +82,7 @@ int qcli_open_ctx(qcli_ctx *c, const char *cmd, const qcli_opts *o)
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
     c->path = o->db;
+    c->all = o->all;
     pt_err err = {{0}};
     query_study s;
     pt_status rc = query_open(&c->q, o->db, &err);
@@ -142,6 +143,8 @@ void qcli_col_key(const query_trials *t, const query_col *c, char *buf, size_t c
         snprintf(buf, cap, "values_%d", c->index);
     else if (c->kind == COL_PARAM)
         snprintf(buf, cap, "params.%s", t->param[c->index].name);
+    else if (c->kind == COL_ATTR)
+        snprintf(buf, cap, "attrs.%s", t->attr[c->index]);
     else
         snprintf(buf, cap, "%s", c->name);
 }
@@ -174,8 +177,25 @@ int qcli_default_cols(const query_trials *t, const int *rows, int n, int all, qu
         if (any && !same)
             k = qcli_add_col(cols, k, COL_METRIC, m, query_metric_names[m]);
     }
-    for (int p = 0; p < t->n_params; p++)
-        k = qcli_add_col(cols, k, COL_PARAM, p, t->param[p].name);
+    for (int a = 0; a < t->n_attrs; a++) {
+        int any = all;
+        for (int i = 0; !any && i < n; i++)
+            any = t->t[rows[i]].attr && !isnan(t->t[rows[i]].attr[a]);
+        if (any)
+            k = qcli_add_col(cols, k, COL_ATTR, a, t->attr[a]);
+    }
+    for (int p = 0; p < t->n_params; p++) {
+        /* a parameter named like a metric (an Optuna study's "sparsity") is
+         * headed by its qualified name, as --where/--by must spell it */
+        char name[64];
+        int clash = 0;
+        for (int m = 0; m < QUERY_N_METRICS; m++)
+            clash |= t->has_metric[m] && !strcmp(query_metric_names[m], t->param[p].name);
+        for (int a = 0; a < t->n_attrs; a++)
+            clash |= !strcmp(t->attr[a], t->param[p].name);
+        snprintf(name, sizeof name, "%s%.56s", clash ? "params." : "", t->param[p].name);
+        k = qcli_add_col(cols, k, COL_PARAM, p, name);
+    }
     return k;
 }
 
@@ -390,10 +410,11 @@ int qcli_objective_cols(const qcli_ctx *c, const char *spec, query_col *cols, in
 }
 
 /* The best COMPLETE trial by col, or -1. */
-int qcli_best_by(const query_trials *t, const query_col *col)
+int qcli_best_by(qcli_ctx *c, const query_col *col)
 {
+    const query_trials *t = &c->t;
     int n, *rows = qcli_rows_in_state(t, TRIAL_COMPLETE, &n);
-    int have = rows ? query_sort(t, col, rows, n) : 0;
+    int have = rows ? query_rank(t, col, !c->all, rows, &n, &c->n_infeasible) : 0;
     int best = have > 0 ? rows[0] : -1;
     free(rows);
     return best;
@@ -406,6 +427,15 @@ int *qcli_filtered(qcli_ctx *c, const char *where, int *n, int *rc)
     if (!rows) {
         *rc = PT_EXIT_FAIL;
         return NULL;
+    }
+    *n = query_keep_feasible(&c->t, rows, *n, &c->n_infeasible);
+    if (c->all) { /* --all: everything back, the count kept for the note */
+        free(rows);
+        rows = qcli_rows_in_state(&c->t, TRIAL_COMPLETE, n);
+        if (!rows) {
+            *rc = PT_EXIT_FAIL;
+            return NULL;
+        }
     }
     if (!where)
         return rows;
@@ -443,11 +473,30 @@ const query_trial *qcli_pick_trial(qcli_ctx *c, const qcli_opts *o, int *rc)
         *rc = qcli_fail_line(c, &err);
         return NULL;
     }
-    int row = qcli_best_by(&c->t, &by[0]);
+    int row = qcli_best_by(c, &by[0]);
+    qcli_note_feasibility(c);
     if (row < 0) {
         fprintf(stderr, "prunetune %s: no complete trial in study '%s'\n", c->cmd, c->t.study.name);
         *rc = PT_EXIT_FAIL;
         return NULL;
     }
     return &c->t.t[row];
+}
+
+void qcli_note_feasibility(const qcli_ctx *c)
+{
+    const query_study *s = &c->t.study;
+    if (!s->has_constraints)
+        return;
+    char what[300] = "the study's constraints";
+    if (s->constraints_text[0])
+        snprintf(what, sizeof what, "the constraints (%s)", s->constraints_text);
+    if (c->all)
+        fprintf(stderr, "prunetune %s: --all: %d complete trials that violate %s are included\n",
+                c->cmd, c->n_infeasible, what);
+    else
+        fprintf(stderr,
+                "prunetune %s: %d complete trials violate %s and are left out (--all includes "
+                "them)\n",
+                c->cmd, c->n_infeasible, what);
 }

@@ -20,6 +20,7 @@
 typedef struct {
     const char *db, *study, *by, *where, *objectives, *state, *format, *out;
     int n, trial, has_trial, json;
+    int all; /* --all: infeasible trials too (a study with constraints) */
 } qcli_opts;
 
 /* An open DB and its loaded study. */
@@ -28,9 +29,12 @@ typedef struct {
     const char *path;
     query_db *q;
     query_trials t;
+    int all;          /* --all given: rank infeasible trials too */
+    int n_infeasible; /* complete trials the last selection left out as infeasible */
 } qcli_ctx;
 
-#define QCLI_MAX_COLS (3 + STUDY_MAX_OBJECTIVES + QUERY_N_METRICS + QUERY_MAX_PARAMS)
+#define QCLI_MAX_COLS                                                                              \
+    (3 + STUDY_MAX_OBJECTIVES + QUERY_N_METRICS + QUERY_MAX_ATTRS + QUERY_MAX_PARAMS)
 
 /* Parses argv (argv[0] = cmd): the DB path and the options named in
  * `allowed` ("study,by,where,n,json,objectives,state,format,o,trial").
@@ -70,10 +74,15 @@ int qcli_show(const qcli_opts *o, const query_trials *t, const int *rows, int n,
 int *qcli_rows_in_state(const query_trials *t, int st, int *n);
 /* --objectives / --by "a,b:min" as columns, or the study's objectives when spec is NULL. */
 int qcli_objective_cols(const qcli_ctx *c, const char *spec, query_col *cols, int *n, pt_err *err);
-/* The best COMPLETE trial by col (an index), or -1. */
-int qcli_best_by(const query_trials *t, const query_col *col);
-/* COMPLETE trials passing --where; NULL with the exit code in *rc. */
+/* The best COMPLETE trial by col (an index), or -1; feasible ones only
+ * unless --all (c->n_infeasible counts those left out). */
+int qcli_best_by(qcli_ctx *c, const query_col *col);
+/* COMPLETE trials passing --where, feasible ones only unless --all
+ * (c->n_infeasible counts those left out); NULL with the exit code in *rc. */
 int *qcli_filtered(qcli_ctx *c, const char *where, int *n, int *rc);
+/* When the study has constraints, one line on stderr: how many complete
+ * trials were left out as infeasible (or, with --all, are included). */
+void qcli_note_feasibility(const qcli_ctx *c);
 /* The trial --trial names, else the best COMPLETE one by the first column of
  * --by (default: the first objective); NULL with the line printed and the
  * exit code in *rc when there is none. */

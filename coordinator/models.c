@@ -135,6 +135,31 @@ static pt_status write_atomic(const char *path, const void *bytes, size_t len, p
     return pt_fail(err, PT_ERR_IO, "%s: cannot write the model: %s", path, strerror(e));
 }
 
+/* Whether the trial satisfies the study's constraints, by the values the
+ * store recorded when it ended (study.h: the same rule as the queries'). A
+ * study without constraints keeps from every trial. */
+static int feasible(const models *k, int trial_id)
+{
+    if (k->sc->n_constraints == 0)
+        return 1;
+    sqlite3_stmt *q = NULL;
+    int ok = 0;
+    if (sqlite3_prepare_v2(k->db->db,
+                           "SELECT value_json FROM trial_system_attributes"
+                           " WHERE trial_id=?1 AND \"key\"='constraints'",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(q, 1, trial_id);
+        double c[STUDY_MAX_CONSTRAINTS];
+        int n = sqlite3_step(q) == SQLITE_ROW
+                    ? study_constraints_parse((const char *)sqlite3_column_text(q, 0), c,
+                                              STUDY_MAX_CONSTRAINTS)
+                    : -1;
+        ok = study_feasible(1, n >= 0 ? study_violation(c, n) : NAN);
+    }
+    sqlite3_finalize(q);
+    return ok;
+}
+
 /* Rebuilds the kept set from the attributes of the study's COMPLETE trials. */
 static pt_status load_kept(models *k, int study_id, pt_err *err)
 {
@@ -172,6 +197,14 @@ static pt_status load_kept(models *k, int study_id, pt_err *err)
         }
         if (!there) { /* recorded but gone: forget it */
             st = store_trial_attr(k->db, e.trial_id, MODELS_ATTR, NULL, err);
+            continue;
+        }
+        if (!feasible(k, e.trial_id)) { /* constraints added since (--force): not a keeper */
+            char rel[PT_PATH_MAX];
+            st = store_trial_attr(k->db, e.trial_id, MODELS_ATTR, NULL, err);
+            if (st == PT_OK && trial_rel(k, e.number, rel, sizeof rel) &&
+                resolve(k->base, rel, path, sizeof path))
+                unlink(path);
             continue;
         }
         if (k->n == k->cap) { /* more than K when keep_models was lowered */
@@ -271,7 +304,7 @@ pt_status models_offer(models *k, int trial_id, int number, const double *values
                        size_t len, int *kept, pt_err *err)
 {
     *kept = 0;
-    if (!models_enabled(k) || !values)
+    if (!models_enabled(k) || !values || !feasible(k, trial_id))
         return PT_OK;
     int out[k->k + 1];
     if (!enters(k, number, values, out))

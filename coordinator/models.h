@@ -14,7 +14,10 @@
  * trial of `prunetune best` and `export-model` always has its model). Several objectives: the non-dominated set, up to K:
  * a new trial dominated by a kept one is not kept, kept trials it dominates
  * are dropped, and past K the worst by the first objective goes. PRUNED and
- * FAIL trials are never kept (a PRUNED value is an intermediate one).
+ * FAIL trials are never kept (a PRUNED value is an intermediate one), nor
+ * are trials that violate the study's constraints (the "constraints" values
+ * the store recorded when the trial ended; a resumed study whose constraints
+ * changed forgets the kept models of trials that no longer meet them).
  *
  * Workers need no shared file system: they send the model bytes after the
  * result (protocol.h, "model"), and rank 0 writes them here. Every COMPLETE

@@ -142,6 +142,31 @@ static void objective_names(query_study *s, const char *space_json, const char *
     cJSON_Delete(j);
 }
 
+/* The constraints of a stored space ({"constraints": [{"metric": ..}]}) as
+ * s->has_constraints and a text for people. */
+static void constraints_of(query_study *s, const char *space_json)
+{
+    cJSON *j = space_json ? cJSON_Parse(space_json) : NULL;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "constraints"), *c;
+    size_t o = 0;
+    cJSON_ArrayForEach(c, list)
+    {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "metric");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(c, "min");
+        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(c, "max");
+        if (!cJSON_IsString(m) || o + 100 > sizeof s->constraints_text)
+            continue;
+        s->has_constraints = 1;
+        if (cJSON_IsNumber(lo))
+            o += (size_t)snprintf(s->constraints_text + o, sizeof s->constraints_text - o,
+                                  "%s%s >= %g", o ? ", " : "", m->valuestring, lo->valuedouble);
+        if (cJSON_IsNumber(hi))
+            o += (size_t)snprintf(s->constraints_text + o, sizeof s->constraints_text - o,
+                                  "%s%s <= %g", o ? ", " : "", m->valuestring, hi->valuedouble);
+    }
+    cJSON_Delete(j);
+}
+
 /* Fills directions, space, created date and state counts of s->id. */
 static pt_status study_details(query_db *q, query_study *s, pt_err *err)
 {
@@ -183,6 +208,7 @@ static pt_status study_details(query_db *q, query_study *s, pt_err *err)
     const char *names =
         m && sqlite3_step(m) == SQLITE_ROW ? (const char *)sqlite3_column_text(m, 0) : NULL;
     objective_names(s, space, names);
+    constraints_of(s, space);
     sqlite3_finalize(m);
     sqlite3_finalize(p);
     sqlite3_stmt *c = prep(q, "SELECT state, count(*) FROM trials WHERE study_id=?1 GROUP BY state",
@@ -278,6 +304,7 @@ void query_trials_free(query_trials *t)
     }
     free(t->t);
     free(t->pbuf);
+    free(t->abuf);
     memset(t, 0, sizeof *t);
 }
 
@@ -338,6 +365,7 @@ static pt_status load_rows(query_db *q, query_trials *t, pt_err *err)
             r->metric[m] = col_or_nan(s, 5 + m);
         for (int v = 0; v < STUDY_MAX_OBJECTIVES; v++)
             r->value[v] = NAN;
+        r->violation = NAN;
         const char *why = (const char *)sqlite3_column_text(s, 18);
         if (why && r->state == TRIAL_FAIL)
             r->fail_reason = strdup(why);
@@ -515,6 +543,105 @@ static pt_status load_values(query_db *q, query_trials *t, pt_err *err)
     return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read values");
 }
 
+/* A JSON number's text as a double; 0 when the text is anything else (a
+ * string, true, a list: not a metric). */
+static int json_number(const char *text, double *v)
+{
+    if (!text || !*text || *text == '"')
+        return 0;
+    char *end;
+    *v = strtod(text, &end);
+    while (*end == ' ')
+        end++;
+    return end != text && *end == 0 && isfinite(*v);
+}
+
+/* Numeric trial user attributes. One named like a metric column fills that
+ * column where it is empty (a study Optuna made stores sparsity, test_acc,
+ * ... only there); others become extra metrics (t->attr). In a prunetune DB
+ * the metric columns are already read: their mirrors are skipped in SQL. */
+static pt_status load_attrs(query_db *q, query_trials *t, pt_err *err)
+{
+    static const char all[] =
+        "SELECT a.trial_id, a.\"key\", a.value_json FROM trials t"
+        " JOIN trial_user_attributes a ON a.trial_id = t.trial_id WHERE t.study_id=?1";
+    static const char extra[] =
+        "SELECT a.trial_id, a.\"key\", a.value_json FROM trials t"
+        " JOIN trial_user_attributes a ON a.trial_id = t.trial_id WHERE t.study_id=?1"
+        " AND a.\"key\" NOT IN ('sparsity', 'nnz', 'bytes_dense', 'bytes_stored',"
+        " 'flops_per_sample', 'latency_b1_us', 'latency_b128_us', 'speedup_b1', 'speedup_b128',"
+        " 'val_acc', 'test_acc', 'epochs', 'wall_s', 'model_path', 'fail_reason')";
+    sqlite3_stmt *s = prep(q, q->has_pt ? extra : all, err, "read user attributes");
+    if (!s)
+        return PT_ERR_IO;
+    sqlite3_bind_int(s, 1, t->study.id);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        query_trial *r = by_id(t, sqlite3_column_int(s, 0));
+        const char *key = (const char *)sqlite3_column_text(s, 1);
+        double v;
+        if (!r || !key || !json_number((const char *)sqlite3_column_text(s, 2), &v))
+            continue;
+        int m = 0;
+        while (m < QUERY_N_METRICS && strcmp(query_metric_names[m], key) != 0)
+            m++;
+        if (m < QUERY_N_METRICS) {
+            if (isnan(r->metric[m]))
+                r->metric[m] = v;
+            continue;
+        }
+        int a = 0;
+        while (a < t->n_attrs && strcmp(t->attr[a], key) != 0)
+            a++;
+        if (a == t->n_attrs) {
+            if (a == QUERY_MAX_ATTRS || strlen(key) >= sizeof t->attr[0])
+                continue;
+            snprintf(t->attr[t->n_attrs++], sizeof t->attr[0], "%s", key);
+        }
+        if (!t->abuf) {
+            t->abuf = malloc(sizeof(double) * (size_t)(t->n ? t->n : 1) * QUERY_MAX_ATTRS);
+            if (!t->abuf) {
+                sqlite3_finalize(s);
+                return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+            }
+            for (size_t i = 0; i < (size_t)t->n * QUERY_MAX_ATTRS; i++)
+                t->abuf[i] = NAN;
+            for (int i = 0; i < t->n; i++)
+                t->t[i].attr = t->abuf + (size_t)i * QUERY_MAX_ATTRS;
+        }
+        r->attr[a] = v;
+    }
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read user attributes");
+}
+
+/* Optuna's trial system attribute "constraints" (what the store writes, and
+ * what Optuna writes for a constraints_func) as each trial's violation. */
+static pt_status load_constraints(query_db *q, query_trials *t, pt_err *err)
+{
+    sqlite3_stmt *s = prep(q,
+                           "SELECT a.trial_id, a.value_json FROM trials t"
+                           " JOIN trial_system_attributes a ON a.trial_id = t.trial_id"
+                           " WHERE t.study_id=?1 AND a.\"key\"='constraints'",
+                           err, "read trial constraints");
+    if (!s)
+        return PT_ERR_IO;
+    sqlite3_bind_int(s, 1, t->study.id);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        query_trial *r = by_id(t, sqlite3_column_int(s, 0));
+        if (!r)
+            continue;
+        double c[64];
+        int n = study_constraints_parse((const char *)sqlite3_column_text(s, 1), c, 64);
+        /* Optuna stores null when its constraints_func raised: not feasible. */
+        r->violation = n < 0 ? INFINITY : study_violation(c, n);
+        t->study.has_constraints = 1;
+    }
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read trial constraints");
+}
+
 static int cmp_number(const void *a, const void *b)
 {
     const query_trial *x = a, *y = b;
@@ -557,6 +684,10 @@ pt_status query_load(query_db *q, const query_study *s, query_trials *out, pt_er
         rc = load_params(q, out, err);
     if (rc == PT_OK)
         rc = load_values(q, out, err);
+    if (rc == PT_OK)
+        rc = load_attrs(q, out, err);
+    if (rc == PT_OK)
+        rc = load_constraints(q, out, err);
     sqlite3_exec(q->st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != PT_OK) {
         query_trials_free(out);
@@ -564,6 +695,12 @@ pt_status query_load(query_db *q, const query_study *s, query_trials *out, pt_er
     }
     sort_params(out);
     qsort(out->t, (size_t)out->n, sizeof *out->t, cmp_number);
+    for (int m = 0; m < QUERY_N_METRICS; m++) {
+        out->has_metric[m] = q->has_pt;
+        for (int i = 0; !out->has_metric[m] && i < out->n; i++)
+            out->has_metric[m] = !isnan(out->t[i].metric[m]);
+    }
+
     return PT_OK;
 }
 

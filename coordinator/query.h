@@ -39,6 +39,9 @@ extern const char *const query_metric_names[QUERY_N_METRICS];
 int query_metric_is_int(int m);
 
 #define QUERY_MAX_PARAMS 64
+/* Numeric trial user attributes that are not metric columns (a study Optuna
+ * made: whatever trial.set_user_attr stored), kept as extra metrics. */
+#define QUERY_MAX_ATTRS 32
 
 pt_status query_open(query_db **out, const char *path, pt_err *err);
 void query_close(query_db *q);
@@ -53,6 +56,11 @@ typedef struct {
     int n_trials;
     int n_state[5];   /* by trial_state */
     char created[32]; /* "" when unknown */
+    /* The study has constraints: its stored space lists some, or a trial has
+     * Optuna's system attribute "constraints". Then only feasible trials
+     * count (query_feasible). */
+    int has_constraints;
+    char constraints_text[256]; /* "sparsity >= 0.9, latency_b1_us <= 5", "" when unknown */
 } query_study;
 
 /* Every study of the DB, by id; *out is malloc'd (NULL when n == 0). */
@@ -66,6 +74,11 @@ typedef struct {
     double value[STUDY_MAX_OBJECTIVES]; /* NaN unless the trial has it */
     double metric[QUERY_N_METRICS];
     double *param; /* [n_params], NaN = absent (conditional) */
+    double *attr;  /* [n_attrs], NaN = absent */
+    /* Total constraint violation from the trial system attribute
+     * "constraints" (sum of its positive values, study.h); NaN when the trial
+     * has none (running, failed, or a study without constraints). */
+    double violation;
     char start[32], complete[32];
     char *fail_reason; /* NULL unless FAIL with a reason */
 } query_trial;
@@ -83,9 +96,14 @@ typedef struct {
     query_study study;
     int n_params;
     query_param param[QUERY_MAX_PARAMS];
+    int n_attrs;
+    char attr[QUERY_MAX_ATTRS][64];
+    /* metric column m has a value in some trial, or the DB is prunetune's
+     * (whose columns exist before any trial finishes) */
+    int has_metric[QUERY_N_METRICS];
     int n;
     query_trial *t; /* in number order */
-    double *pbuf;
+    double *pbuf, *abuf;
 } query_trials;
 
 /* Loads all trials of s in one read transaction (a consistent snapshot). */
@@ -100,7 +118,7 @@ pt_status query_trial_texts(query_db *q, int trial_id, char **config_json, char 
                             pt_err *err);
 
 /* A column of the trial table, found by name. */
-typedef enum { COL_NUMBER, COL_VALUE, COL_METRIC, COL_PARAM } query_col_kind;
+typedef enum { COL_NUMBER, COL_VALUE, COL_METRIC, COL_PARAM, COL_ATTR } query_col_kind;
 typedef struct {
     query_col_kind kind;
     int index;
@@ -108,11 +126,16 @@ typedef struct {
     char name[64];
 } query_col;
 
-/* name: "number", an objective name, "value"/"valueK", a metric column, or a
+/* name: "number", an objective name, "value"/"valueK", a metric column, a
+ * numeric user attribute (a study Optuna made: its set_user_attr numbers
+ * fill the metric columns of the same name, others are extra metrics), or a
  * parameter ("reg.l2", also "params.reg.l2"); an optional ":max"/":min"
  * suffix sets the direction, else objectives keep theirs and others follow
  * the name (acc/sparsity/speedup maximize, everything else minimizes).
- * PT_ERR_CONFIG "unknown metric 'x' ..." otherwise. */
+ * A name that is both a parameter and a metric is PT_ERR_CONFIG naming both
+ * qualified spellings, "params.NAME" and "attrs.NAME", which then work; a
+ * metric no trial of an Optuna-made study has is an error too, never a
+ * silent match of nothing. PT_ERR_CONFIG "unknown metric 'x' ..." otherwise. */
 pt_status query_col_find(const query_trials *t, const char *name, query_col *c, pt_err *err);
 double query_col_get(const query_trials *t, const query_trial *tr, const query_col *c);
 /* The display text of a categorical column's value, else NULL. */
@@ -136,6 +159,22 @@ int query_where_match(const query_trials *t, const query_trial *tr, const query_
 /* Sorts idx[0..n) best first by c (ties by number); trials without the
  * value go last. Returns how many have it. */
 int query_sort(const query_trials *t, const query_col *c, int *idx, int n);
+
+/* Feasibility, the one rule every command follows: a trial of a study
+ * without constraints is feasible; with constraints, a trial is feasible
+ * when every stored constraint value is <= 0 (violation 0), and a trial
+ * without stored values is not (Optuna's rule). */
+int query_feasible(const query_trials *t, const query_trial *tr);
+/* Keeps only the feasible trials of idx[0..n), in order; returns the new
+ * count and puts how many were dropped in *n_infeasible (may be NULL). */
+int query_keep_feasible(const query_trials *t, int *idx, int n, int *n_infeasible);
+/* The ranking the query commands, the report and the ablation share:
+ * feasible_only drops infeasible trials from idx[0..*n) (*n shrinks), then
+ * query_sort by c; *n_infeasible (may be NULL) gets how many of the given
+ * trials are infeasible, dropped or not. Returns how
+ * many ranked trials have the value (they come first). */
+int query_rank(const query_trials *t, const query_col *c, int feasible_only, int *idx, int *n,
+               int *n_infeasible);
 
 /* The non-dominated trials among idx[0..n) under cols[0..n_cols) (with
  * their directions; trials missing a value are left out), written to out in

@@ -35,13 +35,32 @@ pt_status query_col_find(const query_trials *t, const char *spec, query_col *c, 
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
     const query_study *s = &t->study;
-    const char *pname = !strncmp(name, "params.", 7) ? name + 7 : name;
+    /* Qualified names pick one side: params.X a parameter, attrs.X (or
+     * user_attrs.X, Optuna's dataframe prefix) a metric or user attribute. */
+    int only_param = !strncmp(name, "params.", 7);
+    const char *pfx = !strncmp(name, "attrs.", 6)        ? "attrs."
+                      : !strncmp(name, "user_attrs.", 11) ? "user_attrs."
+                                                          : NULL;
+    int only_metric = pfx != NULL;
+    const char *pname = only_param ? name + 7 : name;
+    const char *mname = only_metric ? name + strlen(pfx) : name;
     c->kind = (query_col_kind)-1;
-    if (!strcmp(name, "number")) {
+    int param = -1;
+    for (int p = 0; !only_metric && p < t->n_params; p++)
+        if (!strcmp(pname, t->param[p].name))
+            param = p;
+    if (only_param && param < 0)
+        return pt_fail(err, PT_ERR_CONFIG, "unknown parameter '%s' of study '%s'", pname, s->name);
+    if (only_param) {
+        c->kind = COL_PARAM;
+        c->index = param;
+        c->dir = DIR_MINIMIZE;
+    }
+    if ((int)c->kind < 0 && !only_metric && !strcmp(name, "number")) {
         c->kind = COL_NUMBER;
         c->dir = DIR_MINIMIZE;
     }
-    for (int k = 0; (int)c->kind < 0 && k < s->n_objectives; k++) {
+    for (int k = 0; (int)c->kind < 0 && !only_metric && k < s->n_objectives; k++) {
         char alias[16];
         snprintf(alias, sizeof alias, "value%d", k);
         if (!strcmp(name, s->obj_name[k]) || !strcmp(name, alias) ||
@@ -51,18 +70,41 @@ pt_status query_col_find(const query_trials *t, const char *spec, query_col *c, 
             c->dir = s->dir[k];
         }
     }
+    int metric = -1, attr = -1;
     for (int m = 0; (int)c->kind < 0 && m < QUERY_N_METRICS; m++)
-        if (!strcmp(name, query_metric_names[m])) {
-            c->kind = COL_METRIC;
-            c->index = m;
-            c->dir = dir_by_name(name);
-        }
-    for (int p = 0; (int)c->kind < 0 && p < t->n_params; p++)
-        if (!strcmp(pname, t->param[p].name)) {
-            c->kind = COL_PARAM;
-            c->index = p;
-            c->dir = DIR_MINIMIZE;
-        }
+        if (!strcmp(mname, query_metric_names[m]))
+            metric = m;
+    for (int a = 0; (int)c->kind < 0 && a < t->n_attrs; a++)
+        if (!strcmp(mname, t->attr[a]))
+            attr = a;
+    /* A metric column no trial has (a study Optuna made, without that user
+     * attribute) is not a metric of this study: it would match nothing. */
+    if (metric >= 0 && !t->has_metric[metric]) {
+        if (only_metric || param < 0)
+            return pt_fail(err, PT_ERR_CONFIG,
+                           "metric '%s' has no value in any trial of study '%s' (it was not "
+                           "recorded by whatever made this study)",
+                           mname, s->name);
+        metric = -1;
+    }
+    if ((int)c->kind < 0 && param >= 0 && (metric >= 0 || attr >= 0))
+        return pt_fail(err, PT_ERR_CONFIG,
+                       "'%s' is both a parameter and a metric (user attribute) of study '%s': "
+                       "say params.%s or attrs.%s",
+                       name, s->name, name, name);
+    if ((int)c->kind < 0 && metric >= 0) {
+        c->kind = COL_METRIC;
+        c->index = metric;
+        c->dir = dir_by_name(mname);
+    } else if ((int)c->kind < 0 && attr >= 0) {
+        c->kind = COL_ATTR;
+        c->index = attr;
+        c->dir = dir_by_name(mname);
+    } else if ((int)c->kind < 0 && param >= 0) {
+        c->kind = COL_PARAM;
+        c->index = param;
+        c->dir = DIR_MINIMIZE;
+    }
     if ((int)c->kind < 0)
         return pt_fail(err, PT_ERR_CONFIG,
                        "unknown metric '%s' (not an objective, metric column or parameter of study "
@@ -85,6 +127,8 @@ double query_col_get(const query_trials *t, const query_trial *tr, const query_c
         return tr->metric[c->index];
     case COL_PARAM:
         return tr->param[c->index];
+    case COL_ATTR:
+        return tr->attr ? tr->attr[c->index] : NAN;
     }
     return NAN;
 }
@@ -314,4 +358,35 @@ int query_pareto(const query_trials *t, const query_col *cols, int n_cols, const
     free(rank);
     free(k);
     return n_front;
+}
+
+int query_feasible(const query_trials *t, const query_trial *tr)
+{
+    return study_feasible(t->study.has_constraints, tr->violation);
+}
+
+int query_keep_feasible(const query_trials *t, int *idx, int n, int *n_infeasible)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (query_feasible(t, &t->t[idx[i]]))
+            idx[k++] = idx[i];
+    if (n_infeasible)
+        *n_infeasible = n - k;
+    return k;
+}
+
+int query_rank(const query_trials *t, const query_col *c, int feasible_only, int *idx, int *n,
+               int *n_infeasible)
+{
+    int dropped = 0;
+    if (feasible_only) {
+        *n = query_keep_feasible(t, idx, *n, &dropped);
+    } else {
+        for (int i = 0; i < *n; i++)
+            dropped += !query_feasible(t, &t->t[idx[i]]);
+    }
+    if (n_infeasible)
+        *n_infeasible = dropped;
+    return query_sort(t, c, idx, *n);
 }

@@ -394,6 +394,64 @@ static pt_status read_points(store *st, report_study *r, pt_err *err)
     return PT_OK;
 }
 
+/* Feasibility by the one rule (study_feasible) from the trials' "constraints"
+ * system attributes (the store's, or Optuna's own); the text from the stored
+ * space. */
+static pt_status read_constraints(store *st, report_study *r, pt_err *err)
+{
+    cJSON *sp = r->space_json ? cJSON_Parse(r->space_json) : NULL;
+    const cJSON *c;
+    size_t o = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(sp, "constraints"))
+    {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "metric");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(c, "min");
+        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(c, "max");
+        if (!cJSON_IsString(m) || o + 100 > sizeof r->constraints_text)
+            continue;
+        r->has_constraints = 1;
+        if (cJSON_IsNumber(lo))
+            o += (size_t)snprintf(r->constraints_text + o, sizeof r->constraints_text - o,
+                                  "%s%s >= %g", o ? ", " : "", m->valuestring, lo->valuedouble);
+        if (cJSON_IsNumber(hi))
+            o += (size_t)snprintf(r->constraints_text + o, sizeof r->constraints_text - o,
+                                  "%s%s <= %g", o ? ", " : "", m->valuestring, hi->valuedouble);
+    }
+    cJSON_Delete(sp);
+    double *viol = malloc(((size_t)r->n_trials + 1) * sizeof *viol);
+    if (!viol)
+        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", st->path);
+    for (int i = 0; i < r->n_trials; i++)
+        viol[i] = NAN;
+    sqlite3_stmt *s = prep(st, r,
+                           "SELECT t.number, a.value_json FROM trials t"
+                           " JOIN trial_system_attributes a ON a.trial_id = t.trial_id"
+                           " WHERE t.study_id=?1 AND a.\"key\"='constraints' ORDER BY t.number");
+    if (!s) {
+        free(viol);
+        return store_dberr(st, err, "read trial constraints");
+    }
+    int j = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int number = sqlite3_column_int(s, 0);
+        while (j < r->n_trials && r->trials[j].number < number)
+            j++;
+        if (j == r->n_trials || r->trials[j].number != number)
+            continue;
+        double c[64];
+        int n = study_constraints_parse((const char *)sqlite3_column_text(s, 1), c, 64);
+        viol[j] = n < 0 ? INFINITY : study_violation(c, n);
+        r->has_constraints = 1;
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; i < r->n_trials; i++) {
+        r->trials[i].feasible = study_feasible(r->has_constraints, viol[i]);
+        r->n_infeasible += r->trials[i].state == TRIAL_COMPLETE && !r->trials[i].feasible;
+    }
+    free(viol);
+    return PT_OK;
+}
+
 pt_status report_load(report_study *r, const char *path, const char *name, pt_err *err)
 {
     memset(r, 0, sizeof *r);
@@ -414,6 +472,8 @@ pt_status report_load(report_study *r, const char *path, const char *name, pt_er
         rc = read_params(st, r, err);
     if (rc == PT_OK)
         rc = read_points(st, r, err);
+    if (rc == PT_OK)
+        rc = read_constraints(st, r, err);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     store_close(st);
     if (rc != PT_OK) {
@@ -449,7 +509,8 @@ int report_better(study_direction d, double a, double b)
 
 static int complete(const report_study *r, int i)
 {
-    return r->trials[i].state == TRIAL_COMPLETE && !isnan(r->trials[i].value);
+    return r->trials[i].state == TRIAL_COMPLETE && !isnan(r->trials[i].value) &&
+           r->trials[i].feasible;
 }
 
 int report_best_of(const report_study *r, report_family f)
@@ -502,8 +563,8 @@ int report_best_at(const report_study *r, report_family f, double level)
     for (int i = 0; i < r->n_trials; i++) {
         const report_trial *t = &r->trials[i];
         double acc = report_accuracy(r, i);
-        if (t->state != TRIAL_COMPLETE || t->family != f || isnan(acc) || isnan(t->sparsity) ||
-            t->sparsity < level - 1e-9)
+        if (t->state != TRIAL_COMPLETE || !t->feasible || t->family != f || isnan(acc) ||
+            isnan(t->sparsity) || t->sparsity < level - 1e-9)
             continue;
         if (best < 0 || acc > best_acc) {
             best = i;
@@ -538,7 +599,8 @@ int report_pareto(const report_study *r, int *idx)
     int n = 0, k = 0;
     for (int i = 0; i < r->n_trials; i++) {
         double acc = report_accuracy(r, i);
-        if (r->trials[i].state == TRIAL_COMPLETE && !isnan(acc) && !isnan(r->trials[i].sparsity))
+        if (r->trials[i].state == TRIAL_COMPLETE && r->trials[i].feasible && !isnan(acc) &&
+            !isnan(r->trials[i].sparsity))
             it[n++] = (pareto_item){r->trials[i].sparsity, acc, i};
     }
     qsort(it, (size_t)n, sizeof *it, by_sparsity_desc);

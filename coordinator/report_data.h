@@ -44,6 +44,7 @@ typedef struct {
     double reg_total; /* l1 + l2 + dropout rates: ranks "least regularized" */
     double sparsity, flops, latency_us, speedup, val_acc, test_acc, wall_s; /* NAN = none */
     long long nnz, bytes_dense, bytes_stored;                               /* -1 = none */
+    int feasible; /* meets the study's constraints (study_feasible; 1 without constraints) */
 } report_trial;
 
 typedef struct {
@@ -71,6 +72,11 @@ typedef struct {
     char *space_json; /* pt_studies.space_json, NULL for an Optuna-made study */
     double wall_s;    /* first start .. last end (or last start), seconds */
     int by_state[5];  /* trials per trial_state */
+    /* Constraints (study.h): a study with some compares, ranks and draws its
+     * feasible COMPLETE trials only; n_infeasible counts the others. */
+    int has_constraints;
+    char constraints_text[256]; /* "sparsity >= 0.9", "" when the DB does not say */
+    int n_infeasible;
     int n_trials;
     report_trial *trials; /* number order */
     int n_params;
@@ -95,6 +101,7 @@ const char *report_family_name(report_family f);
 /* 1 when objective value a is better than b under direction d (NAN never is). */
 int report_better(study_direction d, double a, double b);
 
+/* Every function below considers feasible COMPLETE trials only. */
 /* Index of the COMPLETE trial of family f with the best objective 0, or -1. */
 int report_best_of(const report_study *r, report_family f);
 /* The baseline row: the best baseline trial, else the COMPLETE trial with the

@@ -38,7 +38,10 @@ void sampler_free(sampler *sm);
 pt_status sampler_ask(sampler *sm, int number, study_point *out, pt_err *err);
 
 /* Trial `number` with point p ended in state st; values[0..n_objectives) are its
- * objective values (COMPLETE; PRUNED: its last reported value; FAIL: ignored). */
+ * objective values (COMPLETE; PRUNED: its last reported value; FAIL: ignored), followed,
+ * when the study has constraints, by its constraint values
+ * values[n_objectives..n_objectives + n_constraints) (study.h; TPE uses them, random and
+ * grid ignore them). */
 void sampler_tell(sampler *sm, int number, const study_point *p, trial_state st,
                   const double *values);
 

@@ -46,4 +46,14 @@ double sampler_draw(const study_param *q, pt_rng *r);
  * parameter's value does not shift with the values drawn before it. */
 void sampler_random_point(const study_config *s, uint64_t seed, int number, study_point *out);
 
+/* Optuna 3.1's constrained good/bad split (_split_observation_pairs with
+ * violations): candidates 0..n) in chronological order with total violation
+ * viol[c] (0 = feasible), by_loss[0..n) their indexes best first by loss.
+ * More than n_below feasible: good = the n_below best feasible by loss; else
+ * good = every feasible one plus the least violating others (ties: the lower
+ * index). Sets good[c] to 1 or 0; returns how many are good. Pure, so tests
+ * check it against Optuna's own function on the same numbers. */
+int tpe_split_constrained(const double *viol, const int *by_loss, int n, int n_below,
+                          signed char *good);
+
 #endif

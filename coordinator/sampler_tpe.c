@@ -33,6 +33,15 @@
  *    (hypervolume contributions) for two objectives; with three or four the
  *    last front is cut by crowding distance and the good trials weigh the
  *    same (pareto.h: hypervolume here is 2-D only).
+ *  - Constraints (study key "constraints"), as Optuna 3.1's constrained TPE
+ *    (_split_observation_pairs): when more trials are feasible than the good
+ *    group holds, the good group is the best feasible ones; otherwise it is
+ *    every feasible trial plus the infeasible ones of least total violation
+ *    (ties: the older first), see tpe_split_constrained(). Running trials are
+ *    infeasible (violation +inf) but, unlike Optuna's tie order could, never
+ *    join the good group. Several objectives: the good group's infeasible
+ *    members weigh Optuna's EPS, the feasible ones by hypervolume among
+ *    themselves.
  *  - Non-finite values rank last. FAIL trials are forgotten.
  *  - Determinism: trial n's draws come from pt_rng_derive(seed, n); the
  *    proposal depends only on that and on what was told and asked before.
@@ -67,6 +76,7 @@ typedef struct {
     int number;
     trial_state st; /* TRIAL_COMPLETE, TRIAL_PRUNED, or TRIAL_RUNNING (pending) */
     double loss[STUDY_MAX_OBJECTIVES]; /* minimised; non-finite -> +inf */
+    double viol;                       /* total constraint violation, 0 = feasible */
     study_point p;
 } tpe_obs;
 
@@ -125,7 +135,7 @@ static void drop_at(tpe *t, int at)
 /* Inserts or replaces trial `number`; 0 when out of memory (the sampler
  * then just knows one trial less: proposals stay valid). */
 static int put(tpe *t, int number, const study_point *p, trial_state st, const double *values,
-               int n_obj, const study_objective *obj)
+               int n_obj, const study_objective *obj, int n_con)
 {
     int at;
     if (find(t, number, &at)) {
@@ -149,6 +159,8 @@ static int put(tpe *t, int number, const study_point *p, trial_state st, const d
         v = obj[k].dir == DIR_MAXIMIZE ? -v : v;
         e->loss[k] = isfinite(v) ? v : INFINITY;
     }
+    /* Optuna: a running trial, or one without constraint values, is infeasible. */
+    e->viol = n_con == 0 ? 0 : values ? study_violation(values + n_obj, n_con) : INFINITY;
     t->n++;
     t->n_finished += st != TRIAL_RUNNING;
     return 1;
@@ -201,6 +213,35 @@ static int n_below_of(const study_tpe *opt, int n)
 {
     int k = (int)ceil(opt->gamma * n);
     return k < TPE_MAX_BELOW ? k : TPE_MAX_BELOW;
+}
+
+int tpe_split_constrained(const double *viol, const int *by_loss, int n, int n_below,
+                          signed char *good)
+{
+    int n_feasible = 0, k = 0;
+    for (int c = 0; c < n; c++) {
+        good[c] = 0;
+        n_feasible += viol[c] == 0;
+    }
+    if (n_below > n)
+        n_below = n;
+    if (n_feasible > n_below) { /* the best feasible ones by loss */
+        for (int r = 0; r < n && k < n_below; r++)
+            if (viol[by_loss[r]] == 0)
+                good[by_loss[r]] = 1, k++;
+        return k;
+    }
+    for (int c = 0; c < n; c++) /* every feasible one ... */
+        if (viol[c] == 0)
+            good[c] = 1, k++;
+    while (k < n_below) { /* ... then the least violation, the older first */
+        int pick = -1;
+        for (int c = 0; c < n; c++)
+            if (!good[c] && (pick < 0 || viol[c] < viol[pick]))
+                pick = c;
+        good[pick] = 1, k++;
+    }
+    return k;
 }
 
 /* Trial number -> index in o, for this ask. 0 when out of memory. */
@@ -283,9 +324,30 @@ static int same_presence(const tpe *t, int a, int b)
 
 static pt_status split_multi(tpe *t, const sampler *sm, int i, int n_below, pt_err *err)
 {
-    int m = sm->s->n_objectives, n = 0;
+    int m = sm->s->n_objectives, n = 0, n_feasible = 0;
     for (int j = 0; j < t->n; j++)
-        if (t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i]) {
+        n_feasible += t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i] && t->o[j].viol == 0;
+    /* Constraints: at most n_below feasible trials are all good, topped up by
+     * least violation; more than that, and only feasible ones compete. */
+    int feasible_only = sm->s->n_constraints > 0 && n_feasible > n_below;
+    if (sm->s->n_constraints > 0 && !feasible_only) {
+        for (int j = 0; j < t->n; j++)
+            if (t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i]) {
+                t->mo_idx[n] = j;
+                t->tmp[n] = t->o[j].viol;
+                t->ki[n] = n; /* loss order is moot: only feasible ones, all good */
+                n++;
+            }
+        signed char *good = (signed char *)t->mo_rank; /* scratch of n entries */
+        tpe_split_constrained(t->tmp, t->ki, n, n_below, good);
+        for (int c = 0; c < n; c++)
+            if (good[c])
+                t->group[t->mo_idx[c]] = 1;
+        return PT_OK;
+    }
+    for (int j = 0; j < t->n; j++)
+        if (t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i] &&
+            (!feasible_only || t->o[j].viol == 0)) {
             memcpy(t->mo_loss + (size_t)n * (size_t)m, t->o[j].loss, sizeof(double) * (size_t)m);
             t->mo_idx[n++] = j;
         }
@@ -343,6 +405,26 @@ static pt_status split(tpe *t, const sampler *sm, int i, int *n_obs, pt_err *err
         pt_status st = split_multi(t, sm, i, n_below, err);
         if (st != PT_OK)
             return st;
+    } else if (sm->s->n_constraints > 0) {
+        /* candidates in number order (chronological), by_loss from the sorted list */
+        int n_c = 0;
+        for (int j = 0; j < t->n; j++)
+            if (t->o[j].st != TRIAL_RUNNING && t->o[j].p.present[i]) {
+                t->ai[j] = n_c;
+                t->mo_idx[n_c] = j;
+                t->tmp[n_c++] = t->o[j].viol;
+            }
+        int r_out = 0;
+        for (int r = 0; r < t->fin.n; r++) {
+            int j = t->slot[t->fin.e[r].i];
+            if (t->o[j].p.present[i])
+                t->ki[r_out++] = t->ai[j];
+        }
+        signed char *good = (signed char *)t->mo_rank; /* scratch of n_c entries */
+        tpe_split_constrained(t->tmp, t->ki, n_c, n_below, good);
+        for (int c = 0; c < n_c; c++)
+            if (good[c])
+                t->group[t->mo_idx[c]] = 1;
     } else {
         int k = 0;
         for (int r = 0; r < t->fin.n && k < n_below; r++) {
@@ -368,9 +450,39 @@ static pt_status weights_multi(tpe *t, const sampler *sm, double *w, int n, pt_e
         parzen_default_weights(w, n);
         return PT_OK;
     }
-    for (int j = 0; j < t->n; j++)
-        if (t->group[j] == 1)
-            t->mo_sel[k++] = j;
+    /* Hypervolume among the feasible good trials only; infeasible ones weigh
+     * EPS (Optuna's _calculate_weights_below_for_multi_objective). */
+    int pos[n];
+    for (int j = 0, g = 0; j < t->n; j++)
+        if (t->group[j] == 1) {
+            pos[g] = t->o[j].viol == 0 ? k : -1;
+            if (t->o[j].viol == 0)
+                t->mo_sel[k++] = j;
+            g++;
+        }
+    if (k < n) {
+        double wf[k > 0 ? k : 1];
+        if (k <= 1)
+            wf[0] = 1;
+        else {
+            for (int c = 0; c < k; c++)
+                memcpy(t->mo_loss + (size_t)c * (size_t)m, t->o[t->mo_sel[c]].loss,
+                       sizeof(double) * (size_t)m);
+            for (int c = 0; c < k; c++)
+                t->mo_idx[c] = c;
+            pt_status st = pt_hv_contributions(t->mo_loss, m, t->mo_idx, k, wf, err);
+            if (st != PT_OK)
+                return st;
+            double mx = 0;
+            for (int c = 0; c < k; c++)
+                mx = fmax(mx, wf[c] += TPE_EPS);
+            for (int c = 0; c < k; c++)
+                wf[c] = fmin(fmax(wf[c] / mx, 0), 1);
+        }
+        for (int g = 0; g < n; g++)
+            w[g] = pos[g] < 0 ? TPE_EPS : wf[pos[g]];
+        return PT_OK;
+    }
     for (int c = 0; c < k; c++)
         memcpy(t->mo_loss + (size_t)c * (size_t)m, t->o[t->mo_sel[c]].loss,
                sizeof(double) * (size_t)m);
@@ -550,7 +662,7 @@ static pt_status tpe_ask(sampler *sm, int number, study_point *out, pt_err *err)
             return st;
     }
     /* Pending until told. Out of memory here only costs the liar one trial. */
-    put(t, number, out, TRIAL_RUNNING, NULL, 0, sm->s->obj);
+    put(t, number, out, TRIAL_RUNNING, NULL, 0, sm->s->obj, sm->s->n_constraints);
     return PT_OK;
 }
 
@@ -562,7 +674,7 @@ static void tpe_tell(sampler *sm, int number, const study_point *p, trial_state 
     switch (st) {
     case TRIAL_COMPLETE:
     case TRIAL_PRUNED:
-        put(t, number, p, st, values, sm->s->n_objectives, sm->s->obj);
+        put(t, number, p, st, values, sm->s->n_objectives, sm->s->obj, sm->s->n_constraints);
         break;
     case TRIAL_FAIL:
         if (find(t, number, &at))
@@ -570,7 +682,7 @@ static void tpe_tell(sampler *sm, int number, const study_point *p, trial_state 
         break;
     case TRIAL_RUNNING:
         if (!find(t, number, &at))
-            put(t, number, p, TRIAL_RUNNING, NULL, 0, sm->s->obj);
+            put(t, number, p, TRIAL_RUNNING, NULL, 0, sm->s->obj, sm->s->n_constraints);
         break;
     case TRIAL_WAITING:
         break;

@@ -90,9 +90,10 @@ double sched_cpu_s(void)
 void sched_final_report(const sched *s, const study_config *sc)
 {
     if (s->have_best)
-        printf("best: trial %d  %s %.6g\n", s->best_number, sc->obj[0].name, s->best_value);
+        printf("best: trial %d  %s %.6g%s\n", s->best_number, sc->obj[0].name, s->best_value,
+               sc->n_constraints ? " (best feasible)" : "");
     else
-        printf("best: no trial completed\n");
+        printf("best: no %strial completed\n", sc->n_constraints ? "feasible " : "");
     /* Both from the run's start (not the process's: MPI start-up and the
      * spawn of workers are not the coordinator's work). */
     double wall = pt_now() - s->t0, cpu = sched_cpu_s() - s->cpu0;

@@ -89,7 +89,9 @@ static int better(const sched *s, double v)
 
 static void note_best(sched *s, int number, const double *values)
 {
-    if (values && isfinite(values[0]) && better(s, values[0])) {
+    /* values carry the constraint values after the objectives: "best" is feasible */
+    if (values && isfinite(values[0]) && better(s, values[0]) &&
+        study_violation(values + s->sc->n_objectives, s->sc->n_constraints) == 0) {
         s->have_best = 1;
         s->best_number = number;
         s->best_value = values[0];
@@ -263,11 +265,12 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
 {
     const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(msg, "metrics");
     int stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "stopped"));
-    double v[STUDY_MAX_OBJECTIVES], elapsed = pt_now() - w->t_start;
+    double v[STUDY_MAX_VALUES], elapsed = pt_now() - w->t_start;
     char whybuf[256];
     const char *why = cJSON_IsObject(metrics)
                           ? objective_values(s, metrics, v, whybuf, sizeof whybuf)
                           : "result message without metrics";
+    study_constraint_values(s->sc->con, s->sc->n_constraints, metrics, v + s->sc->n_objectives);
     if (why)
         return end_fail(s, w->trial_id, w->number, &w->point, elapsed, why, err);
     trial_state ts = stopped ? TRIAL_PRUNED : TRIAL_COMPLETE;

@@ -352,6 +352,8 @@ pt_status store_study_open(store *st, const study_config *sc, int force, int *st
     char now[32];
     store_now(now);
     *created = 0;
+    st->n_constraints = sc->n_constraints;
+    memcpy(st->con, sc->con, sizeof st->con);
     int ro = st->readonly;
     pt_status rc = ro ? PT_OK : store_begin(st, err);
     if (rc != PT_OK)

@@ -53,7 +53,8 @@ pt_status store_fail_running(store *st, int study_id, int *n, pt_err *err);
 
 /* Calls fn once per trial of the study, in number order, with its point
  * (rebuilt from trial_params against sc's parameters) and objective values
- * (NULL unless COMPLETE/PRUNED). Used to replay history into a sampler and to
+ * (NULL unless COMPLETE/PRUNED), followed by its values of sc's constraints
+ * when sc has some (as sampler_tell takes them). Used to replay history into a sampler and to
  * count the budget on resume. The whole replay reads one snapshot; fn must
  * not call the store st itself. */
 typedef void (*store_trial_fn)(void *ctx, int number, trial_state st, const study_point *p,
@@ -78,7 +79,10 @@ pt_status store_trial_report(store *st, int trial_id, int step, double value, pt
 
 /* One transaction: the trial ends in state st with values[0..n_values)
  * (n_values 0 for FAIL), result_json (the worker's final metrics object, or
- * NULL) and fail_reason (FAIL only, else NULL). */
+ * NULL) and fail_reason (FAIL only, else NULL). When the study opened by
+ * store_study_open has constraints, a COMPLETE or PRUNED trial also gets the
+ * trial system attribute "constraints" computed from result_json (study.h),
+ * which Optuna reads as its constraints_func output. */
 pt_status store_trial_end(store *st, int trial_id, trial_state state, const double *values,
                           int n_values, const char *result_json, const char *fail_reason,
                           pt_err *err);

@@ -63,6 +63,7 @@ enum {
     Q_SATTR_PUT,
     Q_EACH_REPORT,
     Q_UATTR_DEL,
+    Q_TSATTR_PUT,
     Q_COUNT
 };
 
@@ -76,6 +77,10 @@ struct store {
     int readonly;
     char path[PT_PATH_MAX];
     sqlite3_stmt *q[Q_COUNT];
+    /* The open study's constraints (store_study_open): store_trial_end
+     * stores each finished trial's values of them, as Optuna does. */
+    int n_constraints;
+    study_constraint con[STUDY_MAX_CONSTRAINTS];
 };
 
 /* The cached statement id, reset and ready to bind; NULL on a prepare error

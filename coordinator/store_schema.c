@@ -136,6 +136,9 @@ const char *const store_query_sql[Q_COUNT] = {
                      " ORDER BY number",
     [Q_EACH_PARAM] = "SELECT param_name, param_value FROM trial_params WHERE trial_id=?1",
     [Q_EACH_VALUE] = "SELECT objective, value, value_type FROM trial_values WHERE trial_id=?1",
+    [Q_TSATTR_PUT] = "INSERT INTO trial_system_attributes (trial_id, \"key\", value_json)"
+                     " VALUES (?1, ?2, ?3) ON CONFLICT (trial_id, \"key\") DO UPDATE SET"
+                     " value_json=excluded.value_json",
     [Q_SATTR_PUT] = "INSERT INTO study_system_attributes (study_id, \"key\", value_json)"
                     " VALUES (?1, ?2, ?3) ON CONFLICT (study_id, \"key\") DO UPDATE SET"
                     " value_json=excluded.value_json",

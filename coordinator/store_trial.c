@@ -182,6 +182,24 @@ static pt_status put_metrics(store *st, int trial_id, const cJSON *res, const ch
     return rc;
 }
 
+/* The trial system attribute "constraints" of a COMPLETE or PRUNED trial, as
+ * Optuna's _process_constraints_after_trial records it (not for FAIL). */
+static pt_status put_constraints(store *st, int trial_id, const cJSON *res, pt_err *err)
+{
+    double c[STUDY_MAX_CONSTRAINTS];
+    char json[STUDY_MAX_CONSTRAINTS * 32 + 8];
+    study_constraint_values(st->con, st->n_constraints, res, c);
+    if (!study_constraints_json(c, st->n_constraints, json, sizeof json))
+        return pt_fail(err, PT_ERR_ARG, "%s: constraint values do not fit", st->path);
+    sqlite3_stmt *s = store_query(st, Q_TSATTR_PUT);
+    if (s) {
+        sqlite3_bind_int(s, 1, trial_id);
+        sqlite3_bind_text(s, 2, "constraints", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, json, -1, SQLITE_TRANSIENT);
+    }
+    return store_exec(st, s, err, "trial constraints");
+}
+
 pt_status store_trial_end(store *st, int trial_id, trial_state state, const double *values,
                           int n_values, const char *result_json, const char *fail_reason,
                           pt_err *err)
@@ -235,6 +253,8 @@ pt_status store_trial_end(store *st, int trial_id, trial_state state, const doub
     if (rc == PT_OK)
         rc = put_metrics(st, trial_id, res, result_json, state == TRIAL_FAIL ? fail_reason : NULL,
                          err);
+    if (rc == PT_OK && st->n_constraints > 0 && state != TRIAL_FAIL)
+        rc = put_constraints(st, trial_id, res, err);
     if (rc == PT_OK)
         rc = store_commit(st, err);
     else
@@ -331,6 +351,26 @@ static pt_status read_trial(store *st, int trial_id, const study_config *sc, stu
     return PT_OK;
 }
 
+/* Trial trial_id's values of sc's constraints, recomputed from its stored
+ * result (so a study resumed with --force after its constraints changed
+ * replays the new ones); a trial without a result is infeasible (+inf). */
+static pt_status read_constraints(store *st, int trial_id, const study_config *sc, double *c,
+                                  pt_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT result_json FROM pt_trial_metrics WHERE trial_id=?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return store_dberr(st, err, "read trial result");
+    sqlite3_bind_int(s, 1, trial_id);
+    const char *text = sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
+                                                     : NULL;
+    cJSON *res = text ? cJSON_Parse(text) : NULL;
+    study_constraint_values(sc->con, sc->n_constraints, res, c);
+    cJSON_Delete(res);
+    sqlite3_finalize(s);
+    return PT_OK;
+}
+
 pt_status store_each_trial(store *st, int study_id, const study_config *sc, store_trial_fn fn,
                            void *ctx, pt_err *err)
 {
@@ -357,9 +397,11 @@ pt_status store_each_trial(store *st, int study_id, const study_config *sc, stor
             break;
         }
         study_point p;
-        double values[STUDY_MAX_OBJECTIVES] = {0};
+        double values[STUDY_MAX_VALUES] = {0};
         int has = 0;
         rc = read_trial(st, trial_id, sc, &p, values, &has, err);
+        if (rc == PT_OK && has && sc->n_constraints > 0)
+            rc = read_constraints(st, trial_id, sc, values + sc->n_objectives, err);
         if (rc == PT_OK)
             fn(ctx, number, (trial_state)state, &p,
                has && (state == TRIAL_COMPLETE || state == TRIAL_PRUNED) ? values : NULL);

@@ -37,20 +37,23 @@
 static const char *const root_keys[] = {
     "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
     "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", "max_failures", NULL};
+    "keep_models", "trial_timeout_s", "max_failures", "constraints", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
 {
-    static const char *const objective_paths[] = {"objectives[].name", "objectives[].direction"};
+    static const char *const sub_paths[] = {"objectives[].name", "objectives[].direction",
+                                            "constraints[].metric", "constraints[].min",
+                                            "constraints[].max"};
     int n_root = (int)(sizeof root_keys / sizeof root_keys[0]) - 1;
+    int n_sub = (int)(sizeof sub_paths / sizeof sub_paths[0]);
     if (i < 0)
         return NULL;
     if (i < n_root)
         return root_keys[i];
-    if (i < n_root + 2)
-        return objective_paths[i - n_root];
-    return study_param_key(i - n_root - 2);
+    if (i < n_root + n_sub)
+        return sub_paths[i - n_root];
+    return study_param_key(i - n_root - n_sub);
 }
 
 static pt_status get_string(const study_ctx *x, const cJSON *root, const char *key, char *dst,
@@ -346,6 +349,7 @@ static pt_status parse_root(const study_ctx *x, study_config *s, const cJSON *ro
         snprintf(s->storage, sizeof s->storage, "%s.db", s->name);
     if ((st = parse_budget(x, s, root, &n_given)) != PT_OK ||
         (st = parse_kinds(x, s, root)) != PT_OK || (st = parse_objectives(x, s, root)) != PT_OK ||
+        (st = study_parse_constraints(x, s, root)) != PT_OK ||
         (st = parse_trial(x, s, root)) != PT_OK)
         return st;
     const cJSON *space = cJSON_GetObjectItemCaseSensitive(root, "search_space");

@@ -17,6 +17,7 @@
  *     "pruner": "none",                  early stopping: "none" | "asha" | "median",
  *     "asha": {"reduction_factor": 3},   its options (also "median": {...})
  *     "objectives": [{"name": "val_acc", "direction": "maximize"}],
+ *     "constraints": [{"metric": "sparsity", "min": 0.9}],   feasible trials only
  *     "trial": { ...a prunetune train config (data, net, train, reg, prune)... },
  *     "search_space": {
  *       "prune.schedule": {"type": "categorical", "choices": ["none", "gradual"]},
@@ -53,6 +54,9 @@
 #define STUDY_MAX_CHOICES 32
 #define STUDY_MAX_OBJECTIVES 4
 #define STUDY_NAME_MAX 128
+#define STUDY_MAX_CONSTRAINTS 8
+/* Objective values followed by constraint values: what sampler_tell gets. */
+#define STUDY_MAX_VALUES (STUDY_MAX_OBJECTIVES + STUDY_MAX_CONSTRAINTS)
 
 typedef enum { PARAM_FLOAT = 0, PARAM_INT = 1, PARAM_CAT = 2 } param_kind;
 
@@ -78,6 +82,17 @@ typedef struct {
                       latency_b1_us, bytes_stored, flops_per_sample, ... */
     study_direction dir;
 } study_objective;
+
+/* "constraints": [{"metric": "sparsity", "min": 0.9}, ...]: a trial is feasible when every
+ * metric lies within its bounds. Stored as Optuna 3.1 stores a constraints_func's output
+ * (trial system attribute "constraints", one float per constraint, <= 0 = satisfied):
+ * min - value for a lower bound, value - max for an upper one, the larger of the two when
+ * both are given. A metric missing from the result (or not finite) is +inf: infeasible. */
+typedef struct {
+    char metric[64]; /* a number of the train result JSON (study_result_metric()) */
+    int has_min, has_max;
+    double min, max;
+} study_constraint;
 
 typedef enum {
     SAMPLER_RANDOM = 0,
@@ -120,6 +135,8 @@ typedef struct {
     pruner_kind pruner;
     int n_objectives;
     study_objective obj[STUDY_MAX_OBJECTIVES];
+    int n_constraints; /* 0 = every trial is feasible */
+    study_constraint con[STUDY_MAX_CONSTRAINTS];
     pt_config trial; /* the base trial config */
     int n_params;
     study_param param[STUDY_MAX_PARAMS];
@@ -174,6 +191,31 @@ const char *study_distribution_json(const study_param *p, char *buf, size_t cap)
 /* Number of points of the full grid (product over params, conditions ignored), or 0 when
  * a float parameter has no grid. */
 long study_grid_size(const study_config *s);
+
+/* ---- constraints (study_constraints.c) ----------------------------------- */
+
+/* The values of constraints con[0..n) for a trial whose result is the JSON object result
+ * (NULL: none): out[0..n), Optuna's convention (<= 0 satisfied; +inf when the metric is
+ * missing or not finite). */
+struct cJSON;
+void study_constraint_values(const study_constraint *con, int n, const struct cJSON *result,
+                             double *out);
+/* Total violation: the sum of the positive values (Optuna's TPE ranks infeasible trials by
+ * it); 0 exactly when the trial is feasible. NaN counts as +inf. */
+double study_violation(const double *c, int n);
+/* The stored attribute text of values c[0..n): a JSON list as Python's json.dumps writes
+ * it ([-0.05, Infinity]), so Optuna reads it back as the same floats. 0 when cap is short. */
+int study_constraints_json(const double *c, int n, char *buf, size_t cap);
+/* Parses a stored constraints attribute (also Optuna's own, with Infinity / NaN) into
+ * c[0..cap); returns the count, or -1 when json is not a list of numbers. */
+int study_constraints_parse(const char *json, double *c, int cap);
+/* The feasibility rule of every reader (queries, report, kept models): in a study without
+ * constraints every trial is feasible; with constraints a trial is feasible when the
+ * violation of its stored values (study_violation) is 0, and one without stored values
+ * (violation NaN: it never finished) is not, as Optuna treats a missing attribute. */
+int study_feasible(int has_constraints, double violation);
+/* Whether name is a number of the train result JSON a constraint may name. */
+int study_result_metric(const char *name);
 
 /* The i-th key the study parser accepts, as a path: "$schema", "study", ...,
  * "objectives[].name", ..., "search_space.*.type", ...; NULL past the end.

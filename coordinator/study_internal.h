@@ -55,6 +55,9 @@ pt_status study_reframe(const study_ctx *x, const char *path, const char *key, c
  * key "a.b" (see study_element). */
 char *study_key_json(const char *key, const char *value_text);
 
+/* study_constraints.c: parses and validates "constraints" into s->con. */
+pt_status study_parse_constraints(const study_ctx *x, study_config *s, const cJSON *root);
+
 /* study_space.c: parses and validates search_space into s->param (s->trial
  * and s->sampler already set). */
 pt_status study_parse_space(const study_ctx *x, study_config *s, const cJSON *space);

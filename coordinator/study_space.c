@@ -457,6 +457,19 @@ char *study_space_canonical(const study_config *s)
         cJSON_AddStringToObject(o, "name", s->obj[i].name);
         cJSON_AddItemToArray(objs, o);
     }
+    /* Only when given, so studies without constraints keep their stored text;
+     * changed constraints would make the stored feasibility of earlier trials
+     * wrong, so resume refuses them as it refuses a changed space. */
+    cJSON *cons = s->n_constraints ? cJSON_AddArrayToObject(root, "constraints") : NULL;
+    for (int i = 0; cons && i < s->n_constraints; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "metric", s->con[i].metric);
+        if (s->con[i].has_min)
+            cJSON_AddNumberToObject(o, "min", s->con[i].min);
+        if (s->con[i].has_max)
+            cJSON_AddNumberToObject(o, "max", s->con[i].max);
+        cJSON_AddItemToArray(cons, o);
+    }
     cJSON *space = cJSON_AddObjectToObject(root, "search_space");
     for (int i = 0; space && i < s->n_params; i++)
         cJSON_AddItemToObject(space, sorted[i]->name, param_canonical(s, sorted[i]));

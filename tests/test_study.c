@@ -80,6 +80,23 @@ static const struct {
      "s.json: objectives[0].weight: unknown key"},
     {"{'study': 't', 'objectives': [{'nmae': 'val_acc', 'direction': 'maximize'}], " L2 "}",
      "s.json: objectives[0].nmae: unknown key (did you mean 'name'?)"},
+    {"{'study': 't', 'constraints': {'metric': 'sparsity', 'min': 0.9}, " L2 "}",
+     "s.json: constraints: expected an array of at most 8 constraints {\"metric\": ..., "
+     "\"min\": ...} (got {\"metric\":\"sparsity\",\"min\":0.9})"},
+    {"{'study': 't', 'constraints': [{'metric': 'sparsty', 'min': 0.9}], " L2 "}",
+     "s.json: constraints[0].metric: expected 'sparsity' or a number of the train result "
+     "(sparsity, val_acc, test_acc, nnz, bytes_stored, flops_per_sample, latency_b1_us, ...) "
+     "(got \"sparsty\")"},
+    {"{'study': 't', 'constraints': [{'metric': 'sparsity'}], " L2 "}",
+     "s.json: constraints[0]: expected \"min\" and/or \"max\" besides \"metric\" (got "
+     "{\"metric\":\"sparsity\"})"},
+    {"{'study': 't', 'constraints': [{'metric': 'sparsity', 'min': '0.9'}], " L2 "}",
+     "s.json: constraints[0].min: expected a finite number (got \"0.9\")"},
+    {"{'study': 't', 'constraints': [{'metric': 'nnz', 'max': 10}, {'metric': "
+     "'latency_b1_us', 'min': 5, 'max': 4}], " L2 "}",
+     "s.json: constraints[1].max: expected a number >= min (got 4)"},
+    {"{'study': 't', 'constraints': [{'metric': 'sparsity', 'mni': 0.9}], " L2 "}",
+     "s.json: constraints[0].mni: unknown key (did you mean 'min'?)"},
     {"{'study': 't', 'trial': 5, " L2 "}",
      "s.json: trial: expected an object (a train config) (got 5)"},
     {"{'study': 't', 'trial': {'train': {'lr': -1}}, " L2 "}",

@@ -224,6 +224,8 @@ Test(study_output, schema_documents_exactly_the_parsed_keys)
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
     const cJSON *objs = cJSON_GetObjectItemCaseSensitive(props, "objectives");
     schema_keys(cJSON_GetObjectItemCaseSensitive(objs, "items"), "objectives[].", keys, &n);
+    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(props, "constraints");
+    schema_keys(cJSON_GetObjectItemCaseSensitive(cons, "items"), "constraints[].", keys, &n);
     const cJSON *param = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(schema, "$defs"), "param");
     schema_keys(param, "search_space.*.", keys, &n);
