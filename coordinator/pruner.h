@@ -70,10 +70,11 @@
  * number among its values (median), and records nothing. Reports of a trial already told to stop
  * (the worker finishes the epoch it is in) are ignored, so they record nothing.
  *
- * Decisions depend only on the sequence of reports and ends, so resume
- * rebuilds the state by replaying the stored intermediate values in the
- * order they were recorded (pruner_report, ignoring the answers) and the
- * stored trials' end states (pruner_finish).
+ * Decisions depend only on the trials' configs and the sequence of reports
+ * and ends, so resume rebuilds the state by telling it every stored trial's
+ * config (pruner_trial, from its stored parameters), then replaying the
+ * stored intermediate values in the order they were recorded (pruner_report,
+ * ignoring the answers) and the stored trials' end states (pruner_finish).
  *
  * Cost: a report is O(values at its rung or step) for the sorted insert;
  * the decision itself is O(1). Memory: one record per trial plus every value
