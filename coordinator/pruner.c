@@ -43,15 +43,15 @@ typedef struct {
 } sorted_vals;
 
 typedef struct {
-    int seen;      /* has a record */
-    int stopped;   /* told to stop, or ended: later reports are ignored */
-    int complete;  /* ended COMPLETE (median) */
-    int bracket;   /* asha */
-    int next_rung; /* asha: rungs recorded (or passed in the pruning phase) so far */
-    int group;     /* pruner_trial, else 0 */
+    int seen;                    /* has a record */
+    int stopped;                 /* told to stop, or ended: later reports are ignored */
+    int complete;                /* ended COMPLETE (median) */
+    int bracket;                 /* asha */
+    int next_rung;               /* asha: rungs recorded (or passed in the pruning phase) so far */
+    int group;                   /* pruner_trial, else 0 */
     int prune_first, prune_last; /* the pruning phase's steps, 0 0 = none */
-    int best_phase; /* median: the phase `best` belongs to */
-    double best;   /* median: best value so far in best_phase (NaN until one is finite) */
+    int best_phase;              /* median: the phase `best` belongs to */
+    double best; /* median: best value so far in best_phase (NaN until one is finite) */
     int n_steps, cap_steps;
     int *step; /* median: the trial's steps and values, kept until it ends */
     double *value;

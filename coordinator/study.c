@@ -154,9 +154,9 @@ static pt_status get_compare(const study_ctx *x, const cJSON *obj, const char *p
  * Optuna 3.1's; the bounds are what coordinator/pruner.c handles. */
 static pt_status parse_pruner(const study_ctx *x, study_config *s, const cJSON *root)
 {
-    static const char *const asha_keys[] = {"min_resource", "reduction_factor",
-                                            "min_early_stopping_rate", "n_brackets", "compare",
-                                            NULL};
+    static const char *const asha_keys[] = {
+        "min_resource", "reduction_factor", "min_early_stopping_rate",
+        "n_brackets",   "compare",          NULL};
     static const char *const median_keys[] = {"n_startup_trials", "n_warmup_steps", "compare",
                                               NULL};
     s->asha = (study_asha){.min_resource = 1, .reduction_factor = 3, .n_brackets = 1};

@@ -105,8 +105,8 @@ typedef struct {
 
 /* "median": {...}: Optuna's MedianPruner. */
 typedef struct {
-    int n_startup_trials; /* COMPLETE trials before anything is stopped, default 5 */
-    int n_warmup_steps;   /* a trial is not stopped before this step, default 0 */
+    int n_startup_trials;   /* COMPLETE trials before anything is stopped, default 5 */
+    int n_warmup_steps;     /* a trial is not stopped before this step, default 0 */
     pruner_compare compare; /* default "schedule" */
 } study_median;
 

@@ -495,7 +495,8 @@ Test(pruner, median_is_fair_to_pruning)
     cr_expect_eq(rep(p, 2, 5, 0.81), 0, "fine-tuning best .81 >= .8");
     tell(p, 3, &grad);
     rep(p, 3, 1, 0.6);
-    cr_expect_eq(rep(p, 3, 5, 0.79), 1, "best of its fine-tuning .79 < .8 (its .6 before does not count)");
+    cr_expect_eq(rep(p, 3, 5, 0.79), 1,
+                 "best of its fine-tuning .79 < .8 (its .6 before does not count)");
     pruner_free(p);
 }
 
@@ -509,10 +510,9 @@ Test(pruner, fair_decisions_are_deterministic_and_replayable)
         study_config sc = cfg((pruner_kind)kind, DIR_MAXIMIZE);
         sc.median.n_startup_trials = 2;
         pruner *live = make(&sc), *again = make(&sc);
-        pt_config c[4] = {tcfg(PT_PRUNE_NONE, PT_GRAN_LAYER, 9),
-                          tcfg(PT_PRUNE_ONESHOT, PT_GRAN_GLOBAL, 5),
-                          tcfg(PT_PRUNE_ITERATIVE, PT_GRAN_LAYER, 3),
-                          tcfg(PT_PRUNE_GRADUAL, PT_GRAN_GLOBAL, 9)};
+        pt_config c[4] = {
+            tcfg(PT_PRUNE_NONE, PT_GRAN_LAYER, 9), tcfg(PT_PRUNE_ONESHOT, PT_GRAN_GLOBAL, 5),
+            tcfg(PT_PRUNE_ITERATIVE, PT_GRAN_LAYER, 3), tcfg(PT_PRUNE_GRADUAL, PT_GRAN_GLOBAL, 9)};
         c[1].prune.finetune_epochs = 4;
         c[2].prune.rounds = 3;
         c[2].prune.finetune_epochs = 2;
@@ -559,7 +559,8 @@ Test(pruner, compare_option_parsed_and_checked)
     snprintf(json, sizeof json, "{\"study\": \"t\", \"pruner\": \"asha\", %s}", space);
     cr_assert_eq(study_parse(&s, json, "s.json", &err), PT_OK, "%s", err.msg);
     cr_expect(s.asha.compare == PRUNER_COMPARE_SCHEDULE &&
-              s.median.compare == PRUNER_COMPARE_SCHEDULE, "the default is fair");
+                  s.median.compare == PRUNER_COMPARE_SCHEDULE,
+              "the default is fair");
     study_free(&s);
     snprintf(json, sizeof json,
              "{\"study\": \"t\", \"asha\": {\"compare\": \"strategy\"}, \"median\": {\"compare\":"
