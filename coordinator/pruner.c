@@ -18,6 +18,12 @@
  *
  * Per-trial records are an array indexed by trial number (numbers are dense,
  * 0.. in a study), grown by doubling.
+ *
+ * Fairness to pruning (pruner.h) multiplies those arrays by pools: a pool is
+ * (group, phase) with phase dense or fine-tuning, index group * 2 + phase;
+ * pruning-phase values never reach a pool. At most 13 groups ("strategy":
+ * dense, then 3 schedules x 4 granularities), so 26 pools; with "all" only
+ * pool 0 is used and every value lands there, as in Optuna.
  */
 #include "pruner.h"
 
@@ -28,6 +34,8 @@
 
 #define MAX_BRACKETS 16
 #define MAX_RUNGS 32
+#define MAX_GROUPS 13
+#define N_POOLS (2 * MAX_GROUPS)
 
 typedef struct {
     int n, cap;
@@ -35,12 +43,15 @@ typedef struct {
 } sorted_vals;
 
 typedef struct {
-    int seen;      /* has a record */
-    int stopped;   /* told to stop, or ended: later reports are ignored */
-    int complete;  /* ended COMPLETE (median) */
-    int bracket;   /* asha */
-    int next_rung; /* asha: rungs recorded so far */
-    double best;   /* median: best value so far (NaN until one is finite) */
+    int seen;                    /* has a record */
+    int stopped;                 /* told to stop, or ended: later reports are ignored */
+    int complete;                /* ended COMPLETE (median) */
+    int bracket;                 /* asha */
+    int next_rung;               /* asha: rungs recorded (or passed in the pruning phase) so far */
+    int group;                   /* pruner_trial, else 0 */
+    int prune_first, prune_last; /* the pruning phase's steps, 0 0 = none */
+    int best_phase;              /* median: the phase `best` belongs to */
+    double best; /* median: best value so far in best_phase (NaN until one is finite) */
     int n_steps, cap_steps;
     int *step; /* median: the trial's steps and values, kept until it ends */
     double *value;
@@ -51,12 +62,13 @@ struct pruner {
     int maximize;
     study_asha asha;
     study_median median;
+    pruner_compare compare;
     int budget[MAX_BRACKETS]; /* Hyperband's trial allocation per bracket */
     int budget_total;
-    sorted_vals rung[MAX_BRACKETS][MAX_RUNGS];
-    int n_complete;
-    sorted_vals *at_step; /* median: index step - 1 */
-    int n_at_step;
+    sorted_vals rung[N_POOLS][MAX_BRACKETS][MAX_RUNGS];
+    int n_complete[MAX_GROUPS];
+    sorted_vals *at_step[N_POOLS]; /* median: index step - 1 */
+    int n_at_step[N_POOLS];
     trial_rec *t;
     int n_t;
 };
@@ -106,6 +118,9 @@ static pt_status check_opts(const study_config *sc, pt_err *err)
                        "pruner: asha needs min_resource >= 1, reduction_factor >= 2, "
                        "min_early_stopping_rate >= 0, 1 <= n_brackets <= %d",
                        MAX_BRACKETS);
+    pruner_compare c = sc->pruner == PRUNER_MEDIAN ? sc->median.compare : a->compare;
+    if (sc->pruner != PRUNER_NONE && (c < PRUNER_COMPARE_SCHEDULE || c > PRUNER_COMPARE_ALL))
+        return pt_fail(err, PT_ERR_CONFIG, "pruner: unknown compare mode %d", (int)c);
     if (sc->pruner == PRUNER_MEDIAN &&
         (sc->median.n_startup_trials < 0 || sc->median.n_warmup_steps < 0))
         return pt_fail(err, PT_ERR_CONFIG,
@@ -128,6 +143,7 @@ pt_status pruner_new(pruner **out, const study_config *sc, pt_err *err)
     p->maximize = sc->n_objectives > 0 && sc->obj[0].dir == DIR_MAXIMIZE;
     p->asha = sc->asha;
     p->median = sc->median;
+    p->compare = p->kind == PRUNER_MEDIAN ? sc->median.compare : sc->asha.compare;
     if (p->kind == PRUNER_ASHA) {
         /* Hyperband's budget of bracket b: ceil(B * eta^s / (s + 1)) with
          * s = B - 1 - b, so the most aggressive bracket gets the most trials. */
@@ -147,12 +163,14 @@ void pruner_free(pruner *p)
 {
     if (!p)
         return;
-    for (int b = 0; b < MAX_BRACKETS; b++)
-        for (int k = 0; k < MAX_RUNGS; k++)
-            free(p->rung[b][k].v);
-    for (int i = 0; i < p->n_at_step; i++)
-        free(p->at_step[i].v);
-    free(p->at_step);
+    for (int q = 0; q < N_POOLS; q++) {
+        for (int b = 0; b < MAX_BRACKETS; b++)
+            for (int k = 0; k < MAX_RUNGS; k++)
+                free(p->rung[q][b][k].v);
+        for (int i = 0; i < p->n_at_step[q]; i++)
+            free(p->at_step[q][i].v);
+        free(p->at_step[q]);
+    }
     for (int i = 0; i < p->n_t; i++) {
         free(p->t[i].step);
         free(p->t[i].value);
@@ -208,8 +226,73 @@ static pt_status rec_get(pruner *p, int number, trial_rec **out, pt_err *err)
     return PT_OK;
 }
 
+enum { PHASE_DENSE = 0, PHASE_FINETUNE = 1, PHASE_PRUNING = 2 };
+
+void pruner_window(const pt_config *cfg, int *first, int *last)
+{
+    const pt_prune_config *pc = &cfg->prune;
+    int e = cfg->train.epochs, f = pc->finetune_epochs;
+    *first = *last = 0;
+    switch (pc->schedule) {
+    case PT_PRUNE_NONE:
+        return;
+    case PT_PRUNE_ONESHOT: /* prunes as epoch e + 1 starts (none reported if f == 0) */
+        if (f > 0)
+            *first = *last = e + 1;
+        return;
+    case PT_PRUNE_ITERATIVE: /* round r prunes as epoch e + r * f + 1 starts */
+        if (f > 0 && pc->rounds > 0) {
+            *first = e + 1;
+            *last = e + (pc->rounds - 1) * f + 1;
+        }
+        return;
+    case PT_PRUNE_GRADUAL: {
+        /* core/train.c prunes before the batch at step t in [t0, t0 + span],
+         * t0 = start_epoch * steps_per_epoch: the epoch holding step
+         * x * steps_per_epoch is floor(x) + 1. Events past the last epoch
+         * collapse into the final prune after training, which no report sees. */
+        double s0 = pc->start_epoch > 0 ? pc->start_epoch : 0;
+        double s1 = pc->end_epoch > s0 ? pc->end_epoch : s0;
+        int a = s0 < e ? (int)floor(s0) + 1 : e + 1;
+        int b = s1 < e ? (int)floor(s1) + 1 : e;
+        if (a <= e) {
+            *first = a;
+            *last = b < a ? a : b;
+        }
+        return;
+    }
+    }
+}
+
+pt_status pruner_trial(pruner *p, int number, const pt_config *cfg, pt_err *err)
+{
+    if (p->kind == PRUNER_NONE || p->compare == PRUNER_COMPARE_ALL)
+        return PT_OK;
+    trial_rec *r = NULL;
+    pt_status st = rec_get(p, number, &r, err);
+    if (st != PT_OK)
+        return st;
+    int sched = (int)cfg->prune.schedule, gran = (int)cfg->prune.granularity;
+    if (sched < 0 || sched > 3 || gran < 0 || gran > 3)
+        return pt_fail(err, PT_ERR_ARG, "pruner: trial %d: unknown schedule %d or granularity %d",
+                       number, sched, gran);
+    r->group = p->compare == PRUNER_COMPARE_STRATEGY && sched != PT_PRUNE_NONE
+                   ? 1 + (sched - 1) * 4 + gran
+                   : sched;
+    pruner_window(cfg, &r->prune_first, &r->prune_last);
+    return PT_OK;
+}
+
+static int phase_at(const trial_rec *r, int step)
+{
+    if (r->prune_first == 0 || step < r->prune_first)
+        return PHASE_DENSE;
+    return step <= r->prune_last ? PHASE_PRUNING : PHASE_FINETUNE;
+}
+
 /* ASHA: record the value at every rung this step has reached; stop at the
- * first rung where it is not in the top 1/eta. */
+ * first rung where it is not in the top 1/eta of its pool. A rung reached in
+ * the pruning phase is passed: the trial goes on to the next one. */
 static pt_status asha_report(pruner *p, trial_rec *r, int step, double value, int *stop,
                              pt_err *err)
 {
@@ -218,11 +301,16 @@ static pt_status asha_report(pruner *p, trial_rec *r, int step, double value, in
         long at = pruner_rung_step(p, r->bracket, r->next_rung);
         if (step < at)
             return PT_OK;
+        int ph = phase_at(r, step);
+        if (ph == PHASE_PRUNING) {
+            r->next_rung++;
+            continue;
+        }
         if (isnan(value)) {
             *stop = 1; /* as Optuna: a NaN at a rung stops, recording nothing */
             return PT_OK;
         }
-        sorted_vals *rv = &p->rung[r->bracket][r->next_rung];
+        sorted_vals *rv = &p->rung[2 * r->group + ph][r->bracket][r->next_rung];
         pt_status st = vals_insert(rv, value, err);
         if (st != PT_OK)
             return st;
@@ -272,16 +360,24 @@ static pt_status median_report(pruner *p, trial_rec *r, int step, double value, 
     pt_status st = median_remember(r, step, value, err);
     if (st != PT_OK)
         return st;
+    int ph = phase_at(r, step);
+    if (ph == PHASE_PRUNING)
+        return PT_OK;
+    if (ph != r->best_phase) {
+        r->best_phase = ph;
+        r->best = NAN;
+    }
     if (isfinite(value) && (isnan(r->best) || (p->maximize ? value > r->best : value < r->best)))
         r->best = value;
-    if (p->n_complete == 0 || p->n_complete < p->median.n_startup_trials ||
-        step < p->median.n_warmup_steps)
+    int nc = p->n_complete[r->group];
+    if (nc == 0 || nc < p->median.n_startup_trials || step < p->median.n_warmup_steps)
         return PT_OK;
     if (isnan(r->best)) {
         *stop = 1;
         return PT_OK;
     }
-    double m = step >= 1 && step <= p->n_at_step ? median_of(&p->at_step[step - 1]) : NAN;
+    int q = 2 * r->group + ph;
+    double m = step >= 1 && step <= p->n_at_step[q] ? median_of(&p->at_step[q][step - 1]) : NAN;
     if (!isnan(m) && (p->maximize ? r->best < m : r->best > m))
         *stop = 1;
     return PT_OK;
@@ -310,25 +406,26 @@ pt_status pruner_report(pruner *p, int number, int step, double value, int *stop
 static pt_status median_complete(pruner *p, trial_rec *r, pt_err *err)
 {
     for (int i = 0; i < r->n_steps; i++) {
-        int s = r->step[i];
-        if (s < 1 || !isfinite(r->value[i]))
+        int s = r->step[i], ph = phase_at(r, s);
+        if (s < 1 || !isfinite(r->value[i]) || ph == PHASE_PRUNING)
             continue;
-        if (s > p->n_at_step) {
-            int n = p->n_at_step ? p->n_at_step : 16;
+        int q = 2 * r->group + ph;
+        if (s > p->n_at_step[q]) {
+            int n = p->n_at_step[q] ? p->n_at_step[q] : 16;
             while (n < s)
                 n *= 2;
-            sorted_vals *a = realloc(p->at_step, (size_t)n * sizeof *a);
+            sorted_vals *a = realloc(p->at_step[q], (size_t)n * sizeof *a);
             if (!a)
                 return pt_fail(err, PT_ERR_NOMEM, "pruner: out of memory");
-            memset(a + p->n_at_step, 0, (size_t)(n - p->n_at_step) * sizeof *a);
-            p->at_step = a;
-            p->n_at_step = n;
+            memset(a + p->n_at_step[q], 0, (size_t)(n - p->n_at_step[q]) * sizeof *a);
+            p->at_step[q] = a;
+            p->n_at_step[q] = n;
         }
-        pt_status st = vals_insert(&p->at_step[s - 1], r->value[i], err);
+        pt_status st = vals_insert(&p->at_step[q][s - 1], r->value[i], err);
         if (st != PT_OK)
             return st;
     }
-    p->n_complete++;
+    p->n_complete[r->group]++;
     return PT_OK;
 }
 

@@ -23,15 +23,58 @@
  *           median of the COMPLETE trials' values at the same step.
  *   none    never stops anything.
  *
+ * Fair to pruning (the "compare" option of either rule, default
+ * "schedule"). Optuna compares every trial with every other at the same
+ * step, which judges a pruning trial on the very epochs its own schedule
+ * removes weights: a gradual trial 60% of the way to 90% sparsity, or an
+ * iterative one just after a round, dips below dense trials that will end
+ * no better, and was stopped for it (87 of 100 trials of study_lenet.json).
+ * So each value here is compared only with values of the same pool:
+ *
+ *   group   "schedule": the trial's prune.schedule (none, oneshot,
+ *           iterative, gradual: four groups); "strategy": schedule and
+ *           granularity (dense trials are one group whatever their
+ *           granularity); "all": one group, and no phases (Optuna's rule).
+ *   phase   at each step (epoch) a trial is in one of three phases, worked
+ *           out from its config (pruner_window): dense warm-up (no pruning
+ *           event yet), pruning (an epoch in which its schedule pruned: a
+ *           one-shot's first fine-tuning epoch, every iterative round but
+ *           the last round's later epochs, a gradual trial's epochs from
+ *           prune.start_epoch to prune.end_epoch), fine-tuning (after its
+ *           last pruning event). Dense and fine-tuning values form separate
+ *           pools; a value in the pruning phase is never judged and never
+ *           recorded (an asha rung that falls there is passed, the median
+ *           rule waits), so no trial is stopped for the dip its own
+ *           schedule causes.
+ *
+ * Why groups and phases, not phases alone: fine-tuned sparse networks are
+ * rightly below dense ones at the same epoch, and a sparsity constraint
+ * makes the dense ones infeasible anyway, so pruned trials must not race
+ * dense ones even after their dip; and within one schedule the searched
+ * start/end epochs still move the dip, which the phase catches. Why not
+ * judge the pruning phase against peers in it: two gradual trials at the
+ * same epoch are at different points of their cubic ramps, so even that
+ * comparison would stop the one whose ramp is steeper. The price is fewer
+ * rivals per pool (the first values of a pool always go on) and fewer
+ * judged epochs, so "schedule" saves a little less than "all";
+ * scripts/bench_fair_asha measures both. The median rule's n_startup_trials
+ * counts COMPLETE trials of the trial's group, and "the best value so far"
+ * is the best of the current phase (a fine-tuning value is not excused by
+ * the dense value before the cut).
+ *
+ * A trial the pruner was not told about (pruner_trial) is in group "none"
+ * with no pruning phase.
+ *
  * The direction is the study's first objective's. As in Optuna, a NaN
  * stops its trial when it falls on a rung (asha) or when the trial has no
  * number among its values (median), and records nothing. Reports of a trial already told to stop
  * (the worker finishes the epoch it is in) are ignored, so they record nothing.
  *
- * Decisions depend only on the sequence of reports and ends, so resume
- * rebuilds the state by replaying the stored intermediate values in the
- * order they were recorded (pruner_report, ignoring the answers) and the
- * stored trials' end states (pruner_finish).
+ * Decisions depend only on the trials' configs and the sequence of reports
+ * and ends, so resume rebuilds the state by telling it every stored trial's
+ * config (pruner_trial, from its stored parameters), then replaying the
+ * stored intermediate values in the order they were recorded (pruner_report,
+ * ignoring the answers) and the stored trials' end states (pruner_finish).
  *
  * Cost: a report is O(values at its rung or step) for the sorted insert;
  * the decision itself is O(1). Memory: one record per trial plus every value
@@ -42,6 +85,7 @@
 #ifndef COORD_PRUNER_H
 #define COORD_PRUNER_H
 
+#include "config.h"
 #include "sampler.h"
 #include "status.h"
 #include "study.h"
@@ -52,6 +96,17 @@ typedef struct pruner pruner;
  * sc is read only here. */
 pt_status pruner_new(pruner **out, const study_config *sc, pt_err *err);
 void pruner_free(pruner *p);
+
+/* Tells the pruner trial `number`'s config (its schedule, granularity and
+ * pruning epochs), before its first report; also on resume, before the
+ * stored reports are replayed. */
+pt_status pruner_trial(pruner *p, int number, const pt_config *cfg, pt_err *err);
+
+/* The steps (epochs, from 1) in which cfg's schedule prunes: [*first, *last],
+ * both 0 when no pruning happens between two reports (no schedule, or a
+ * one-shot/iterative config with finetune_epochs 0, or a gradual window
+ * after the last epoch: the final prune comes after training). */
+void pruner_window(const pt_config *cfg, int *first, int *last);
 
 /* Trial `number` reported `value` at `step` (its epoch, from 1). *stop = 1
  * when it should stop now (at most once per trial). */

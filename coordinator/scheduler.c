@@ -127,6 +127,20 @@ static void replay_one(void *ctx, int number, trial_state st, const study_point 
         note_best(r->s, number, values);
 }
 
+/* Resume: the pruner learns each stored trial's schedule (from its stored
+ * point, as start_trial does) before its reports come back. */
+static void replay_trial_config(void *ctx, int number, trial_state st, const study_point *p,
+                                const double *values)
+{
+    (void)st;
+    (void)values;
+    replay_ctx *r = ctx;
+    pt_config cfg;
+    pt_err cerr = {{0}};
+    if (r->st == PT_OK && study_trial_config(r->s->sc, p, &cfg, &cerr) == PT_OK)
+        r->st = pruner_trial(r->s->pr, number, &cfg, &r->err);
+}
+
 /* Resume: the pruner sees the stored reports again, in their order (its
  * answers are already acted on). */
 static void replay_report(void *ctx, int number, int step, double value)
@@ -200,6 +214,10 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     if (cst != PT_OK) {
         free(json);
         return end_fail(s, trial_id, number, &p, 0, cerr.msg, err);
+    }
+    if ((st = pruner_trial(s->pr, number, &cfg, err)) != PT_OK) {
+        free(json);
+        return st;
     }
     cJSON *m = cJSON_CreateObject();
     cJSON_AddNumberToObject(m, "trial_id", trial_id);
@@ -535,6 +553,8 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
                                                   : 600;
     /* Reports before ends: a COMPLETE trial hands the median rule its values. */
     replay_ctx rc = {&s, 0, 0, PT_OK, {{0}}};
+    if (st == PT_OK && !created && sc->pruner != PRUNER_NONE)
+        st = store_each_trial(s.db, s.study_id, sc, replay_trial_config, &rc, err);
     if (st == PT_OK && !created && sc->pruner != PRUNER_NONE)
         st = store_each_report(s.db, s.study_id, replay_report, &rc, err);
     if (st == PT_OK && !created)

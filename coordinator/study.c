@@ -144,14 +144,34 @@ static pt_status get_int_opt(const study_ctx *x, const cJSON *obj, const char *p
     return PT_OK;
 }
 
+/* "compare" of an option object: which trials a value competes with (pruner.h). */
+static pt_status get_compare(const study_ctx *x, const cJSON *obj, const char *path,
+                             pruner_compare *dst)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "compare");
+    if (!v)
+        return PT_OK;
+    static const char *const names[] = {"schedule", "strategy", "all"};
+    for (int i = 0; cJSON_IsString(v) && i < 3; i++)
+        if (!strcmp(v->valuestring, names[i])) {
+            *dst = (pruner_compare)i;
+            return PT_OK;
+        }
+    char at[96];
+    snprintf(at, sizeof at, "%s.compare", path);
+    return study_expected(x, at, "one of \"schedule\", \"strategy\", \"all\"", v);
+}
+
 /* "pruner" and the option objects "asha" and "median" (each accepted
  * whichever pruner is chosen, so switching is a one-word edit). Defaults are
  * Optuna 3.1's; the bounds are what coordinator/pruner.c handles. */
 static pt_status parse_pruner(const study_ctx *x, study_config *s, const cJSON *root)
 {
-    static const char *const asha_keys[] = {"min_resource", "reduction_factor",
-                                            "min_early_stopping_rate", "n_brackets", NULL};
-    static const char *const median_keys[] = {"n_startup_trials", "n_warmup_steps", NULL};
+    static const char *const asha_keys[] = {
+        "min_resource", "reduction_factor", "min_early_stopping_rate",
+        "n_brackets",   "compare",          NULL};
+    static const char *const median_keys[] = {"n_startup_trials", "n_warmup_steps", "compare",
+                                              NULL};
     s->asha = (study_asha){.min_resource = 1, .reduction_factor = 3, .n_brackets = 1};
     s->median = (study_median){.n_startup_trials = 5, .n_warmup_steps = 0};
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "pruner");
@@ -177,13 +197,15 @@ static pt_status parse_pruner(const study_ctx *x, study_config *s, const cJSON *
                                 &s->asha.reduction_factor)) != PT_OK ||
               (st = get_int_opt(x, a, "asha", "min_early_stopping_rate", 0, 30,
                                 &s->asha.min_early_stopping_rate)) != PT_OK ||
-              (st = get_int_opt(x, a, "asha", "n_brackets", 1, 16, &s->asha.n_brackets)) != PT_OK))
+              (st = get_int_opt(x, a, "asha", "n_brackets", 1, 16, &s->asha.n_brackets)) != PT_OK ||
+              (st = get_compare(x, a, "asha", &s->asha.compare)) != PT_OK))
         return st;
     if (m && ((st = study_check_members(x, m, "median", median_keys)) != PT_OK ||
               (st = get_int_opt(x, m, "median", "n_startup_trials", 0, 100000000,
                                 &s->median.n_startup_trials)) != PT_OK ||
               (st = get_int_opt(x, m, "median", "n_warmup_steps", 0, 100000000,
-                                &s->median.n_warmup_steps)) != PT_OK))
+                                &s->median.n_warmup_steps)) != PT_OK ||
+              (st = get_compare(x, m, "median", &s->median.compare)) != PT_OK))
         return st;
     return PT_OK;
 }

@@ -103,17 +103,27 @@ typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind
 
 /* "asha": {...}: rungs at min_resource * reduction_factor^(min_early_stopping_rate + k)
  * steps (epochs); n_brackets > 1 is Hyperband (see coordinator/pruner.h). */
+/* "compare" of either rule: which values a trial's value competes with
+ * (see coordinator/pruner.h). */
+typedef enum {
+    PRUNER_COMPARE_SCHEDULE = 0, /* same prune.schedule and phase (default) */
+    PRUNER_COMPARE_STRATEGY = 1, /* same schedule, granularity and phase */
+    PRUNER_COMPARE_ALL = 2       /* every trial, every step: Optuna's rule */
+} pruner_compare;                /* add at end */
+
 typedef struct {
     int min_resource;            /* >= 1, default 1 */
     int reduction_factor;        /* eta >= 2, default 3 */
     int min_early_stopping_rate; /* >= 0, default 0 */
     int n_brackets;              /* >= 1, default 1 */
+    pruner_compare compare;      /* default "schedule" */
 } study_asha;
 
 /* "median": {...}: Optuna's MedianPruner. */
 typedef struct {
-    int n_startup_trials; /* COMPLETE trials before anything is stopped, default 5 */
-    int n_warmup_steps;   /* a trial is not stopped before this step, default 0 */
+    int n_startup_trials;   /* COMPLETE trials before anything is stopped, default 5 */
+    int n_warmup_steps;     /* a trial is not stopped before this step, default 0 */
+    pruner_compare compare; /* default "schedule" */
 } study_median;
 
 /* "tpe": {...}: the TPE sampler's options, Optuna 3.1's TPESampler defaults. */

@@ -18,6 +18,7 @@
 #include "run_fixture.h"
 #include "store.h"
 #include "study.h"
+#include "train.h"
 
 static study_config cfg(pruner_kind kind, study_direction dir)
 {
@@ -284,6 +285,298 @@ Test(pruner, study_options_parsed_with_optuna_defaults)
     study_free(&s);
 }
 
+/* ---- fair to pruning (pruner.h: groups and phases) ---------------------- */
+
+/* A trial config: schedule s over `epochs` training epochs, granularity g;
+ * the schedule's other epochs are set by the caller. */
+static pt_config tcfg(pt_prune_schedule s, pt_granularity g, int epochs)
+{
+    pt_config c;
+    pt_config_defaults(&c);
+    c.train.epochs = epochs;
+    c.prune.schedule = s;
+    c.prune.granularity = g;
+    return c;
+}
+
+static void tell(pruner *p, int number, const pt_config *c)
+{
+    pt_err err;
+    cr_assert_eq(pruner_trial(p, number, c, &err), PT_OK, "%s", err.msg);
+}
+
+static void expect_window(const pt_config *c, int first, int last, const char *what)
+{
+    int a = -1, b = -1;
+    pruner_window(c, &a, &b);
+    cr_expect(a == first && b == last, "%s: window [%d, %d], want [%d, %d]", what, a, b, first,
+              last);
+}
+
+/* The epochs in which core/train.c prunes, per schedule (train.h's table). */
+Test(pruner, pruning_window_per_schedule)
+{
+    pt_config c = tcfg(PT_PRUNE_NONE, PT_GRAN_LAYER, 10);
+    expect_window(&c, 0, 0, "none");
+    c = tcfg(PT_PRUNE_ONESHOT, PT_GRAN_LAYER, 6);
+    c.prune.finetune_epochs = 3; /* prunes as epoch 7 starts; 8, 9 fine-tune */
+    expect_window(&c, 7, 7, "oneshot");
+    c.prune.finetune_epochs = 0; /* prunes after the last report */
+    expect_window(&c, 0, 0, "oneshot, no fine-tuning");
+    c = tcfg(PT_PRUNE_ITERATIVE, PT_GRAN_GLOBAL, 4);
+    c.prune.rounds = 3;
+    c.prune.finetune_epochs = 2; /* rounds prune as epochs 5, 7, 9 start; 10 fine-tunes */
+    expect_window(&c, 5, 9, "iterative");
+    c = tcfg(PT_PRUNE_GRADUAL, PT_GRAN_LAYER, 10);
+    c.prune.start_epoch = 1.5; /* first event inside epoch 2 */
+    c.prune.end_epoch = 6;     /* last one before the first batch of epoch 7 */
+    expect_window(&c, 2, 7, "gradual");
+    c.prune.start_epoch = 0;
+    c.prune.end_epoch = 12; /* past training: the final prune follows the last report */
+    expect_window(&c, 1, 10, "gradual to the end");
+    c.prune.start_epoch = 10; /* nothing before training ends */
+    expect_window(&c, 0, 0, "gradual after training");
+}
+
+/* The issue's case: a gradual trial is below dense trials while its own
+ * schedule removes weights; Optuna's rule stops it, the default does not,
+ * and after its pruning it is judged among gradual trials only. */
+static void dip_script(pruner_compare mode, int *stops_dip, int *stops_after)
+{
+    study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    sc.asha.compare = mode;
+    pruner *p = make(&sc);
+    pt_config dense = tcfg(PT_PRUNE_NONE, PT_GRAN_LAYER, 10);
+    pt_config grad = tcfg(PT_PRUNE_GRADUAL, PT_GRAN_GLOBAL, 10);
+    grad.prune.start_epoch = 0;
+    grad.prune.end_epoch = 5; /* prunes in epochs 1..6; 7..10 fine-tune */
+    for (int n = 0; n < 4; n++) {
+        tell(p, n, &dense);
+        rep(p, n, 1, 0.80 + 0.01 * n);
+        rep(p, n, 3, 0.85 + 0.01 * n); /* the later ones are the best: all go on */
+    }
+    tell(p, 4, &grad);
+    *stops_dip = 0;
+    const double dip[] = {0.70, 0.72, 0.66, 0.68, 0.70, 0.74};
+    for (int e = 1; e <= 6 && !*stops_dip; e++)
+        *stops_dip = rep(p, 4, e, dip[e - 1]);
+    /* Rung 9: 0.84 is below every dense value at rung 1 and 3. */
+    for (int n = 0; n < 4 && !*stops_dip; n++)
+        rep(p, n, 9, 0.88);
+    *stops_after = *stops_dip ? -1 : rep(p, 4, 9, 0.84);
+    pruner_free(p);
+}
+
+Test(pruner, gradual_dip_is_not_judged_against_dense_trials)
+{
+    int dip = -1, after = -1;
+    dip_script(PRUNER_COMPARE_SCHEDULE, &dip, &after);
+    cr_expect_eq(dip, 0, "stopped in its pruning phase");
+    cr_expect_eq(after, 0, "first gradual value at rung 9 (fine-tuning): goes on");
+    dip_script(PRUNER_COMPARE_STRATEGY, &dip, &after);
+    cr_expect(dip == 0 && after == 0, "strategy: %d %d", dip, after);
+    /* Optuna's rule: 0.70 at rung 1 is below 4 dense values, fewer than eta... stopped. */
+    dip_script(PRUNER_COMPARE_ALL, &dip, &after);
+    cr_expect_eq(dip, 1, "compare all: the dip stops it at rung 1");
+}
+
+/* Within a group (and phase) nothing changed: the hand-worked script of
+ * asha_script gives the same decisions when all its trials are oneshot
+ * trials still in their dense warm-up, or iterative trials told nothing
+ * (group "none"), whatever the mode. */
+Test(pruner, same_group_compared_as_before)
+{
+    for (int mode = PRUNER_COMPARE_SCHEDULE; mode <= PRUNER_COMPARE_ALL; mode++) {
+        study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+        sc.asha.compare = (pruner_compare)mode;
+        pruner *p = make(&sc);
+        pt_config one = tcfg(PT_PRUNE_ONESHOT, PT_GRAN_LAYER, 9); /* prunes as epoch 10 starts */
+        for (int n = 0; n < 9; n++)
+            tell(p, n, &one);
+#define R(n, step, v) rep(p, n, step, v)
+        cr_expect_eq(R(0, 1, 0.50), 0);
+        cr_expect_eq(R(1, 1, 0.40), 1);
+        cr_expect_eq(R(0, 3, 0.60), 0);
+        cr_expect_eq(R(2, 1, 0.60), 0);
+        cr_expect_eq(R(3, 1, 0.45), 1);
+        cr_expect_eq(R(4, 1, 0.55), 1);
+        cr_expect_eq(R(5, 1, 0.58), 0);
+        cr_expect_eq(R(2, 3, 0.65), 0);
+        cr_expect_eq(R(5, 3, 0.62), 1);
+        cr_expect_eq(R(0, 9, 0.70), 0);
+        cr_expect_eq(R(2, 9, 0.69), 1);
+        cr_expect_eq(R(6, 1, 0.30), 1);
+        cr_expect_eq(R(7, 1, 0.59), 0);
+        cr_expect_eq(R(8, 1, 0.57), 1, "mode %d", mode);
+#undef R
+        pruner_free(p);
+    }
+}
+
+/* Groups do not mix, phases do not mix, and fine-tuning values of one
+ * schedule still stop the poorer of them. */
+Test(pruner, groups_and_phases_are_separate_pools)
+{
+    study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    sc.asha.min_resource = 2; /* rungs 2, 6, 18 */
+    pruner *p = make(&sc);
+    pt_config one = tcfg(PT_PRUNE_ONESHOT, PT_GRAN_LAYER, 4);
+    one.prune.finetune_epochs = 4; /* dense 1..4, prunes in 5, fine-tunes 6..8 */
+    pt_config late = one;
+    late.train.epochs = 6; /* dense 1..6, prunes in 7: its rung 6 is dense */
+    pt_config it = tcfg(PT_PRUNE_ITERATIVE, PT_GRAN_LAYER, 4);
+    it.prune.rounds = 2;
+    it.prune.finetune_epochs = 2; /* prunes in 5..7, fine-tunes 8 */
+    tell(p, 0, &one);
+    tell(p, 1, &one);
+    tell(p, 2, &late);
+    tell(p, 3, &it);
+    tell(p, 4, &it);
+    cr_expect_eq(rep(p, 0, 2, 0.80), 0, "oneshot dense rung 2: alone");
+    cr_expect_eq(rep(p, 3, 2, 0.70), 0, "iterative: another group, alone");
+    cr_expect_eq(rep(p, 4, 2, 0.60), 1, "iterative {.6 .7}: not the best");
+    cr_expect_eq(rep(p, 0, 6, 0.75), 0, "oneshot fine-tuning rung 6: alone");
+    cr_expect_eq(rep(p, 2, 2, 0.79), 1, "oneshot dense {.79 .8}: not the best");
+    cr_expect_eq(rep(p, 1, 2, 0.81), 0, "oneshot dense {.79 .8 .81}: the best");
+    cr_expect_eq(rep(p, 3, 6, 0.10), 0, "iterative rung 6 in its pruning phase: passed");
+    cr_expect_eq(rep(p, 1, 6, 0.74), 1, "oneshot fine-tuning {.74 .75}: not the best");
+    pruner_free(p);
+    /* The dense pool of the same group is another pool: a late oneshot's
+     * dense value at rung 6 is alone there, above or below the fine-tuned. */
+    p = make(&sc);
+    tell(p, 0, &one);
+    tell(p, 1, &late);
+    cr_expect_eq(rep(p, 0, 6, 0.90), 0);
+    cr_expect_eq(rep(p, 1, 6, 0.50), 0, "dense rung 6 of oneshot: first value there");
+    pruner_free(p);
+}
+
+Test(pruner, strategy_separates_granularities)
+{
+    study_config sc = cfg(PRUNER_ASHA, DIR_MAXIMIZE);
+    pt_config glob = tcfg(PT_PRUNE_ONESHOT, PT_GRAN_GLOBAL, 6);
+    pt_config neur = tcfg(PT_PRUNE_ONESHOT, PT_GRAN_NEURON, 6);
+    for (int mode = PRUNER_COMPARE_SCHEDULE; mode <= PRUNER_COMPARE_STRATEGY; mode++) {
+        sc.asha.compare = (pruner_compare)mode;
+        pruner *p = make(&sc);
+        tell(p, 0, &glob);
+        tell(p, 1, &neur);
+        rep(p, 0, 1, 0.8);
+        cr_expect_eq(rep(p, 1, 1, 0.7), mode == PRUNER_COMPARE_SCHEDULE, "mode %d", mode);
+        pruner_free(p);
+    }
+}
+
+/* The median rule: a pruning-phase value is never judged, a COMPLETE
+ * trial's pruning-phase values never enter a median, n_startup_trials
+ * counts the trial's group, and fine-tuning values meet fine-tuning medians. */
+Test(pruner, median_is_fair_to_pruning)
+{
+    study_config sc = cfg(PRUNER_MEDIAN, DIR_MAXIMIZE);
+    sc.median.n_startup_trials = 1;
+    pruner *p = make(&sc);
+    pt_config dense = tcfg(PT_PRUNE_NONE, PT_GRAN_LAYER, 6);
+    pt_config grad = tcfg(PT_PRUNE_GRADUAL, PT_GRAN_LAYER, 6);
+    grad.prune.start_epoch = 1;
+    grad.prune.end_epoch = 3; /* dense 1, prunes 2..4, fine-tunes 5, 6 */
+    tell(p, 0, &dense);
+    for (int e = 1; e <= 6; e++)
+        rep(p, 0, e, 0.9);
+    fin(p, 0, TRIAL_COMPLETE);
+    tell(p, 1, &grad);
+    cr_expect_eq(rep(p, 1, 1, 0.5), 0, "no COMPLETE gradual trial yet");
+    for (int e = 2; e <= 6; e++)
+        rep(p, 1, e, e <= 4 ? 0.4 : 0.8);
+    fin(p, 1, TRIAL_COMPLETE); /* gradual medians: step 1 .5, steps 5, 6 .8 */
+    tell(p, 2, &grad);
+    cr_expect_eq(rep(p, 2, 1, 0.6), 0, ".6 >= .5");
+    cr_expect_eq(rep(p, 2, 2, 0.1), 0, "pruning phase: not judged");
+    cr_expect_eq(rep(p, 2, 4, 0.1), 0, "pruning phase: not judged");
+    cr_expect_eq(rep(p, 2, 5, 0.81), 0, "fine-tuning best .81 >= .8");
+    tell(p, 3, &grad);
+    rep(p, 3, 1, 0.6);
+    cr_expect_eq(rep(p, 3, 5, 0.79), 1,
+                 "best of its fine-tuning .79 < .8 (its .6 before does not count)");
+    pruner_free(p);
+}
+
+/* Determinism with groups and phases, which resume relies on: two pruners
+ * told the same configs and fed the same mixed-schedule sequence of reports
+ * and ends decide alike (a resumed pruner is the second one, its answers for
+ * the stored reports ignored). */
+Test(pruner, fair_decisions_are_deterministic_and_replayable)
+{
+    for (int kind = PRUNER_ASHA; kind <= PRUNER_MEDIAN; kind++) {
+        study_config sc = cfg((pruner_kind)kind, DIR_MAXIMIZE);
+        sc.median.n_startup_trials = 2;
+        pruner *live = make(&sc), *again = make(&sc);
+        pt_config c[4] = {
+            tcfg(PT_PRUNE_NONE, PT_GRAN_LAYER, 9), tcfg(PT_PRUNE_ONESHOT, PT_GRAN_GLOBAL, 5),
+            tcfg(PT_PRUNE_ITERATIVE, PT_GRAN_LAYER, 3), tcfg(PT_PRUNE_GRADUAL, PT_GRAN_GLOBAL, 9)};
+        c[1].prune.finetune_epochs = 4;
+        c[2].prune.rounds = 3;
+        c[2].prune.finetune_epochs = 2;
+        c[3].prune.start_epoch = 1;
+        c[3].prune.end_epoch = 5;
+        uint64_t x = 777;
+        int running[4] = {0, 1, 2, 3}, step[4] = {0}, next = 4, same = 1, stops = 0;
+        for (int w = 0; w < 4; w++) {
+            tell(live, w, &c[w]);
+            tell(again, w, &c[w]);
+        }
+        for (int e = 0; e < 600; e++) {
+            int w = e % 4, n = running[w];
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double v = 0.5 + 0.3 * (double)(x >> 11) / 9007199254740992.0 + 0.01 * step[w];
+            int s1 = rep(live, n, ++step[w], v);
+            int s2 = rep(again, n, step[w], v);
+            if (e >= 300)
+                same &= s1 == s2;
+            stops += s1;
+            if (s1 || step[w] == pt_train_total_epochs(&c[n % 4])) {
+                fin(live, n, s1 ? TRIAL_PRUNED : TRIAL_COMPLETE);
+                fin(again, n, s1 ? TRIAL_PRUNED : TRIAL_COMPLETE);
+                running[w] = next++;
+                step[w] = 0;
+                tell(live, running[w], &c[running[w] % 4]);
+                tell(again, running[w], &c[running[w] % 4]);
+            }
+        }
+        cr_expect(same, "kind %d", kind);
+        cr_expect_gt(stops, 10, "kind %d stopped only %d trials", kind, stops);
+        pruner_free(live);
+        pruner_free(again);
+    }
+}
+
+Test(pruner, compare_option_parsed_and_checked)
+{
+    const char *space =
+        "\"search_space\": {\"reg.l2\": {\"type\": \"float\", \"low\": 0, \"high\": 1}}";
+    char json[512];
+    study_config s;
+    pt_err err;
+    snprintf(json, sizeof json, "{\"study\": \"t\", \"pruner\": \"asha\", %s}", space);
+    cr_assert_eq(study_parse(&s, json, "s.json", &err), PT_OK, "%s", err.msg);
+    cr_expect(s.asha.compare == PRUNER_COMPARE_SCHEDULE &&
+                  s.median.compare == PRUNER_COMPARE_SCHEDULE,
+              "the default is fair");
+    study_free(&s);
+    snprintf(json, sizeof json,
+             "{\"study\": \"t\", \"asha\": {\"compare\": \"strategy\"}, \"median\": {\"compare\":"
+             " \"all\"}, %s}",
+             space);
+    cr_assert_eq(study_parse(&s, json, "s.json", &err), PT_OK, "%s", err.msg);
+    cr_expect(s.asha.compare == PRUNER_COMPARE_STRATEGY && s.median.compare == PRUNER_COMPARE_ALL);
+    study_free(&s);
+    snprintf(json, sizeof json, "{\"study\": \"t\", \"median\": {\"compare\": \"phase\"}, %s}",
+             space);
+    cr_expect_eq(study_parse(&s, json, "s.json", &err), PT_ERR_CONFIG);
+    cr_expect(strstr(err.msg, "s.json") && strstr(err.msg, "median.compare") &&
+                  strstr(err.msg, "\"schedule\""),
+              "%s", err.msg);
+}
+
 /* ---- end to end ------------------------------------------------------- */
 
 TestSuite(pruner_run, .init = run_setup, .fini = run_teardown, .timeout = 120);
@@ -438,4 +731,51 @@ Test(pruner_run, stored_reports_come_back_in_recorded_order)
     }
     store_close(st);
     study_free(&sc);
+}
+
+/* The stopped trial's fairness rule, end to end and across a resume: in a
+ * real ASHA study of dense and gradual trials (gradual prunes in epochs 2..6
+ * of 9; rungs at 1, 3, 9), no gradual trial is stopped in its pruning
+ * epochs, so none stops at rung 3; dense trials still do stop. */
+Test(pruner_run, no_trial_stopped_in_its_own_pruning_epochs)
+{
+    char err[1 << 14];
+    for (int round = 0; round < 2; round++) {
+        char text[2048];
+        snprintf(text, sizeof text,
+                 "{\"study\": \"f\", \"storage\": \"%s\", \"seed\": 5, \"n_trials\": %d,"
+                 " \"pruner\": \"asha\",\n \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 1000,"
+                 " \"test_limit\": 200}, \"net\": {\"hidden\": [32]}, \"train\": {\"epochs\": 9,"
+                 " \"batch_size\": 32}, \"prune\": {\"sparsity\": 0.9, \"start_epoch\": 1,"
+                 " \"end_epoch\": 5, \"frequency\": 5}},\n"
+                 " \"search_space\": {\"prune.schedule\": {\"type\": \"categorical\", \"choices\":"
+                 " [\"none\", \"gradual\"]}, \"train.lr\": {\"type\": \"float\", \"low\": 1e-3,"
+                 " \"high\": 0.5, \"log\": true}}}\n",
+                 path_of("study.db"), round ? 16 : 10, PT_FASHION_DIR);
+        write_in("study.json", text);
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, path_of("study.json"));
+        int code = sh(cmd);
+        slurp("err", err, sizeof err);
+        cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    }
+    cr_expect_not_null(strstr(err, "resuming"), "%s", err);
+    sqlite3 *db = db_open();
+    const char *last_step = "(SELECT MAX(step) FROM trial_intermediate_values i"
+                            " WHERE i.trial_id=t.trial_id)";
+    const char *gradual = "(SELECT param_value FROM trial_params p WHERE p.trial_id=t.trial_id"
+                          " AND p.param_name='prune.schedule') = 1";
+    char q[1024];
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM trials t WHERE %s", gradual);
+    int n_gradual = q_int(db, q);
+    cr_expect(n_gradual >= 3 && n_gradual <= 13, "%d of 16 trials gradual", n_gradual);
+    snprintf(q, sizeof q,
+             "SELECT COUNT(*) FROM trials t WHERE t.state='PRUNED' AND %s AND %s BETWEEN 2 AND 6",
+             gradual, last_step);
+    cr_expect_eq(q_int(db, q), 0, "a gradual trial was stopped while it pruned");
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM trials t WHERE t.state='PRUNED' AND NOT %s",
+             gradual);
+    cr_expect_geq(q_int(db, q), 1, "the dense trials still compete among themselves");
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE','PRUNED')"), 16);
+    sqlite3_close(db);
 }
