@@ -23,6 +23,8 @@
 #endif
 
 #include "cli.h"
+#include "cli_mpi.h"
+#include "confirm.h"
 #include "scheduler.h"
 #include "study.h"
 #include "worker.h"
@@ -116,7 +118,7 @@ static void tight_timers(void)
 }
 
 /* Starts k workers from a singleton and returns the merged communicator. */
-static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
+static int spawn_workers(const char *cmd, int k, MPI_Comm *merged, MPI_Comm *inter)
 {
     char exe[PATH_MAX], pid[32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -143,49 +145,39 @@ static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
         /* MPICH's singleton cannot spawn (measured with Debian's MPICH 4.0);
          * mpiexec is the launcher every MPI has. */
         fprintf(stderr,
-                "prunetune run: cannot start %d workers (%s); start them with mpiexec: "
-                "mpiexec -n %d prunetune run STUDY.json\n",
-                k, why, k + 1);
+                "prunetune %s: cannot start %d workers (%s); start them with mpiexec: "
+                "mpiexec -n %d prunetune %s ...\n",
+                cmd, k, why, k + 1, cmd);
         return 0;
     }
     MPI_Comm_set_errhandler(*merged, MPI_ERRORS_RETURN);
     return 1;
 }
 
-static int coordinate(const run_args *a, int size)
+int cli_start_workers(const char *cmd, int size, int workers, int quiet, MPI_Comm *comm,
+                      MPI_Comm *inter)
 {
-    study_config sc;
-    pt_err err = {{0}};
-    if (study_load(&sc, a->path, &err) != PT_OK) {
-        fprintf(stderr, "prunetune run: %s\n", err.msg);
-        if (size > 1)
-            sched_dismiss(MPI_COMM_WORLD);
-        return PT_EXIT_USAGE;
-    }
-    MPI_Comm comm = MPI_COMM_WORLD, inter = MPI_COMM_NULL;
-    if (size == 1) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        int k = a->workers > 0 ? a->workers : (cores > 0 ? (int)cores : 1);
-        if (!a->o.quiet)
-            fprintf(stderr, "starting %d workers (without mpirun)\n", k);
-        if (!spawn_workers(k, &comm, &inter)) {
-            study_free(&sc);
-            return PT_EXIT_FAIL;
-        }
-    }
-    sched_summary sum;
-    pt_status st = sched_run(comm, &sc, &a->o, &sum, &err);
-    study_free(&sc);
-    if (st != PT_OK)
-        fprintf(stderr, "prunetune run: %s\n", err.msg);
-    if (sum.lost > 0) {
+    *comm = MPI_COMM_WORLD;
+    *inter = MPI_COMM_NULL;
+    if (size > 1)
+        return 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int k = workers > 0 ? workers : (cores > 0 ? (int)cores : 1);
+    if (!quiet)
+        fprintf(stderr, "starting %d workers (without mpirun)\n", k);
+    return spawn_workers(cmd, k, comm, inter);
+}
+
+void cli_end_workers(const char *cmd, MPI_Comm comm, MPI_Comm inter, int lost)
+{
+    if (lost > 0) {
         /* A lost worker may never reach MPI_Finalize; end the job rather than
          * wait on it. Under mpirun, by exiting: mpirun then ends the other
          * ranks itself. MPI_Abort does the same, but Open MPI 4.1's mpirun
          * hung after it in about one run in three here (its help-message
          * path: "ORTE_ERROR_LOG: Out of resource in show_help.c"). Spawned
          * workers have no mpirun: MPI_Abort is what reaches them. */
-        fprintf(stderr, "prunetune run: %d worker(s) lost; ending the MPI job\n", sum.lost);
+        fprintf(stderr, "prunetune %s: %d worker(s) lost; ending the MPI job\n", cmd, lost);
         if (inter == MPI_COMM_NULL) {
             fflush(NULL);
             _exit(PT_EXIT_FAIL);
@@ -196,7 +188,69 @@ static int coordinate(const run_args *a, int size)
         MPI_Comm_free(&comm);
         MPI_Comm_disconnect(&inter);
     }
+}
+
+static int coordinate(void *ctx, int size)
+{
+    const run_args *a = ctx;
+    study_config sc;
+    pt_err err = {{0}};
+    if (study_load(&sc, a->path, &err) != PT_OK) {
+        fprintf(stderr, "prunetune run: %s\n", err.msg);
+        if (size > 1)
+            sched_dismiss(MPI_COMM_WORLD);
+        return PT_EXIT_USAGE;
+    }
+    MPI_Comm comm, inter;
+    if (!cli_start_workers("run", size, a->workers, a->o.quiet, &comm, &inter)) {
+        study_free(&sc);
+        return PT_EXIT_FAIL;
+    }
+    int n_ranks = 1;
+    MPI_Comm_size(comm, &n_ranks);
+    sched_summary sum;
+    sched_opts o = a->o;
+    /* With a confirmation the same workers run it after the search. */
+    int *pool = sc.confirm_top > 0 ? calloc((size_t)n_ranks, sizeof *pool) : NULL;
+    o.pool = pool;
+    pt_status st = sc.confirm_top > 0 && !pool
+                       ? pt_fail(&err, PT_ERR_NOMEM, "out of memory")
+                       : sched_run(comm, &sc, &o, &sum, &err);
+    int lost = sum.lost;
+    if (st == PT_OK && pool)
+        st = confirm_run(comm, &sc, sc.confirm_top, sc.confirm_seeds, &o, &sum, &err);
+    if (pool)
+        lost = sched_pool_dismiss(comm, pool);
+    free(pool);
+    study_free(&sc);
+    if (st != PT_OK)
+        fprintf(stderr, "prunetune run: %s\n", err.msg);
+    cli_end_workers("run", comm, inter, lost);
     return st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
+}
+
+int cli_mpi_main(int *argc, char ***argv, int (*coordinate_fn)(void *ctx, int size), void *ctx)
+{
+    /* A laptop may want more workers than cores (Open MPI refuses by default;
+     * other MPIs ignore the variable). */
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+    tight_timers();
+    MPI_Init(argc, argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank = 0, size = 1, code = PT_EXIT_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == 0) {
+        code = coordinate_fn(ctx, size);
+    } else {
+        pt_err err = {{0}};
+        if (worker_run(MPI_COMM_WORLD, 0, &err) != PT_OK) {
+            fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
+            code = PT_EXIT_FAIL;
+        }
+    }
+    MPI_Finalize();
+    return code;
 }
 
 int cmd_run(int argc, char **argv)
@@ -208,26 +262,7 @@ int cmd_run(int argc, char **argv)
     run_args a;
     if (!parse_args(&a, argc, argv))
         return PT_EXIT_USAGE;
-    /* A laptop may want more workers than cores (Open MPI refuses by default;
-     * other MPIs ignore the variable). */
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-    tight_timers();
-    MPI_Init(&argc, &argv);
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    int rank = 0, size = 1, code = PT_EXIT_OK;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (rank == 0) {
-        code = coordinate(&a, size);
-    } else {
-        pt_err err = {{0}};
-        if (worker_run(MPI_COMM_WORLD, 0, &err) != PT_OK) {
-            fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
-            code = PT_EXIT_FAIL;
-        }
-    }
-    MPI_Finalize();
-    return code;
+    return cli_mpi_main(&argc, &argv, coordinate, &a);
 }
 
 /* The hidden command a laptop run spawns: `prunetune worker --parent-pid PID`. */

@@ -32,6 +32,7 @@ typedef struct {
     int model_complete;             /* W_MODEL: the trial ended COMPLETE (else never kept) */
     double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
     proto_bytes_in in;              /* model bytes being received while in.buf */
+    int job;                        /* index of its job (sched.job), -1 = sampled */
 } wslot;
 
 typedef struct {
@@ -54,7 +55,13 @@ typedef struct {
     int have_best, best_number;
     double best_value;
     proto_outbox out; /* trial messages on their way */
+    const sched_job **job; /* the jobs (the reference trial, sched_opts.jobs), in order */
+    int *job_number;       /* the trial number each job got, -1 = not started */
+    int n_jobs, next_job;
 } sched;
+
+/* The label of the job trial `number` ran, or NULL for a sampled trial. */
+const char *sched_job_label(const sched *s, int number);
 
 /* One line on stderr for a finished trial (why: a FAIL's reason). */
 void sched_progress(const sched *s, int number, const study_point *p, trial_state st,
