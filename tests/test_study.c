@@ -368,7 +368,8 @@ Test(study, grid_budget_defaults_to_the_distinct_points)
                 &err),
         PT_OK, "%s", err.msg);
     cr_expect_eq(study_grid_size(&s), 12);
-    cr_expect_eq(s.n_trials, 2 + 3 * 2, "none x 2 lr + iterative x 3 rounds x 2 lr");
+    cr_expect_eq(s.n_trials, 2 + 3 * 2 + 1,
+                 "none x 2 lr + iterative x 3 rounds x 2 lr, + the reference trial");
     study_free(&s);
 }
 
