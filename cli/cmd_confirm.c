@@ -286,7 +286,9 @@ static int coordinate(void *ctx, int size)
     study_free(&sc);
     runlock_release(lock);
     cli_end_workers("confirm", comm, inter, lost);
-    return st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
+    return st == PT_OK                                  ? PT_EXIT_OK
+           : st == PT_ERR_CONFIG || st == PT_ERR_STOPPED ? PT_EXIT_USAGE /* nothing run */
+                                                         : PT_EXIT_FAIL;
 }
 
 int cmd_confirm(int argc, char **argv)

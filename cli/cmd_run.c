@@ -217,8 +217,13 @@ static int coordinate(void *ctx, int size)
                        ? pt_fail(&err, PT_ERR_NOMEM, "out of memory")
                        : sched_run(comm, &sc, &o, &sum, &err);
     int lost = sum.lost;
-    if (st == PT_OK && pool)
+    if (st == PT_OK && pool) {
         st = confirm_run(comm, &sc, sc.confirm_top, sc.confirm_seeds, &o, &sum, &err);
+        if (st == PT_ERR_STOPPED) { /* the search found nothing to confirm: said, not failed */
+            fprintf(stderr, "prunetune run: no confirmation: %s\n", err.msg);
+            st = PT_OK;
+        }
+    }
     if (pool)
         lost = sched_pool_dismiss(comm, pool);
     free(pool);

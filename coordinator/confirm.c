@@ -322,7 +322,7 @@ static pt_status read_plan(const study_config *sc, const char *cname, int top, p
     int have = st == PT_OK ? query_sort(&t, &col, idx, n) : 0;
     pl->k = have < top ? have : top;
     if (st == PT_OK && pl->k == 0)
-        st = pt_fail(err, PT_ERR_CONFIG,
+        st = pt_fail(err, PT_ERR_STOPPED,
                      "%s: study '%s' has no COMPLETE trial with %s to confirm (the reference "
                      "trial aside)",
                      sc->storage, sc->name, sc->obj[0].name);

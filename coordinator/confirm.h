@@ -29,8 +29,9 @@
  * every dropout layer of net.layers 0. Everything else (seed aside) is the
  * source config's.
  *
- * Errors: one line in err; PT_ERR_CONFIG for a study that cannot be
- * confirmed (no COMPLETE trial, a name too long for "/confirm").
+ * Errors: one line in err; PT_ERR_STOPPED when the study has no COMPLETE
+ * strategy to confirm (nothing was run), PT_ERR_CONFIG for a name too long
+ * for "/confirm".
  */
 #ifndef COORD_CONFIRM_H
 #define COORD_CONFIRM_H

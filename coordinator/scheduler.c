@@ -513,8 +513,13 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     if (st == PT_OK && !o->jobs_only)
         st = store_find_marked(s.db, s.study_id, "pt_role", "\"baseline\"", &ref_number, err);
     int want_ref = st == PT_OK && !o->jobs_only && ref_number < 0;
-    if (want_ref)
-        st = confirm_reference_job(sc, &ref, err);
+    pt_err rerr = {{0}};
+    if (want_ref && confirm_reference_job(sc, &ref, &rerr) != PT_OK) {
+        /* A base config that cannot be switched off costs the baseline, not the study. */
+        if (!o->quiet)
+            fprintf(stderr, "no reference trial: %s\n", rerr.msg);
+        want_ref = 0;
+    }
     s.n_jobs = want_ref + (o->jobs ? o->n_jobs : 0);
     if (st == PT_OK && s.n_jobs > 0 &&
         (!(s.job = calloc((size_t)s.n_jobs, sizeof *s.job)) ||
