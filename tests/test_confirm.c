@@ -19,7 +19,8 @@
 #include "run_fixture.h"
 #include "study.h"
 
-TestSuite(confirm, .init = run_setup, .fini = run_teardown, .timeout = 120);
+/* Generous: under ASan on a busy 2-core machine a worker start takes seconds. */
+TestSuite(confirm, .init = run_setup, .fini = run_teardown, .timeout = 300);
 
 /* Every variant of one strategy, key by key. */
 Test(confirm, variants_turn_off_exactly_their_keys)
