@@ -17,6 +17,8 @@ int cmd_train(int argc, char **argv);
 /* A search (cmd_run.c); cmd_worker is the hidden command a laptop run spawns. */
 int cmd_run(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+/* Ablation + multi-seed confirmation of a study's winners (cmd_confirm.c). */
+int cmd_confirm(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench_infer(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -24,6 +24,8 @@
 #endif
 
 #include "cli.h"
+#include "cli_mpi.h"
+#include "confirm.h"
 #include "scheduler.h"
 #include "study.h"
 #include "worker.h"
@@ -127,7 +129,7 @@ static void tight_timers(void)
 }
 
 /* Starts k workers from a singleton and returns the merged communicator. */
-static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
+static int spawn_workers(const char *cmd, int k, MPI_Comm *merged, MPI_Comm *inter)
 {
     char exe[PATH_MAX], pid[32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -154,9 +156,9 @@ static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
         /* MPICH's singleton cannot spawn (measured with Debian's MPICH 4.0);
          * mpiexec is the launcher every MPI has. */
         fprintf(stderr,
-                "prunetune run: cannot start %d workers (%s); start them with mpiexec: "
-                "mpiexec -n %d prunetune run STUDY.json\n",
-                k, why, k + 1);
+                "prunetune %s: cannot start %d workers (%s); start them with mpiexec: "
+                "mpiexec -n %d prunetune %s ...\n",
+                cmd, k, why, k + 1, cmd);
         return 0;
     }
     MPI_Comm_set_errhandler(*merged, MPI_ERRORS_RETURN);
@@ -165,24 +167,77 @@ static int spawn_workers(int k, MPI_Comm *merged, MPI_Comm *inter)
 
 /* --exit-file: the status as one line; written last, by rename, so a file
  * that exists is whole. */
-static void note_exit(const run_args *a, int code)
+static void note_exit(const char *exit_file, int code)
 {
-    if (!a->exit_file)
+    if (!exit_file)
         return;
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", a->exit_file, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", exit_file, (long)getpid());
     FILE *f = fopen(tmp, "w");
     int ok = f && fprintf(f, "%d\n", code) > 0;
     if (f && fclose(f) != 0)
         ok = 0;
-    if (!ok || rename(tmp, a->exit_file) != 0) {
-        fprintf(stderr, "prunetune run: --exit-file %s: cannot write it\n", a->exit_file);
+    if (!ok || rename(tmp, exit_file) != 0) {
+        fprintf(stderr, "prunetune run: --exit-file %s: cannot write it\n", exit_file);
         remove(tmp);
     }
 }
 
-static int coordinate(const run_args *a, int size)
+int cli_start_workers(const char *cmd, int size, int workers, int quiet, MPI_Comm *comm,
+                      MPI_Comm *inter)
 {
+    *comm = MPI_COMM_WORLD;
+    *inter = MPI_COMM_NULL;
+    if (size > 1)
+        return 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int k = workers > 0 ? workers : (cores > 0 ? (int)cores : 1);
+    if (!quiet)
+        fprintf(stderr, "starting %d workers (without mpirun)\n", k);
+    return spawn_workers(cmd, k, comm, inter);
+}
+
+int cli_end_workers(const char *cmd, MPI_Comm comm, MPI_Comm inter, int lost, int dead, int code,
+                    const char *exit_file)
+{
+    if (lost > 0) {
+        /* A lost worker may never reach MPI_Finalize; end the job rather than
+         * wait on it. Under mpirun, by exiting: mpirun then ends the other
+         * ranks itself. MPI_Abort does the same, but Open MPI 4.1's mpirun
+         * hung after it in about one run in three here (its help-message
+         * path: "ORTE_ERROR_LOG: Out of resource in show_help.c"). Spawned
+         * workers have no mpirun: MPI_Abort is what reaches them. */
+        fprintf(stderr, "prunetune %s: %d worker(s) lost; ending the MPI job\n", cmd, lost);
+        note_exit(exit_file, PT_EXIT_FAIL);
+        if (inter == MPI_COMM_NULL) {
+            fflush(NULL);
+            _exit(PT_EXIT_FAIL);
+        }
+        MPI_Abort(comm, PT_EXIT_FAIL);
+    }
+    if (dead > 0) {
+        /* A worker died under mpirun --enable-recovery: the study is done
+         * without it, but MPI_Finalize may wait for it for ever (see
+         * dismiss_live in coordinator/scheduler.c); the workers were told to
+         * leave without it too. */
+        fprintf(stderr,
+                "prunetune %s: %d worker(s) died during the run (a trial they ran was sampled "
+                "again); leaving without MPI_Finalize\n",
+                cmd, dead);
+        note_exit(exit_file, code);
+        fflush(NULL);
+        _exit(code);
+    }
+    if (inter != MPI_COMM_NULL) {
+        MPI_Comm_free(&comm);
+        MPI_Comm_disconnect(&inter);
+    }
+    return code;
+}
+
+static int coordinate(void *ctx, int size)
+{
+    const run_args *a = ctx;
     study_config sc;
     pt_err err = {{0}};
     /* Data that cannot be read would fail every trial: say so once, before
@@ -196,67 +251,42 @@ static int coordinate(const run_args *a, int size)
             sched_dismiss(MPI_COMM_WORLD);
         return PT_EXIT_USAGE;
     }
-    MPI_Comm comm = MPI_COMM_WORLD, inter = MPI_COMM_NULL;
-    if (size == 1) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        int k = a->workers > 0 ? a->workers : (cores > 0 ? (int)cores : 1);
-        if (!a->o.quiet)
-            fprintf(stderr, "starting %d workers (without mpirun)\n", k);
-        if (!spawn_workers(k, &comm, &inter)) {
-            study_free(&sc);
-            return PT_EXIT_FAIL;
+    MPI_Comm comm, inter;
+    if (!cli_start_workers("run", size, a->workers, a->o.quiet, &comm, &inter)) {
+        study_free(&sc);
+        return PT_EXIT_FAIL;
+    }
+    int n_ranks = 1;
+    MPI_Comm_size(comm, &n_ranks);
+    sched_summary sum;
+    sched_opts o = a->o;
+    /* With a confirmation the same workers run it after the search. */
+    int *pool = sc.confirm_top > 0 ? calloc((size_t)n_ranks, sizeof *pool) : NULL;
+    o.pool = pool;
+    pt_status st = sc.confirm_top > 0 && !pool
+                       ? pt_fail(&err, PT_ERR_NOMEM, "out of memory")
+                       : sched_run(comm, &sc, &o, &sum, &err);
+    int lost = sum.lost, dead = sum.dead;
+    if (st == PT_OK && pool) {
+        st = confirm_run(comm, &sc, sc.confirm_top, sc.confirm_seeds, &o, &sum, &err);
+        if (st == PT_ERR_STOPPED) { /* the search found nothing to confirm: said, not failed */
+            fprintf(stderr, "prunetune run: no confirmation: %s\n", err.msg);
+            st = PT_OK;
         }
     }
-    sched_summary sum;
-    pt_status st = sched_run(comm, &sc, &a->o, &sum, &err);
+    if (pool)
+        lost = sched_pool_dismiss(comm, pool, &dead);
+    free(pool);
     study_free(&sc);
     if (st != PT_OK)
         fprintf(stderr, "prunetune run: %s\n", err.msg);
-    if (sum.lost > 0) {
-        /* A lost worker may never reach MPI_Finalize; end the job rather than
-         * wait on it. Under mpirun, by exiting: mpirun then ends the other
-         * ranks itself. MPI_Abort does the same, but Open MPI 4.1's mpirun
-         * hung after it in about one run in three here (its help-message
-         * path: "ORTE_ERROR_LOG: Out of resource in show_help.c"). Spawned
-         * workers have no mpirun: MPI_Abort is what reaches them. */
-        fprintf(stderr, "prunetune run: %d worker(s) lost; ending the MPI job\n", sum.lost);
-        note_exit(a, PT_EXIT_FAIL);
-        if (inter == MPI_COMM_NULL) {
-            fflush(NULL);
-            _exit(PT_EXIT_FAIL);
-        }
-        MPI_Abort(comm, PT_EXIT_FAIL);
-    }
     int code = st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
-    if (sum.dead > 0) {
-        /* A worker died under mpirun --enable-recovery: the study is done
-         * without it, but MPI_Finalize may wait for it for ever (see
-         * dismiss_live in coordinator/scheduler.c); the workers were told to
-         * leave without it too. */
-        fprintf(stderr,
-                "prunetune run: %d worker(s) died during the run (a trial they ran was sampled "
-                "again); leaving without MPI_Finalize\n",
-                sum.dead);
-        note_exit(a, code);
-        fflush(NULL);
-        _exit(code);
-    }
-    if (inter != MPI_COMM_NULL) {
-        MPI_Comm_free(&comm);
-        MPI_Comm_disconnect(&inter);
-    }
-    return code;
+    return cli_end_workers("run", comm, inter, lost, dead, code, a->exit_file);
 }
 
-int cmd_run(int argc, char **argv)
+int cli_mpi_main(int *argc, char ***argv, int (*coordinate_fn)(void *ctx, int size), void *ctx,
+                 const char *exit_file)
 {
-    if (cli_wants_help(argc, argv)) {
-        run_usage(stdout);
-        return PT_EXIT_OK;
-    }
-    run_args a;
-    if (!parse_args(&a, argc, argv))
-        return PT_EXIT_USAGE;
     /* A laptop may want more workers than cores (Open MPI refuses by default;
      * other MPIs ignore the variable). */
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
@@ -265,14 +295,14 @@ int cmd_run(int argc, char **argv)
      * for the job this process starts. */
     setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
     tight_timers();
-    MPI_Init(&argc, &argv);
+    MPI_Init(argc, argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     int rank = 0, size = 1, code = PT_EXIT_OK;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank == 0) {
-        code = coordinate(&a, size);
-        note_exit(&a, code);
+        code = coordinate_fn(ctx, size);
+        note_exit(exit_file, code);
     } else {
         pt_err err = {{0}};
         int finalize = 1;
@@ -290,6 +320,18 @@ int cmd_run(int argc, char **argv)
     }
     MPI_Finalize();
     return code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        run_usage(stdout);
+        return PT_EXIT_OK;
+    }
+    run_args a;
+    if (!parse_args(&a, argc, argv))
+        return PT_EXIT_USAGE;
+    return cli_mpi_main(&argc, &argv, coordinate, &a, a.exit_file);
 }
 
 /* The hidden command a laptop run spawns: `prunetune worker --parent-pid PID`. */

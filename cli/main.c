@@ -20,6 +20,8 @@ typedef struct {
 
 static const command commands[] = {
     {"run", cmd_run, "run a search: mpirun -np N prunetune run study.json, or without mpirun"},
+    {"confirm", cmd_confirm,
+     "re-run the best strategies, their ablation and the baseline over seeds: confirm study.db"},
     {"train", cmd_train, "train one network from a JSON config and print its metrics"},
     {"eval", cmd_eval, "reload a saved model (.npz) and evaluate it on its test set"},
     {"bench-infer", cmd_bench_infer, "benchmark inference of dense and pruned networks"},

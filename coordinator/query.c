@@ -265,6 +265,12 @@ pt_status query_studies(query_db *q, query_study **out, int *n, pt_err *err)
     return rc;
 }
 
+int query_is_confirm_study(const char *name)
+{
+    size_t n = strlen(name), k = strlen("/confirm");
+    return n > k && !strcmp(name + n - k, "/confirm");
+}
+
 pt_status query_study_pick(query_db *q, const char *name, query_study *out, pt_err *err)
 {
     query_study *all;
@@ -274,8 +280,10 @@ pt_status query_study_pick(query_db *q, const char *name, query_study *out, pt_e
         return rc;
     int pick = -1;
     for (int i = 0; i < n; i++)
-        if (name ? !strcmp(all[i].name, name) : 1)
+        if (name ? !strcmp(all[i].name, name) : !query_is_confirm_study(all[i].name))
             pick = i; /* without a name: the highest id, the latest created */
+    for (int i = 0; !name && pick < 0 && i < n; i++)
+        pick = i; /* only confirmation studies: the latest of them */
     if (pick >= 0) {
         *out = all[pick];
     } else if (n == 0) {

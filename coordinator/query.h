@@ -65,8 +65,12 @@ typedef struct {
 
 /* Every study of the DB, by id; *out is malloc'd (NULL when n == 0). */
 pt_status query_studies(query_db *q, query_study **out, int *n, pt_err *err);
-/* The study named name, or (name NULL) the only / most recently created one. */
+/* The study named name, or (name NULL) the only / most recently created one
+ * that is not a confirmation study ("<name>/confirm", coordinator/confirm.h):
+ * after a confirmation, the queries still answer about the search. */
 pt_status query_study_pick(query_db *q, const char *name, query_study *out, pt_err *err);
+/* 1 when name is a confirmation study's ("<study>/confirm"). */
+int query_is_confirm_study(const char *name);
 
 typedef struct {
     int trial_id, number;

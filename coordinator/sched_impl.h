@@ -36,6 +36,7 @@ typedef struct {
     double v[STUDY_MAX_OBJECTIVES]; /* W_MODEL: its objective values */
     proto_bytes_in in;              /* model bytes being received while in.buf */
     peer_proc proc;                 /* the worker's process, from its ready message */
+    int job;                        /* index of its job (sched.job), -1 = sampled */
 } wslot;
 
 enum { SCHED_FAIL_KINDS = 8 }; /* distinct reasons tallied in a failure streak */
@@ -70,7 +71,13 @@ typedef struct {
     } fail_kind[SCHED_FAIL_KINDS]; /* the streak's reasons, numbers ignored */
     peer_proc self;   /* this process: workers on its node watch it (trial message) */
     double t_alive;   /* when the workers' processes were last looked up */
+    const sched_job **job; /* the jobs (the reference trial, sched_opts.jobs), in order */
+    int *job_number;       /* the trial number each job got, -1 = not started */
+    int n_jobs, next_job;
 } sched;
+
+/* The label of the job trial `number` ran, or NULL for a sampled trial. */
+const char *sched_job_label(const sched *s, int number);
 
 /* One line on stderr for a finished trial (why: a FAIL's reason). */
 void sched_progress(const sched *s, int number, const study_point *p, trial_state st,

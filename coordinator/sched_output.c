@@ -32,13 +32,42 @@ static void params_summary(const study_config *sc, const study_point *p, char *b
     }
 }
 
+const char *sched_job_label(const sched *s, int number)
+{
+    for (int j = 0; j < s->next_job; j++)
+        if (s->job_number[j] == number)
+            return s->job[j]->label;
+    return NULL;
+}
+
+/* A confirmation run: "confirm 12/50 hybrid#1 seed 3  COMPLETE  val_acc ...". */
+static void confirm_progress(const sched *s, const char *label, trial_state st,
+                             const double *values, double sparsity, double elapsed,
+                             const char *why)
+{
+    char pos[32];
+    snprintf(pos, sizeof pos, "%d/%d", s->done_before + s->finished, s->sc->n_trials);
+    if (st == TRIAL_FAIL)
+        fprintf(stderr, "confirm %7s %-28s FAIL      %6.1fs  (%s)\n", pos, label, elapsed, why);
+    else
+        fprintf(stderr, "confirm %7s %-28s %-8s  %s %.4f  sparsity %.3f  %6.1fs\n", pos, label,
+                trial_state_name(st), s->sc->obj[0].name, values[0], sparsity, elapsed);
+}
+
 void sched_progress(const sched *s, int number, const study_point *p, trial_state st,
                     const double *values, double sparsity, double elapsed, const char *why)
 {
     if (s->o->quiet)
         return;
+    const char *label = sched_job_label(s, number);
+    if (label && s->o->jobs_only) {
+        confirm_progress(s, label, st, values, sparsity, elapsed, why);
+        return;
+    }
     char ps[512];
     params_summary(s->sc, p, ps, sizeof ps);
+    if (label) /* the reference: its params are the space's "off" values, often outside it */
+        snprintf(ps, sizeof ps, "%s (pruning and regularization off)", label);
     if (st == TRIAL_FAIL) {
         fprintf(stderr, "trial %4d  FAIL      %6.1fs  %s  (%s)\n", number, elapsed, ps, why);
         return;
@@ -57,7 +86,9 @@ void sched_status_line(const sched *s)
     int ok = s->finished - s->failed;
     int total = s->sc->n_trials, done = s->done_before + ok;
     char best[160] = "none yet", of[32] = "", etas[32] = "?";
-    if (s->have_best)
+    if (s->o->jobs_only) /* a confirmation's runs are compared by variant, not ranked */
+        snprintf(best, sizeof best, "-");
+    else if (s->have_best)
         snprintf(best, sizeof best, "#%d %s %.4f", s->best_number, s->sc->obj[0].name,
                  s->best_value);
     if (total > 0)
@@ -89,7 +120,9 @@ double sched_cpu_s(void)
 
 void sched_final_report(const sched *s, const study_config *sc)
 {
-    if (s->have_best)
+    if (s->o->jobs_only) /* a confirmation has no "best": the report compares its variants */
+        ;
+    else if (s->have_best)
         printf("best: trial %d  %s %.6g%s\n", s->best_number, sc->obj[0].name, s->best_value,
                sc->n_constraints ? " (best feasible)" : "");
     else

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "confirm.h"
 #include "models.h"
 #include "protocol.h"
 #include "pruner.h"
@@ -160,6 +161,8 @@ static int budget_left(const sched *s)
 {
     if (s->exhausted || s->fail_stop)
         return 0;
+    if (s->o->jobs_only)
+        return s->next_job < s->n_jobs;
     if (s->sc->timeout_s > 0 && pt_now() - s->t0 >= s->sc->timeout_s)
         return 0;
     return s->sc->n_trials <= 0 || s->done_before + s->started - s->failed < s->sc->n_trials;
@@ -183,32 +186,45 @@ static pt_status end_fail(sched *s, int trial_id, int number, const study_point 
     return PT_OK;
 }
 
-/* Asks for a point and starts it on worker rank; *used = 0 when no worker
- * was needed (an invalid config, recorded FAIL) or nothing is left. */
+/* Asks for a point (or takes the next job) and starts it on worker rank;
+ * *used = 0 when no worker was needed (an invalid config, recorded FAIL) or
+ * nothing is left. */
 static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
 {
     *used = 0;
     study_point p;
     pt_err aerr = {{0}};
-    pt_status st = sampler_ask(s->sm, s->next_number, &p, &aerr);
-    if (st == PT_ERR_STOPPED) {
-        s->exhausted = 1;
-        return PT_OK;
-    }
-    if (st != PT_OK)
-        return pt_fail(err, st, "%s", aerr.msg);
     pt_config cfg;
     pt_err cerr = {{0}};
-    pt_status cst = study_trial_config(s->sc, &p, &cfg, &cerr);
-    char *json = pt_config_to_json(cst == PT_OK ? &cfg : &s->sc->trial);
+    pt_status st = PT_OK, cst = PT_OK;
+    const sched_job *job = s->next_job < s->n_jobs ? s->job[s->next_job] : NULL;
+    char *json = NULL;
+    if (job) { /* its config is built and checked (confirm.c); its point may leave the space */
+        confirm_point_in_space(s->sc, &job->point, &p);
+        json = strdup(job->config_json);
+    } else {
+        st = sampler_ask(s->sm, s->next_number, &p, &aerr);
+        if (st == PT_ERR_STOPPED) {
+            s->exhausted = 1;
+            return PT_OK;
+        }
+        if (st != PT_OK)
+            return pt_fail(err, st, "%s", aerr.msg);
+        cst = study_trial_config(s->sc, &p, &cfg, &cerr);
+        json = pt_config_to_json(cst == PT_OK ? &cfg : &s->sc->trial);
+    }
     if (!json)
         return pt_fail(err, PT_ERR_NOMEM, "scheduler: out of memory");
     int trial_id = 0, number = 0;
-    st = store_trial_begin(s->db, s->study_id, s->sc, &p, json, &trial_id, &number, err);
+    st = job ? store_trial_begin_fixed(s->db, s->study_id, s->sc, &job->point, json,
+                                       job->user_attrs, job->system_attrs, &trial_id, &number, err)
+             : store_trial_begin(s->db, s->study_id, s->sc, &p, json, &trial_id, &number, err);
     if (st != PT_OK) {
         free(json);
         return st;
     }
+    if (job)
+        s->job_number[s->next_job++] = number;
     s->next_number = number + 1;
     s->started++;
     if (cst != PT_OK) {
@@ -244,6 +260,7 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     w->point = p;
     w->t_start = w->t_last = pt_now();
     w->have_last = w->stop_sent = 0;
+    w->job = job ? s->next_job - 1 : -1;
     s->running++;
     *used = 1;
     return PT_OK;
@@ -351,7 +368,9 @@ static pt_status on_report(sched *s, wslot *w, int rank, const cJSON *msg, pt_er
     }
     if (st != PT_OK || s->sc->pruner == PRUNER_NONE)
         return st;
-    w->stop_sent |= stop;
+    /* A given trial (the baseline) is trained in full: the pruner sees its
+     * values but never stops it. */
+    w->stop_sent |= stop && w->job < 0;
     return send_verdict(s, rank, w->trial_id, epoch, w->stop_sent, err);
 }
 
@@ -532,6 +551,12 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = pt_fail(err, PT_ERR_ARG, "scheduler: no workers (need 2 or more ranks)");
     if (st == PT_OK && !(s.w = calloc((size_t)size, sizeof *s.w)))
         st = pt_fail(err, PT_ERR_NOMEM, "scheduler: out of memory");
+    /* Workers of an earlier run on this comm said "ready" to it, not to us. */
+    for (int r = 1; st == PT_OK && o->pool && r < size; r++)
+        if (o->pool[r] == W_IDLE || o->pool[r] == W_LOST || o->pool[r] == W_DEAD)
+            s.w[r].state = o->pool[r];
+    sched_job ref;
+    memset(&ref, 0, sizeof ref);
     if (st == PT_OK)
         st = store_open(&s.db, sc->storage, 0, err);
     /* Before the study is touched: a live run's RUNNING trials are not orphans. */
@@ -541,6 +566,26 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         st = store_study_open(s.db, sc, o->force, &s.study_id, &created, err);
     if (st == PT_OK && !created)
         st = store_fail_running(s.db, s.study_id, &interrupted, err);
+    int ref_number = -1;
+    if (st == PT_OK && !o->jobs_only)
+        st = store_find_marked(s.db, s.study_id, "pt_role", "\"baseline\"", &ref_number, err);
+    int want_ref = st == PT_OK && !o->jobs_only && ref_number < 0;
+    pt_err rerr = {{0}};
+    if (want_ref && confirm_reference_job(sc, &ref, &rerr) != PT_OK) {
+        /* A base config that cannot be switched off costs the baseline, not the study. */
+        if (!o->quiet)
+            fprintf(stderr, "no reference trial: %s\n", rerr.msg);
+        want_ref = 0;
+    }
+    s.n_jobs = want_ref + (o->jobs ? o->n_jobs : 0);
+    if (st == PT_OK && s.n_jobs > 0 &&
+        (!(s.job = calloc((size_t)s.n_jobs, sizeof *s.job)) ||
+         !(s.job_number = malloc(sizeof *s.job_number * (size_t)s.n_jobs))))
+        st = pt_fail(err, PT_ERR_NOMEM, "scheduler: out of memory");
+    for (int j = 0; st == PT_OK && j < s.n_jobs; j++) {
+        s.job[j] = want_ref && j == 0 ? &ref : &o->jobs[j - want_ref];
+        s.job_number[j] = -1;
+    }
     if (st == PT_OK)
         st = sampler_new(&s.sm, sc, err);
     if (st == PT_OK)
@@ -562,6 +607,8 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     if (st == PT_OK && rc.st != PT_OK)
         st = pt_fail(err, rc.st, "%s", rc.err.msg);
     s.done_before = rc.counted;
+    if (o->jobs_only) /* the jobs are what is left of sc->n_trials */
+        s.done_before = sc->n_trials - s.n_jobs;
     if (st == PT_OK && !o->quiet && !created)
         fprintf(stderr,
                 "resuming study '%s' in %s: %d trials done, %d failed ones not counted"
@@ -573,17 +620,22 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
      * all, failed: a script must not take it for a finished study. */
     if (st == PT_OK && s.fail_stop)
         st = sched_fail_error(&s, err);
-    else if (st == PT_OK && !s.have_best)
+    else if (st == PT_OK && !s.have_best && !o->jobs_only)
         st = pt_fail(err, PT_ERR_IO,
-                     "no trial of study '%s' completed (%d finished in this run, %d failed)",
-                     sc->name, s.finished, s.failed);
+                     "no %strial of study '%s' completed (%d finished in this run, %d failed)",
+                     sc->n_constraints ? "feasible " : "", sc->name, s.finished, s.failed);
     if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
         sched_status_line(&s);
         sched_final_report(&s, sc);
     }
-    dismiss_live(&s);
+    if (!o->pool)
+        dismiss_live(&s);
     /* A send to a dead process may never complete: give up after a while. */
     proto_outbox_close(&s.out, 5.0);
+    for (int r = 1; o->pool && s.w && r <= s.n_workers; r++) /* a busy one is of no use now */
+        o->pool[r] = s.w[r].state == W_IDLE || s.w[r].state == W_UNKNOWN || s.w[r].state == W_DEAD
+                         ? s.w[r].state
+                         : W_LOST;
     sum->finished = s.finished;
     sum->failed = s.failed;
     sum->wall_s = pt_now() - s.t0;
@@ -601,5 +653,33 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         store_close(s.db);
     runlock_release(lock);
     free(s.w);
+    free(s.job);
+    free(s.job_number);
+    sched_job_free(&ref);
     return st;
+}
+
+int sched_pool_dismiss(MPI_Comm comm, const int *pool, int *dead)
+{
+    int size = 1, lost = 0;
+    *dead = 0;
+    MPI_Comm_size(comm, &size);
+    for (int r = 1; pool && r < size; r++) {
+        lost += pool[r] == W_LOST;
+        *dead += pool[r] == W_DEAD;
+    }
+    proto_outbox out;
+    memset(&out, 0, sizeof out);
+    for (int r = 1; r < size; r++) {
+        if (pool && (pool[r] == W_LOST || pool[r] == W_DEAD))
+            continue;
+        cJSON *m = cJSON_CreateObject();
+        if (lost || *dead) /* as dismiss_live: MPI_Finalize could wait on them */
+            cJSON_AddBoolToObject(m, "finalize", 0);
+        pt_err e;
+        proto_isend(comm, r, MSG_EXIT, m, &out, &e);
+        cJSON_Delete(m);
+    }
+    proto_outbox_close(&out, 5.0);
+    return lost;
 }

@@ -36,6 +36,12 @@
  * Waiting never blocks in MPI (see protocol.h): rank 0 sleeps between polls,
  * so it costs well under 5% of a core while workers train.
  *
+ * Reference trial: unless jobs_only, a study that has none (no trial with
+ * user attribute pt_role "baseline" that is not FAIL) runs it first
+ * (confirm.h); it counts toward n_trials. Jobs are recorded with their marks
+ * (store_trial_begin_fixed); the sampler is told their points without the
+ * values outside the space.
+ *
  * Output (unless quiet): one line per finished trial and a status line every
  * status_every_s on stderr. The best trial and the DB path go to stdout.
  *
@@ -53,6 +59,16 @@
 #include "status.h"
 #include "study.h"
 
+/* A trial given rather than sampled (Optuna's enqueue_trial): the
+ * reference trial, a confirmation run (coordinator/confirm.h). */
+typedef struct {
+    study_point point;  /* its params as stored (a value may lie outside the space) */
+    char *config_json;  /* the full train config the worker runs */
+    char *user_attrs;   /* JSON object: trial user attributes, or NULL */
+    char *system_attrs; /* JSON object: trial system attributes, or NULL */
+    char label[64];     /* in progress lines: "reference", "hybrid#1 seed 3" */
+} sched_job;
+
 typedef struct {
     int quiet;
     int force;              /* resume even if the stored space differs */
@@ -60,6 +76,14 @@ typedef struct {
     double trial_timeout_s; /* silence after which a trial and its worker are given up;
                                0 = the study's trial_timeout_s, else 600 */
     double status_every_s;  /* period of the status line */
+    const sched_job *jobs;  /* run before any sampled trial, in order; never stopped early */
+    int n_jobs;
+    int jobs_only; /* run exactly the jobs (a confirmation): no sampling, no reference trial;
+                      the status counts sc->n_trials - n_jobs as done before */
+    int *pool;     /* NULL: this run owns the workers and sends them "exit" at the end. Else
+                      one int per rank, zeroed before the first run, carried over to the next
+                      run on the same comm (a worker says "ready" once); end with
+                      sched_pool_dismiss */
 } sched_opts;
 
 typedef struct {
@@ -79,5 +103,8 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
 
 /* Sends "exit" to ranks 1..size-1 (used when the study never started). */
 void sched_dismiss(MPI_Comm comm);
+/* Sends "exit" to the ranks of a pool (sched_opts.pool) not given up as lost
+ * or dead; returns how many were lost, and *dead how many died. */
+int sched_pool_dismiss(MPI_Comm comm, const int *pool, int *dead);
 
 #endif

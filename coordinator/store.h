@@ -92,6 +92,34 @@ pt_status store_trial_end(store *st, int trial_id, trial_state state, const doub
  * this way. */
 pt_status store_trial_attr(store *st, int trial_id, const char *key, const char *json, pt_err *err);
 
+/* Marked trials: the reference trial and the confirmation runs
+ * (coordinator/confirm.h). As store_trial_begin, and in the same
+ * transaction every member of the JSON object texts user_attrs and
+ * system_attrs (either may be NULL) becomes a trial user / system attribute.
+ * A parameter value outside its distribution is stored as given, as Optuna's
+ * enqueue_trial does with fixed params (the reference trial's "off" values
+ * lie outside the space); Optuna still loads such a study. */
+pt_status store_trial_begin_fixed(store *st, int study_id, const study_config *sc,
+                                  const study_point *p, const char *config_json,
+                                  const char *user_attrs, const char *system_attrs, int *trial_id,
+                                  int *number, pt_err *err);
+
+/* The number of the study's first trial that is not FAIL and whose user
+ * attribute key holds the JSON text value_json, or -1 in *number. */
+pt_status store_find_marked(store *st, int study_id, const char *key, const char *value_json,
+                            int *number, pt_err *err);
+
+/* Calls fn once per COMPLETE confirmation run of the study (user attributes
+ * pt_variant, pt_rank, pt_source_trial, pt_seed; runs missing one are
+ * skipped), in number order. One snapshot; fn must not call the store. */
+typedef void (*store_run_fn)(void *ctx, const char *variant, int rank, int source, int seed);
+pt_status store_each_confirm_run(store *st, int study_id, store_run_fn fn, void *ctx, pt_err *err);
+
+/* The stored canonical JSON of a study's search space and objectives
+ * (pt_studies.space_json; malloc'd into *json, NULL for a study Optuna
+ * made). Lets a command rebuild the study from its DB alone. */
+pt_status store_study_space(store *st, int study_id, char **json, pt_err *err);
+
 /* PRAGMA integrity_check and foreign_key_check: PT_OK when both are clean,
  * else PT_ERR_FORMAT with the first problem. */
 pt_status store_integrity(store *st, pt_err *err);

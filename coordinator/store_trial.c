@@ -47,11 +47,74 @@ static int contains(const study_param *q, double v)
     return 1;
 }
 
+/* Trial system attribute key = the JSON text json, in the caller's
+ * transaction. Only marked trials have any (rare), so the statement is not
+ * kept. */
+static pt_status put_sattr(store *st, int trial_id, const char *key, const char *json, pt_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO trial_system_attributes (trial_id, \"key\", value_json)"
+                           " VALUES (?1, ?2, ?3) ON CONFLICT (trial_id, \"key\") DO UPDATE SET"
+                           " value_json=excluded.value_json",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, trial_id);
+        sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
+    }
+    pt_status rc = store_exec(st, s, err, "trial system attribute");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static pt_status put_uattr(store *st, int trial_id, const char *key, const char *json, pt_err *err);
+
+/* Every member of the JSON object text attrs as one attribute (user or
+ * system) of the trial. */
+static pt_status put_attrs(store *st, int trial_id, const char *attrs, int system, pt_err *err)
+{
+    if (!attrs)
+        return PT_OK;
+    cJSON *o = cJSON_Parse(attrs);
+    pt_status rc = cJSON_IsObject(o) ? PT_OK
+                                     : pt_fail(err, PT_ERR_ARG, "%s: trial attributes are not a "
+                                                                "JSON object", st->path);
+    for (const cJSON *m = o ? o->child : NULL; rc == PT_OK && m; m = m->next) {
+        char *json = cJSON_PrintUnformatted(m);
+        rc = !json     ? pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", st->path)
+             : system ? put_sattr(st, trial_id, m->string, json, err)
+                      : put_uattr(st, trial_id, m->string, json, err);
+        free(json);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+static pt_status trial_begin(store *st, int study_id, const study_config *sc, const study_point *p,
+                             const char *config_json, int fixed, const char *user_attrs,
+                             const char *system_attrs, int *trial_id, int *number, pt_err *err);
+
 pt_status store_trial_begin(store *st, int study_id, const study_config *sc, const study_point *p,
                             const char *config_json, int *trial_id, int *number, pt_err *err)
 {
+    return trial_begin(st, study_id, sc, p, config_json, 0, NULL, NULL, trial_id, number, err);
+}
+
+pt_status store_trial_begin_fixed(store *st, int study_id, const study_config *sc,
+                                  const study_point *p, const char *config_json,
+                                  const char *user_attrs, const char *system_attrs, int *trial_id,
+                                  int *number, pt_err *err)
+{
+    return trial_begin(st, study_id, sc, p, config_json, 1, user_attrs, system_attrs, trial_id,
+                       number, err);
+}
+
+static pt_status trial_begin(store *st, int study_id, const study_config *sc, const study_point *p,
+                             const char *config_json, int fixed, const char *user_attrs,
+                             const char *system_attrs, int *trial_id, int *number, pt_err *err)
+{
     for (int i = 0; i < sc->n_params; i++)
-        if (p->present[i] && !contains(&sc->param[i], p->value[i]))
+        if (p->present[i] && !fixed && !contains(&sc->param[i], p->value[i]))
             return pt_fail(err, PT_ERR_ARG,
                            "%s: parameter %s: value %.17g is outside its distribution", st->path,
                            sc->param[i].name, p->value[i]);
@@ -95,6 +158,9 @@ pt_status store_trial_begin(store *st, int study_id, const study_config *sc, con
         sqlite3_bind_text(s, 4, config_json, -1, SQLITE_STATIC);
     }
     if ((rc = store_exec(st, s, err, "add trial metrics")) != PT_OK)
+        goto fail;
+    if ((rc = put_attrs(st, *trial_id, user_attrs, 0, err)) != PT_OK ||
+        (rc = put_attrs(st, *trial_id, system_attrs, 1, err)) != PT_OK)
         goto fail;
     return store_commit(st, err);
 fail:

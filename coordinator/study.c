@@ -31,13 +31,19 @@
 #define KEEP_MODELS_DEFAULT 5
 #define KEEP_MODELS_MAX 10000
 #define MAX_FAILURES_DEFAULT 5
+/* A confirmation runs top * 3 * seeds + seeds trainings: the bounds keep a
+ * typo from queueing days of work. */
+#define CONFIRM_TOP_DEFAULT 3
+#define CONFIRM_TOP_MAX 100
+#define CONFIRM_SEEDS_DEFAULT 5
+#define CONFIRM_SEEDS_MAX 1000
 
 /* ---- top-level keys ----------------------------------------------------- */
 
 static const char *const root_keys[] = {
     "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
     "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", "max_failures", "constraints", NULL};
+    "keep_models", "trial_timeout_s", "max_failures", "constraints", "confirm", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -350,6 +356,27 @@ static pt_status parse_trial(const study_ctx *x, study_config *s, const cJSON *r
     return st == PT_OK ? PT_OK : study_reframe(x, "trial", NULL, &inner, st);
 }
 
+/* "confirm": {"top": K, "seeds": S}; absent or top 0 = no confirmation. */
+static pt_status parse_confirm(const study_ctx *x, study_config *s, const cJSON *root)
+{
+    static const char *const confirm_keys[] = {"top", "seeds", NULL};
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "confirm");
+    s->confirm_top = 0;
+    s->confirm_seeds = CONFIRM_SEEDS_DEFAULT;
+    if (!c)
+        return PT_OK;
+    if (!cJSON_IsObject(c))
+        return study_expected(x, "confirm", "an object {\"top\": K, \"seeds\": S}", c);
+    s->confirm_top = CONFIRM_TOP_DEFAULT; /* the key given: on, unless top is 0 */
+    pt_status st;
+    if ((st = study_check_members(x, c, "confirm", confirm_keys)) != PT_OK ||
+        (st = get_int_opt(x, c, "confirm", "top", 0, CONFIRM_TOP_MAX, &s->confirm_top)) != PT_OK ||
+        (st = get_int_opt(x, c, "confirm", "seeds", 1, CONFIRM_SEEDS_MAX, &s->confirm_seeds)) !=
+            PT_OK)
+        return st;
+    return PT_OK;
+}
+
 static pt_status parse_root(const study_ctx *x, study_config *s, const cJSON *root)
 {
     if (!cJSON_IsObject(root))
@@ -372,13 +399,13 @@ static pt_status parse_root(const study_ctx *x, study_config *s, const cJSON *ro
     if ((st = parse_budget(x, s, root, &n_given)) != PT_OK ||
         (st = parse_kinds(x, s, root)) != PT_OK || (st = parse_objectives(x, s, root)) != PT_OK ||
         (st = study_parse_constraints(x, s, root)) != PT_OK ||
-        (st = parse_trial(x, s, root)) != PT_OK)
+        (st = parse_trial(x, s, root)) != PT_OK || (st = parse_confirm(x, s, root)) != PT_OK)
         return st;
     const cJSON *space = cJSON_GetObjectItemCaseSensitive(root, "search_space");
     if ((st = study_parse_space(x, s, space)) != PT_OK)
         return st;
     if (s->sampler == SAMPLER_GRID && !n_given)
-        s->n_trials = (int)study_grid_effective_size(s);
+        s->n_trials = (int)study_grid_effective_size(s) + 1; /* + the reference trial */
     s->space_json = study_space_canonical(s);
     if (!s->space_json)
         return pt_fail(x->err, PT_ERR_NOMEM, "%s: out of memory", x->src);

@@ -14,6 +14,7 @@
  *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
  *     "trial_timeout_s": 600,            give up a worker silent this long
  *     "keep_models": 5,                  keep the .npz of the best K trials (0 = none)
+ *     "confirm": {"top": 3, "seeds": 5}, after the search: ablation of the best K over S seeds
  *     "pruner": "none",                  early stopping: "none" | "asha" | "median",
  *     "asha": {"reduction_factor": 3},   its options (also "median": {...})
  *     "objectives": [{"name": "val_acc", "direction": "maximize"}],
@@ -160,6 +161,10 @@ typedef struct {
                                the --trial-timeout flag wins over it) */
     int max_failures;       /* FAIL trials in a row that end the run (exit 1), default 5;
                                0 = never */
+    int confirm_top;        /* "confirm": {"top": K, "seeds": S}: after the search, the best K
+                               strategies' ablation is re-run over S seeds (coordinator/confirm.h);
+                               0 = off (the default) */
+    int confirm_seeds;      /* S >= 1, default 5 */
 } study_config;
 
 /* Loads and validates a study file. On error returns PT_ERR_IO / PT_ERR_CONFIG with one line

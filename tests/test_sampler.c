@@ -176,7 +176,7 @@ Test(sampler, grid_enumerates_the_product_in_order_then_stops)
     study_config s;
     parse_ok(&s, GRID);
     cr_expect_eq(study_grid_size(&s), 18);
-    cr_expect_eq(s.n_trials, 18);
+    cr_expect_eq(s.n_trials, 18 + 1, "the grid + the reference trial");
     sampler *sm = new_sampler(&s);
     int seen[3][4][2] = {{{0}}};
     pt_err err;
@@ -259,7 +259,8 @@ Test(sampler, grid_runs_each_effective_point_once_under_conditions)
                  "                        'when': {'prune.schedule': ['iterative']}},"
                  " 'reg.l1': {'type': 'float', 'low': 0, 'high': 1, 'grid': [0, 0.001]}}}");
     cr_expect_eq(study_grid_size(&s), 24);
-    cr_expect_eq(s.n_trials, 2 + 3 * 2 * 2, "none x l1 + iterative x rounds x rewind x l1");
+    cr_expect_eq(s.n_trials, 2 + 3 * 2 * 2 + 1,
+                 "none x l1 + iterative x rounds x rewind x l1, + the reference trial");
     sampler *sm = new_sampler(&s);
     study_point pts[14];
     pt_err err;

@@ -28,6 +28,14 @@ static const struct {
     {"{'study': 5, " L2 "}", "s.json: study: expected a string of 1 to 127 bytes (got 5)"},
     {"{'study': 't', 'storage': '', " L2 "}",
      "s.json: storage: expected a string of 1 to 1023 bytes (got \"\")"},
+    {"{'study': 't', 'confirm': 3, " L2 "}",
+     "s.json: confirm: expected an object {\"top\": K, \"seeds\": S} (got 3)"},
+    {"{'study': 't', 'confirm': {'top': -1}, " L2 "}",
+     "s.json: confirm.top: expected an integer >= 0 and <= 100 (got -1)"},
+    {"{'study': 't', 'confirm': {'seeds': 0}, " L2 "}",
+     "s.json: confirm.seeds: expected an integer >= 1 and <= 1000 (got 0)"},
+    {"{'study': 't', 'confirm': {'seed': 2}, " L2 "}",
+     "s.json: confirm.seed: unknown key (did you mean 'seeds'?)"},
     {"{'study': 't', 'seed': -1, " L2 "}",
      "s.json: seed: expected an integer >= 0 and <= 9007199254740991 (got -1)"},
     {"{'study': 't', 'seed': 1.5, " L2 "}",
@@ -319,6 +327,18 @@ Test(study, defaults)
     cr_expect_eq(s.param[0].kind, PARAM_FLOAT);
     cr_expect_eq(s.param[0].cond, -1);
     cr_expect_eq(s.param[0].step, 0);
+    cr_expect_eq(s.confirm_top, 0, "no confirmation unless asked");
+    study_free(&s);
+
+    /* "confirm": {} is on with the defaults; top 0 is off. */
+    cr_assert_eq(parse_q(&s, "{'study': 't', 'confirm': {}, " L2 "}", &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(s.confirm_top, 3);
+    cr_expect_eq(s.confirm_seeds, 5);
+    study_free(&s);
+    cr_assert_eq(parse_q(&s, "{'study': 't', 'confirm': {'top': 0, 'seeds': 2}, " L2 "}", &err),
+                 PT_OK, "%s", err.msg);
+    cr_expect_eq(s.confirm_top, 0);
+    cr_expect_eq(s.confirm_seeds, 2);
     study_free(&s);
 
     /* Only a wall-clock budget: no trial limit. */
@@ -394,7 +414,8 @@ Test(study, grid_budget_defaults_to_the_distinct_points)
                 &err),
         PT_OK, "%s", err.msg);
     cr_expect_eq(study_grid_size(&s), 12);
-    cr_expect_eq(s.n_trials, 2 + 3 * 2, "none x 2 lr + iterative x 3 rounds x 2 lr");
+    cr_expect_eq(s.n_trials, 2 + 3 * 2 + 1,
+                 "none x 2 lr + iterative x 3 rounds x 2 lr, + the reference trial");
     study_free(&s);
 }
 
