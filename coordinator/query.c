@@ -247,9 +247,14 @@ pt_status query_study_pick(query_db *q, const char *name, query_study *out, pt_e
     if (rc != PT_OK)
         return rc;
     int pick = -1;
-    for (int i = 0; i < n; i++)
-        if (name ? !strcmp(all[i].name, name) : 1)
-            pick = i; /* without a name: the highest id, the latest created */
+    for (int i = 0; i < n; i++) {
+        /* without a name: the highest id, the latest created, but never a
+         * linked "<study>/confirm" (it belongs to its study; --study names it) */
+        size_t ln = strlen(all[i].name), ls = strlen("/confirm");
+        int linked = ln > ls && !strcmp(all[i].name + ln - ls, "/confirm");
+        if (name ? !strcmp(all[i].name, name) : !linked || pick < 0)
+            pick = i;
+    }
     if (pick >= 0) {
         *out = all[pick];
     } else if (n == 0) {
