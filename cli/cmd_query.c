@@ -102,8 +102,7 @@ static int confirmed_figures(qcli_ctx *c, const query_trial *tr, cJSON *rec)
         return PT_EXIT_OK;
     }
     report_confirm_metric acc = report_confirm_accuracy(&conf);
-    static const report_family order[] = {REPORT_HYBRID, REPORT_PRUNE, REPORT_REG,
-                                          REPORT_BASELINE};
+    static const report_family order[] = {REPORT_HYBRID, REPORT_PRUNE, REPORT_REG, REPORT_BASELINE};
     int n_var = rank == 0 ? 1 : 4, seeds = report_confirm_seeds(&conf, rank);
     char verdict[1024] = "";
     if (rank > 0)
@@ -115,8 +114,8 @@ static int confirmed_figures(qcli_ctx *c, const query_trial *tr, cJSON *rec)
         cJSON_AddNumberToObject(j, "seeds", seeds);
         cJSON_AddStringToObject(j, "accuracy", report_confirm_metric_names[acc]);
     } else {
-        printf("confirmed over %d seeds (study '%s', rank %d; mean +- 95%% CI)\n", seeds,
-               conf.name, rank);
+        printf("confirmed over %d seeds (study '%s', rank %d; mean +- 95%% CI)\n", seeds, conf.name,
+               rank);
         printf("  %-20s %5s", "variant", "seeds");
         for (int m = 0; m < CONFIRM_N_METRICS; m++)
             printf("  %-18s", report_confirm_metric_names[m]);
@@ -161,8 +160,8 @@ static int confirmed_figures(qcli_ctx *c, const query_trial *tr, cJSON *rec)
             printf("  hybrid vs %s: %+.2f pp %s (95%% CI %+.2f..%+.2f), paired t-test p = %.3g,"
                    " Wilcoxon signed-rank p = %.3g (%d pairs)\n",
                    report_confirm_variant_name(order[v]), d.t.mean_diff * 100,
-                   report_confirm_metric_names[acc], d.t.ci_lo * 100, d.t.ci_hi * 100, d.t.p,
-                   d.w.p, d.t.n);
+                   report_confirm_metric_names[acc], d.t.ci_lo * 100, d.t.ci_hi * 100, d.t.p, d.w.p,
+                   d.t.n);
         }
     }
     if (j && verdict[0])

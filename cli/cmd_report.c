@@ -238,7 +238,7 @@ static void compare_row(FILE *f, const report_study *r, const char *what, int i,
             num(b[7], 48, t->latency_us, "%.1f"), num(b[8], 48, t->speedup, "%.2f&times;"));
 }
 
-/* "88.12 &plusmn; 0.21": mean and 95% CI half-width of a summary, scaled;
+/* "88.12 ± 0.21": mean and 95% CI half-width of a summary, scaled;
  * the mean alone for one seed, a dash for none. */
 static const char *mean_ci(char *buf, size_t cap, const pt_stats_summary *s, double scale,
                            const char *fmt)
@@ -254,7 +254,8 @@ static const char *mean_ci(char *buf, size_t cap, const pt_stats_summary *s, dou
         return buf;
     }
     snprintf(h, sizeof h, fmt, (s->ci_hi - s->mean) * scale);
-    snprintf(buf, cap, "%s &plusmn; %s", m, h + (h[0] == '+')); /* a half-width has no sign */
+    /* no-break spaces keep "mean ± half" on one line; a half-width has no sign */
+    snprintf(buf, cap, "%s&nbsp;&plusmn;&nbsp;%s", m, h + (h[0] == '+'));
     return buf;
 }
 
@@ -278,8 +279,8 @@ static void confirm_row(FILE *f, const report_confirm *c, report_family v, int r
         fprintf(f, "<td>%d</td>", rank);
     fputs("<td class=\"l\">", f);
     svg_escape(f, r <= c->max_rank && c->strategy[r][0] ? c->strategy[r]
-                  : v == REPORT_BASELINE                 ? "reference config"
-                                                         : "");
+                  : v == REPORT_BASELINE                ? "reference config"
+                                                        : "");
     if (v == REPORT_PRUNE)
         fputs(" <span class=\"note\">(regularization off)</span>", f);
     else if (v == REPORT_REG)
@@ -323,8 +324,10 @@ static void test_row(FILE *f, const report_confirm *c, int rank, report_family b
             "</tr>\n",
             rank, family_label[b], d.t.n, num(p1, sizeof p1, d.t.mean_diff * 100, "%+.2f"), ci,
             num(p2, sizeof p2, d.t.p, "%.3g"), num(p3, sizeof p3, d.w.p, "%.3g"),
-            d.w.n == 0 ? "no difference" : d.w.exact ? "exact" : "normal approx.",
-            sig ? " win" : "",
+            d.w.n == 0  ? "no difference"
+            : d.w.exact ? "exact"
+                        : "normal approx.",
+            sig && d.t.mean_diff > 0 ? " win" : "",
             d.t.n < 2 ? "too few seeds"
             : sig     ? (d.t.mean_diff > 0 ? "hybrid better" : "hybrid worse")
                       : "not significant");
@@ -390,8 +393,9 @@ static void comparison(FILE *f, const report_study *r)
     int confirmed = r->confirm && r->confirm->max_rank >= 1;
     if (confirmed)
         confirmed_comparison(f, r->confirm);
-    fprintf(f, "<h2>%s</h2>\n", confirmed ? "Best single trials of the search (one seed each)"
-                                          : "Pruning vs regularization");
+    fprintf(f, "<h2>%s</h2>\n",
+            confirmed ? "Best single trials of the search (one seed each)"
+                      : "Pruning vs regularization");
     fputs("<p class=\"note\">Best trial of each family by "
           "the objective. Family from the trial config: pruning = a prune.schedule other than "
           "none; regularization = L1, L2 or dropout &gt; 0; hybrid = both. Accuracy is test "
@@ -407,7 +411,7 @@ static void comparison(FILE *f, const report_study *r)
     compare_row(f, r,
                 base >= 0 && r->trials[base].reference ? "baseline (reference trial)"
                 : exact || base < 0                    ? "baseline"
-                                     : "baseline (closest: least pruning + regularization)",
+                                    : "baseline (closest: least pruning + regularization)",
                 base, base);
     compare_row(f, r, "best regularization only", report_best_of(r, REPORT_REG), base);
     compare_row(f, r, "best pruning only", report_best_of(r, REPORT_PRUNE), base);

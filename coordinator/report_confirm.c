@@ -135,21 +135,24 @@ static int has_table(sqlite3 *db, const char *name)
     return n > 0;
 }
 
-#define UATTR(k)                                                                                   \
-    "(SELECT value_json FROM trial_user_attributes a WHERE a.trial_id=t.trial_id AND a.\"key\"='" k \
-    "')"
+/* A user attribute of the row's trial (value_json), by key. */
+/* clang-format off */
+#define UATTR(k) "(SELECT value_json FROM trial_user_attributes a" \
+                 " WHERE a.trial_id=t.trial_id AND a.\"key\"='" k "')"
+#define RUN_ATTRS UATTR("pt_variant") ", " UATTR("pt_rank") ", " \
+                  UATTR("pt_source_trial") ", " UATTR("pt_seed")
 
 static const char runs_sql_pt[] =
-    "SELECT t.number, t.state, m.val_acc, m.test_acc, m.sparsity, m.latency_b1_us, m.config_json, "
-    UATTR("pt_variant") ", " UATTR("pt_rank") ", " UATTR("pt_source_trial") ", " UATTR(
-        "pt_seed") " FROM trials t LEFT JOIN pt_trial_metrics m ON m.trial_id=t.trial_id"
-                   " WHERE t.study_id=?1 ORDER BY t.number";
+    "SELECT t.number, t.state, m.val_acc, m.test_acc, m.sparsity, m.latency_b1_us,"
+    " m.config_json, " RUN_ATTRS
+    " FROM trials t LEFT JOIN pt_trial_metrics m ON m.trial_id=t.trial_id"
+    " WHERE t.study_id=?1 ORDER BY t.number";
 /* A DB without prunetune's tables: the metrics from the user attributes. */
 static const char runs_sql_optuna[] =
-    "SELECT t.number, t.state, " UATTR("val_acc") ", " UATTR("test_acc") ", " UATTR(
-        "sparsity") ", " UATTR("latency_b1_us") ", NULL, " UATTR("pt_variant") ", " UATTR("pt_rank")
-    ", " UATTR("pt_source_trial") ", " UATTR("pt_seed") " FROM trials t WHERE t.study_id=?1"
-                                                        " ORDER BY t.number";
+    "SELECT t.number, t.state, " UATTR("val_acc") ", " UATTR("test_acc") ", "
+    UATTR("sparsity") ", " UATTR("latency_b1_us") ", NULL, " RUN_ATTRS
+    " FROM trials t WHERE t.study_id=?1 ORDER BY t.number";
+/* clang-format on */
 
 static trial_state state_of(const char *name)
 {
@@ -384,8 +387,7 @@ int report_confirm_seeds(const report_confirm *c, int rank)
         int seen = 0;
         for (int j = 0; j < i && !seen; j++)
             seen = c->runs[j].state == TRIAL_COMPLETE &&
-                   (c->runs[j].rank == rank || c->runs[j].rank == 0) &&
-                   c->runs[j].seed == r->seed;
+                   (c->runs[j].rank == rank || c->runs[j].rank == 0) && c->runs[j].seed == r->seed;
         n += !seen;
     }
     return n;
@@ -439,7 +441,7 @@ int report_verdict_text(const report_verdict_in *v, char *buf, size_t cap)
         PUT(".");
         return (int)len;
     }
-    const char *how = !significant(t)     ? "is not significantly different from pruning alone:"
+    const char *how = !significant(t)    ? "is not significantly different from pruning alone:"
                       : t->mean_diff > 0 ? "beats pruning alone by"
                                          : "loses to pruning alone by";
     PUT(" %s %+.2f pp %s (95%% CI %+.2f..%+.2f, paired t-test %s, %d seeds)", how,
@@ -477,9 +479,9 @@ int report_confirm_verdict(const report_confirm *c, int rank, char *buf, size_t 
     v.strategy = rank <= c->max_rank && c->strategy ? c->strategy[rank] : "";
     v.metric = acc == CONFIRM_TEST_ACC ? "test accuracy" : "validation accuracy";
     double *sp = malloc(((size_t)c->n_runs + 1) * sizeof *sp);
-    int n = sp ? report_confirm_values(c, rank, REPORT_HYBRID, CONFIRM_SPARSITY, sp, NULL,
-                                       c->n_runs)
-               : 0;
+    int n =
+        sp ? report_confirm_values(c, rank, REPORT_HYBRID, CONFIRM_SPARSITY, sp, NULL, c->n_runs)
+           : 0;
     v.min_sparsity = n ? INFINITY : NAN;
     for (int i = 0; i < n; i++)
         v.min_sparsity = isfinite(sp[i]) ? fmin(v.min_sparsity, sp[i]) : NAN;

@@ -84,9 +84,9 @@ typedef struct {
 } report_study;
 
 /* Loads study `name` (NULL: the only study in the DB, not counting the
- * linked "<name>/confirm" studies; several => PT_ERR_CONFIG naming them) from the SQLite file at path. PT_ERR_IO / PT_ERR_FORMAT for a
- * missing or foreign file, PT_ERR_CONFIG for an unknown study, PT_ERR_NOMEM.
- * On error *r is left zeroed. */
+ * linked "<name>/confirm" studies; several => PT_ERR_CONFIG naming them) from the SQLite file at
+ * path. PT_ERR_IO / PT_ERR_FORMAT for a missing or foreign file, PT_ERR_CONFIG for an unknown
+ * study, PT_ERR_NOMEM. On error *r is left zeroed. */
 pt_status report_load(report_study *r, const char *path, const char *name, pt_err *err);
 void report_free(report_study *r);
 

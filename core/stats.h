@@ -40,9 +40,9 @@
 #define PT_STATS_WILCOXON_EXACT_MAX 50
 
 typedef struct {
-    int n;       /* finite values used */
-    double mean; /* NAN when n == 0 */
-    double sd;   /* n - 1 denominator; NAN when n < 2 */
+    int n;               /* finite values used */
+    double mean;         /* NAN when n == 0 */
+    double sd;           /* n - 1 denominator; NAN when n < 2 */
     double ci_lo, ci_hi; /* 95% CI of the mean; NAN when n < 2 */
 } pt_stats_summary;
 

@@ -644,8 +644,6 @@ Test(report, optuna_made_study)
     free(html);
 }
 
-
-
 /* ---- confirmation runs ------------------------------------------------------ */
 
 /* The test accuracies of (v, rank) in seed order 1..5, as the fixture wrote them. */
@@ -713,8 +711,8 @@ Test(report, confirmation_data)
      * is within noise. */
     accs(REPORT_HYBRID, 1, want);
     accs(REPORT_PRUNE, 1, other);
-    report_confirm_cmp d = report_confirm_compare(c, 1, REPORT_HYBRID, REPORT_PRUNE,
-                                                  CONFIRM_TEST_ACC);
+    report_confirm_cmp d =
+        report_confirm_compare(c, 1, REPORT_HYBRID, REPORT_PRUNE, CONFIRM_TEST_ACC);
     pt_stats_ttest t = pt_stats_paired_t(want, other, 5);
     cr_assert_eq(d.t.n, 5);
     cr_assert_float_eq(d.t.mean_diff, 0.006, 1e-9);
@@ -732,9 +730,11 @@ Test(report, confirmation_data)
     report_confirm_verdict(c, 1, verdict, sizeof verdict);
     static const char *const parts1[] = {
         "At >= 90% sparsity the hybrid (gradual layer 90% + L2 0.0001)",
-        " beats pruning alone by +0.60 pp test accuracy (95% CI +0.", ", 5 seeds)",
+        " beats pruning alone by +0.60 pp test accuracy (95% CI +0.",
+        ", 5 seeds)",
         " and costs 4.9x less latency than the baseline (9.3 vs 45.3 us)",
-        "; against regularization alone it is -1.18 pp", "significant)."};
+        "; against regularization alone it is -1.18 pp",
+        "significant)."};
     for (size_t i = 0; i < sizeof parts1 / sizeof parts1[0]; i++)
         cr_assert_not_null(strstr(verdict, parts1[i]), "'%s' not in: %s", parts1[i], verdict);
     report_confirm_verdict(c, 2, verdict, sizeof verdict);
@@ -817,12 +817,13 @@ Test(report, html_with_confirmation)
      * 0.6 pp below the baseline at every seed, 4.87x faster */
     char *row = row_with(html, "compare", "gradual layer 90% + L2 0.0001</td>");
     cr_assert_not_null(strstr(row, ">hybrid</td><td>1</td>"), "%s", row);
-    cr_assert_not_null(strstr(row, "<td>5</td><td>5</td><td>87.44 &plusmn; "), "%s", row);
-    cr_assert_not_null(strstr(row, "<td>87.04 &plusmn; "), "%s", row);
-    cr_assert_not_null(strstr(row, "<td>-0.60 &plusmn; 0.00</td>"), "%s", row);
-    cr_assert_not_null(strstr(row, "<td>90.3 &plusmn; 0.2</td><td>9.3 &plusmn; 0.2</td>"
-                                   "<td>4.87&times;</td>"),
-                       "%s", row);
+    cr_assert_not_null(strstr(row, "<td>5</td><td>5</td><td>87.44&nbsp;&plusmn;&nbsp;"), "%s", row);
+    cr_assert_not_null(strstr(row, "<td>87.04&nbsp;&plusmn;&nbsp;"), "%s", row);
+    cr_assert_not_null(strstr(row, "<td>-0.60&nbsp;&plusmn;&nbsp;0.00</td>"), "%s", row);
+    cr_assert_not_null(
+        strstr(row, "<td>90.3&nbsp;&plusmn;&nbsp;0.2</td><td>9.3&nbsp;&plusmn;&nbsp;0.2</td>"
+                    "<td>4.87&times;</td>"),
+        "%s", row);
     free(row);
     row = row_with(html, "compare", ">baseline<");
     cr_assert_not_null(strstr(row, "<td>&ndash;</td><td class=\"l\">no pruning, no "
@@ -869,10 +870,9 @@ Test(report, best_shows_confirmed_figures)
     char *out = slurp(outp);
     cr_assert_not_null(strstr(out, "study 'fixture': 10 trials"), "%s", out);
     cr_assert_not_null(strstr(out, "trial 6,"), "%s", out);
-    cr_assert_not_null(strstr(out, "confirmed over 5 seeds (study 'fixture/confirm', rank 2"),
-                       "%s", out);
-    cr_assert_not_null(strstr(out, "is not significantly different from pruning alone"), "%s",
+    cr_assert_not_null(strstr(out, "confirmed over 5 seeds (study 'fixture/confirm', rank 2"), "%s",
                        out);
+    cr_assert_not_null(strstr(out, "is not significantly different from pruning alone"), "%s", out);
     free(out);
     /* --json: the figures as numbers */
     snprintf(cmd, sizeof cmd, "'%s' best '%s' --by sparsity --json >'%s' 2>'%s'", PT_BIN, dbpath,

@@ -83,7 +83,7 @@ static void make_cases(void)
     add_case(60, a, b);
 }
 
-static const double t_ppf_cases[][2] = {{0.975, 1},  {0.975, 2},  {0.975, 4},  {0.975, 9},
+static const double t_ppf_cases[][2] = {{0.975, 1},  {0.975, 2},   {0.975, 4}, {0.975, 9},
                                         {0.975, 29}, {0.975, 200}, {0.001, 3}, {0.6, 7}};
 static const double t_cdf_cases[][2] = {{2.776, 4}, {-1.5, 2}, {0.3, 30}, {12, 3}, {-40, 1}};
 static const double beta_cases[][3] = {
