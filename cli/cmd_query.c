@@ -172,6 +172,40 @@ static int confirmed_figures(qcli_ctx *c, const query_trial *tr, cJSON *rec)
     return PT_EXIT_OK;
 }
 
+/* After top's table: one line per shown trial that was confirmed, its
+ * hybrid's accuracy over the seeds against pruning alone (the table itself
+ * stays one row per trial, one seed each). */
+static int confirmed_notes(qcli_ctx *c, const int *rows, int n)
+{
+    report_confirm conf;
+    int found = 0;
+    pt_err err = {{0}};
+    if (report_confirm_load(&conf, c->path, c->t.study.name, &found, &err) != PT_OK)
+        return qcli_fail_line(c, &err);
+    report_confirm_metric acc = report_confirm_accuracy(&conf);
+    int header = 0;
+    for (int i = 0; found && i < n; i++) {
+        int rank = report_confirm_rank_of(&conf, c->t.t[rows[i]].number);
+        if (rank <= 0)
+            continue;
+        if (!header++)
+            printf("\nconfirmed over seeds (study '%s', mean +- 95%% CI):\n", conf.name);
+        pt_stats_summary h = report_confirm_summary(&conf, rank, REPORT_HYBRID, acc);
+        pt_stats_summary p = report_confirm_summary(&conf, rank, REPORT_PRUNE, acc);
+        report_confirm_cmp d =
+            report_confirm_compare(&conf, rank, REPORT_HYBRID, REPORT_PRUNE, acc);
+        char hb[80], pb[80];
+        summary_text(&h, acc, hb, sizeof hb);
+        summary_text(&p, acc, pb, sizeof pb);
+        printf("  trial %d (rank %d): %s %s over %d seeds; pruning only %s; difference %+.2f pp, "
+               "paired t-test p = %.3g\n",
+               c->t.t[rows[i]].number, rank, report_confirm_metric_names[acc], hb, h.n, pb,
+               d.t.mean_diff * 100, d.t.p);
+    }
+    report_confirm_free(&conf);
+    return PT_EXIT_OK;
+}
+
 /* One best trial in full: objective values, metrics, strategy. */
 static int print_best(qcli_ctx *c, const query_col *by, int row)
 {
@@ -309,7 +343,9 @@ static void top_usage(FILE *f)
     fprintf(f, "usage: prunetune top DB [-n K] [--by METRIC] [--where COND] [--study NAME] "
                "[--json]\n\n"
                "The K best complete trials (default 10; 0 = all) as an aligned table: number,\n"
-               "state, the ranking metric, objectives, measured metrics, parameters.\n\n"
+               "state, the ranking metric, objectives, measured metrics, parameters. Trials\n"
+               "that were confirmed over seeds (prunetune confirm) get a line after the table\n"
+               "with their accuracy mean +- 95%% CI against pruning alone.\n\n"
                "options:\n"
                "  -n K          how many\n"
                "  --by METRIC   rank by an objective (default: the first), a metric column\n"
@@ -342,8 +378,10 @@ int cmd_top(int argc, char **argv)
     if (qcli_objective_cols(&c, o.by, by, &n_by, &err) != PT_OK)
         rc = qcli_fail_line(&c, &err);
     else if ((rows = qcli_filtered(&c, o.where, &n, &rc))) {
-        int have = query_sort(&c.t, &by[0], rows, n);
-        rc = qcli_show(&o, &c.t, rows, o.n && o.n < have ? o.n : have, by, 1);
+        int have = query_sort(&c.t, &by[0], rows, n), shown = o.n && o.n < have ? o.n : have;
+        rc = qcli_show(&o, &c.t, rows, shown, by, 1);
+        if (rc == PT_EXIT_OK && !o.json)
+            rc = confirmed_notes(&c, rows, shown);
     }
     free(rows);
     qcli_close_ctx(&c);

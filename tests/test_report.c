@@ -907,6 +907,18 @@ Test(report, best_shows_confirmed_figures)
     cr_assert_not_null(strstr(out, "trial 1,"), "%s", out);
     cr_assert_null(strstr(out, "confirmed over"), "%s", out);
     free(out);
+    /* top: a line per confirmed trial after the table (5 and 6; rank 1 is
+     * 0.870 + mean noise = 0.8704 over its 5 seeds) */
+    snprintf(cmd, sizeof cmd, "'%s' top '%s' -n 0 >'%s' 2>'%s'", PT_BIN, dbpath, outp, errpath);
+    rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s", slurp(errpath));
+    out = slurp(outp);
+    cr_assert_not_null(strstr(out, "confirmed over seeds (study 'fixture/confirm', mean +- 95% "
+                                   "CI):\n  trial 5 (rank 1): test_acc 0.8704 +- 0.00"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "difference +0.60 pp"), "%s", out);
+    cr_assert_not_null(strstr(out, "\n  trial 6 (rank 2): test_acc 0.8504 +- "), "%s", out);
+    free(out);
 }
 
 /* tests/report_check.sh renders the fixture in Chromium: it asks for the
