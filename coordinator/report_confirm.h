@@ -2,8 +2,8 @@
  * report_confirm.h — the confirmation runs of a study and what they say:
  * the figures per variant over seeds, the paired tests, the verdict.
  *
- * The runs live in the linked study "<name>/confirm" of the same DB (see
- * the shared contract in README "Confirmation"): one trial per run, with
+ * The runs live in the linked study "<name>/confirm" of the same DB, which
+ * `prunetune confirm` (or the study key "confirm") writes: one trial per run, with
  * user attributes pt_variant ("baseline", "regularization_only",
  * "pruning_only", "hybrid"), pt_rank (1..K; 0 for the baseline, shared by
  * every rank), pt_source_trial (the main study's trial number) and pt_seed,
