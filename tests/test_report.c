@@ -933,3 +933,72 @@ Test(report, fixture_file)
     snprintf(dbpath, sizeof dbpath, "%s", out);
     make_confirm_db();
 }
+
+/* A confirmation Optuna wrote (no prunetune tables): the metrics come from
+ * the user attributes, the same contract attributes mark the runs. */
+static const char optuna_confirm_script[] =
+    "import optuna, sys\n"
+    "optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
+    "url = 'sqlite:///' + sys.argv[1]\n"
+    "main = optuna.create_study(study_name='opt', storage=url, direction='maximize')\n"
+    "main.enqueue_trial({'x': 0.0}, user_attrs={'pt_role': 'baseline'})\n"
+    "main.optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=3)\n"
+    "conf = optuna.create_study(study_name='opt/confirm', storage=url, direction='maximize')\n"
+    "accs = {'hybrid': [0.90, 0.91, 0.92], 'pruning_only': [0.89, 0.905, 0.91],\n"
+    "        'regularization_only': [0.88, 0.88, 0.89], 'baseline': [0.87, 0.875, 0.88]}\n"
+    "for v, a in accs.items():\n"
+    "    for seed, acc in enumerate(a, 1):\n"
+    "        t = conf.ask()\n"
+    "        for k, val in (('pt_variant', v), ('pt_rank', 0 if v == 'baseline' else 1),\n"
+    "                       ('pt_source_trial', 0 if v == 'baseline' else 2),\n"
+    "                       ('pt_seed', seed), ('test_acc', acc), ('val_acc', acc + 0.01),\n"
+    "                       ('sparsity', 0.9 if 'pr' in v or v == 'hybrid' else 0.0),\n"
+    "                       ('latency_b1_us', 5.0 if v in ('hybrid', 'pruning_only') else 20.0)):\n"
+    "            t.set_user_attr(k, val)\n"
+    "        conf.tell(t, acc + 0.01)\n";
+
+Test(report, optuna_made_confirmation)
+{
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import optuna' 2>/dev/null") != 0) {
+        cr_skip_test("python3-optuna is not installed");
+    }
+    char py[700], cmd[2000];
+    snprintf(py, sizeof py, "%s/make.py", tmpdir);
+    FILE *f = fopen(py, "w");
+    cr_assert_not_null(f);
+    fputs(optuna_confirm_script, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", py, dbpath);
+    cr_assert_eq(system(cmd), 0);
+    report_study r;
+    pt_err err = {{0}};
+    cr_assert_eq(report_load(&r, dbpath, NULL, &err), PT_OK, "%s", err.msg);
+    cr_assert_str_eq(r.name, "opt");
+    cr_assert_eq(r.trials[0].reference, 1);
+    const report_confirm *c = r.confirm;
+    cr_assert_not_null(c);
+    cr_assert_eq(c->n_runs, 12);
+    cr_assert_eq(c->max_rank, 1);
+    cr_assert_eq(report_confirm_rank_of(c, 2), 1);
+    pt_stats_summary s = report_confirm_summary(c, 1, REPORT_HYBRID, CONFIRM_TEST_ACC);
+    cr_assert_eq(s.n, 3);
+    cr_assert_float_eq(s.mean, 0.91, 1e-12);
+    s = report_confirm_summary(c, 1, REPORT_PRUNE, CONFIRM_LATENCY);
+    cr_assert_float_eq(s.mean, 5.0, 1e-12);
+    double h[] = {0.90, 0.91, 0.92}, p[] = {0.89, 0.905, 0.91};
+    report_confirm_cmp d =
+        report_confirm_compare(c, 1, REPORT_HYBRID, REPORT_PRUNE, CONFIRM_TEST_ACC);
+    pt_stats_ttest t = pt_stats_paired_t(h, p, 3);
+    cr_assert_eq(d.t.n, 3);
+    cr_assert_float_eq(d.t.p, t.p, 1e-12);
+    report_free(&r);
+    char args[1400];
+    snprintf(args, sizeof args, "'%s' -o '%s'", dbpath, htmlpath);
+    cr_assert_eq(run_report(args), 0, "%s", slurp(errpath));
+    char *html = slurp(htmlpath);
+    page_clean(html);
+    table_rows_full(html, "compare", 11, 1 + 1 + 3);
+    cr_assert_not_null(strstr(html, "<p id=\"verdict\"><b>Verdict:</b> At &gt;= 90% sparsity"));
+    free(html);
+}
