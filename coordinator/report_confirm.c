@@ -101,11 +101,20 @@ static double col_num(sqlite3_stmt *s, int i)
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
 }
 
-/* A user attribute's JSON text as a number (NAN when absent or not one). */
+/* A user attribute's JSON text as a number (NAN when absent or not one).
+ * A string holding a number ("3") counts too: a writer in another language
+ * may have stored it so, and a run must not silently drop out of the table. */
 static double json_num(const unsigned char *text)
 {
     cJSON *j = text ? cJSON_Parse((const char *)text) : NULL;
-    double v = cJSON_IsNumber(j) ? j->valuedouble : NAN;
+    double v = NAN;
+    if (cJSON_IsNumber(j)) {
+        v = j->valuedouble;
+    } else if (cJSON_IsString(j) && j->valuestring[0]) {
+        char *end;
+        v = strtod(j->valuestring, &end);
+        v = *end ? NAN : v;
+    }
     cJSON_Delete(j);
     return v;
 }

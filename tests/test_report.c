@@ -935,7 +935,8 @@ Test(report, fixture_file)
 }
 
 /* A confirmation Optuna wrote (no prunetune tables): the metrics come from
- * the user attributes, the same contract attributes mark the runs. */
+ * the user attributes, the same contract attributes mark the runs (the
+ * baseline's seeds stored as strings, "1", still pair). */
 static const char optuna_confirm_script[] =
     "import optuna, sys\n"
     "optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
@@ -951,7 +952,8 @@ static const char optuna_confirm_script[] =
     "        t = conf.ask()\n"
     "        for k, val in (('pt_variant', v), ('pt_rank', 0 if v == 'baseline' else 1),\n"
     "                       ('pt_source_trial', 0 if v == 'baseline' else 2),\n"
-    "                       ('pt_seed', seed), ('test_acc', acc), ('val_acc', acc + 0.01),\n"
+    "                       ('pt_seed', str(seed) if v == 'baseline' else seed),\n"
+    "                       ('test_acc', acc), ('val_acc', acc + 0.01),\n"
     "                       ('sparsity', 0.9 if 'pr' in v or v == 'hybrid' else 0.0),\n"
     "                       ('latency_b1_us', 5.0 if v in ('hybrid', 'pruning_only') else 20.0)):\n"
     "            t.set_user_attr(k, val)\n"
@@ -992,6 +994,8 @@ Test(report, optuna_made_confirmation)
     pt_stats_ttest t = pt_stats_paired_t(h, p, 3);
     cr_assert_eq(d.t.n, 3);
     cr_assert_float_eq(d.t.p, t.p, 1e-12);
+    d = report_confirm_compare(c, 1, REPORT_HYBRID, REPORT_BASELINE, CONFIRM_TEST_ACC);
+    cr_assert_eq(d.t.n, 3);
     report_free(&r);
     char args[1400];
     snprintf(args, sizeof args, "'%s' -o '%s'", dbpath, htmlpath);
