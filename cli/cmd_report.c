@@ -6,7 +6,9 @@
  * by svg.c, no script at all), so it opens from a mail attachment or an
  * offline machine exactly as it was written. The numbers come from
  * coordinator/report_data.c (all SQL lives there); this file only lays them
- * out. Sections: summary, the pruning-vs-regularization table with the
+ * out. Sections: summary, the pruning-vs-regularization table (from the
+ * "<study>/confirm" runs over seeds when they exist, with the paired tests
+ * and the verdict, then the search's own best trial per family) with the
  * winner at each sparsity level, then four plots: optimization history,
  * accuracy vs sparsity with the Pareto front, learning curves, parameter
  * importance.
@@ -42,7 +44,12 @@ static void report_usage(FILE *f)
                "summary, the pruning vs regularization comparison table, which technique wins\n"
                "at 50/80/90/95%% sparsity, optimization history, accuracy vs sparsity with the\n"
                "Pareto front, learning curves and parameter importance. Works on a study made\n"
-               "by Optuna too (prunetune-only columns are then empty). Never writes to DB.\n\n"
+               "by Optuna too (prunetune-only columns are then empty). Never writes to DB.\n"
+               "When the study was confirmed over seeds (its linked study NAME/confirm, written\n"
+               "by prunetune confirm), the comparison comes from those runs: baseline,\n"
+               "regularization only, pruning only and hybrid per confirmed strategy as mean\n"
+               "+- 95%% CI over the seeds, paired t-test and Wilcoxon signed-rank test of the\n"
+               "hybrid against each, and the verdict in one sentence.\n\n"
                "options:\n"
                "  -o, --output FILE  the HTML file to write (required)\n"
                "  --study NAME       the study, when DB holds several\n"
