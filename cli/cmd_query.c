@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "query_cli.h"
+#include "report_confirm.h"
 
 /* Prints the leaves of the strategy sections of a trial config, marking
  * the values the search sampled for this trial. */
@@ -47,6 +48,164 @@ static void print_strategy(const query_trials *t, const query_trial *tr, const c
     cJSON_Delete(cfg);
 }
 
+/* ---- confirmed figures (report_confirm.h) ---------------------------------- */
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *summary_json(const pt_stats_summary *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", s->n);
+    add_num(o, "mean", s->mean);
+    add_num(o, "sd", s->sd);
+    add_num(o, "ci_low", s->ci_lo);
+    add_num(o, "ci_high", s->ci_hi);
+    return o;
+}
+
+/* "0.8704 ± 0.0021" (or the mean alone for one seed, "-" for none). */
+static void summary_text(const pt_stats_summary *s, int m, char *buf, size_t cap)
+{
+    const char *fmt = m == CONFIRM_LATENCY ? "%.2f" : "%.4f";
+    char a[24], b[24];
+    if (s->n == 0 || isnan(s->mean)) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    snprintf(a, sizeof a, fmt, s->mean);
+    if (isnan(s->ci_hi)) {
+        snprintf(buf, cap, "%s", a);
+        return;
+    }
+    snprintf(b, sizeof b, fmt, s->ci_hi - s->mean);
+    snprintf(buf, cap, "%s +- %s", a, b);
+}
+
+/* Adds the confirmed figures of trial tr to rec (JSON) or prints them,
+ * when the study's "<name>/confirm" has runs for it. */
+static int confirmed_figures(qcli_ctx *c, const query_trial *tr, cJSON *rec)
+{
+    report_confirm conf;
+    int found = 0;
+    pt_err err = {{0}};
+    if (report_confirm_load(&conf, c->path, c->t.study.name, &found, &err) != PT_OK)
+        return qcli_fail_line(c, &err);
+    int rank = found ? report_confirm_rank_of(&conf, tr->number) : -1;
+    if (rank < 0) {
+        report_confirm_free(&conf);
+        return PT_EXIT_OK;
+    }
+    report_confirm_metric acc = report_confirm_accuracy(&conf);
+    static const report_family order[] = {REPORT_HYBRID, REPORT_PRUNE, REPORT_REG, REPORT_BASELINE};
+    int n_var = rank == 0 ? 1 : 4, seeds = report_confirm_seeds(&conf, rank);
+    char verdict[1024] = "";
+    if (rank > 0)
+        report_confirm_verdict(&conf, rank, verdict, sizeof verdict);
+    cJSON *j = rec ? cJSON_AddObjectToObject(rec, "confirmed") : NULL;
+    if (j) {
+        cJSON_AddStringToObject(j, "study", conf.name);
+        cJSON_AddNumberToObject(j, "rank", rank);
+        cJSON_AddNumberToObject(j, "seeds", seeds);
+        cJSON_AddStringToObject(j, "accuracy", report_confirm_metric_names[acc]);
+    } else {
+        printf("confirmed over %d seeds (study '%s', rank %d; mean +- 95%% CI)\n", seeds, conf.name,
+               rank);
+        printf("  %-20s %5s", "variant", "seeds");
+        for (int m = 0; m < CONFIRM_N_METRICS; m++)
+            printf("  %-18s", report_confirm_metric_names[m]);
+        printf("\n");
+    }
+    cJSON *vars = j ? cJSON_AddObjectToObject(j, "variants") : NULL;
+    for (int v = 0; v < n_var; v++) {
+        report_family f = rank == 0 ? REPORT_BASELINE : order[v];
+        cJSON *o = vars ? cJSON_AddObjectToObject(vars, report_confirm_variant_name(f)) : NULL;
+        if (!o)
+            printf("  %-20s %5d", report_confirm_variant_name(f),
+                   report_confirm_values(&conf, rank, f, acc, NULL, NULL, conf.n_runs));
+        for (int m = 0; m < CONFIRM_N_METRICS; m++) {
+            pt_stats_summary s = report_confirm_summary(&conf, rank, f, (report_confirm_metric)m);
+            if (o) {
+                cJSON_AddItemToObject(o, report_confirm_metric_names[m], summary_json(&s));
+            } else {
+                char buf[80];
+                summary_text(&s, m, buf, sizeof buf);
+                printf("  %-18s", buf);
+            }
+        }
+        if (!o)
+            printf("\n");
+    }
+    for (int v = 1; v < n_var; v++) {
+        report_confirm_cmp d = report_confirm_compare(&conf, rank, REPORT_HYBRID, order[v], acc);
+        char key[64];
+        snprintf(key, sizeof key, "hybrid_vs_%s", report_confirm_variant_name(order[v]));
+        if (j) {
+            cJSON *o = cJSON_AddObjectToObject(j, key);
+            cJSON_AddNumberToObject(o, "pairs", d.t.n);
+            add_num(o, "mean_diff", d.t.mean_diff);
+            add_num(o, "ci_low", d.t.ci_lo);
+            add_num(o, "ci_high", d.t.ci_hi);
+            add_num(o, "t", d.t.t);
+            add_num(o, "t_test_p", d.t.p);
+            add_num(o, "wilcoxon_w", d.w.w);
+            add_num(o, "wilcoxon_p", d.w.p);
+            cJSON_AddBoolToObject(o, "wilcoxon_exact", d.w.exact);
+        } else {
+            printf("  hybrid vs %s: %+.2f pp %s (95%% CI %+.2f..%+.2f), paired t-test p = %.3g,"
+                   " Wilcoxon signed-rank p = %.3g (%d pairs)\n",
+                   report_confirm_variant_name(order[v]), d.t.mean_diff * 100,
+                   report_confirm_metric_names[acc], d.t.ci_lo * 100, d.t.ci_hi * 100, d.t.p, d.w.p,
+                   d.t.n);
+        }
+    }
+    if (j && verdict[0])
+        cJSON_AddStringToObject(j, "verdict", verdict);
+    else if (verdict[0])
+        printf("  verdict: %s\n", verdict);
+    report_confirm_free(&conf);
+    return PT_EXIT_OK;
+}
+
+/* After top's table: one line per shown trial that was confirmed, its
+ * hybrid's accuracy over the seeds against pruning alone (the table itself
+ * stays one row per trial, one seed each). */
+static int confirmed_notes(qcli_ctx *c, const int *rows, int n)
+{
+    report_confirm conf;
+    int found = 0;
+    pt_err err = {{0}};
+    if (report_confirm_load(&conf, c->path, c->t.study.name, &found, &err) != PT_OK)
+        return qcli_fail_line(c, &err);
+    report_confirm_metric acc = report_confirm_accuracy(&conf);
+    int header = 0;
+    for (int i = 0; found && i < n; i++) {
+        int rank = report_confirm_rank_of(&conf, c->t.t[rows[i]].number);
+        if (rank <= 0)
+            continue;
+        if (!header++)
+            printf("\nconfirmed over seeds (study '%s', mean +- 95%% CI):\n", conf.name);
+        pt_stats_summary h = report_confirm_summary(&conf, rank, REPORT_HYBRID, acc);
+        pt_stats_summary p = report_confirm_summary(&conf, rank, REPORT_PRUNE, acc);
+        report_confirm_cmp d =
+            report_confirm_compare(&conf, rank, REPORT_HYBRID, REPORT_PRUNE, acc);
+        char hb[80], pb[80];
+        summary_text(&h, acc, hb, sizeof hb);
+        summary_text(&p, acc, pb, sizeof pb);
+        printf("  trial %d (rank %d): %s %s over %d seeds; pruning only %s; difference %+.2f pp, "
+               "paired t-test p = %.3g\n",
+               c->t.t[rows[i]].number, rank, report_confirm_metric_names[acc], hb, h.n, pb,
+               d.t.mean_diff * 100, d.t.p);
+    }
+    report_confirm_free(&conf);
+    return PT_EXIT_OK;
+}
+
 /* One best trial in full: objective values, metrics, strategy. */
 static int print_best(qcli_ctx *c, const query_col *by, int row)
 {
@@ -64,6 +223,9 @@ static int print_best(qcli_ctx *c, const query_col *by, int row)
             qcli_cell(t, tr, &cols[k], buf, sizeof buf);
             printf("  %-24s %s\n", cols[k].name, buf);
         }
+    int rc = confirmed_figures(c, tr, NULL);
+    if (rc != PT_EXIT_OK)
+        return rc;
     char *config = NULL, *result = NULL;
     pt_err err = {{0}};
     if (query_trial_texts(c->q, tr->trial_id, &config, &result, &err) != PT_OK)
@@ -89,7 +251,11 @@ static void best_usage(FILE *f)
                "objectives also their Pareto set), with its metrics and its full strategy:\n"
                "pruning schedule, granularity, sparsity, L1/L2/dropout and training params.\n"
                "A study with constraints ranks its feasible trials only and says on stderr\n"
-               "how many were left out.\n\n"
+               "how many were left out.\n"
+               "When the study was confirmed (prunetune confirm, study key \"confirm\") and\n"
+               "the trial is one of the confirmed strategies, also its figures over the seeds\n"
+               "(mean +- 95%% CI per variant: hybrid, pruning only, regularization only,\n"
+               "baseline), the paired tests and the verdict.\n\n"
                "options:\n"
                "  --by METRIC   rank by this instead: an objective, a metric column (val_acc,\n"
                "                test_acc, sparsity, nnz, bytes_stored, latency_b1_us, ...) or a\n"
@@ -145,6 +311,8 @@ int cmd_best(int argc, char **argv)
             cJSON *cfg = config ? cJSON_Parse(config) : NULL;
             cJSON_AddItemToObject(r, "config", cfg ? cfg : cJSON_CreateNull());
             cJSON_AddItemToArray(list, r);
+            if (rc == PT_EXIT_OK)
+                rc = confirmed_figures(&c, &c.t.t[row], r);
             free(config);
             free(result);
         } else {
@@ -191,7 +359,9 @@ static void top_usage(FILE *f)
                "with constraints shows its feasible trials only and says on stderr how many\n"
                "were left out. In a study Optuna made, numeric user attributes are metrics\n"
                "too; a name that is both a parameter and a metric must be said as\n"
-               "params.NAME or attrs.NAME.\n\n"
+               "params.NAME or attrs.NAME. Trials that were confirmed over seeds (prunetune\n"
+               "confirm) get a line after the table with their accuracy mean +- 95%% CI\n"
+               "against pruning alone.\n\n"
                "options:\n"
                "  -n K          how many\n"
                "  --by METRIC   rank by an objective (default: the first), a metric column\n"
@@ -225,9 +395,11 @@ int cmd_top(int argc, char **argv)
     if (qcli_objective_cols(&c, o.by, by, &n_by, &err) != PT_OK)
         rc = qcli_fail_line(&c, &err);
     else if ((rows = qcli_filtered(&c, o.where, &n, &rc))) {
-        int have = query_sort(&c.t, &by[0], rows, n);
+        int have = query_sort(&c.t, &by[0], rows, n), shown = o.n && o.n < have ? o.n : have;
         qcli_note_feasibility(&c);
-        rc = qcli_show(&o, &c.t, rows, o.n && o.n < have ? o.n : have, by, 1);
+        rc = qcli_show(&o, &c.t, rows, shown, by, 1);
+        if (rc == PT_EXIT_OK && !o.json)
+            rc = confirmed_notes(&c, rows, shown);
     }
     free(rows);
     qcli_close_ctx(&c);

@@ -6,7 +6,9 @@
  * by svg.c, no script at all), so it opens from a mail attachment or an
  * offline machine exactly as it was written. The numbers come from
  * coordinator/report_data.c (all SQL lives there); this file only lays them
- * out. Sections: summary, the pruning-vs-regularization table with the
+ * out. Sections: summary, the pruning-vs-regularization table (from the
+ * "<study>/confirm" runs over seeds when they exist, with the paired tests
+ * and the verdict, then the search's own best trial per family) with the
  * winner at each sparsity level, then four plots: optimization history,
  * accuracy vs sparsity with the Pareto front, learning curves, parameter
  * importance.
@@ -23,6 +25,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "report_confirm.h"
 #include "report_data.h"
 #include "svg.h"
 
@@ -41,7 +44,12 @@ static void report_usage(FILE *f)
                "summary, the pruning vs regularization comparison table, which technique wins\n"
                "at 50/80/90/95%% sparsity, optimization history, accuracy vs sparsity with the\n"
                "Pareto front, learning curves and parameter importance. Works on a study made\n"
-               "by Optuna too (prunetune-only columns are then empty). Never writes to DB.\n\n"
+               "by Optuna too (prunetune-only columns are then empty). Never writes to DB.\n"
+               "When the study was confirmed over seeds (its linked study NAME/confirm, written\n"
+               "by prunetune confirm), the comparison comes from those runs: baseline,\n"
+               "regularization only, pruning only and hybrid per confirmed strategy as mean\n"
+               "+- 95%% CI over the seeds, paired t-test and Wilcoxon signed-rank test of the\n"
+               "hybrid against each, and the verdict in one sentence.\n\n"
                "options:\n"
                "  -o, --output FILE  the HTML file to write (required)\n"
                "  --study NAME       the study, when DB holds several\n"
@@ -246,21 +254,181 @@ static void compare_row(FILE *f, const report_study *r, const char *what, int i,
             num(b[7], 48, t->latency_us, "%.1f"), num(b[8], 48, t->speedup, "%.2f&times;"));
 }
 
+/* "88.12 ± 0.21": mean and 95% CI half-width of a summary, scaled;
+ * the mean alone for one seed, a dash for none. */
+static const char *mean_ci(char *buf, size_t cap, const pt_stats_summary *s, double scale,
+                           const char *fmt)
+{
+    char m[40], h[40];
+    if (s->n == 0 || isnan(s->mean)) {
+        snprintf(buf, cap, "&ndash;");
+        return buf;
+    }
+    snprintf(m, sizeof m, fmt, s->mean * scale);
+    if (isnan(s->ci_hi)) {
+        snprintf(buf, cap, "%s", m);
+        return buf;
+    }
+    snprintf(h, sizeof h, fmt, (s->ci_hi - s->mean) * scale);
+    /* no-break spaces keep "mean ± half" on one line; a half-width has no sign */
+    snprintf(buf, cap, "%s&nbsp;&plusmn;&nbsp;%s", m, h + (h[0] == '+'));
+    return buf;
+}
+
+/* One row of the confirmed table: variant v of rank `rank` over its seeds. */
+static void confirm_row(FILE *f, const report_confirm *c, report_family v, int rank,
+                        report_confirm_metric acc, double base_latency)
+{
+    char b[8][128];
+    pt_stats_summary s[CONFIRM_N_METRICS];
+    for (int m = 0; m < CONFIRM_N_METRICS; m++)
+        s[m] = report_confirm_summary(c, rank, v, (report_confirm_metric)m);
+    int src = -1, r = v == REPORT_BASELINE ? 0 : rank;
+    for (int i = 0; i < c->n_runs && src < 0; i++)
+        if (c->runs[i].variant == v && c->runs[i].rank == r)
+            src = c->runs[i].source_trial;
+    fputs("<tr>", f);
+    family_cell(f, v);
+    if (v == REPORT_BASELINE)
+        fputs("<td>&ndash;</td>", f);
+    else
+        fprintf(f, "<td>%d</td>", rank);
+    fputs("<td class=\"l\">", f);
+    svg_escape(f, r <= c->max_rank && c->strategy[r][0] ? c->strategy[r]
+                  : v == REPORT_BASELINE                ? "reference config"
+                                                        : "");
+    if (v == REPORT_PRUNE)
+        fputs(" <span class=\"note\">(regularization off)</span>", f);
+    else if (v == REPORT_REG)
+        fputs(" <span class=\"note\">(pruning off)</span>", f);
+    fputs("</td>", f);
+    if (src >= 0)
+        fprintf(f, "<td>%d</td>", src);
+    else
+        fputs("<td>&ndash;</td>", f);
+    report_confirm_cmp d = report_confirm_compare(c, rank, v, REPORT_BASELINE, acc);
+    pt_stats_summary ds = {d.t.n, d.t.mean_diff, d.t.sd_diff, d.t.ci_lo, d.t.ci_hi};
+    if (v == REPORT_BASELINE)
+        snprintf(b[2], sizeof b[2], "&ndash;");
+    else
+        mean_ci(b[2], sizeof b[2], &ds, 100, "%+.2f");
+    double speed = base_latency / s[CONFIRM_LATENCY].mean;
+    fprintf(f,
+            "<td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+            "</tr>\n",
+            s[acc].n, mean_ci(b[0], sizeof b[0], &s[CONFIRM_VAL_ACC], 100, "%.2f"),
+            mean_ci(b[1], sizeof b[1], &s[CONFIRM_TEST_ACC], 100, "%.2f"), b[2],
+            mean_ci(b[3], sizeof b[3], &s[CONFIRM_SPARSITY], 100, "%.1f"),
+            mean_ci(b[4], sizeof b[4], &s[CONFIRM_LATENCY], 1, "%.1f"),
+            num(b[5], sizeof b[5], speed, "%.2f&times;"));
+}
+
+/* One paired comparison: hybrid of rank k against variant b. */
+static void test_row(FILE *f, const report_confirm *c, int rank, report_family b,
+                     report_confirm_metric acc)
+{
+    report_confirm_cmp d = report_confirm_compare(c, rank, REPORT_HYBRID, b, acc);
+    char p1[32], p2[32], p3[32], ci[96];
+    if (isnan(d.t.ci_lo))
+        snprintf(ci, sizeof ci, "&ndash;");
+    else
+        snprintf(ci, sizeof ci, "%+.2f .. %+.2f", d.t.ci_lo * 100, d.t.ci_hi * 100);
+    int sig = d.t.n >= 2 && d.t.p < 0.05 && (d.t.ci_lo > 0 || d.t.ci_hi < 0);
+    fprintf(f,
+            "<tr><td>%d</td><td class=\"l\">hybrid vs %s</td><td>%d</td><td>%s</td><td>%s</td>"
+            "<td>%s</td><td>%s <span class=\"note\">(%s)</span></td><td class=\"l%s\">%s</td>"
+            "</tr>\n",
+            rank, family_label[b], d.t.n, num(p1, sizeof p1, d.t.mean_diff * 100, "%+.2f"), ci,
+            num(p2, sizeof p2, d.t.p, "%.3g"), num(p3, sizeof p3, d.w.p, "%.3g"),
+            d.w.n == 0  ? "no difference"
+            : d.w.exact ? "exact"
+                        : "normal approx.",
+            sig && d.t.mean_diff > 0 ? " win" : "",
+            d.t.n < 2 ? "too few seeds"
+            : sig     ? (d.t.mean_diff > 0 ? "hybrid better" : "hybrid worse")
+                      : "not significant");
+}
+
+/* The pruning-vs-regularization table from the confirmation runs: every
+ * variant of every confirmed rank over its seeds, the paired tests and the
+ * verdict. */
+static void confirmed_comparison(FILE *f, const report_confirm *c)
+{
+    report_confirm_metric acc = report_confirm_accuracy(c);
+    const char *acc_name = acc == CONFIRM_TEST_ACC ? "test" : "validation";
+    double base_latency = report_confirm_summary(c, 0, REPORT_BASELINE, CONFIRM_LATENCY).mean;
+    int complete = 0;
+    for (int i = 0; i < c->n_runs; i++)
+        complete += c->runs[i].state == TRIAL_COMPLETE;
+    fputs("<h2>Pruning vs regularization (confirmed over seeds)</h2>\n<p class=\"note\">From "
+          "the confirmation study <code>",
+          f);
+    svg_escape(f, c->name);
+    fprintf(f,
+            "</code> (%d runs, %d complete): each of the top %d strategies of the search re-run "
+            "with seeds 1..S as the hybrid, its pruning-only variant (L1, L2, dropout off), its "
+            "regularization-only variant (pruning off), and the baseline (pruning and "
+            "regularization off, shared by all ranks). Cells: mean &plusmn; half-width of the "
+            "95%% confidence interval (Student t) over the seeds, accuracy in %%; &Delta; acc: "
+            "%s accuracy against the baseline, paired by seed, in points.</p>\n",
+            c->n_runs, complete, c->max_rank, acc_name);
+    fprintf(f,
+            "<table id=\"compare\">\n<tr><th class=\"l\">variant</th><th>rank</th>"
+            "<th class=\"l\">strategy</th><th>source trial</th><th>seeds</th><th>val acc</th>"
+            "<th>test acc</th><th>&Delta; %s acc</th><th>sparsity</th><th>latency &micro;s</th>"
+            "<th>speed-up</th></tr>\n",
+            acc_name);
+    confirm_row(f, c, REPORT_BASELINE, 0, acc, base_latency);
+    static const report_family order[] = {REPORT_REG, REPORT_PRUNE, REPORT_HYBRID};
+    for (int k = 1; k <= c->max_rank; k++)
+        for (int v = 0; v < 3; v++)
+            confirm_row(f, c, order[v], k, acc, base_latency);
+    fprintf(f,
+            "</table>\n<h3>Paired tests</h3>\n<p class=\"note\">Differences of %s accuracy in "
+            "points, paired by seed: paired t-test (two-sided p, 95%% CI of the mean difference) "
+            "and Wilcoxon signed-rank test (two-sided p; exact without ties, else the normal "
+            "approximation; zero differences dropped). Significant: p &lt; 0.05.</p>\n"
+            "<table id=\"confirm-tests\">\n<tr><th>rank</th><th class=\"l\">comparison</th>"
+            "<th>pairs</th><th>mean diff (pp)</th><th>95%% CI (pp)</th><th>paired t-test p</th>"
+            "<th>Wilcoxon p</th><th class=\"l\">result</th></tr>\n",
+            acc_name);
+    static const report_family against[] = {REPORT_PRUNE, REPORT_REG, REPORT_BASELINE};
+    for (int k = 1; k <= c->max_rank; k++)
+        for (int v = 0; v < 3; v++)
+            test_row(f, c, k, against[v], acc);
+    char verdict[1024];
+    report_confirm_verdict(c, 1, verdict, sizeof verdict);
+    fputs("</table>\n<p id=\"verdict\"><b>Verdict:</b> ", f);
+    svg_escape(f, verdict);
+    fputs("</p>\n", f);
+}
+
 static void comparison(FILE *f, const report_study *r)
 {
     int exact = 0, base = report_baseline(r, &exact);
-    fputs("<h2>Pruning vs regularization</h2>\n<p class=\"note\">Best trial of each family by "
+    int confirmed = r->confirm && r->confirm->max_rank >= 1;
+    if (confirmed)
+        confirmed_comparison(f, r->confirm);
+    fprintf(f, "<h2>%s</h2>\n",
+            confirmed ? "Best single trials of the search (one seed each)"
+                      : "Pruning vs regularization");
+    fputs("<p class=\"note\">Best trial of each family by "
           "the objective. Family from the trial config: pruning = a prune.schedule other than "
           "none; regularization = L1, L2 or dropout &gt; 0; hybrid = both. Accuracy is test "
           "accuracy (validation when no test set); &Delta; in points against the baseline. "
-          "Latency: one sample, measured.</p>\n<table id=\"compare\">\n<tr><th class=\"l\">"
+          "Latency: one sample, measured.</p>\n",
+          f);
+    fprintf(f, "<table id=\"%s\">\n", confirmed ? "compare-search" : "compare");
+    fputs("<tr><th class=\"l\">"
           "row</th><th class=\"l\">family</th><th>trial</th><th>accuracy</th><th>&Delta; acc"
           "</th><th>sparsity</th><th>parameters</th><th>bytes (stored / dense)</th>"
           "<th>FLOPs / sample</th><th>latency &micro;s</th><th>speed-up</th></tr>\n",
           f);
-    compare_row(
-        f, r, exact || base < 0 ? "baseline" : "baseline (closest: least pruning + regularization)",
-        base, base);
+    compare_row(f, r,
+                base >= 0 && r->trials[base].reference ? "baseline (reference trial)"
+                : exact || base < 0                    ? "baseline"
+                                    : "baseline (closest: least pruning + regularization)",
+                base, base);
     compare_row(f, r, "best regularization only", report_best_of(r, REPORT_REG), base);
     compare_row(f, r, "best pruning only", report_best_of(r, REPORT_PRUNE), base);
     compare_row(f, r, "best hybrid", report_best_of(r, REPORT_HYBRID), base);

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query.h"
+#include "report_confirm.h"
 #include "report_data.h"
 #include "store_impl.h"
 
@@ -159,6 +161,10 @@ static pt_status pick_study(store *st, report_study *r, const char *name, pt_err
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *nm = (const char *)sqlite3_column_text(s, 1);
         nm = nm ? nm : "";
+        /* A linked "<study>/confirm" belongs to its study: without --study
+         * it is not a candidate (the main study's report shows it). */
+        if (!name && query_is_confirm_study(nm))
+            continue;
         if (name ? !strcmp(nm, name) : n == 0) {
             r->study_id = sqlite3_column_int(s, 0);
             snprintf(r->name, sizeof r->name, "%s", nm);
@@ -452,6 +458,42 @@ static pt_status read_constraints(store *st, report_study *r, pt_err *err)
     return PT_OK;
 }
 
+/* The reference trial(s): user attribute pt_role = "baseline" (the shared
+ * contract of the reference trial, issue 11). */
+static pt_status read_roles(store *st, report_study *r, pt_err *err)
+{
+    sqlite3_stmt *s = prep(st, r,
+                           "SELECT t.trial_id FROM trials t JOIN trial_user_attributes a"
+                           " ON a.trial_id=t.trial_id WHERE t.study_id=?1 AND a.\"key\"='pt_role'"
+                           " AND a.value_json='\"baseline\"' ORDER BY t.number");
+    if (!s)
+        return store_dberr(st, err, "read trial roles");
+    int cur = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int i = seek(r, &cur, sqlite3_column_int(s, 0));
+        if (i >= 0)
+            r->trials[i].reference = 1;
+    }
+    sqlite3_finalize(s);
+    return PT_OK;
+}
+
+static pt_status read_confirm(store *st, report_study *r, pt_err *err)
+{
+    report_confirm c;
+    int found = 0;
+    pt_status rc = report_confirm_read(st, r->name, &c, &found, err);
+    if (rc != PT_OK || !found)
+        return rc;
+    r->confirm = malloc(sizeof *r->confirm);
+    if (!r->confirm) {
+        report_confirm_free(&c);
+        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", st->path);
+    }
+    *r->confirm = c;
+    return PT_OK;
+}
+
 pt_status report_load(report_study *r, const char *path, const char *name, pt_err *err)
 {
     memset(r, 0, sizeof *r);
@@ -474,6 +516,10 @@ pt_status report_load(report_study *r, const char *path, const char *name, pt_er
         rc = read_points(st, r, err);
     if (rc == PT_OK)
         rc = read_constraints(st, r, err);
+    if (rc == PT_OK)
+        rc = read_roles(st, r, err);
+    if (rc == PT_OK)
+        rc = read_confirm(st, r, err);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     store_close(st);
     if (rc != PT_OK) {
@@ -493,6 +539,9 @@ void report_free(report_study *r)
     free(r->trials);
     free(r->points);
     free(r->space_json);
+    if (r->confirm)
+        report_confirm_free(r->confirm);
+    free(r->confirm);
     memset(r, 0, sizeof *r);
 }
 
@@ -525,6 +574,11 @@ int report_best_of(const report_study *r, report_family f)
 
 int report_baseline(const report_study *r, int *exact)
 {
+    for (int i = 0; i < r->n_trials; i++)
+        if (r->trials[i].reference && complete(r, i)) {
+            *exact = 1;
+            return i;
+        }
     int best = report_best_of(r, REPORT_BASELINE);
     *exact = best >= 0;
     if (best >= 0)

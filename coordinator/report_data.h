@@ -45,6 +45,7 @@ typedef struct {
     double sparsity, flops, latency_us, speedup, val_acc, test_acc, wall_s; /* NAN = none */
     long long nnz, bytes_dense, bytes_stored;                               /* -1 = none */
     int feasible; /* meets the study's constraints (study_feasible; 1 without constraints) */
+    int reference; /* the study's reference trial (user attr pt_role = "baseline") */
 } report_trial;
 
 typedef struct {
@@ -83,12 +84,15 @@ typedef struct {
     report_param *params;
     int n_points;
     report_point *points; /* intermediate values, by trial then step */
+    /* The confirmation runs of the linked study "<name>/confirm"
+     * (report_confirm.h), NULL when the DB has none. */
+    struct report_confirm *confirm;
 } report_study;
 
-/* Loads study `name` (NULL: the only study in the DB; several => PT_ERR_CONFIG
- * naming them) from the SQLite file at path. PT_ERR_IO / PT_ERR_FORMAT for a
- * missing or foreign file, PT_ERR_CONFIG for an unknown study, PT_ERR_NOMEM.
- * On error *r is left zeroed. */
+/* Loads study `name` (NULL: the only study in the DB, not counting the
+ * linked "<name>/confirm" studies; several => PT_ERR_CONFIG naming them) from the SQLite file at
+ * path. PT_ERR_IO / PT_ERR_FORMAT for a missing or foreign file, PT_ERR_CONFIG for an unknown
+ * study, PT_ERR_NOMEM. On error *r is left zeroed. */
 pt_status report_load(report_study *r, const char *path, const char *name, pt_err *err);
 void report_free(report_study *r);
 
@@ -104,7 +108,8 @@ int report_better(study_direction d, double a, double b);
 /* Every function below considers feasible COMPLETE trials only. */
 /* Index of the COMPLETE trial of family f with the best objective 0, or -1. */
 int report_best_of(const report_study *r, report_family f);
-/* The baseline row: the best baseline trial, else the COMPLETE trial with the
+/* The baseline row: the reference trial (user attr pt_role = "baseline",
+ * COMPLETE), else the best baseline trial, else the COMPLETE trial with the
  * least pruning (measured sparsity) then the least regularization (family
  * known); *exact = 1 when it is a true baseline. -1 when nothing qualifies. */
 int report_baseline(const report_study *r, int *exact);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # report_check.sh — looks at a prunetune report as a person would: renders it
 # in headless Chromium and checks the rendered DOM for the comparison tables
-# and the four plots, that the console stayed clean (no script errors, no
+# (confirmed over seeds, paired tests, verdict, the search's table) and the
+# four plots, that the console stayed clean (no script errors, no
 # blocked resource), and takes a screenshot.
 #   tests/report_check.sh PRUNETUNE TEST_REPORT [OUTDIR]
 # TEST_REPORT writes the fixture study (PT_REPORT_FIXTURE); OUTDIR keeps
@@ -52,8 +53,27 @@ need() { grep -q -- "$1" "$dom" || fail "rendered DOM has no $2"; }
 need '<table id="summary">' "summary table"
 need '<table id="compare">' "comparison table"
 need '<table id="levels">' "sparsity-level table"
-for row in '>baseline<' 'best regularization only' 'best pruning only' 'best hybrid'; do
-  need "$row" "comparison row '$row'"
+# The fixture has confirmation runs: the confirmed table (baseline, then
+# regularization only / pruning only / hybrid for ranks 1 and 2), the paired
+# tests, the verdict; below them the search's single-trial table.
+need '<table id="confirm-tests">' "paired-test table"
+need '<table id="compare-search">' "search comparison table"
+table_rows() { # rows of table $1 in the rendered DOM that contain $2
+  sed -n "/<table id=\"$1\">/,/<\/table>/p" "$dom" | grep -o '<tr>.*</tr>' | grep -c -- "$2" || true; }
+for v in 'baseline' 'regularization only' 'pruning only' 'hybrid'; do
+  n=$(table_rows compare ">$v</td>")
+  want=2; [ "$v" = baseline ] && want=1
+  [ "$n" = "$want" ] || fail "confirmed table: $n rows '$v', expected $want"
+done
+for cmp in 'hybrid vs pruning only' 'hybrid vs regularization only' 'hybrid vs baseline'; do
+  n=$(table_rows confirm-tests "$cmp")
+  [ "$n" = 2 ] || fail "paired-test table: $n rows '$cmp', expected 2 (ranks 1 and 2)"
+done
+grep -q '<p id="verdict"><b>Verdict:</b> At &gt;= 90% sparsity the hybrid' "$dom" ||
+  fail "rendered DOM has no verdict sentence"
+for row in 'baseline (reference trial)' 'best regularization only' 'best pruning only' 'best hybrid'; do
+  n=$(table_rows compare-search "$row")
+  [ "$n" = 1 ] || fail "search comparison table: no row '$row'"
 done
 for lvl in 50 80 90 95; do need "<td>$lvl%</td>" "row for sparsity $lvl%"; done
 for id in plot-history plot-pareto plot-curves plot-importance; do need "<svg id=\"$id\"" "plot $id"; done
