@@ -318,14 +318,17 @@ static pt_status read_plan(const study_config *sc, const char *cname, int top, p
     for (int i = 0; st == PT_OK && i < t.n; i++)
         if (t.t[i].state == TRIAL_COMPLETE && t.t[i].number != pl->ref_number)
             idx[n++] = i;
-    /* The query module's ranking: what `prunetune top` shows is what is confirmed. */
-    int have = st == PT_OK ? query_sort(&t, &col, idx, n) : 0;
+    /* The query module's ranking, feasible trials only: what `prunetune top`
+     * shows is what is confirmed. */
+    int infeasible = 0;
+    int have = st == PT_OK ? query_rank(&t, &col, 1, idx, &n, &infeasible) : 0;
     pl->k = have < top ? have : top;
     if (st == PT_OK && pl->k == 0)
         st = pt_fail(err, PT_ERR_STOPPED,
-                     "%s: study '%s' has no COMPLETE trial with %s to confirm (the reference "
-                     "trial aside)",
-                     sc->storage, sc->name, sc->obj[0].name);
+                     "%s: study '%s' has no %sCOMPLETE trial with %s to confirm (the reference "
+                     "trial aside%s)",
+                     sc->storage, sc->name, infeasible ? "feasible " : "", sc->obj[0].name,
+                     infeasible ? "; the others violate the study's constraints" : "");
     if (st == PT_OK && !(pl->cfg = calloc((size_t)pl->k, sizeof *pl->cfg)))
         st = pt_fail(err, PT_ERR_NOMEM, "confirm: out of memory");
     for (int r = 0; st == PT_OK && r < pl->k; r++) {
