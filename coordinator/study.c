@@ -35,9 +35,10 @@
 /* ---- top-level keys ----------------------------------------------------- */
 
 static const char *const root_keys[] = {
-    "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
-    "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", "max_failures", NULL};
+    "$schema",         "study",        "storage", "seed",       "n_trials",
+    "timeout_s",       "sampler",      "pruner",  "objectives", "trial",
+    "search_space",    "asha",         "median",  "tpe",        "keep_models",
+    "trial_timeout_s", "max_failures", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -396,9 +397,9 @@ pt_status study_load(study_config *s, const char *path, pt_err *err)
  * trial's files may be ones no trial reads). */
 static int is_data_location(const char *name)
 {
-    static const char *const keys[] = {"data.format",       "data.dir",          "data.train",
-                                       "data.test",         "data.train_images", "data.train_labels",
-                                       "data.test_images",  "data.test_labels",  NULL};
+    static const char *const keys[] = {"data.format",      "data.dir",          "data.train",
+                                       "data.test",        "data.train_images", "data.train_labels",
+                                       "data.test_images", "data.test_labels",  NULL};
     for (int i = 0; keys[i]; i++)
         if (!strcmp(name, keys[i]))
             return 1;
