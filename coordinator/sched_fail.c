@@ -63,10 +63,8 @@ void sched_fail_note(sched *s, const char *why)
         return;
     s->fail_stop = 1;
     if (!s->o->quiet)
-        fprintf(stderr,
-                "%d trials in a row failed (max_failures %d): no new trial will start%s\n",
-                s->fail_streak, limit,
-                s->running > 0 ? "; the running ones finish first" : "");
+        fprintf(stderr, "%d trials in a row failed (max_failures %d): no new trial will start%s\n",
+                s->fail_streak, limit, s->running > 0 ? "; the running ones finish first" : "");
 }
 
 pt_status sched_fail_error(const sched *s, pt_err *err)

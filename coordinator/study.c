@@ -449,9 +449,9 @@ pt_status study_load(study_config *s, const char *path, pt_err *err)
  * trial's files may be ones no trial reads). */
 static int is_data_location(const char *name)
 {
-    static const char *const keys[] = {"data.format",       "data.dir",          "data.train",
-                                       "data.test",         "data.train_images", "data.train_labels",
-                                       "data.test_images",  "data.test_labels",  NULL};
+    static const char *const keys[] = {"data.format",      "data.dir",          "data.train",
+                                       "data.test",        "data.train_images", "data.train_labels",
+                                       "data.test_images", "data.test_labels",  NULL};
     for (int i = 0; keys[i]; i++)
         if (!strcmp(name, keys[i]))
             return 1;

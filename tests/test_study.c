@@ -552,10 +552,9 @@ Test(study, probe_checks_the_base_trial_data)
     cr_expect_eq(study_probe(&s, "s.json", &err), PT_OK, "%s", err.msg);
     study_free(&s);
 
-    cr_assert_eq(parse_q(&s, "{'study': 't', 'trial': {'data': {'dir': '/nonexistent/fm'}}, " L2
-                             "}",
-                         &err),
-                 PT_OK, "%s", err.msg);
+    cr_assert_eq(
+        parse_q(&s, "{'study': 't', 'trial': {'data': {'dir': '/nonexistent/fm'}}, " L2 "}", &err),
+        PT_OK, "%s", err.msg);
     cr_expect_eq(study_probe(&s, "s.json", &err), PT_ERR_CONFIG);
     cr_expect_str_eq(err.msg, "s.json: trial.data.dir: /nonexistent/fm/train-images-idx3-ubyte.gz:"
                               " cannot open: No such file or directory");

@@ -263,9 +263,8 @@ Test(study_output, schema_documents_exactly_the_parsed_keys)
         cJSON_free(got);
     }
     cr_expect(s.seed == 1 && s.n_trials == 16 && s.timeout_s == 0 && s.max_failures == 5 &&
-                  s.sampler == SAMPLER_RANDOM &&
-                  s.pruner == PRUNER_NONE && !strcmp(s.obj[0].name, "val_acc") &&
-                  s.obj[0].dir == DIR_MAXIMIZE,
+                  s.sampler == SAMPLER_RANDOM && s.pruner == PRUNER_NONE &&
+                  !strcmp(s.obj[0].name, "val_acc") && s.obj[0].dir == DIR_MAXIMIZE,
               "the defaults above are the parser's");
     study_free(&s);
     cJSON_Delete(schema);
