@@ -30,7 +30,8 @@ static int proc_stat(long pid, char *state, unsigned long long *start)
     if (!p || sscanf(p + 1, " %c", state) != 1)
         return 0;
     *start = 0;
-    for (int field = 3; *p && field < 22; p++)
+    /* the space after ')' is the one before field 3 */
+    for (int field = 2; *p && field < 22; p++)
         if (*p == ' ' && ++field == 22)
             sscanf(p + 1, "%llu", start);
     return 1;

@@ -159,6 +159,11 @@ static inline int job_wait(pid_t mpirun, const char *errname, double limit_s)
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
+    /* ranks first: a SIGKILLed mpirun leaves them running, orphaned */
+    pid_t pids[16];
+    int n = children_of(mpirun, pids, 16);
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGKILL);
     kill(mpirun, SIGKILL);
     waitpid(mpirun, NULL, 0);
     return -1;

@@ -30,8 +30,10 @@
 #include "job_fixture.h"
 #include "run_fixture.h"
 
-/* Under a loaded 2-core CI machine one MPI start-up takes seconds. */
-TestSuite(fault, .init = run_setup, .fini = run_teardown, .timeout = 240);
+/* Under a loaded 2-core CI machine one MPI start-up takes seconds. The
+ * limits inside each test add up to less than this, so a hung job is killed
+ * with its ranks (job_wait) rather than left behind by Criterion. */
+TestSuite(fault, .init = run_setup, .fini = run_teardown, .timeout = 900);
 
 /* A study of n trials (rows training rows, epochs epochs) of one hidden layer. */
 static const char *write_study(int n, int rows, int epochs, int hidden)
@@ -217,7 +219,7 @@ Test(fault, random_kills_then_a_rerun_lose_and_duplicate_nothing)
         char *argv[] = {"mpirun", "-np", "4", "--enable-recovery", PT_BIN, "run", (char *)study,
                         "--trial-timeout", "600", NULL};
         pid_t pid = job_start(argv);
-        wait_complete_for(k_worker, 120);
+        wait_complete_for(k_worker, 60);
         sleep_ms(d_worker);
         pid_t w = rank_pid(pid, victim);
         if (w > 0)
@@ -241,8 +243,8 @@ Test(fault, random_kills_then_a_rerun_lose_and_duplicate_nothing)
         sqlite3_close(db);
 
         char line[2048];
-        snprintf(line, sizeof line, "mpirun -np 3 --enable-recovery %s run '%s' --quiet", PT_BIN,
-                 study);
+        snprintf(line, sizeof line, "timeout 120 mpirun -np 3 --enable-recovery %s run '%s' --quiet",
+                 PT_BIN, study);
         int rerun = sh(line);
         char err[1 << 14];
         slurp("err", err, sizeof err);
