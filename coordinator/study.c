@@ -33,9 +33,10 @@
 /* ---- top-level keys ----------------------------------------------------- */
 
 static const char *const root_keys[] = {
-    "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
-    "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", "constraints", NULL};
+    "$schema",         "study",       "storage", "seed",       "n_trials",
+    "timeout_s",       "sampler",     "pruner",  "objectives", "trial",
+    "search_space",    "asha",        "median",  "tpe",        "keep_models",
+    "trial_timeout_s", "constraints", NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
