@@ -17,21 +17,22 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune export-model DB [--trial N] [--all] [--study NAME] -o MODEL.npz\n\n"
-               "Copies the final model of a trial, as the search kept it (NumPy .npz, layout\n"
-               "in schemas/model.md), so `prunetune eval MODEL.npz` reproduces the trial's\n"
-               "test accuracy. A study keeps the models of its best keep_models trials\n"
-               "(study key, default 5) in DB.models/<study>/.\n\n"
-               "options:\n"
-               "  --trial N     the trial with this number (default: the best complete one\n"
-               "                by the first objective; feasible, when the study has\n"
-               "                constraints: only feasible trials keep their model)\n"
-               "  --all         the best among infeasible trials too\n"
-               "  --study NAME  the study (default: the only / most recent one)\n"
-               "  -o FILE       where to write the model (required)\n"
-               "  -h, --help    this help\n\n"
-               "exit status: 0 written, 1 no complete trial yet or the copy failed, 2 bad\n"
-               "database, study or trial, or the trial's model was not kept\n");
+    fprintf(f,
+            "usage: prunetune export-model DB [--trial N] [--all] [--study NAME] -o MODEL.npz\n\n"
+            "Copies the final model of a trial, as the search kept it (NumPy .npz, layout\n"
+            "in schemas/model.md), so `prunetune eval MODEL.npz` reproduces the trial's\n"
+            "test accuracy. A study keeps the models of its best keep_models trials\n"
+            "(study key, default 5) in DB.models/<study>/.\n\n"
+            "options:\n"
+            "  --trial N     the trial with this number (default: the best complete one\n"
+            "                by the first objective; feasible, when the study has\n"
+            "                constraints: only feasible trials keep their model)\n"
+            "  --all         the best among infeasible trials too\n"
+            "  --study NAME  the study (default: the only / most recent one)\n"
+            "  -o FILE       where to write the model (required)\n"
+            "  -h, --help    this help\n\n"
+            "exit status: 0 written, 1 no complete trial yet or the copy failed, 2 bad\n"
+            "database, study or trial, or the trial's model was not kept\n");
 }
 
 static int copy_file(const char *from, const char *to)

@@ -38,7 +38,7 @@ pt_status query_col_find(const query_trials *t, const char *spec, query_col *c, 
     /* Qualified names pick one side: params.X a parameter, attrs.X (or
      * user_attrs.X, Optuna's dataframe prefix) a metric or user attribute. */
     int only_param = !strncmp(name, "params.", 7);
-    const char *pfx = !strncmp(name, "attrs.", 6)        ? "attrs."
+    const char *pfx = !strncmp(name, "attrs.", 6)         ? "attrs."
                       : !strncmp(name, "user_attrs.", 11) ? "user_attrs."
                                                           : NULL;
     int only_metric = pfx != NULL;

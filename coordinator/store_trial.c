@@ -424,12 +424,12 @@ static pt_status read_constraints(store *st, int trial_id, const study_config *s
                                   pt_err *err)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT result_json FROM pt_trial_metrics WHERE trial_id=?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT result_json FROM pt_trial_metrics WHERE trial_id=?1", -1,
+                           &s, NULL) != SQLITE_OK)
         return store_dberr(st, err, "read trial result");
     sqlite3_bind_int(s, 1, trial_id);
-    const char *text = sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
-                                                     : NULL;
+    const char *text =
+        sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
     cJSON *res = text ? cJSON_Parse(text) : NULL;
     study_constraint_values(sc->con, sc->n_constraints, res, c);
     cJSON_Delete(res);

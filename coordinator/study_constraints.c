@@ -91,8 +91,8 @@ pt_status study_parse_constraints(const study_ctx *x, study_config *s, const cJS
         char path[48], at[64];
         snprintf(path, sizeof path, "constraints[%d]", i);
         if (!cJSON_IsObject(o))
-            return study_expected(x, path, "an object {\"metric\": ..., \"min\" and/or \"max\": ...}",
-                                  o);
+            return study_expected(x, path,
+                                  "an object {\"metric\": ..., \"min\" and/or \"max\": ...}", o);
         pt_status st = study_check_members(x, o, path, keys);
         if (st != PT_OK)
             return st;
@@ -108,7 +108,8 @@ pt_status study_parse_constraints(const study_ctx *x, study_config *s, const cJS
                     best_d = d, best = *r;
             }
             char what[160];
-            snprintf(what, sizeof what, "%s%s%sa number of the train result (sparsity, val_acc, "
+            snprintf(what, sizeof what,
+                     "%s%s%sa number of the train result (sparsity, val_acc, "
                      "test_acc, nnz, bytes_stored, flops_per_sample, latency_b1_us, ...)",
                      best ? "'" : "", best ? best : "", best ? "' or " : "");
             return study_expected(x, at, what, m);
@@ -129,8 +130,7 @@ pt_status study_parse_constraints(const study_ctx *x, study_config *s, const cJS
     return PT_OK;
 }
 
-void study_constraint_values(const study_constraint *con, int n, const cJSON *result,
-                             double *out)
+void study_constraint_values(const study_constraint *con, int n, const cJSON *result, double *out)
 {
     for (int i = 0; i < n; i++) {
         const study_constraint *c = &con[i];

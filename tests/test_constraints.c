@@ -32,7 +32,7 @@ TestSuite(constraints, .init = setup, .fini = teardown);
  * The objectives argument of load_study is spliced into the study text, so
  * it also carries the constraints key. */
 #define CONSTRAINED                                                                                \
-    "{\"name\": \"val_acc\", \"direction\": \"maximize\"}], \"constraints\": [{\"metric\": "     \
+    "{\"name\": \"val_acc\", \"direction\": \"maximize\"}], \"constraints\": [{\"metric\": "       \
     "\"sparsity\", \"min\": 0.85}"
 
 static void build_constrained(study_config *sc, store **out, int *study_id)
@@ -190,7 +190,8 @@ Test(constraints, tpe_split_matches_optunas_on_random_cases)
     for (int c = 0; c < CASES; c++) {
         int n = 1 + (int)(pt_rng_uniform(&r) * 39);
         n_of[c] = n;
-        k_of[c] = (int)ceil(0.1 * n + pt_rng_uniform(&r) * 0.4 * n); /* n_below in [ceil .1n, ~.5n] */
+        k_of[c] =
+            (int)ceil(0.1 * n + pt_rng_uniform(&r) * 0.4 * n); /* n_below in [ceil .1n, ~.5n] */
         cJSON *o = cJSON_CreateObject(), *l = cJSON_AddArrayToObject(o, "loss"),
               *v = cJSON_AddArrayToObject(o, "viol");
         double p_feasible = pt_rng_uniform(&r); /* from nearly none to nearly all feasible */
@@ -231,9 +232,9 @@ Test(constraints, tpe_split_matches_optunas_on_random_cases)
         const cJSON *w = cJSON_GetArrayItem(want, c), *i;
         cr_expect_eq(k, cJSON_GetArraySize(w), "case %d: %d good, Optuna %d", c, k,
                      cJSON_GetArraySize(w));
-        cJSON_ArrayForEach(i, w)
-        cr_expect(good[i->valueint], "case %d (n %d, n_below %d): Optuna's good trial %d is not",
-                  c, n_of[c], k_of[c], i->valueint);
+        cJSON_ArrayForEach(i, w) cr_expect(
+            good[i->valueint], "case %d (n %d, n_below %d): Optuna's good trial %d is not", c,
+            n_of[c], k_of[c], i->valueint);
     }
     cJSON_Delete(want);
 }
@@ -248,8 +249,9 @@ static void constrained_search(int with_constraint, int seed, double *best, int 
              "{\"study\": \"c\", \"seed\": %d, \"sampler\": \"tpe\", \"objectives\": [{\"name\":"
              " \"loss\", \"direction\": \"minimize\"}]%s, \"search_space\": {\"reg.dropout\":"
              " {\"type\": \"float\", \"low\": 0.0, \"high\": 0.9}}}",
-             seed, with_constraint ? ", \"constraints\": [{\"metric\": \"sparsity\", \"min\": 0.5}]"
-                                   : "");
+             seed,
+             with_constraint ? ", \"constraints\": [{\"metric\": \"sparsity\", \"min\": 0.5}]"
+                             : "");
     study_config s;
     pt_err err = {{0}};
     cr_assert_eq(study_parse(&s, text, "c.json", &err), PT_OK, "%s", err.msg);
@@ -362,11 +364,12 @@ Test(constraints, every_query_command_ranks_feasible_trials_unless_all)
     snprintf(args, sizeof args, "best '%s' --json", dbpath);
     cr_assert_eq(run(args), 0, "%s", err_buf);
     cJSON *j = cJSON_Parse(out_buf);
-    cr_expect_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "best"), 0) ? cJSON_GetObjectItem(
-                     cJSON_GetArrayItem(cJSON_GetObjectItem(j, "best"), 0), "number")
-                                                                             ->valueint
-                                                                       : -1,
-                 3);
+    cr_expect_eq(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(j, "best"), 0)
+            ? cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "best"), 0), "number")
+                  ->valueint
+            : -1,
+        3);
     cr_expect_eq(cJSON_GetObjectItem(j, "infeasible_left_out")->valueint, 4);
     cJSON_Delete(j);
 
@@ -423,7 +426,8 @@ Test(constraints, every_query_command_ranks_feasible_trials_unless_all)
     cr_assert_eq(report_load(&r, dbpath, "con", &err), PT_OK, "%s", err.msg);
     cr_expect(r.has_constraints && r.n_infeasible == 4, "%d infeasible", r.n_infeasible);
     int h = report_best_of(&r, REPORT_HYBRID);
-    cr_expect(h >= 0 && r.trials[h].number == 3, "best hybrid %d", h >= 0 ? r.trials[h].number : -1);
+    cr_expect(h >= 0 && r.trials[h].number == 3, "best hybrid %d",
+              h >= 0 ? r.trials[h].number : -1);
     cr_expect_eq(report_best_of(&r, REPORT_REG), -1); /* 0 and 4 are dense: infeasible */
     int ex = -1, b = report_baseline(&r, &ex);
     cr_expect(b < 0 || r.trials[b].feasible, "baseline row from infeasible trial %d",
@@ -439,7 +443,7 @@ Test(constraints, every_query_command_ranks_feasible_trials_unless_all)
     snprintf(args, sizeof args, "report '%s' -o '%s' && cat '%s'", dbpath, html, html);
     cr_assert_eq(run(args), 0, "%s", err_buf);
     cr_expect(strstr(out_buf, "sparsity &gt;= 0.85; 4 of 6 complete trials infeasible"), "no "
-                                                                                          "count");
+                                                                                         "count");
     study_free(&sc);
 }
 
@@ -508,8 +512,16 @@ Test(constraints, a_run_records_them_and_resumes_with_them)
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    /* As tests/run_fixture.h: Open MPI's own allocations outlive
+     * MPI_Finalize; its plug-ins stay loaded and the slow unwinder gets
+     * through its frames, so the suppressions can name them. */
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
     setenv("LSAN_OPTIONS", "suppressions=" PT_SOURCE_DIR "/tests/lsan.supp:print_suppressions=0",
            1);
+    static char asan[1024];
+    const char *old = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
     char path[700], args[2400];
     snprintf(path, sizeof path, "%s/s.json", tmpdir);
     for (int n_trials = 3; n_trials <= 5; n_trials += 2) {
