@@ -19,11 +19,13 @@
  * Per-trial records are an array indexed by trial number (numbers are dense,
  * 0.. in a study), grown by doubling.
  *
- * Fairness to pruning (pruner.h) multiplies those arrays by pools: a pool is
- * (group, phase) with phase dense or fine-tuning, index group * 2 + phase;
- * pruning-phase values never reach a pool. At most 13 groups ("strategy":
- * dense, then 3 schedules x 4 granularities), so 26 pools; with "all" only
- * pool 0 is used and every value lands there, as in Optuna.
+ * Fairness to pruning (pruner.h) multiplies those arrays by pools. A dense
+ * or fine-tuning pool is (group, phase), index group * 2 + phase: at most 13
+ * groups ("strategy": dense, then 3 schedules x 4 granularities), so 26
+ * fixed pools. A pruning pool is (group, first, last) and is added when first
+ * met, after the fixed ones; it is found by a linear scan, O(distinct
+ * windows) per report, nothing next to the report's database transaction.
+ * With "all" only pool 0 is used and every value lands there, as in Optuna.
  */
 #include "pruner.h"
 
@@ -35,7 +37,7 @@
 #define MAX_BRACKETS 16
 #define MAX_RUNGS 32
 #define MAX_GROUPS 13
-#define N_POOLS (2 * MAX_GROUPS)
+#define N_FIXED (2 * MAX_GROUPS)
 
 typedef struct {
     int n, cap;
@@ -43,11 +45,18 @@ typedef struct {
 } sorted_vals;
 
 typedef struct {
+    int group, first, last; /* a pruning pool's key (first = 0: a fixed pool) */
+    sorted_vals *rung;      /* asha: [bracket * MAX_RUNGS + k], allocated when first used */
+    sorted_vals *at_step;   /* median: COMPLETE trials' values, index step - 1 */
+    int n_at_step;
+} pool;
+
+typedef struct {
     int seen;                    /* has a record */
     int stopped;                 /* told to stop, or ended: later reports are ignored */
     int complete;                /* ended COMPLETE (median) */
     int bracket;                 /* asha */
-    int next_rung;               /* asha: rungs recorded (or passed in the pruning phase) so far */
+    int next_rung;               /* asha: rungs recorded so far */
     int group;                   /* pruner_trial, else 0 */
     int prune_first, prune_last; /* the pruning phase's steps, 0 0 = none */
     int best_phase;              /* median: the phase `best` belongs to */
@@ -65,10 +74,9 @@ struct pruner {
     pruner_compare compare;
     int budget[MAX_BRACKETS]; /* Hyperband's trial allocation per bracket */
     int budget_total;
-    sorted_vals rung[N_POOLS][MAX_BRACKETS][MAX_RUNGS];
     int n_complete[MAX_GROUPS];
-    sorted_vals *at_step[N_POOLS]; /* median: index step - 1 */
-    int n_at_step[N_POOLS];
+    pool *pool; /* N_FIXED fixed pools, then the pruning pools */
+    int n_pool, cap_pool;
     trial_rec *t;
     int n_t;
 };
@@ -144,6 +152,12 @@ pt_status pruner_new(pruner **out, const study_config *sc, pt_err *err)
     p->asha = sc->asha;
     p->median = sc->median;
     p->compare = p->kind == PRUNER_MEDIAN ? sc->median.compare : sc->asha.compare;
+    p->pool = calloc(N_FIXED, sizeof *p->pool);
+    if (!p->pool) {
+        free(p);
+        return pt_fail(err, PT_ERR_NOMEM, "pruner: out of memory");
+    }
+    p->n_pool = p->cap_pool = N_FIXED;
     if (p->kind == PRUNER_ASHA) {
         /* Hyperband's budget of bracket b: ceil(B * eta^s / (s + 1)) with
          * s = B - 1 - b, so the most aggressive bracket gets the most trials. */
@@ -163,14 +177,16 @@ void pruner_free(pruner *p)
 {
     if (!p)
         return;
-    for (int q = 0; q < N_POOLS; q++) {
-        for (int b = 0; b < MAX_BRACKETS; b++)
-            for (int k = 0; k < MAX_RUNGS; k++)
-                free(p->rung[q][b][k].v);
-        for (int i = 0; i < p->n_at_step[q]; i++)
-            free(p->at_step[q][i].v);
-        free(p->at_step[q]);
+    for (int q = 0; q < p->n_pool; q++) {
+        pool *o = &p->pool[q];
+        for (int i = 0; o->rung && i < p->asha.n_brackets * MAX_RUNGS; i++)
+            free(o->rung[i].v);
+        free(o->rung);
+        for (int i = 0; i < o->n_at_step; i++)
+            free(o->at_step[i].v);
+        free(o->at_step);
     }
+    free(p->pool);
     for (int i = 0; i < p->n_t; i++) {
         free(p->t[i].step);
         free(p->t[i].value);
@@ -290,9 +306,40 @@ static int phase_at(const trial_rec *r, int step)
     return step <= r->prune_last ? PHASE_PRUNING : PHASE_FINETUNE;
 }
 
+/* The pool of trial r's values in phase ph: fixed for dense and
+ * fine-tuning, its (group, window) pool in the pruning phase. */
+static pt_status pool_of(pruner *p, const trial_rec *r, int ph, pool **out, pt_err *err)
+{
+    int q = 2 * r->group + ph;
+    if (ph == PHASE_PRUNING) {
+        for (q = N_FIXED; q < p->n_pool; q++) {
+            const pool *o = &p->pool[q];
+            if (o->group == r->group && o->first == r->prune_first && o->last == r->prune_last)
+                break;
+        }
+        if (q == p->n_pool) {
+            if (p->n_pool == p->cap_pool) {
+                int cap = 2 * p->cap_pool;
+                pool *a = realloc(p->pool, (size_t)cap * sizeof *a);
+                if (!a)
+                    return pt_fail(err, PT_ERR_NOMEM, "pruner: out of memory");
+                p->pool = a;
+                p->cap_pool = cap;
+            }
+            p->pool[q] = (pool){.group = r->group, .first = r->prune_first, .last = r->prune_last};
+            p->n_pool++;
+        }
+    }
+    pool *o = &p->pool[q];
+    if (p->kind == PRUNER_ASHA && !o->rung &&
+        !(o->rung = calloc((size_t)p->asha.n_brackets * MAX_RUNGS, sizeof *o->rung)))
+        return pt_fail(err, PT_ERR_NOMEM, "pruner: out of memory");
+    *out = o;
+    return PT_OK;
+}
+
 /* ASHA: record the value at every rung this step has reached; stop at the
- * first rung where it is not in the top 1/eta of its pool. A rung reached in
- * the pruning phase is passed: the trial goes on to the next one. */
+ * first rung where it is not in the top 1/eta of its pool. */
 static pt_status asha_report(pruner *p, trial_rec *r, int step, double value, int *stop,
                              pt_err *err)
 {
@@ -301,17 +348,16 @@ static pt_status asha_report(pruner *p, trial_rec *r, int step, double value, in
         long at = pruner_rung_step(p, r->bracket, r->next_rung);
         if (step < at)
             return PT_OK;
-        int ph = phase_at(r, step);
-        if (ph == PHASE_PRUNING) {
-            r->next_rung++;
-            continue;
-        }
         if (isnan(value)) {
             *stop = 1; /* as Optuna: a NaN at a rung stops, recording nothing */
             return PT_OK;
         }
-        sorted_vals *rv = &p->rung[2 * r->group + ph][r->bracket][r->next_rung];
-        pt_status st = vals_insert(rv, value, err);
+        pool *o = NULL;
+        pt_status st = pool_of(p, r, phase_at(r, step), &o, err);
+        if (st != PT_OK)
+            return st;
+        sorted_vals *rv = &o->rung[r->bracket * MAX_RUNGS + r->next_rung];
+        st = vals_insert(rv, value, err);
         if (st != PT_OK)
             return st;
         r->next_rung++;
@@ -361,8 +407,6 @@ static pt_status median_report(pruner *p, trial_rec *r, int step, double value, 
     if (st != PT_OK)
         return st;
     int ph = phase_at(r, step);
-    if (ph == PHASE_PRUNING)
-        return PT_OK;
     if (ph != r->best_phase) {
         r->best_phase = ph;
         r->best = NAN;
@@ -376,8 +420,10 @@ static pt_status median_report(pruner *p, trial_rec *r, int step, double value, 
         *stop = 1;
         return PT_OK;
     }
-    int q = 2 * r->group + ph;
-    double m = step >= 1 && step <= p->n_at_step[q] ? median_of(&p->at_step[q][step - 1]) : NAN;
+    pool *o = NULL;
+    if ((st = pool_of(p, r, ph, &o, err)) != PT_OK)
+        return st;
+    double m = step >= 1 && step <= o->n_at_step ? median_of(&o->at_step[step - 1]) : NAN;
     if (!isnan(m) && (p->maximize ? r->best < m : r->best > m))
         *stop = 1;
     return PT_OK;
@@ -406,22 +452,25 @@ pt_status pruner_report(pruner *p, int number, int step, double value, int *stop
 static pt_status median_complete(pruner *p, trial_rec *r, pt_err *err)
 {
     for (int i = 0; i < r->n_steps; i++) {
-        int s = r->step[i], ph = phase_at(r, s);
-        if (s < 1 || !isfinite(r->value[i]) || ph == PHASE_PRUNING)
+        int s = r->step[i];
+        if (s < 1 || !isfinite(r->value[i]))
             continue;
-        int q = 2 * r->group + ph;
-        if (s > p->n_at_step[q]) {
-            int n = p->n_at_step[q] ? p->n_at_step[q] : 16;
+        pool *o = NULL;
+        pt_status st = pool_of(p, r, phase_at(r, s), &o, err);
+        if (st != PT_OK)
+            return st;
+        if (s > o->n_at_step) {
+            int n = o->n_at_step ? o->n_at_step : 16;
             while (n < s)
                 n *= 2;
-            sorted_vals *a = realloc(p->at_step[q], (size_t)n * sizeof *a);
+            sorted_vals *a = realloc(o->at_step, (size_t)n * sizeof *a);
             if (!a)
                 return pt_fail(err, PT_ERR_NOMEM, "pruner: out of memory");
-            memset(a + p->n_at_step[q], 0, (size_t)(n - p->n_at_step[q]) * sizeof *a);
-            p->at_step[q] = a;
-            p->n_at_step[q] = n;
+            memset(a + o->n_at_step, 0, (size_t)(n - o->n_at_step) * sizeof *a);
+            o->at_step = a;
+            o->n_at_step = n;
         }
-        pt_status st = vals_insert(&p->at_step[q][s - 1], r->value[i], err);
+        st = vals_insert(&o->at_step[s - 1], r->value[i], err);
         if (st != PT_OK)
             return st;
     }

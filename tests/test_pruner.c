@@ -438,7 +438,8 @@ Test(pruner, groups_and_phases_are_separate_pools)
     cr_expect_eq(rep(p, 0, 6, 0.75), 0, "oneshot fine-tuning rung 6: alone");
     cr_expect_eq(rep(p, 2, 2, 0.79), 1, "oneshot dense {.79 .8}: not the best");
     cr_expect_eq(rep(p, 1, 2, 0.81), 0, "oneshot dense {.79 .8 .81}: the best");
-    cr_expect_eq(rep(p, 3, 6, 0.10), 0, "iterative rung 6 in its pruning phase: passed");
+    cr_expect_eq(rep(p, 3, 6, 0.10), 0, "iterative rung 6 in its pruning phase: alone there");
+    cr_expect_eq(rep(p, 4, 6, 0.05), 0, "trial 4 was stopped: its reports are ignored");
     cr_expect_eq(rep(p, 1, 6, 0.74), 1, "oneshot fine-tuning {.74 .75}: not the best");
     pruner_free(p);
     /* The dense pool of the same group is another pool: a late oneshot's
@@ -467,9 +468,9 @@ Test(pruner, strategy_separates_granularities)
     }
 }
 
-/* The median rule: a pruning-phase value is never judged, a COMPLETE
- * trial's pruning-phase values never enter a median, n_startup_trials
- * counts the trial's group, and fine-tuning values meet fine-tuning medians. */
+/* The median rule: a pruning-phase value meets only the medians of COMPLETE
+ * trials that pruned in the same epochs, n_startup_trials counts the trial's
+ * group, and fine-tuning values meet fine-tuning medians. */
 Test(pruner, median_is_fair_to_pruning)
 {
     study_config sc = cfg(PRUNER_MEDIAN, DIR_MAXIMIZE);
@@ -490,9 +491,15 @@ Test(pruner, median_is_fair_to_pruning)
     fin(p, 1, TRIAL_COMPLETE); /* gradual medians: step 1 .5, steps 5, 6 .8 */
     tell(p, 2, &grad);
     cr_expect_eq(rep(p, 2, 1, 0.6), 0, ".6 >= .5");
-    cr_expect_eq(rep(p, 2, 2, 0.1), 0, "pruning phase: not judged");
-    cr_expect_eq(rep(p, 2, 4, 0.1), 0, "pruning phase: not judged");
+    cr_expect_eq(rep(p, 2, 2, 0.45), 0, "pruning: .45 >= the same window's .4 (not dense's .9)");
+    cr_expect_eq(rep(p, 2, 4, 0.41), 0, "pruning phase: best .45 >= .4");
     cr_expect_eq(rep(p, 2, 5, 0.81), 0, "fine-tuning best .81 >= .8");
+    pt_config other = grad;
+    other.prune.start_epoch = 2; /* prunes in 3..4: another pruning pool, empty */
+    tell(p, 5, &other);
+    cr_expect_eq(rep(p, 5, 3, 0.1), 0, "no COMPLETE trial pruned in epochs 3..4");
+    tell(p, 6, &grad);
+    cr_expect_eq(rep(p, 6, 2, 0.3), 1, "pruning: .3 < the same window's median .4");
     tell(p, 3, &grad);
     rep(p, 3, 1, 0.6);
     cr_expect_eq(rep(p, 3, 5, 0.79), 1,
@@ -735,8 +742,10 @@ Test(pruner_run, stored_reports_come_back_in_recorded_order)
 
 /* The stopped trial's fairness rule, end to end and across a resume: in a
  * real ASHA study of dense and gradual trials (gradual prunes in epochs 2..6
- * of 9; rungs at 1, 3, 9), no gradual trial is stopped in its pruning
- * epochs, so none stops at rung 3; dense trials still do stop. */
+ * of 9; rungs at 1, 3, 9), a gradual trial stopped in its pruning epochs
+ * was beaten there by another gradual trial (it is compared only with
+ * trials pruning in the same epochs, never with the dense ones, which are
+ * above them all); dense trials still stop each other. */
 Test(pruner_run, no_trial_stopped_in_its_own_pruning_epochs)
 {
     char err[1 << 14];
@@ -765,14 +774,23 @@ Test(pruner_run, no_trial_stopped_in_its_own_pruning_epochs)
                             " WHERE i.trial_id=t.trial_id)";
     const char *gradual = "(SELECT param_value FROM trial_params p WHERE p.trial_id=t.trial_id"
                           " AND p.param_name='prune.schedule') = 1";
-    char q[1024];
+    char q[2048];
     snprintf(q, sizeof q, "SELECT COUNT(*) FROM trials t WHERE %s", gradual);
     int n_gradual = q_int(db, q);
     cr_expect(n_gradual >= 3 && n_gradual <= 13, "%d of 16 trials gradual", n_gradual);
+    char peer[512];
+    snprintf(peer, sizeof peer, "%s", gradual);
+    for (char *c = strstr(peer, "t.trial_id"); c; c = strstr(c + 1, "t.trial_id"))
+        c[0] = 'u'; /* the same test for another trial u */
     snprintf(q, sizeof q,
-             "SELECT COUNT(*) FROM trials t WHERE t.state='PRUNED' AND %s AND %s BETWEEN 2 AND 6",
-             gradual, last_step);
-    cr_expect_eq(q_int(db, q), 0, "a gradual trial was stopped while it pruned");
+             "SELECT COUNT(*) FROM trials t JOIN trial_intermediate_values i USING (trial_id)"
+             " WHERE t.state='PRUNED' AND %s AND i.step = %s AND i.step BETWEEN 2 AND 6"
+             " AND NOT EXISTS (SELECT 1 FROM trials u JOIN trial_intermediate_values j"
+             " USING (trial_id) WHERE %s AND j.step = i.step"
+             " AND j.intermediate_value > i.intermediate_value)",
+             gradual, last_step, peer);
+    cr_expect_eq(q_int(db, q), 0,
+                 "a gradual trial was stopped while it pruned, by no gradual peer");
     snprintf(q, sizeof q, "SELECT COUNT(*) FROM trials t WHERE t.state='PRUNED' AND NOT %s",
              gradual);
     cr_expect_geq(q_int(db, q), 1, "the dense trials still compete among themselves");
