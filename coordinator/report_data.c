@@ -562,11 +562,26 @@ static int complete(const report_study *r, int i)
            r->trials[i].feasible;
 }
 
+/* The comparison's reference rows (baseline, regularization only) are
+ * unpruned by definition, so a sparsity constraint would always hide them;
+ * they are what the feasible strategies are measured against, and are shown
+ * whatever the constraints say. */
+static int reference_family(report_family f)
+{
+    return f == REPORT_BASELINE || f == REPORT_REG;
+}
+
+static int complete_in(const report_study *r, int i, report_family f)
+{
+    return r->trials[i].state == TRIAL_COMPLETE && !isnan(r->trials[i].value) &&
+           (r->trials[i].feasible || reference_family(f));
+}
+
 int report_best_of(const report_study *r, report_family f)
 {
     int best = -1;
     for (int i = 0; i < r->n_trials; i++)
-        if (complete(r, i) && r->trials[i].family == f &&
+        if (complete_in(r, i, f) && r->trials[i].family == f &&
             (best < 0 || report_better(r->dir[0], r->trials[i].value, r->trials[best].value)))
             best = i;
     return best;
@@ -575,7 +590,7 @@ int report_best_of(const report_study *r, report_family f)
 int report_baseline(const report_study *r, int *exact)
 {
     for (int i = 0; i < r->n_trials; i++)
-        if (r->trials[i].reference && complete(r, i)) {
+        if (r->trials[i].reference && complete_in(r, i, REPORT_BASELINE)) {
             *exact = 1;
             return i;
         }
@@ -584,7 +599,7 @@ int report_baseline(const report_study *r, int *exact)
     if (best >= 0)
         return best;
     for (int i = 0; i < r->n_trials; i++) {
-        if (!complete(r, i) || r->trials[i].family == REPORT_UNKNOWN)
+        if (!complete_in(r, i, REPORT_BASELINE) || r->trials[i].family == REPORT_UNKNOWN)
             continue;
         const report_trial *t = &r->trials[i];
         double s = isnan(t->sparsity) ? 0 : t->sparsity;

@@ -105,7 +105,9 @@ const char *report_family_name(report_family f);
 /* 1 when objective value a is better than b under direction d (NAN never is). */
 int report_better(study_direction d, double a, double b);
 
-/* Every function below considers feasible COMPLETE trials only. */
+/* Every function below considers feasible COMPLETE trials only, except the
+ * reference rows: the baseline and the best of the regularization-only
+ * family are unpruned, and are shown whatever the constraints. */
 /* Index of the COMPLETE trial of family f with the best objective 0, or -1. */
 int report_best_of(const report_study *r, report_family f);
 /* The baseline row: the reference trial (user attr pt_role = "baseline",
