@@ -10,7 +10,7 @@
 # Without /usr/bin/chromium it prints one SKIP line and exits 0 (CI has it).
 set -euo pipefail
 bin=$1 test_report=$2
-chromium=${PT_CHROMIUM:-/usr/bin/chromium}
+. "$(dirname "$0")/chromium.sh"
 if [ ! -x "$chromium" ]; then
   echo "SKIP: report_check: $chromium is not installed (apt-get install chromium)"
   exit 0
@@ -25,14 +25,9 @@ PT_REPORT_FIXTURE="$work/study.db" "$test_report" --filter 'report/fixture_file'
   { cat "$work/fixture.log" >&2; fail "could not write the fixture study"; }
 "$bin" report "$work/study.db" -o "$out/report.html"
 
-# --disable-dev-shm-usage: containers often give /dev/shm 64 MB, too little
-# for Chromium's renderer.
-flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
-       --disable-background-networking --disable-component-update --disable-sync
-       --disable-dev-shm-usage
-       --user-data-dir="$work/profile" --enable-logging=stderr --v=0)
+mapfile -t flags < <(chromium_flags "$work/profile")
 url="file://$out/report.html"
-timeout 120 "$chromium" "${flags[@]}" --dump-dom "$url" >"$work/dom.html" 2>"$work/console.log" ||
+chromium_dom "$url" "$work/dom.html" "$work/console.log" "$work/profile" ||
   { tail -20 "$work/console.log" >&2; fail "chromium --dump-dom failed"; }
 timeout 120 "$chromium" "${flags[@]}" --window-size=1200,2600 --hide-scrollbars \
   --screenshot="$out/report.png" "$url" >/dev/null 2>>"$work/console.log" ||
@@ -41,7 +36,6 @@ timeout 120 "$chromium" "${flags[@]}" --window-size=1200,2600 --hide-scrollbars 
 # The console check must be able to fail: a probe page that logs an error
 # has to show up in the log through the same pattern, or this Chromium logs
 # differently and the check below would pass blindly.
-console_re='CONSOLE[:(]|Uncaught|net::ERR_'
 echo '<!DOCTYPE html><script>console.error("report_check probe")</script>' >"$work/probe.html"
 timeout 120 "$chromium" "${flags[@]}" --dump-dom "file://$work/probe.html" >/dev/null \
   2>"$work/probe.log" || true
@@ -86,8 +80,6 @@ n_circles=$(grep -o '<circle ' "$dom" | wc -l)
 if grep -Eo '(src|href)=[^ >]*' "$dom" >&2; then
   fail "the page refers to other files (above)"
 fi
-# Chromium logs the page's console as "INFO:CONSOLE:<line>]" (older builds
-# "CONSOLE(<line>)"), script errors as "Uncaught ...".
 if grep -E "$console_re" "$work/console.log" >&2; then
   fail "the page logged console errors (above)"
 fi
