@@ -231,7 +231,9 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
         free(json);
         return end_fail(s, trial_id, number, &p, 0, cerr.msg, err);
     }
-    if ((st = pruner_trial(s->pr, number, &cfg, err)) != PT_OK) {
+    /* A job is never stopped early, and its cfg was not built here: the
+     * pruner keeps it in the default group (no schedule). */
+    if (!job && (st = pruner_trial(s->pr, number, &cfg, err)) != PT_OK) {
         free(json);
         return st;
     }
