@@ -450,11 +450,18 @@ int report_verdict_text(const report_verdict_in *v, char *buf, size_t cap)
         PUT(".");
         return (int)len;
     }
-    const char *how = !significant(t)    ? "is not significantly different from pruning alone:"
-                      : t->mean_diff > 0 ? "beats pruning alone by"
-                                         : "loses to pruning alone by";
-    PUT(" %s %+.2f pp %s (95%% CI %+.2f..%+.2f, paired t-test %s, %d seeds)", how,
-        t->mean_diff * 100, metric, t->ci_lo * 100, t->ci_hi * 100, p, t->n);
+    if (t->mean_diff == 0 && t->ci_lo == 0 && t->ci_hi == 0) {
+        /* Every seed gave the same figure with and without the strategy's
+         * regularization: runs are deterministic per seed, so the two are
+         * one config — the winner uses no regularization at all. */
+        PUT(" uses no regularization: it is pruning alone (%d seeds, the same runs)", t->n);
+    } else {
+        const char *how = !significant(t)    ? "is not significantly different from pruning alone:"
+                          : t->mean_diff > 0 ? "beats pruning alone by"
+                                             : "loses to pruning alone by";
+        PUT(" %s %+.2f pp %s (95%% CI %+.2f..%+.2f, paired t-test %s, %d seeds)", how,
+            t->mean_diff * 100, metric, t->ci_lo * 100, t->ci_hi * 100, p, t->n);
+    }
     if (isfinite(v->latency_hybrid) && isfinite(v->latency_baseline) && v->latency_hybrid > 0 &&
         v->latency_baseline > 0) {
         double ratio = v->latency_baseline / v->latency_hybrid;

@@ -797,6 +797,13 @@ Test(report, verdict_sentences)
     cr_assert_str_eq(buf, "The hybrid (gradual global 90% + L1 1e-05) has 1 seed paired with "
                           "pruning alone: too few for a confidence interval, so nothing can be "
                           "said yet (run prunetune confirm with --seeds 5).");
+    /* the winner has no regularization: its hybrid and pruning-only runs are
+     * one config, equal on every seed */
+    v = verdict_case(0, 0, NAN, 5);
+    report_verdict_text(&v, buf, sizeof buf);
+    cr_assert_str_eq(buf, "At >= 91% sparsity the hybrid (gradual global 90% + L1 1e-05) uses no "
+                          "regularization: it is pruning alone (5 seeds, the same runs) and costs "
+                          "3.3x less latency than the baseline (4.1 vs 13.5 us).");
     /* truncation like snprintf: the full length is returned */
     v = verdict_case(0.006, 0.004, 0.01, 5);
     int n = report_verdict_text(&v, buf, 20);
