@@ -133,27 +133,11 @@ void confirm_point_of(const study_config *sc, const pt_config *cfg, study_point 
     cJSON_Delete(root);
 }
 
-/* The store's rule (Optuna's _contains), for telling samplers. */
-static int in_space(const study_param *q, double v)
-{
-    if (q->kind == PARAM_CAT)
-        return v >= 0 && v < q->n_choices && v == floor(v);
-    if (!(v >= q->low && v <= q->high))
-        return 0;
-    if (q->kind == PARAM_INT)
-        return v == floor(v) && fmod(v - q->low, q->step > 0 ? q->step : 1) == 0;
-    if (q->step > 0) {
-        double k = (v - q->low) / q->step;
-        return fabs(k - round(k)) < 1e-8;
-    }
-    return 1;
-}
-
 void confirm_point_in_space(const study_config *sc, const study_point *p, study_point *out)
 {
     *out = *p;
     for (int i = 0; i < sc->n_params; i++)
-        if (out->present[i] && !in_space(&sc->param[i], out->value[i])) {
+        if (out->present[i] && !study_param_contains(&sc->param[i], out->value[i])) {
             out->present[i] = 0;
             out->value[i] = 0;
         }

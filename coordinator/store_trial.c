@@ -28,25 +28,6 @@ static const struct {
 };
 #define N_METRICS ((int)(sizeof metric / sizeof metric[0]))
 
-/* Optuna's BaseDistribution._contains for value v (internal repr) of q.
- * Optuna runs it on every stored parameter when it loads a trial, so one
- * value outside its distribution (a rounding slip in a sampler) would make
- * the whole study unreadable in Optuna: refuse it here instead. */
-static int contains(const study_param *q, double v)
-{
-    if (q->kind == PARAM_CAT)
-        return v >= 0 && v < q->n_choices && v == floor(v);
-    if (!(v >= q->low && v <= q->high))
-        return 0;
-    if (q->kind == PARAM_INT)
-        return v == floor(v) && fmod(v - q->low, q->step > 0 ? q->step : 1) == 0;
-    if (q->step > 0) {
-        double k = (v - q->low) / q->step;
-        return fabs(k - round(k)) < 1e-8;
-    }
-    return 1;
-}
-
 /* Trial system attribute key = the JSON text json, in the caller's
  * transaction. Only marked trials have any (rare), so the statement is not
  * kept. */
@@ -114,7 +95,7 @@ static pt_status trial_begin(store *st, int study_id, const study_config *sc, co
                              const char *system_attrs, int *trial_id, int *number, pt_err *err)
 {
     for (int i = 0; i < sc->n_params; i++)
-        if (p->present[i] && !fixed && !contains(&sc->param[i], p->value[i]))
+        if (p->present[i] && !fixed && !study_param_contains(&sc->param[i], p->value[i]))
             return pt_fail(err, PT_ERR_ARG,
                            "%s: parameter %s: value %.17g is outside its distribution", st->path,
                            sc->param[i].name, p->value[i]);
@@ -388,7 +369,7 @@ static pt_status read_trial(store *st, int trial_id, const study_config *sc, stu
             const study_param *q = &sc->param[i];
             if (strcmp(q->name, name) != 0)
                 continue;
-            if (contains(q, v)) {
+            if (study_param_contains(q, v)) {
                 p->present[i] = 1;
                 p->value[i] = v;
             }

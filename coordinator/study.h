@@ -237,4 +237,10 @@ int study_result_metric(const char *name);
  * Lets tests check that schemas/study.schema.json documents exactly these. */
 const char *study_key(int i);
 
+/* Optuna's BaseDistribution._contains for value v (internal representation:
+ * a categorical's index) of q. Optuna runs it on every stored parameter when
+ * it loads a trial, so one value outside its distribution would make the
+ * whole study unreadable there: the store refuses such a value, and a fixed
+ * point (the reference trial) tells samplers only the values it holds. */
+int study_param_contains(const study_param *q, double v);
 #endif

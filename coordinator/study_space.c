@@ -535,6 +535,21 @@ long study_grid_size(const study_config *s)
     return n;
 }
 
+int study_param_contains(const study_param *q, double v)
+{
+    if (q->kind == PARAM_CAT)
+        return v >= 0 && v < q->n_choices && v == floor(v);
+    if (!(v >= q->low && v <= q->high))
+        return 0;
+    if (q->kind == PARAM_INT)
+        return v == floor(v) && fmod(v - q->low, q->step > 0 ? q->step : 1) == 0;
+    if (q->step > 0) {
+        double k = (v - q->low) / q->step;
+        return fabs(k - round(k)) < 1e-8;
+    }
+    return 1;
+}
+
 int study_param_active(const study_config *s, const study_point *p, int i)
 {
     const study_param *q = &s->param[i];

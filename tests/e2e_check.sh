@@ -86,18 +86,7 @@ fi
 chromium_dom "file://$out/report.html" "$work/dom.html" "$work/console.log" "$work/profile" ||
   { tail -20 "$work/console.log" >&2; fail "chromium --dump-dom failed"; }
 dom="$work/dom.html"
-table_rows() { # rows of table $1 in the rendered DOM that contain $2
-  sed -n "/<table id=\"$1\">/,/<\/table>/p" "$dom" | grep -o '<tr>.*</tr>' | grep -c -- "$2" || true; }
-for v in 'baseline' 'regularization only' 'pruning only' 'hybrid'; do
-  n=$(table_rows compare ">$v</td>")
-  want=2; [ "$v" = baseline ] && want=1
-  [ "$n" = "$want" ] || fail "confirmed table: $n rows '$v', expected $want"
-done
-for cmp in 'hybrid vs pruning only' 'hybrid vs regularization only' 'hybrid vs baseline'; do
-  n=$(table_rows confirm-tests "$cmp")
-  [ "$n" = 2 ] || fail "paired-test table: $n rows '$cmp', expected 2 (ranks 1 and 2)"
-done
-grep -q '<p id="verdict"><b>Verdict:</b> ' "$dom" || fail "rendered DOM has no verdict"
+confirmed_rows "$dom" 2
 if grep -E "$console_re" "$work/console.log" >&2; then
   fail "the page logged console errors (above)"
 fi

@@ -52,21 +52,11 @@ need '<table id="levels">' "sparsity-level table"
 # tests, the verdict; below them the search's single-trial table.
 need '<table id="confirm-tests">' "paired-test table"
 need '<table id="compare-search">' "search comparison table"
-table_rows() { # rows of table $1 in the rendered DOM that contain $2
-  sed -n "/<table id=\"$1\">/,/<\/table>/p" "$dom" | grep -o '<tr>.*</tr>' | grep -c -- "$2" || true; }
-for v in 'baseline' 'regularization only' 'pruning only' 'hybrid'; do
-  n=$(table_rows compare ">$v</td>")
-  want=2; [ "$v" = baseline ] && want=1
-  [ "$n" = "$want" ] || fail "confirmed table: $n rows '$v', expected $want"
-done
-for cmp in 'hybrid vs pruning only' 'hybrid vs regularization only' 'hybrid vs baseline'; do
-  n=$(table_rows confirm-tests "$cmp")
-  [ "$n" = 2 ] || fail "paired-test table: $n rows '$cmp', expected 2 (ranks 1 and 2)"
-done
+confirmed_rows "$dom" 2
 grep -q '<p id="verdict"><b>Verdict:</b> At &gt;= 90% sparsity the hybrid' "$dom" ||
   fail "rendered DOM has no verdict sentence"
 for row in 'baseline (reference trial)' 'best regularization only' 'best pruning only' 'best hybrid'; do
-  n=$(table_rows compare-search "$row")
+  n=$(table_rows "$dom" compare-search "$row")
   [ "$n" = 1 ] || fail "search comparison table: no row '$row'"
 done
 for lvl in 50 80 90 95; do need "<td>$lvl%</td>" "row for sparsity $lvl%"; done
