@@ -168,9 +168,11 @@ static int budget_left(const sched *s)
     return s->sc->n_trials <= 0 || s->done_before + s->started - s->failed < s->sc->n_trials;
 }
 
-/* Records a trial that ended without a result (FAIL) and tells the sampler. */
-static pt_status end_fail(sched *s, int trial_id, int number, const study_point *p, double elapsed,
-                          const char *why, pt_err *err)
+/* Records a trial that ended without a result (FAIL) and tells the sampler.
+ * streak: whether it counts toward max_failures (a trial whose worker died
+ * did nothing wrong: a node lost is not a study that cannot work). */
+static pt_status end_fail_as(sched *s, int trial_id, int number, const study_point *p,
+                             double elapsed, const char *why, int streak, pt_err *err)
 {
     pt_status st = store_trial_end(s->db, trial_id, TRIAL_FAIL, NULL, 0, NULL, why, err);
     if (st != PT_OK)
@@ -182,8 +184,15 @@ static pt_status end_fail(sched *s, int trial_id, int number, const study_point 
     s->finished++;
     s->failed++;
     sched_progress(s, number, p, TRIAL_FAIL, NULL, 0, elapsed, why);
-    sched_fail_note(s, why);
+    if (streak)
+        sched_fail_note(s, why);
     return PT_OK;
+}
+
+static pt_status end_fail(sched *s, int trial_id, int number, const study_point *p, double elapsed,
+                          const char *why, pt_err *err)
+{
+    return end_fail_as(s, trial_id, number, p, elapsed, why, 1, err);
 }
 
 /* Asks for a point (or takes the next job) and starts it on worker rank;
@@ -437,7 +446,7 @@ static pt_status worker_died(sched *s, int r, pt_err *err)
     snprintf(why, sizeof why, WORKER_DIED " (rank %d, pid %ld: the process is gone)", r,
              w->proc.pid);
     s->running--;
-    return end_fail(s, w->trial_id, w->number, &w->point, pt_now() - w->t_start, why, err);
+    return end_fail_as(s, w->trial_id, w->number, &w->point, pt_now() - w->t_start, why, 0, err);
 }
 
 /* Gives up trials whose worker has died or been silent too long; returns
