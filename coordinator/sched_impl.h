@@ -58,7 +58,8 @@ typedef struct {
     int started, finished, failed, running;
     int exhausted;       /* the sampler has nothing left */
     double t0;
-    int have_best, best_number;
+    int have_best, best_number; /* the best feasible trial */
+    int have_complete;          /* a trial of the study completed, feasible or not */
     double best_value;
     proto_outbox out; /* trial messages on their way */
     double cpu0;      /* this process's CPU seconds when the run started */

@@ -90,6 +90,8 @@ static int better(const sched *s, double v)
 
 static void note_best(sched *s, int number, const double *values)
 {
+    if (values && isfinite(values[0]))
+        s->have_complete = 1;
     /* values carry the constraint values after the objectives: "best" is feasible */
     if (values && isfinite(values[0]) && better(s, values[0]) &&
         study_violation(values + s->sc->n_objectives, s->sc->n_constraints) == 0) {
@@ -631,10 +633,10 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
      * all, failed: a script must not take it for a finished study. */
     if (st == PT_OK && s.fail_stop)
         st = sched_fail_error(&s, err);
-    else if (st == PT_OK && !s.have_best && !o->jobs_only)
+    else if (st == PT_OK && !s.have_complete && !o->jobs_only)
         st = pt_fail(err, PT_ERR_IO,
-                     "no %strial of study '%s' completed (%d finished in this run, %d failed)",
-                     sc->n_constraints ? "feasible " : "", sc->name, s.finished, s.failed);
+                     "no trial of study '%s' completed (%d finished in this run, %d failed)",
+                     sc->name, s.finished, s.failed);
     if (s.db && (st == PT_OK || st == PT_ERR_IO)) {
         sched_status_line(&s);
         sched_final_report(&s, sc);

@@ -428,10 +428,13 @@ Test(constraints, every_query_command_ranks_feasible_trials_unless_all)
     int h = report_best_of(&r, REPORT_HYBRID);
     cr_expect(h >= 0 && r.trials[h].number == 3, "best hybrid %d",
               h >= 0 ? r.trials[h].number : -1);
-    cr_expect_eq(report_best_of(&r, REPORT_REG), -1); /* 0 and 4 are dense: infeasible */
+    /* 0 and 4 are dense, so infeasible: the reference rows (regularization
+     * only, baseline) are shown all the same, being what the feasible
+     * strategies are measured against. */
+    int rg = report_best_of(&r, REPORT_REG);
+    cr_expect(rg >= 0 && !r.trials[rg].feasible, "regularization-only row %d", rg);
     int ex = -1, b = report_baseline(&r, &ex);
-    cr_expect(b < 0 || r.trials[b].feasible, "baseline row from infeasible trial %d",
-              r.trials[b].number);
+    cr_expect(b >= 0, "no baseline row");
     int front[16], nf = report_pareto(&r, front);
     cr_expect(nf == 2 && r.trials[front[0]].number == 3 && r.trials[front[1]].number == 5,
               "front of %d", nf);

@@ -470,12 +470,11 @@ Test(study, examples_load)
                                        "reg.l2",
                                        "reg.dropout",
                                        "train.lr",
-                                       "train.epochs",
                                        "train.batch_size"};
     cr_assert_eq(s.n_params, (int)(sizeof want / sizeof want[0]));
     for (int i = 0; i < s.n_params; i++)
         cr_expect_str_eq(s.param[i].name, want[i]);
-    cr_expect_str_eq(s.param[0].choices[2], "\"iterative\"");
+    cr_expect_str_eq(s.param[0].choices[1], "\"iterative\"");
     cr_expect_eq(s.param[4].cond, 0, "rounds depend on the schedule");
     cr_expect_eq(s.trial.net.hidden[0], 300);
     cr_expect_eq(s.trial.net.hidden[1], 100);
