@@ -69,19 +69,6 @@ pt_status confirm_variant_make(const study_config *sc, confirm_variant v, const 
     return PT_OK;
 }
 
-/* Parameter q's condition holds at p (the parameters before it are set). */
-static int active(const study_point *p, const study_param *q)
-{
-    if (q->cond < 0)
-        return 1;
-    if (!p->present[q->cond])
-        return 0;
-    for (int k = 0; k < q->n_when; k++)
-        if ((int)p->value[q->cond] == q->when[k])
-            return 1;
-    return 0;
-}
-
 /* cfg's value of parameter q (root: cfg as JSON) in q's internal repr. */
 static int value_of(cJSON *root, const study_param *q, double *v)
 {
@@ -126,7 +113,7 @@ void confirm_point_of(const study_config *sc, const pt_config *cfg, study_point 
     free(json);
     for (int i = 0; root && i < sc->n_params; i++) {
         const study_param *q = &sc->param[i];
-        p->present[i] = active(p, q) && value_of(root, q, &p->value[i]);
+        p->present[i] = study_param_active(sc, p, i) && value_of(root, q, &p->value[i]);
         if (!p->present[i])
             p->value[i] = 0;
     }

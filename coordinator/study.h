@@ -243,4 +243,9 @@ const char *study_key(int i);
  * whole study unreadable there: the store refuses such a value, and a fixed
  * point (the reference trial) tells samplers only the values it holds. */
 int study_param_contains(const study_param *q, double v);
+
+/* Whether parameter i is sampled at point p: no condition, or its condition
+ * parameter is present and took one of the "when" choices. Conditions name
+ * earlier parameters only, so one pass in order settles every parameter. */
+int study_param_active(const study_config *s, const study_point *p, int i);
 #endif

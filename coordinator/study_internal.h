@@ -67,11 +67,6 @@ const char *study_param_key(int i);
 /* The canonical JSON of search_space + objectives (malloc'd), see study.h. */
 char *study_space_canonical(const study_config *s);
 
-/* Whether parameter i is sampled at point p: no condition, or its condition
- * parameter is present and took one of the "when" choices. Conditions name
- * earlier parameters only, so one pass in order settles every parameter. */
-int study_param_active(const study_config *s, const study_point *p, int i);
-
 /* The grid (study_grid_size() points, parameter 0 varying slowest): point
  * `index` into *out, conditions applied. Returns 1 when index is the one
  * index of its effective point (every parameter its condition drops sits at

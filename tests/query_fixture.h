@@ -115,15 +115,9 @@ static inline void add_trial(store *st, int study_id, const study_config *sc, co
     add_trial_n(st, study_id, sc, p, state, values, state == TRIAL_FAIL ? 0 : 1, result);
 }
 
-static inline void build_fixture(const char *path)
+/* Writes the fixture's trials into study study_id of st (study sc). */
+static inline void fill_fixture(store *st, int study_id, const study_config *sc)
 {
-    study_config sc;
-    load_study(&sc, "fix", "{\"name\": \"val_acc\", \"direction\": \"maximize\"}");
-    store *st;
-    pt_err err = {{0}};
-    int study_id, created;
-    cr_assert_eq(store_open(&st, path, 0, &err), PT_OK, "%s", err.msg);
-    cr_assert_eq(store_study_open(st, &sc, 0, &study_id, &created, &err), PT_OK, "%s", err.msg);
     for (int k = 0; k < N_FIXTURE; k++) {
         const fixture_trial *f = &fixture[k];
         study_point p = {{0}, {0}};
@@ -137,9 +131,21 @@ static inline void build_fixture(const char *path)
                  "{\"status\": \"ok\", \"val_acc\": %g, \"test_acc\": %g, \"sparsity\": %g,"
                  " \"nnz\": %ld, \"latency_b1_us\": %g, \"epochs\": 2}",
                  f->val_acc, f->test_acc, f->sparsity, f->nnz, f->latency);
-        add_trial(st, study_id, &sc, &p, f->state, &f->val_acc,
+        add_trial(st, study_id, sc, &p, f->state, &f->val_acc,
                   f->state == TRIAL_FAIL ? NULL : result);
     }
+}
+
+static inline void build_fixture(const char *path)
+{
+    study_config sc;
+    load_study(&sc, "fix", "{\"name\": \"val_acc\", \"direction\": \"maximize\"}");
+    store *st;
+    pt_err err = {{0}};
+    int study_id, created;
+    cr_assert_eq(store_open(&st, path, 0, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(store_study_open(st, &sc, 0, &study_id, &created, &err), PT_OK, "%s", err.msg);
+    fill_fixture(st, study_id, &sc);
     store_close(st);
     study_free(&sc);
 }

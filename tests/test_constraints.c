@@ -43,22 +43,7 @@ static void build_constrained(study_config *sc, store **out, int *study_id)
     int created;
     cr_assert_eq(store_open(out, dbpath, 0, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(store_study_open(*out, sc, 0, study_id, &created, &err), PT_OK, "%s", err.msg);
-    for (int k = 0; k < N_FIXTURE; k++) {
-        const fixture_trial *f = &fixture[k];
-        study_point p = {{0}, {0}};
-        p.present[0] = p.present[2] = 1;
-        p.value[0] = f->schedule;
-        p.present[1] = f->schedule == 1;
-        p.value[1] = f->sparsity;
-        p.value[2] = f->l2;
-        char result[512];
-        snprintf(result, sizeof result,
-                 "{\"status\": \"ok\", \"val_acc\": %g, \"test_acc\": %g, \"sparsity\": %g,"
-                 " \"nnz\": %ld, \"latency_b1_us\": %g, \"epochs\": 2}",
-                 f->val_acc, f->test_acc, f->sparsity, f->nnz, f->latency);
-        add_trial(*out, study_id[0], sc, &p, f->state, &f->val_acc,
-                  f->state == TRIAL_FAIL ? NULL : result);
-    }
+    fill_fixture(*out, study_id[0], sc);
 }
 
 /* A stored text of table.column for trial number (NULL when absent), static. */
