@@ -9,6 +9,7 @@
 #ifndef PT_CLI_H
 #define PT_CLI_H
 
+#include "model.h"
 #include "train.h"
 
 enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
@@ -38,9 +39,20 @@ int cmd_export_model(int argc, char **argv);
 pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err);
 
 /* `train --save`: writes net, its scaler, cfg and the result's metrics to
- * path (cmd_eval.c). Returns an exit code; prints one line on failure. */
-int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, const pt_mlp *net,
-                   const pt_train_result *res);
+ * path (cmd_eval.c) as .npz or ONNX (CLI_MODEL_*). Returns an exit code;
+ * prints one line on failure. */
+int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_data *data,
+                   const pt_mlp *net, const pt_train_result *res);
+
+/* Model formats (model_out.c): --format FORMAT when given (npz or onnx;
+ * anything else prints one line naming cmd and returns -1), else by path's
+ * extension: .onnx is ONNX, the rest .npz. */
+enum { CLI_MODEL_NPZ = 0, CLI_MODEL_ONNX = 1 };
+int cli_model_format(const char *cmd, const char *path, const char *format);
+/* Writes net as ONNX (core/onnx.h) and prints the size/FLOPs summary on
+ * stderr; an exit code, one line on failure. */
+int cli_save_onnx(const char *cmd, const char *path, const pt_mlp *net, const pt_scaler *sc,
+                  const pt_config *cfg, const pt_model_info *info);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

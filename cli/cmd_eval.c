@@ -36,8 +36,8 @@ static void eval_usage(FILE *f)
                "exit status: 0 evaluated, 2 bad model file, options or data\n");
 }
 
-int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, const pt_mlp *net,
-                   const pt_train_result *res)
+int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_data *data,
+                   const pt_mlp *net, const pt_train_result *res)
 {
     pt_model_info info = {.test_acc = res->test_acc,
                           .test_loss = res->test_loss,
@@ -45,6 +45,8 @@ int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, 
                           .n_test = data->test.n,
                           .n_classes = data->train.n_classes,
                           .class_names = data->train.class_names};
+    if (format == CLI_MODEL_ONNX)
+        return cli_save_onnx("train --save", path, net, &data->scaler, cfg, &info);
     pt_err err;
     if (pt_model_save(path, net, &data->scaler, cfg, &info, &err) != PT_OK) {
         fprintf(stderr, "prunetune train: --save: %s\n", err.msg);

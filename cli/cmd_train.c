@@ -27,7 +27,7 @@ static void train_usage(FILE *f)
 {
     fprintf(f,
             "usage: prunetune train [CONFIG.json] [--set KEY=VALUE]... [--save MODEL.npz]\n"
-            "                       [--quiet]\n\n"
+            "                       [--format npz|onnx] [--quiet]\n\n"
             "Trains one network and prints its metrics as JSON on stdout; one progress\n"
             "line per epoch goes to stderr. Without CONFIG, the defaults train\n"
             "LeNet-300-100 on Fashion-MNIST (see schemas/train.schema.json and examples/).\n\n"
@@ -35,7 +35,10 @@ static void train_usage(FILE *f)
             "  --set KEY=VALUE  override a config key, e.g. --set train.epochs=3\n"
             "                   (VALUE is JSON; a bare word is taken as a string)\n"
             "  --save MODEL.npz after training, save the model as NumPy .npz (layout in\n"
-            "                   schemas/model.md; `prunetune eval MODEL.npz` reloads it)\n"
+            "                   schemas/model.md; `prunetune eval MODEL.npz` reloads it);\n"
+            "                   MODEL.onnx saves it as ONNX instead: compacted, sparse\n"
+            "                   weights as COO, the input scaling inside (README)\n"
+            "  --format F       npz or onnx: the --save format whatever the extension\n"
             "  --quiet          no progress lines\n"
             "  -h, --help       this help\n\n"
             "exit status: 0 trained, 1 training failed (diverged), 2 bad config or data\n");
@@ -124,7 +127,7 @@ int cmd_train(int argc, char **argv)
     }
     pt_config cfg;
     pt_err err = {{0}};
-    const char *path = NULL, *save = NULL;
+    const char *path = NULL, *save = NULL, *format = NULL;
     int quiet = 0;
     pt_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
@@ -142,6 +145,12 @@ int cmd_train(int argc, char **argv)
                 return PT_EXIT_USAGE;
             }
             save = argv[++i];
+        } else if (!strcmp(argv[i], "--format")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "prunetune train: --format needs npz or onnx\n");
+                return PT_EXIT_USAGE;
+            }
+            format = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "prunetune train: unknown option '%s' (see --help)\n", argv[i]);
             return PT_EXIT_USAGE;
@@ -152,6 +161,14 @@ int cmd_train(int argc, char **argv)
         } else {
             path = argv[i];
         }
+    }
+    /* Checked before training, which a bad option must not cost. */
+    int save_format = cli_model_format("train", save, format);
+    if (save_format < 0)
+        return PT_EXIT_USAGE;
+    if (format && !save) {
+        fprintf(stderr, "prunetune train: --format needs --save MODEL\n");
+        return PT_EXIT_USAGE;
     }
     if (path && pt_config_load(&cfg, path, &err) != PT_OK) {
         fprintf(stderr, "prunetune train: %s\n", err.msg);
@@ -188,7 +205,7 @@ int cmd_train(int argc, char **argv)
         code = st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
     }
     if (st == PT_OK && save)
-        code = cli_save_model(save, &cfg, &data, &net, &res);
+        code = cli_save_model(save, save_format, &cfg, &data, &net, &res);
     pt_mlp_free(&net);
     pt_data_close(&data);
     return code;
