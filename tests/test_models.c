@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,32 @@ Test(models, study_keeps_best_k_and_eval_reproduces)
      * through JSON text with 15-17 digits: PT_RTOL_FORMULA, relative. */
     pt_expect_close(strtod(ta + strlen("\"test_acc\":"), NULL), best_test, PT_RTOL_FORMULA, 0, "%s",
                     out);
+
+    /* The same trial as ONNX (by the extension): ONNX's full checker and a
+     * numpy evaluation of its graph (tests/onnx_check.py) give the trial's
+     * test accuracy, but for one row on a near-tie (numpy sums in another
+     * order; tests/test_onnx.c). A --format other than npz/onnx: exit 2. */
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' -o '%s'", PT_BIN, path_of("study.db"),
+             path_of("best.onnx"));
+    code = sh(cmd);
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "best.onnx: ONNX opset 13, "), "%s", err);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/onnx_check.py' '%s' '%s'",
+             PT_SOURCE_DIR, path_of("best.onnx"), PT_FASHION_DIR);
+    code = sh(cmd);
+    slurp("out", out, sizeof out);
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "onnx_check: %s%s", out, err);
+    const char *cn = strstr(out, "\"correct\": ");
+    cr_assert_not_null(cn, "%s", out);
+    /* best_test * 200 is a count: + 1e-9 absorbs the division's rounding. */
+    cr_expect_leq(fabs(strtod(cn + strlen("\"correct\": "), NULL) - best_test * 200), 1 + 1e-9,
+                  "ONNX vs trial test_acc %g: %s", best_test, out);
+    snprintf(cmd, sizeof cmd, "%s export-model '%s' --format tflite -o '%s'", PT_BIN,
+             path_of("study.db"), path_of("x.tflite"));
+    cr_expect_eq(sh(cmd), 2);
+    cr_expect_neq(access(path_of("x.tflite"), F_OK), 0, "nothing written");
 
     /* A trial outside the best K: one clear line, exit 2. */
     int lost = (int)q_num(db, "SELECT number FROM trials WHERE trial_id NOT IN (SELECT trial_id"
