@@ -33,7 +33,7 @@ static const command commands[] = {
     {"studies", cmd_studies, "the studies in a DB"},
     {"export", cmd_export, "one row per trial with every param and metric (csv | json)"},
     {"strategy", cmd_strategy, "the train config that re-runs a trial (default: the best)"},
-    {"export-model", cmd_export_model, "copy a kept trial model (.npz) out of a study"},
+    {"export-model", cmd_export_model, "a kept trial model out of a study (.npz, or ONNX)"},
     {"worker", cmd_worker, NULL}, /* hidden: started by `run` without mpirun */
 };
 
