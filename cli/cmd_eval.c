@@ -205,6 +205,13 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "prunetune eval: a MODEL.npz is required (see --help)\n");
         return PT_EXIT_USAGE;
     }
+    if (cli_model_format("eval", path, NULL) == CLI_MODEL_ONNX) {
+        fprintf(stderr,
+                "prunetune eval: %s: ONNX is for a runtime (README: Deployable models: ONNX); "
+                "eval reads the MODEL.npz of train --save or export-model\n",
+                path);
+        return PT_EXIT_USAGE;
+    }
     pt_model m;
     pt_err err;
     if (pt_model_load(&m, path, &err) != PT_OK) {

@@ -17,8 +17,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +125,8 @@ typedef struct {
     size_t cap_node, cap_init;
 } builder;
 
-static int add_node(builder *b, const char *op, const char *in0, const char *in1,
-                    const char *in2, const char *out, Onnx__AttributeProto **attrs, int n_attrs)
+static int add_node(builder *b, const char *op, const char *in0, const char *in1, const char *in2,
+                    const char *out, Onnx__AttributeProto **attrs, int n_attrs)
 {
     Onnx__NodeProto *n = ar_alloc(b->a, sizeof *n);
     char **in = ar_alloc(b->a, 3 * sizeof *in);
@@ -186,8 +186,8 @@ static Onnx__TensorProto *dense_tensor(arena *a, const char *name, int nd, const
 
 /* COO with linear indices (ONNX's format (b): indices of shape [NNZ], in
  * ascending order), of the nonzero entries of data. */
-static Onnx__SparseTensorProto *sparse_tensor(arena *a, const char *name, int nd,
-                                              const long *shape, const float *data, size_t nnz)
+static Onnx__SparseTensorProto *sparse_tensor(arena *a, const char *name, int nd, const long *shape,
+                                              const float *data, size_t nnz)
 {
     Onnx__SparseTensorProto *s = ar_alloc(a, sizeof *s);
     Onnx__TensorProto *v = ar_alloc(a, sizeof *v), *ix = ar_alloc(a, sizeof *ix);
@@ -341,9 +341,8 @@ static int add_conv(builder *b, const pt_layer *L, int l, const char **cur, int 
     char *pool = ar_printf(a, "pool%d", l);
     Onnx__AttributeProto *pa[2] = {attr_ints(a, "kernel_shape", 2, g->ps),
                                    attr_ints(a, "strides", 2, g->ps)};
-    if (!pool ||
-        !add_node(b, g->pool == PT_POOL_MAX ? "MaxPool" : "AveragePool", relu, NULL, NULL, pool,
-                  pa, 2))
+    if (!pool || !add_node(b, g->pool == PT_POOL_MAX ? "MaxPool" : "AveragePool", relu, NULL, NULL,
+                           pool, pa, 2))
         return 0;
     *cur = pool;
     return 1;
@@ -411,8 +410,7 @@ static int make_props(arena *a, const pt_mlp *net, const pt_config *cfg, const p
     strcat(sizes, "]");
     p->e[p->n++] = prop(a, "prunetune.sizes", ar_printf(a, "%s", sizes));
     if (info->class_names) {
-        cJSON *c = cJSON_CreateStringArray((const char *const *)info->class_names,
-                                           info->n_classes);
+        cJSON *c = cJSON_CreateStringArray((const char *const *)info->class_names, info->n_classes);
         char *text = c ? cJSON_PrintUnformatted(c) : NULL;
         cJSON_Delete(c);
         if (!text)

@@ -132,7 +132,8 @@ static char *train_and_check(const char *name, const char *sets, char **summary)
                   pt_correct, onnx_correct, chk);
     /* The file the summary line describes. */
     char want[600];
-    snprintf(want, sizeof want, "%s: ONNX opset 13, %ld bytes", model, (long)json_num(chk, "bytes"));
+    snprintf(want, sizeof want, "%s: ONNX opset 13, %ld bytes", model,
+             (long)json_num(chk, "bytes"));
     cr_assert_not_null(strstr(*summary, want), "expected '%s' in: %s", want, *summary);
     return chk;
 }
@@ -159,11 +160,10 @@ Test(onnx, dense_mlp)
 
 Test(onnx, magnitude_pruned_mlp_has_sparse_weights_and_a_smaller_file)
 {
-    char *summary, *chk = train_and_check(
-                       "magnitude",
-                       "--set net.hidden=[64,32] --set prune.schedule=oneshot "
-                       "--set prune.sparsity=0.9 --set prune.finetune_epochs=1",
-                       &summary);
+    char *summary, *chk = train_and_check("magnitude",
+                                          "--set net.hidden=[64,32] --set prune.schedule=oneshot "
+                                          "--set prune.sparsity=0.9 --set prune.finetune_epochs=1",
+                                          &summary);
     cr_expect_eq(json_num(chk, "sparse"), 3, "every weight matrix as COO: %s", chk);
     cr_expect_not_null(strstr(chk, "\"Constant\""), "%s", chk);
     /* At 90% zeros, COO (4-byte value + 1-3 byte varint index per nonzero)
@@ -177,12 +177,11 @@ Test(onnx, magnitude_pruned_mlp_has_sparse_weights_and_a_smaller_file)
 
 Test(onnx, neuron_pruned_mlp_is_compacted)
 {
-    char *summary, *chk = train_and_check(
-                       "neuron",
-                       "--set net.hidden=[64,32] --set prune.schedule=oneshot "
-                       "--set prune.granularity=neuron --set prune.sparsity=0.5 "
-                       "--set prune.finetune_epochs=1",
-                       &summary);
+    char *summary, *chk = train_and_check("neuron",
+                                          "--set net.hidden=[64,32] --set prune.schedule=oneshot "
+                                          "--set prune.granularity=neuron --set prune.sparsity=0.5 "
+                                          "--set prune.finetune_epochs=1",
+                                          &summary);
     /* Half the hidden neurons of each layer are gone from the graph. */
     cr_expect_not_null(strstr(chk, "\"sizes\": [784, 32, 16, 10]"), "%s", chk);
     cr_expect_not_null(strstr(summary, "(trained 784-64-32-10)"), "%s", summary);
@@ -214,10 +213,11 @@ Test(onnx, format_option_and_its_errors)
 {
     char cmd[2048];
     /* --format onnx wins over the extension. */
-    snprintf(cmd, sizeof cmd,
-             "%s train --quiet --set data.dir='\"%s\"' --set data.limit=300 --set data.test_limit=100 "
-             "--set net.hidden=[8] --set train.epochs=1 --format onnx --save '%s'",
-             PT_BIN, PT_FASHION_DIR, tmp("m.model"));
+    snprintf(
+        cmd, sizeof cmd,
+        "%s train --quiet --set data.dir='\"%s\"' --set data.limit=300 --set data.test_limit=100 "
+        "--set net.hidden=[8] --set train.epochs=1 --format onnx --save '%s'",
+        PT_BIN, PT_FASHION_DIR, tmp("m.model"));
     cr_assert_eq(run(cmd), 0);
     size_t n;
     char *b = slurp(tmp("m.model"), &n);
@@ -234,6 +234,12 @@ Test(onnx, format_option_and_its_errors)
     cr_expect_str_eq(err, "prunetune train: --format tflite: expected npz or onnx\n");
     free(err);
     cr_expect_neq(access(tmp("x.onnx"), F_OK), 0);
+    /* eval reads .npz: an .onnx is named as such, not "not an .npz". */
+    snprintf(cmd, sizeof cmd, "%s eval '%s'", PT_BIN, tmp("m.onnx"));
+    cr_expect_eq(run(cmd), 2);
+    err = slurp(tmp("err"), NULL);
+    cr_expect_not_null(strstr(err, "m.onnx: ONNX is for a runtime"), "%s", err);
+    free(err);
     snprintf(cmd, sizeof cmd, "%s train --format onnx", PT_BIN);
     cr_expect_eq(run(cmd), 2);
     err = slurp(tmp("err"), NULL);
@@ -290,8 +296,8 @@ Test(onnx, written_weights_read_back_exactly)
     pt_scaler sc = {784, off, mul};
     pt_config cfg;
     pt_config_defaults(&cfg);
-    char *names[10] = {"T-shirt", "Trouser", "Pullover", "Dress",   "Coat",
-                       "Sandal",  "Shirt",   "Sneaker",  "Bag", "Ankle \"boot\""};
+    char *names[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                       "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Ankle \"boot\""};
     pt_model_info info = {0.8125, 0.5, 0.75, 160, 10, names};
     pt_onnx_stats st;
     const char *path = tmp("w.onnx");
@@ -328,7 +334,8 @@ Test(onnx, written_weights_read_back_exactly)
             cr_assert_eq(s->values->n_float_data, s->indices->n_int64_data);
             for (size_t k = 0; k < s->values->n_float_data; k++) {
                 int64_t i = s->indices->int64_data[k];
-                cr_assert(i >= 0 && (size_t)i < nw && (k == 0 || i > s->indices->int64_data[k - 1]));
+                cr_assert(i >= 0 && (size_t)i < nw &&
+                          (k == 0 || i > s->indices->int64_data[k - 1]));
                 w[i] = s->values->float_data[k];
             }
         }
