@@ -118,7 +118,7 @@ static Onnx__AttributeProto *attr_ints(arena *a, const char *name, int n, long v
 }
 
 /* The graph under construction: nodes and initializers are appended to
- * arrays sized for the largest network (PT_MLP_MAX_LAYERS layers). */
+ * arrays that build() sizes for the network's layer count. */
 typedef struct {
     arena *a;
     Onnx__GraphProto *g;
