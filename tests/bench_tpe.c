@@ -2,7 +2,7 @@
  * bench_tpe.c — the TPE sampler's figures (run by scripts/bench_tpe).
  *
  *   bench_tpe overhead H
- *     Optuna's peer script's study (../shared/bench/optuna_tpe_cost.py):
+ *     the study of Optuna's peer (bench/peers/optuna_tpe_cost.py):
  *     six parameters, objective -|sparsity - 0.9| - l2, H trials asked and
  *     told through TPE, then the mean cost of 20 more ask+tell pairs.
  *   bench_tpe quality STUDY.json POOL.csv [SEEDS] [BUDGET]
