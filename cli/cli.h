@@ -39,8 +39,8 @@ pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err);
 
 /* `train --save`: writes net, its scaler, cfg and the result's metrics to
  * path (cmd_eval.c). Returns an exit code; prints one line on failure. */
-int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, const pt_mlp *net,
-                   const pt_train_result *res);
+int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data,
+                   const pt_scaler *sc, const pt_mlp *net, const pt_train_result *res);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -36,8 +36,8 @@ static void eval_usage(FILE *f)
                "exit status: 0 evaluated, 2 bad model file, options or data\n");
 }
 
-int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, const pt_mlp *net,
-                   const pt_train_result *res)
+int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data,
+                   const pt_scaler *sc, const pt_mlp *net, const pt_train_result *res)
 {
     pt_model_info info = {.test_acc = res->test_acc,
                           .test_loss = res->test_loss,
@@ -46,7 +46,7 @@ int cli_save_model(const char *path, const pt_config *cfg, const pt_data *data, 
                           .n_classes = data->train.n_classes,
                           .class_names = data->train.class_names};
     pt_err err;
-    if (pt_model_save(path, net, &data->scaler, cfg, &info, &err) != PT_OK) {
+    if (pt_model_save(path, net, sc, cfg, &info, &err) != PT_OK) {
         fprintf(stderr, "prunetune train: --save: %s\n", err.msg);
         return PT_EXIT_FAIL;
     }
