@@ -57,8 +57,8 @@ static report_family family_from(int pruned, double reg)
 static int has_init(const char *config_json)
 {
     cJSON *c = config_json ? cJSON_Parse(config_json) : NULL;
-    const cJSON *init = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "net"),
-                                                         "init");
+    const cJSON *init =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "net"), "init");
     int yes = cJSON_IsString(init) && init->valuestring[0];
     cJSON_Delete(c);
     return yes;

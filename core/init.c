@@ -89,9 +89,8 @@ pt_status pt_init_check(const pt_model *m, const char *path, const pt_config *cf
     char want[512], got[512];
     pt_init_shape_text(net->shape, have, net->n_layers, in, got, sizeof got);
     pt_init_shape_text(shape, spec, n_spec, dim, want, sizeof want);
-    return pt_fail(err, PT_ERR_CONFIG,
-                   "net.init: %s holds a %s network, but %s describes %s", path, got,
-                   cfg->net.n_layers ? "net.layers" : "net.hidden", want);
+    return pt_fail(err, PT_ERR_CONFIG, "net.init: %s holds a %s network, but %s describes %s", path,
+                   got, cfg->net.n_layers ? "net.layers" : "net.hidden", want);
 }
 
 pt_status pt_init_load(pt_model *m, const pt_config *cfg, int dim, int n_classes, pt_err *err)

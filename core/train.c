@@ -391,8 +391,8 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
         st = prune_now(&r, cfg->prune.sparsity, err);
         val_done = 1;
         if (st == PT_OK)
-            pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val,
-                        &res->val_acc, &res->val_loss);
+            pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
+                        &res->val_loss);
     }
     /* No epoch ran (net.init with train.epochs 0): the network is the loaded
      * one, maybe pruned above, and still owes its validation figures. */

@@ -212,12 +212,13 @@ Test(init, config_errors_are_one_line_exit_2)
                                  "(0 only with net.init) (got 0)");
 
     /* A study: the same checks before anything starts, and no database. */
-    snprintf(cfg, sizeof cfg,
-             "{\"study\": \"s\", \"storage\": \"%s\", \"n_trials\": 2,"
-             " \"trial\": {\"data\": {\"dir\": \"%s\"}, \"net\": {\"init\": \"%s\","
-             " \"hidden\": [64]}, \"train\": {\"epochs\": 0}},"
-             " \"search_space\": {\"train.lr\": {\"type\": \"float\", \"low\": 0.01, \"high\": 0.1}}}",
-             path_of("study.db"), PT_FASHION_DIR, path_of("m.npz"));
+    snprintf(
+        cfg, sizeof cfg,
+        "{\"study\": \"s\", \"storage\": \"%s\", \"n_trials\": 2,"
+        " \"trial\": {\"data\": {\"dir\": \"%s\"}, \"net\": {\"init\": \"%s\","
+        " \"hidden\": [64]}, \"train\": {\"epochs\": 0}},"
+        " \"search_space\": {\"train.lr\": {\"type\": \"float\", \"low\": 0.01, \"high\": 0.1}}}",
+        path_of("study.db"), PT_FASHION_DIR, path_of("m.npz"));
     const char *sp = write_in("s.json", cfg);
     char spath[512];
     snprintf(spath, sizeof spath, "%s", sp);
