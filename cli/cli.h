@@ -39,10 +39,11 @@ int cmd_export_model(int argc, char **argv);
 pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err);
 
 /* `train --save`: writes net, its scaler, cfg and the result's metrics to
- * path (cmd_eval.c) as .npz or ONNX (CLI_MODEL_*). Returns an exit code;
+ * path (cmd_eval.c) as .npz or ONNX (CLI_MODEL_*), with the input scaling
+ * sc (the data's, or a net.init model's). Returns an exit code;
  * prints one line on failure. */
 int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_data *data,
-                   const pt_mlp *net, const pt_train_result *res);
+                   const pt_scaler *sc, const pt_mlp *net, const pt_train_result *res);
 
 /* Model formats (model_out.c): --format FORMAT when given (npz or onnx;
  * anything else prints one line naming cmd and returns -1), else by path's

@@ -37,7 +37,7 @@ static void eval_usage(FILE *f)
 }
 
 int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_data *data,
-                   const pt_mlp *net, const pt_train_result *res)
+                   const pt_scaler *sc, const pt_mlp *net, const pt_train_result *res)
 {
     pt_model_info info = {.test_acc = res->test_acc,
                           .test_loss = res->test_loss,
@@ -46,9 +46,9 @@ int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_
                           .n_classes = data->train.n_classes,
                           .class_names = data->train.class_names};
     if (format == CLI_MODEL_ONNX)
-        return cli_save_onnx("train --save", path, net, &data->scaler, cfg, &info);
+        return cli_save_onnx("train --save", path, net, sc, cfg, &info);
     pt_err err;
-    if (pt_model_save(path, net, &data->scaler, cfg, &info, &err) != PT_OK) {
+    if (pt_model_save(path, net, sc, cfg, &info, &err) != PT_OK) {
         fprintf(stderr, "prunetune train: --save: %s\n", err.msg);
         return PT_EXIT_FAIL;
     }

@@ -20,6 +20,7 @@
 
 #include "query_cli.h"
 #include "report_confirm.h"
+#include "store.h"
 
 /* Prints the leaves of the strategy sections of a trial config, marking
  * the values the search sampled for this trial. */
@@ -237,6 +238,61 @@ static int print_best(qcli_ctx *c, const query_col *by, int row)
     return PT_EXIT_OK;
 }
 
+/* The study's baseline row: its reference trial (user attribute pt_role
+ * "baseline"), which for a study that starts from a pre-trained network
+ * (net.init) is that network as loaded, unpruned and evaluated: the figures
+ * every strategy is measured against. Printed (or added to j as
+ * "baseline") only for such a study, whose baseline is not a search result
+ * the reader could mistake for the best one; nothing when the study has no
+ * COMPLETE reference trial. */
+static int pretrained_baseline(qcli_ctx *c, cJSON *j)
+{
+    store *ro = NULL;
+    pt_err err = {{0}};
+    int ref = -1;
+    pt_status st = store_open(&ro, c->path, 1, &err);
+    if (st == PT_OK)
+        st = store_find_marked(ro, c->t.study.id, "pt_role", "\"baseline\"", &ref, &err);
+    store_close(ro);
+    /* The query already read this DB: a store that cannot open it is one
+     * Optuna made (no prunetune tables), which has no reference trial. */
+    if (st != PT_OK)
+        return PT_EXIT_OK;
+    const query_trial *tr = ref >= 0 ? query_find_number(&c->t, ref) : NULL;
+    if (!tr || tr->state != TRIAL_COMPLETE)
+        return PT_EXIT_OK;
+    char *config = NULL, *result = NULL;
+    if (query_trial_texts(c->q, tr->trial_id, &config, &result, &err) != PT_OK)
+        return qcli_fail_line(c, &err);
+    cJSON *cfg = config ? cJSON_Parse(config) : NULL;
+    const cJSON *init =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "net"), "init");
+    if (cJSON_IsString(init) && init->valuestring[0]) {
+        query_col cols[QCLI_MAX_COLS];
+        int row = (int)(tr - c->t.t);
+        int n_cols = qcli_default_cols(&c->t, &row, 1, 0, cols);
+        if (j) {
+            cJSON *r = qcli_record(&c->t, tr, cols, n_cols);
+            cJSON_AddStringToObject(r, "init", init->valuestring);
+            cJSON_AddItemToObject(j, "baseline", r);
+        } else {
+            printf("\nbaseline: trial %d, the pre-trained network %s as loaded (unpruned, not "
+                   "fine-tuned)\n",
+                   tr->number, init->valuestring);
+            char buf[96];
+            for (int k = 0; k < n_cols; k++)
+                if (cols[k].kind != COL_PARAM) {
+                    qcli_cell(&c->t, tr, &cols[k], buf, sizeof buf);
+                    printf("  %-24s %s\n", cols[k].name, buf);
+                }
+        }
+    }
+    cJSON_Delete(cfg);
+    free(config);
+    free(result);
+    return PT_EXIT_OK;
+}
+
 static void study_line(const query_study *s)
 {
     printf("study '%s': %d trials (%d complete, %d pruned, %d failed, %d running)\n", s->name,
@@ -337,6 +393,8 @@ int cmd_best(int argc, char **argv)
         free(rows);
         free(front);
     }
+    if (rc == PT_EXIT_OK)
+        rc = pretrained_baseline(&c, j);
     qcli_note_feasibility(&c);
     if (j && c.t.study.has_constraints)
         cJSON_AddNumberToObject(j, c.all ? "infeasible_included" : "infeasible_left_out",

@@ -425,7 +425,9 @@ static void comparison(FILE *f, const report_study *r)
           "<th>FLOPs / sample</th><th>latency &micro;s</th><th>speed-up</th></tr>\n",
           f);
     compare_row(f, r,
-                base >= 0 && r->trials[base].reference ? "baseline (reference trial)"
+                base >= 0 && r->trials[base].reference && r->trials[base].pretrained
+                    ? "baseline (pre-trained network, as loaded)"
+                : base >= 0 && r->trials[base].reference ? "baseline (reference trial)"
                 : exact || base < 0                    ? "baseline"
                                     : "baseline (closest: least pruning + regularization)",
                 base, base);

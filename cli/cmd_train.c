@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config.h"
 #include "data_open.h"
+#include "init.h"
 #include "jsontext.h"
 #include "result.h"
 #include "sysinfo.h"
@@ -190,9 +191,21 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "data: %d train, %d validation, %d test rows, %d features, %d classes\n",
                 data.split.n_train, data.split.n_val, data.test.n, data.train.dim,
                 data.train.n_classes);
+    /* Loaded here rather than inside pt_train: --save needs its scaler. */
+    pt_model init;
+    memset(&init, 0, sizeof init);
+    int n_classes = data.test.n_classes > data.train.n_classes ? data.test.n_classes
+                                                                : data.train.n_classes;
+    if (cfg.net.init[0] &&
+        pt_init_load(&init, &cfg, data.train.dim, n_classes, &err) != PT_OK) {
+        fprintf(stderr, "prunetune train: %s%s%s\n", path ? path : "", path ? ": " : "", err.msg);
+        pt_data_close(&data);
+        return PT_EXIT_USAGE;
+    }
     pt_mlp net;
     pt_train_result res;
-    pt_status st = pt_train(&cfg, &data, &net, quiet ? NULL : print_epoch, NULL, &res, &err);
+    pt_status st = pt_train_from(&cfg, &data, cfg.net.init[0] ? &init : NULL, &net,
+                                 quiet ? NULL : print_epoch, NULL, &res, &err);
     int code = PT_EXIT_OK;
     if (st == PT_OK || st == PT_ERR_DIVERGED) {
         print_result(&cfg, &net, &res, st, &err);
@@ -205,8 +218,10 @@ int cmd_train(int argc, char **argv)
         code = st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
     }
     if (st == PT_OK && save)
-        code = cli_save_model(save, save_format, &cfg, &data, &net, &res);
+        code = cli_save_model(save, save_format, &cfg, &data,
+                              cfg.net.init[0] ? &init.scaler : &data.scaler, &net, &res);
     pt_mlp_free(&net);
+    pt_model_free(&init);
     pt_data_close(&data);
     return code;
 }

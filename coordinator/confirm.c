@@ -25,6 +25,7 @@
 #include "jsontext.h"
 #include "query.h"
 #include "store.h"
+#include "train.h"
 
 const char *confirm_variant_name(confirm_variant v)
 {
@@ -64,6 +65,15 @@ pt_status confirm_variant_make(const study_config *sc, confirm_variant v, const 
     for (int i = 0; reg_off && i < c.net.n_layers; i++)
         if (c.net.layers[i].type == PT_NL_DROPOUT)
             c.net.layers[i].rate = 0;
+    /* From a pre-trained network the baseline is that network as it is:
+     * evaluated, not trained further (train.epochs 0 is allowed with
+     * net.init alone). */
+    if (v == CONFIRM_BASELINE && c.net.init[0])
+        c.train.epochs = 0;
+    /* Its regularization-only variant fine-tunes as long as the strategy
+     * does in all (its train.epochs may be 0: only the pruning phases train). */
+    if (v == CONFIRM_REG_ONLY && c.net.init[0])
+        c.train.epochs = pt_train_total_epochs(src);
     *cfg = c;
     confirm_point_of(sc, cfg, p);
     return PT_OK;

@@ -53,6 +53,17 @@ static report_family family_from(int pruned, double reg)
                      : REPORT_BASELINE;
 }
 
+/* Whether a trial config starts from a saved model (a non-empty net.init). */
+static int has_init(const char *config_json)
+{
+    cJSON *c = config_json ? cJSON_Parse(config_json) : NULL;
+    const cJSON *init =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "net"), "init");
+    int yes = cJSON_IsString(init) && init->valuestring[0];
+    cJSON_Delete(c);
+    return yes;
+}
+
 report_family report_family_of(const char *config_json, double *reg_total)
 {
     if (reg_total)
@@ -279,6 +290,7 @@ static pt_status read_trials(store *st, report_study *r, pt_err *err)
         t->test_acc = col_num(s, 12);
         t->wall_s = col_num(s, 13);
         t->family = report_family_of((const char *)sqlite3_column_text(s, 14), &t->reg_total);
+        t->pretrained = has_init((const char *)sqlite3_column_text(s, 14));
     }
     sqlite3_finalize(s);
     return PT_OK;

@@ -46,6 +46,8 @@ typedef struct {
     long long nnz, bytes_dense, bytes_stored;                               /* -1 = none */
     int feasible; /* meets the study's constraints (study_feasible; 1 without constraints) */
     int reference; /* the study's reference trial (user attr pt_role = "baseline") */
+    int pretrained; /* its config starts from a saved model (net.init): a reference trial
+                       is then that network as loaded, evaluated */
 } report_trial;
 
 typedef struct {

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "data_open.h"
+#include "init.h"
 #include "study_internal.h"
 
 #define SEED_MAX 9007199254740991.0 /* 2^53 - 1, as core/config.c */
@@ -43,7 +44,8 @@
 static const char *const root_keys[] = {
     "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
     "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", "max_failures", "constraints", "confirm", NULL};
+    "keep_models", "trial_timeout_s", "max_failures", "constraints", "confirm", "description",
+    NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
 const char *study_key(int i)
@@ -387,6 +389,9 @@ static pt_status parse_root(const study_ctx *x, study_config *s, const cJSON *ro
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "$schema");
     if (schema && !cJSON_IsString(schema))
         return study_expected(x, "$schema", "a string", schema);
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "description");
+    if (text && !cJSON_IsString(text))
+        return study_expected(x, "description", "a string", text);
     int given, n_given;
     if ((st = get_string(x, root, "study", s->name, sizeof s->name, &given)) != PT_OK)
         return st;
@@ -458,6 +463,34 @@ static int is_data_location(const char *name)
     return 0;
 }
 
+/* net.init must load and match the base trial's network (net.hidden /
+ * net.layers) before anything starts. Against the data's features and
+ * classes it is checked by each worker once the data is open: reading the
+ * labels to count classes is what the probe avoids. A search over net.* keys
+ * leaves only the loading to check here. */
+static pt_status probe_init(const study_config *s, const char *source, pt_err *err)
+{
+    const pt_config *c = &s->trial;
+    if (!c->net.init[0])
+        return PT_OK;
+    int net_searched = 0;
+    for (int i = 0; i < s->n_params; i++)
+        net_searched |= !strncmp(s->param[i].name, "net.", 4);
+    pt_model m;
+    pt_err inner;
+    pt_status st = pt_model_load(&m, c->net.init, &inner);
+    if (st != PT_OK)
+        return pt_fail(err, st == PT_ERR_NOMEM ? st : PT_ERR_CONFIG, "%s: trial.net.init: %s",
+                       source, inner.msg);
+    if (!net_searched)
+        st = pt_init_check(&m, c->net.init, c, m.net.sizes[0], m.net.sizes[m.net.n_layers],
+                           &inner);
+    pt_model_free(&m);
+    if (st != PT_OK)
+        return pt_fail(err, st, "%s: trial.%s", source, inner.msg);
+    return PT_OK;
+}
+
 pt_status study_probe(const study_config *s, const char *source, pt_err *err)
 {
     if (!s)
@@ -467,10 +500,10 @@ pt_status study_probe(const study_config *s, const char *source, pt_err *err)
             return PT_OK;
     const char *key = NULL;
     pt_err inner;
-    if (pt_data_probe(&s->trial.data, &key, &inner) == PT_OK)
-        return PT_OK;
-    return pt_fail(err, PT_ERR_CONFIG, "%s: trial.%s: %s", source ? source : "study",
-                   key ? key : "data", inner.msg);
+    if (pt_data_probe(&s->trial.data, &key, &inner) != PT_OK)
+        return pt_fail(err, PT_ERR_CONFIG, "%s: trial.%s: %s", source ? source : "study",
+                       key ? key : "data", inner.msg);
+    return probe_init(s, source ? source : "study", err);
 }
 
 void study_free(study_config *s)

@@ -295,6 +295,10 @@ static pt_status check_across(const parse_ctx *x)
     const pt_train_config *t = &c->train;
     const pt_prune_config *p = &c->prune;
     char what[128];
+    /* Zero epochs trains nothing: only a pre-trained start has weights worth
+     * evaluating (or pruning at once) without training. */
+    if (t->epochs < 1 && !c->net.init[0])
+        return cross_error(x, "train.epochs", "an integer >= 1 (0 only with net.init)", t->epochs);
     if (t->lr_schedule == PT_LR_COSINE && t->min_lr >= t->lr)
         return cross_error(x, "train.min_lr", "a number < train.lr", t->min_lr);
     int width[PT_MAX_LAYERS], is_conv[PT_MAX_LAYERS], n_conv = 0;

@@ -78,13 +78,16 @@ typedef struct {
     int hidden[PT_MAX_HIDDEN];              /* net.hidden, default [300, 100] */
     int n_layers;                           /* length of net.layers; 0 = the MLP of net.hidden */
     pt_net_layer layers[PT_MAX_NET_LAYERS]; /* net.layers, output layer excluded */
+    char init[PT_PATH_MAX];                 /* net.init: saved model (.npz) to start from, or
+                                               "" (random init); its shape must be the one
+                                               net.hidden/net.layers describe (core/init.h) */
 } pt_net_config;
 
 typedef enum { PT_OPT_SGD = 0, PT_OPT_ADAM = 1 } pt_opt_kind;
 typedef enum { PT_LR_CONSTANT = 0, PT_LR_STEP = 1, PT_LR_COSINE = 2 } pt_lr_kind;
 
 typedef struct {
-    int epochs;               /* train.epochs >= 1, default 10 */
+    int epochs;               /* train.epochs >= 1 (>= 0 with net.init), default 10 */
     int batch_size;           /* train.batch_size >= 1, default 128 */
     int threads;              /* train.threads (BLAS) >= 1, default 1 */
     pt_opt_kind optimizer;    /* train.optimizer: "sgd" | "adam" */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "init.h"
 #include "netspec.h"
 #include "optim.h"
 #include "prune.h"
@@ -125,6 +126,8 @@ static int n_classes_of(const pt_data *d)
 typedef struct {
     const pt_config *cfg;
     const pt_data *data;
+    const pt_model *init; /* net.init's model, or NULL */
+    const pt_scaler *sc;  /* the init model's scaler, else the data's */
     pt_mlp *net;
     pt_optim opt;
     pt_rng shuf, drop;
@@ -208,7 +211,7 @@ static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt
         pt_status st = at_step(r, err);
         if (st != PT_OK)
             return st;
-        pt_dataset_gather(&r->data->train, &r->data->scaler, r->order + i, nb, net->act[0], r->y);
+        pt_dataset_gather(&r->data->train, r->sc, r->order + i, nb, net->act[0], r->y);
         pt_mlp_forward_train(net, nb, &r->drop);
         pt_optim_begin_step(&r->opt);
         double loss = pt_mlp_backward(net, nb, r->y, &ok, update_layer, u);
@@ -224,6 +227,25 @@ static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt
     s->loss = loss_sum / n;
     s->train_acc = (double)correct / n;
     return PT_OK;
+}
+
+/* Starts from net.init's weights (and mask: a pruned model stays pruned).
+ * pt_init_check made sure the layers match, so the params blocks have the
+ * same layout; the sizes are checked again since a copy cannot be undone. */
+static pt_status adopt_init(run *r, pt_err *err)
+{
+    const pt_mlp *src = &r->init->net;
+    pt_mlp *m = r->net;
+    if (src->n_params != m->n_params || src->n_layers != m->n_layers)
+        return pt_fail(err, PT_ERR_CONFIG, "net.init: %s: the network does not match the config",
+                       r->cfg->net.init);
+    memcpy(m->params, src->params, sizeof(float) * m->n_params);
+    if (!src->mask)
+        return PT_OK;
+    pt_status st = pt_mlp_mask_enable(m, err);
+    if (st == PT_OK)
+        memcpy(m->mask, src->mask, sizeof(float) * m->n_params);
+    return st;
 }
 
 static pt_status setup(run *r, pt_err *err)
@@ -246,6 +268,8 @@ static pt_status setup(run *r, pt_err *err)
         return st;
     int cap = bs > 1024 || spec[0].kind == PT_LAYER_CONV ? bs : 1024;
     if ((st = pt_net_init(r->net, shape, spec, n_spec, cap, &init, err)) != PT_OK)
+        return st;
+    if (r->init && (st = adopt_init(r, err)) != PT_OK)
         return st;
     memcpy(r->net->drop, drop, sizeof r->net->drop);
     st = pt_optim_init(&r->opt, &cfg->train, r->net->n_params, err);
@@ -280,6 +304,24 @@ static void teardown(run *r)
 pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_epoch_fn on_epoch,
                    void *ctx, pt_train_result *res, pt_err *err)
 {
+    if (!cfg->net.init[0])
+        return pt_train_from(cfg, data, NULL, net, on_epoch, ctx, res, err);
+    pt_model init;
+    memset(res, 0, sizeof *res);
+    res->val_acc = res->val_loss = res->test_acc = res->test_loss = NAN;
+    memset(net, 0, sizeof *net);
+    pt_status st = pt_init_load(&init, cfg, data->train.dim, n_classes_of(data), err);
+    if (st != PT_OK)
+        return st;
+    st = pt_train_from(cfg, data, &init, net, on_epoch, ctx, res, err);
+    pt_model_free(&init);
+    return st;
+}
+
+pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_model *init,
+                        pt_mlp *net, pt_epoch_fn on_epoch, void *ctx, pt_train_result *res,
+                        pt_err *err)
+{
     double t_start = pt_now();
     memset(res, 0, sizeof *res);
     res->val_acc = res->val_loss = res->test_acc = res->test_loss = NAN;
@@ -288,7 +330,14 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_ep
         return pt_fail(err, PT_ERR_CONFIG,
                        "data: no training rows left after the validation split");
     openblas_set_num_threads(cfg->train.threads);
-    run r = {.cfg = cfg, .data = data, .net = net};
+    if (init && init->scaler.dim != data->train.dim)
+        return pt_fail(err, PT_ERR_CONFIG, "net.init: %s has %d inputs, the data %d features",
+                       cfg->net.init, init->scaler.dim, data->train.dim);
+    run r = {.cfg = cfg,
+             .data = data,
+             .init = init,
+             .sc = init ? &init->scaler : &data->scaler,
+             .net = net};
     pt_status st = setup(&r, err);
     if (st != PT_OK) {
         teardown(&r);
@@ -318,8 +367,8 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_ep
         s.samples_per_s = n / dt;
         if (r.rewind && e + 1 == cfg->prune.rewind_epoch)
             save_rewind(&r);
-        pt_evaluate(net, &data->train, &data->scaler, data->split.val, data->split.n_val,
-                    &s.val_acc, &s.val_loss);
+        pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &s.val_acc,
+                    &s.val_loss);
         res->val_acc = s.val_acc;
         res->val_loss = s.val_loss;
         s.sparsity = pt_sparsity_total(net);
@@ -337,14 +386,21 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_ep
     int owed = (p->finetune_epochs == 0 &&
                 (p->schedule == PT_PRUNE_ONESHOT || p->schedule == PT_PRUNE_ITERATIVE)) ||
                p->schedule == PT_PRUNE_GRADUAL;
+    int val_done = 0;
     if (st == PT_OK && !res->stopped && owed && r.pruned < p->sparsity) {
         st = prune_now(&r, cfg->prune.sparsity, err);
+        val_done = 1;
         if (st == PT_OK)
-            pt_evaluate(net, &data->train, &data->scaler, data->split.val, data->split.n_val,
-                        &res->val_acc, &res->val_loss);
+            pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
+                        &res->val_loss);
     }
+    /* No epoch ran (net.init with train.epochs 0): the network is the loaded
+     * one, maybe pruned above, and still owes its validation figures. */
+    if (st == PT_OK && total == 0 && !val_done)
+        pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
+                    &res->val_loss);
     if ((st == PT_OK) && data->test.n > 0)
-        pt_evaluate(net, &data->test, &data->scaler, NULL, 0, &res->test_acc, &res->test_loss);
+        pt_evaluate(net, &data->test, r.sc, NULL, 0, &res->test_acc, &res->test_loss);
     res->sparsity = pt_sparsity_total(net);
     res->train_samples_per_s = res->train_s > 0 ? seen / res->train_s : 0.0;
     res->wall_s = pt_now() - t_start;

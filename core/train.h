@@ -31,6 +31,7 @@
 #include "config.h"
 #include "data_open.h"
 #include "mlp.h"
+#include "model.h"
 #include "status.h"
 
 enum { PT_STREAM_INIT = 1, PT_STREAM_SHUFFLE = 2, PT_STREAM_DROPOUT = 3 }; /* append at the end */
@@ -69,6 +70,20 @@ typedef struct {
  * message names the epoch and batch); res holds the figures so far. */
 pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
                    pt_epoch_fn on_epoch, void *ctx, pt_train_result *res, pt_err *err);
+
+/* As pt_train, but starting from init, a net.init model already loaded and
+ * checked (init.h) — its weights, its mask when it has one, and its scaler
+ * in place of the data's — instead of random weights; init NULL is
+ * pt_train. pt_train itself loads cfg->net.init when the key is set; this is
+ * for callers that keep the model across runs (a search worker). Training
+ * epochs then fine-tune: train.epochs (may be 0) run before a oneshot or
+ * iterative schedule's first prune, so with 0 a oneshot prunes the loaded
+ * network at once and fine-tunes prune.finetune_epochs; with no epoch at all
+ * the result is the loaded network evaluated (pruned, if the schedule owes a
+ * prune). */
+pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_model *init,
+                        pt_mlp *net, pt_epoch_fn on_epoch, void *ctx, pt_train_result *res,
+                        pt_err *err);
 
 /* Epochs a config trains for, pruning phases included. */
 int pt_train_total_epochs(const pt_config *cfg);

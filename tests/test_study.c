@@ -177,7 +177,8 @@ static const struct {
     {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 1.5, 'high': 10}}}",
      "s.json: search_space.train.epochs.low: expected an integer (got 1.5)"},
     {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 0, 'high': 10}}}",
-     "s.json: search_space.train.epochs.low: expected an integer >= 1 and <= 100000 (got 0)"},
+     "s.json: search_space.train.epochs.low: expected an integer >= 1 (0 only with net.init) "
+     "(got 0)"},
     {"{'study': 't', 'search_space': {'train.epochs': {'type': 'int', 'low': 1, 'high': 10, "
      "'step': 2}}}",
      "s.json: search_space.train.epochs.step: expected a step that divides high - low (got 2)"},

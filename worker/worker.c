@@ -5,7 +5,10 @@
  * JSON, so the worker parses it with the same parser as `prunetune train`,
  * trains with core/, and sends back what `prunetune train` would print. The
  * only state kept across trials is the opened data, because reading and
- * decompressing Fashion-MNIST costs more than a small trial.
+ * decompressing Fashion-MNIST costs more than a small trial, and the
+ * pre-trained model of net.init (every trial of a study starts from the same
+ * one; it is checked against each trial's config, which is cheap, and read
+ * again only when a trial names another file).
  *
  * Stop requests are checked once per epoch, from the epoch callback, so
  * training is never interrupted mid-epoch. With a pruner the trial message
@@ -35,6 +38,7 @@
 
 #include "config.h"
 #include "data_open.h"
+#include "init.h"
 #include "model.h"
 #include "peer.h"
 #include "protocol.h"
@@ -46,6 +50,9 @@ typedef struct {
     pt_data_config cfg;
     uint64_t seed;
     pt_data data;
+    int init_open;
+    char init_path[PT_PATH_MAX];
+    pt_model init; /* net.init's model, when init_open */
 } data_cache;
 
 /* The coordinator, when it runs on this node: spawned workers know its pid
@@ -108,6 +115,33 @@ static pt_status cache_get(data_cache *c, const pt_config *cfg, pt_err *err)
     c->open = 1;
     c->cfg = cfg->data;
     c->seed = cfg->seed;
+    return PT_OK;
+}
+
+/* The net.init model of cfg, loaded once per file and checked against this
+ * trial's network and data; NULL in *out when the trial has no net.init. */
+static pt_status init_get(data_cache *c, const pt_config *cfg, const pt_model **out, pt_err *err)
+{
+    *out = NULL;
+    if (!cfg->net.init[0])
+        return PT_OK;
+    const pt_data *d = &c->data;
+    int n_classes = d->test.n_classes > d->train.n_classes ? d->test.n_classes : d->train.n_classes;
+    if (!c->init_open || strcmp(c->init_path, cfg->net.init)) {
+        if (c->init_open)
+            pt_model_free(&c->init);
+        c->init_open = 0;
+        pt_status st = pt_init_load(&c->init, cfg, d->train.dim, n_classes, err);
+        if (st != PT_OK)
+            return st;
+        c->init_open = 1;
+        snprintf(c->init_path, sizeof c->init_path, "%s", cfg->net.init);
+    } else {
+        pt_status st = pt_init_check(&c->init, cfg->net.init, cfg, d->train.dim, n_classes, err);
+        if (st != PT_OK)
+            return st;
+    }
+    *out = &c->init;
     return PT_OK;
 }
 
@@ -240,9 +274,9 @@ static cJSON *result_without_cost(const pt_config *cfg, const pt_mlp *net, const
 }
 
 /* The trained model as .npz bytes, through a temporary file (see the top). */
-static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt_mlp *net,
-                             const pt_train_result *r, unsigned char **buf, size_t *len,
-                             pt_err *err)
+static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt_scaler *sc,
+                             const pt_mlp *net, const pt_train_result *r, unsigned char **buf,
+                             size_t *len, pt_err *err)
 {
     *buf = NULL;
     *len = 0;
@@ -260,7 +294,7 @@ static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt
                           .n_test = data->test.n,
                           .n_classes = data->train.n_classes,
                           .class_names = data->train.class_names};
-    pt_status st = pt_model_save(path, net, &data->scaler, cfg, &info, err);
+    pt_status st = pt_model_save(path, net, sc, cfg, &info, err);
     FILE *f = st == PT_OK ? fopen(path, "rb") : NULL;
     if (st == PT_OK && !f)
         st = pt_fail(err, PT_ERR_IO, "worker: %s: %s", path, strerror(errno));
@@ -373,11 +407,12 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         }
         res = dry_result(&cfg, number);
     } else {
-        if (cache_get(cache, &cfg, &terr) != PT_OK)
+        const pt_model *init = NULL;
+        if (cache_get(cache, &cfg, &terr) != PT_OK || init_get(cache, &cfg, &init, &terr) != PT_OK)
             return send_fail(comm, peers, trial_id, terr.msg, err);
         pt_mlp net;
         pt_train_result r;
-        st = pt_train(&cfg, &cache->data, &net, on_epoch, &e, &r, &terr);
+        st = pt_train_from(&cfg, &cache->data, init, &net, on_epoch, &e, &r, &terr);
         if (e.io != PT_OK) {
             if (st == PT_OK || st == PT_ERR_DIVERGED)
                 pt_mlp_free(&net);
@@ -390,7 +425,8 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         else if (st == PT_OK)
             res = pt_result_json(&cfg, &net, &r, st, &terr);
         if (st == PT_OK && res && keep_model && !e.stopped)
-            model_bytes(&cfg, &cache->data, &net, &r, &model, &model_len, &merr);
+            model_bytes(&cfg, &cache->data, init ? &init->scaler : &cache->data.scaler, &net, &r,
+                        &model, &model_len, &merr);
         if (st == PT_OK || st == PT_ERR_DIVERGED)
             pt_mlp_free(&net);
         if (st != PT_OK)
@@ -453,5 +489,7 @@ pt_status worker_run(MPI_Comm comm, pid_t parent_pid, int *finalize, pt_err *err
     }
     if (cache.open)
         pt_data_close(&cache.data);
+    if (cache.init_open)
+        pt_model_free(&cache.init);
     return st;
 }
