@@ -653,3 +653,82 @@ Test(run, run_with_no_completed_trial_exits_1)
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 3);
     sqlite3_close(db);
 }
+
+/* Every trained trial's result carries the worker's timing breakdown
+ * ("overhead", user attribute pt_overhead; worker.c). Its parts are
+ * differences of readings of one monotonic clock that partition the trial
+ * (train + eval + report = pt_train's wall time; data, cost, model and the
+ * rest around it), so they sum to trial_s up to the rounding of ~10 double
+ * additions of numbers below 1e3 s: rtol 1e-12, atol 1e-9 s leave orders of
+ * magnitude. The cost report's timing budget is COST_SHARE (0.004) of the
+ * trial's training time, computed from the same double: compared with a
+ * rtol of 1e-12. A cost metric among the constraints gets the full budget
+ * (0). */
+#define OV(k) "json_extract(a.value_json, '$." k "')"
+#define OV_FROM                                                                                  \
+    " FROM trial_user_attributes a JOIN trials t USING (trial_id)"                               \
+    " JOIN pt_trial_metrics m USING (trial_id) WHERE a.key = 'pt_overhead' AND t.state = 'COMPLETE'"
+
+static void check_breakdown(int n, int full_budget)
+{
+    sqlite3 *db = db_open();
+    cr_assert_eq(q_int(db, "SELECT COUNT(*)" OV_FROM), n, "a breakdown per COMPLETE trial");
+    /* every part a real, non-negative time; training took some */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*)" OV_FROM " AND " OV("train_s") " > 0 AND " OV(
+                     "data_s") " >= 0 AND " OV("eval_s") " > 0 AND " OV("report_s") " >= 0 AND " OV(
+                     "cost_s") " > 0 AND " OV("model_s") " >= 0 AND " OV("other_s") " >= 0"),
+                 n);
+    /* the parts sum to the trial's time; training is the stored train_s */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*)" OV_FROM " AND abs(" OV("train_s") " + " OV(
+                     "data_s") " + " OV("eval_s") " + " OV("report_s") " + " OV("cost_s") " + " OV(
+                     "model_s") " + " OV("other_s") " - " OV("trial_s") ") <= 1e-9 + 1e-12 * " OV(
+                     "trial_s") " AND " OV("train_s") " = json_extract(m.result_json, '$.train_s')"
+                                                      " AND m.wall_s = json_extract(m.result_json, "
+                                                      "'$.wall_s')"),
+                 n);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*)" OV_FROM " AND abs(" OV("outside_frac") " - (1 - " OV(
+                     "train_s") " / " OV("trial_s") ")) <= 1e-12 AND " OV("outside_frac") " < 1"),
+                 n);
+    /* the cost report is there, timed within its budget's share */
+    cr_expect_eq(q_int(db, "SELECT COUNT(*)" OV_FROM " AND m.latency_b1_us > 0"
+                           " AND m.latency_b128_us > 0 AND m.speedup_b1 > 0"),
+                 n);
+    if (full_budget)
+        cr_expect_eq(q_int(db, "SELECT COUNT(*)" OV_FROM " AND " OV("cost_budget_s") " = 0"), n);
+    else
+        cr_expect_eq(q_int(db, "SELECT COUNT(*)" OV_FROM " AND abs(" OV("cost_budget_s") " - 0.004 * " OV(
+                         "train_s") ") <= 1e-12 * " OV("cost_budget_s") " AND " OV(
+                         "cost_budget_s") " > 0"),
+                     n);
+    /* Data: the first trial on each worker opens it; the others find it
+     * cached (a comparison of configs, microseconds; 1 ms leaves room for
+     * a loaded machine's preemption). Two workers: at most 2 open it. */
+    int opened = q_int(db, "SELECT COUNT(*)" OV_FROM " AND " OV("data_s") " > 1e-3");
+    cr_expect(opened >= 1 && opened <= 2, "%d trials opened the data", opened);
+    sqlite3_close(db);
+}
+
+Test(run, trials_record_where_the_worker_time_goes)
+{
+    const char *study = write_study("overhead", 5, "random", "", space_default);
+    lengthen(study, "");
+    snprintf(cmd, sizeof cmd, "mpirun -np 3 %s run '%s' --quiet", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    check_breakdown(5, 0);
+
+    /* The same with a cost metric among the constraints: timed in full. */
+    remove(path_of("study.db"));
+    remove(path_of("study.db-wal"));
+    remove(path_of("study.db-shm"));
+    study = write_study("overhead-cost", 4, "random", "", space_default);
+    lengthen(study, " s/\"objectives\"/\"constraints\": [{\"metric\": \"latency_b1_us\","
+                    " \"max\": 1e9}], \"objectives\"/");
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 --quiet", PT_BIN, study);
+    code = sh(cmd);
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    check_breakdown(4, 1);
+}
