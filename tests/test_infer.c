@@ -277,8 +277,14 @@ Test(infer, short_budget_keeps_every_figure)
                     PT_RTOL_FORMULA, 0);
     cJSON *o = cJSON_CreateObject();
     cr_assert_eq(pt_infer_cost_report_budget(&f.net, 1e-6, o, &err), PT_OK, "%s", err.msg);
-    const char *keys[] = {"nnz", "bytes_stored", "flops_per_sample", "latency_b1_us",
-                          "latency_b128_us", "speedup_b1", "speedup_b128", NULL};
+    const char *keys[] = {"nnz",
+                          "bytes_stored",
+                          "flops_per_sample",
+                          "latency_b1_us",
+                          "latency_b128_us",
+                          "speedup_b1",
+                          "speedup_b128",
+                          NULL};
     for (int i = 0; keys[i]; i++)
         cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, keys[i])), "%s", keys[i]);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "layers")), 3);
