@@ -261,6 +261,9 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     cJSON *objs = cJSON_AddArrayToObject(m, "objectives");
     for (int i = 0; objs && i < s->sc->n_objectives; i++)
         cJSON_AddItemToArray(objs, cJSON_CreateString(s->sc->obj[i].name));
+    cJSON *cons = cJSON_AddArrayToObject(m, "constraint_metrics"); /* cost timed in full */
+    for (int i = 0; cons && i < s->sc->n_constraints; i++)
+        cJSON_AddItemToArray(cons, cJSON_CreateString(s->sc->con[i].metric));
     free(json);
     st = proto_isend(s->comm, rank, MSG_TRIAL, m, &s->out, err);
     cJSON_Delete(m);

@@ -218,6 +218,14 @@ static pt_status put_metrics(store *st, int trial_id, const cJSON *res, const ch
             store_fmt_num(num, sizeof num, v[m]);
         rc = put_uattr(st, trial_id, metric[m].key, num, err);
     }
+    /* The worker's timing breakdown (worker.c), as one object attribute. */
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(res, "overhead");
+    if (rc == PT_OK && cJSON_IsObject(ov)) {
+        char *json = cJSON_PrintUnformatted(ov);
+        rc = json ? put_uattr(st, trial_id, "pt_overhead", json, err)
+                  : pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", st->path);
+        free(json);
+    }
     if (rc == PT_OK && fail_reason) {
         cJSON *j = cJSON_CreateStringReference(fail_reason);
         char *json = j ? cJSON_PrintUnformatted(j) : NULL;

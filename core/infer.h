@@ -103,12 +103,22 @@ typedef struct {
     double speedup_b1, speedup_b128; /* dense latency / latency */
 } pt_infer_cost;
 
-/* Measures net (about 0.2 s, most of it timing). Latencies are taken on the
+/* Measures net (about 0.2 s, most of it timing; the budgeted form below
+ * takes less). Latencies are taken on the
  * rows x (n_x x n_in; reused cyclically) or, when x is NULL, on synthetic
  * inputs in [0, 1) with about half of them 0, like images and ReLU outputs.
  * Errors: those of pt_infer_build. */
 pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_infer_cost *c,
                                 pt_err *err);
+
+/* The same with the latency timing capped at budget_s seconds (default, and
+ * the cap: 0.12 s; <= 0 = the default), on top of the kernel choice of
+ * pt_infer_build. Each latency still is the median of at least one turn of
+ * runs (25 at batch 1, 4 at batch 128): a short budget gives a noisier
+ * median, never a missing one. A search worker scales it to the trial's
+ * length so the measurement stays a small part of a short trial. */
+pt_status pt_infer_cost_measure_budget(const pt_mlp *net, const float *x, int n_x, double budget_s,
+                                       pt_infer_cost *c, pt_err *err);
 
 /* Sets the figures as flat keys of the JSON object o (replacing keys of the
  * same name): sparsity, nnz,
@@ -124,5 +134,8 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, struct cJSON *o, pt_err *er
 /* pt_infer_cost_measure on synthetic inputs, then pt_infer_cost_json: the
  * cost block of a trial's result. */
 pt_status pt_infer_cost_report(const pt_mlp *net, struct cJSON *o, pt_err *err);
+/* ... with pt_infer_cost_measure_budget's budget_s. */
+pt_status pt_infer_cost_report_budget(const pt_mlp *net, double budget_s, struct cJSON *o,
+                                      pt_err *err);
 
 #endif

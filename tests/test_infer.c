@@ -250,6 +250,48 @@ Test(infer, cost_figures_add_up)
     fixture_free(&f);
 }
 
+/* A search worker's short timing budget (worker.c) changes how long the
+ * latencies are timed, never which figures there are: the counts are those
+ * of the full measurement exactly (they do not depend on timing; FLOPs
+ * follow the batch-1 kernels, which both runs choose by timing, so only the
+ * dense count is compared), and every latency is a real median. */
+Test(infer, short_budget_keeps_every_figure)
+{
+    fixture f;
+    train_small(&f, (const int[]){300, 100}, 2, PT_GRAN_GLOBAL, 0.9);
+    pt_infer_cost full, quick;
+    pt_err err;
+    cr_assert_eq(pt_infer_cost_measure(&f.net, NULL, 0, &full, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_infer_cost_measure_budget(&f.net, NULL, 0, 1e-6, &quick, &err), PT_OK, "%s",
+                 err.msg);
+    cr_assert_eq(quick.n_layers, full.n_layers);
+    cr_assert_eq(quick.weights, full.weights);
+    cr_assert_eq(quick.nnz, full.nnz);
+    cr_assert_eq(quick.bytes_dense, full.bytes_dense);
+    cr_assert_eq(quick.bytes_stored, full.bytes_stored);
+    cr_assert_eq(quick.flops_dense, full.flops_dense);
+    cr_assert_eq(quick.sparsity, full.sparsity);
+    cr_assert(quick.latency_b1_us > 0 && quick.latency_b128_us > 0);
+    cr_assert(quick.dense_latency_b1_us > 0 && quick.dense_latency_b128_us > 0);
+    pt_assert_close(quick.speedup_b128, quick.dense_latency_b128_us / quick.latency_b128_us,
+                    PT_RTOL_FORMULA, 0);
+    cJSON *o = cJSON_CreateObject();
+    cr_assert_eq(pt_infer_cost_report_budget(&f.net, 1e-6, o, &err), PT_OK, "%s", err.msg);
+    const char *keys[] = {"nnz",
+                          "bytes_stored",
+                          "flops_per_sample",
+                          "latency_b1_us",
+                          "latency_b128_us",
+                          "speedup_b1",
+                          "speedup_b128",
+                          NULL};
+    for (int i = 0; keys[i]; i++)
+        cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, keys[i])), "%s", keys[i]);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "layers")), 3);
+    cJSON_Delete(o);
+    fixture_free(&f);
+}
+
 /* Odd sizes (inputs and outputs not multiples of the 32-wide blocks or
  * 16-wide batch vectors), a row with no non-zero, and an engine for batch 1
  * only. */

@@ -653,3 +653,98 @@ Test(run, run_with_no_completed_trial_exits_1)
     cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials"), 3);
     sqlite3_close(db);
 }
+
+/* Every trained trial's result carries the worker's timing breakdown
+ * ("overhead", user attribute pt_overhead; worker.c). Its parts are
+ * differences of readings of one monotonic clock that partition the trial
+ * (train + eval + report = pt_train's wall time; data, cost, model and the
+ * rest around it), so they sum to trial_s up to the rounding of ~10 double
+ * additions of numbers below 1e3 s: rtol 1e-12, atol 1e-9 s leave orders of
+ * magnitude. The cost report's timing budget is COST_SHARE (0.004) of the
+ * trial's training time, computed from the same double: compared with a
+ * rtol of 1e-12. A cost metric among the constraints gets the full budget
+ * (0). */
+/* COMPLETE trials with a breakdown that satisfy cond, an SQL condition on
+ * the breakdown's fields and the trial's stored metrics (m_*). */
+static int count_breakdowns(sqlite3 *db, const char *cond)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "WITH o AS (SELECT a.value_json AS j,"
+             " json_extract(m.result_json, '$.train_s') AS m_train_s,"
+             " m.latency_b1_us AS m_lat_b1, m.latency_b128_us AS m_lat_b128,"
+             " m.speedup_b1 AS m_speedup_b1"
+             " FROM trial_user_attributes a JOIN trials t USING (trial_id)"
+             " JOIN pt_trial_metrics m USING (trial_id)"
+             " WHERE a.key = 'pt_overhead' AND t.state = 'COMPLETE'),"
+             " b AS (SELECT json_extract(j, '$.trial_s') AS trial_s,"
+             " json_extract(j, '$.train_s') AS train_s, json_extract(j, '$.data_s') AS data_s,"
+             " json_extract(j, '$.eval_s') AS eval_s, json_extract(j, '$.report_s') AS report_s,"
+             " json_extract(j, '$.cost_s') AS cost_s, json_extract(j, '$.model_s') AS model_s,"
+             " json_extract(j, '$.other_s') AS other_s,"
+             " json_extract(j, '$.outside_frac') AS outside_frac,"
+             " json_extract(j, '$.cost_budget_s') AS budget, o.* FROM o)"
+             " SELECT COUNT(*) FROM b WHERE %s",
+             cond);
+    return q_int(db, sql);
+}
+
+static void check_breakdown(int n, int full_budget)
+{
+    sqlite3 *db = db_open();
+    cr_assert_eq(count_breakdowns(db, "1"), n, "a breakdown per COMPLETE trial");
+    /* every part a real, non-negative time; training took some */
+    cr_expect_eq(count_breakdowns(db, "train_s > 0 AND data_s >= 0 AND eval_s > 0 AND"
+                                      " report_s >= 0 AND cost_s > 0 AND model_s >= 0 AND"
+                                      " other_s >= 0"),
+                 n);
+    /* the parts sum to the trial's time; training is the stored train_s */
+    cr_expect_eq(count_breakdowns(db, "abs(train_s + data_s + eval_s + report_s + cost_s +"
+                                      " model_s + other_s - trial_s) <= 1e-9 + 1e-12 * trial_s"
+                                      " AND train_s = m_train_s"),
+                 n);
+    cr_expect_eq(count_breakdowns(db, "abs(outside_frac - (1 - train_s / trial_s)) <= 1e-12"
+                                      " AND outside_frac < 1"),
+                 n);
+    /* the cost report is there */
+    cr_expect_eq(count_breakdowns(db, "m_lat_b1 > 0 AND m_lat_b128 > 0 AND m_speedup_b1 > 0"), n);
+    if (full_budget)
+        cr_expect_eq(count_breakdowns(db, "budget = 0"), n);
+    else
+        cr_expect_eq(count_breakdowns(db, "abs(budget - 0.004 * train_s) <= 1e-12 * budget"
+                                          " AND budget > 0"),
+                     n);
+    /* Data: the first trial on each worker opens it; the others find it
+     * cached (a comparison of configs, microseconds; 1 ms leaves room for
+     * a loaded machine's preemption). Two workers: at most 2 open it. */
+    int opened = count_breakdowns(db, "data_s > 1e-3");
+    cr_expect(opened >= 1 && opened <= 2, "%d trials opened the data", opened);
+    sqlite3_close(db);
+}
+
+Test(run, trials_record_where_the_worker_time_goes, .timeout = 180)
+{
+    const char *study = write_study("overhead", 4, "random", "", space_default);
+    snprintf(cmd, sizeof cmd, "mpirun -np 3 %s run '%s' --quiet", PT_BIN, study);
+    int code = sh(cmd);
+    char err[1 << 15];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    check_breakdown(4, 0);
+
+    /* The same with a cost metric among the constraints: timed in full. */
+    remove(path_of("study.db"));
+    remove(path_of("study.db-wal"));
+    remove(path_of("study.db-shm"));
+    study = write_study("overhead-cost", 3, "random", "", space_default);
+    snprintf(cmd, sizeof cmd,
+             "sed -i 's/\"objectives\"/\"constraints\": [{\"metric\": \"latency_b1_us\","
+             " \"max\": 1e9}], \"objectives\"/' '%s'",
+             study);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 --quiet", PT_BIN, study);
+    code = sh(cmd);
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    check_breakdown(3, 1);
+}
