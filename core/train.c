@@ -37,22 +37,9 @@ static float l2_of(const pt_reg_config *r, int l)
     return (float)r->l2;
 }
 
-/* Rescales each neuron's incoming weights to L2 norm <= c. */
-static void max_norm(pt_layer *L, float c)
-{
-    for (int j = 0; j < L->n_out; j++) {
-        float *w = L->w + (size_t)j * L->n_in;
-        double s = 0.0;
-        for (int i = 0; i < L->n_in; i++)
-            s += (double)w[i] * w[i];
-        if (s > (double)c * c) {
-            float f = (float)(c / sqrt(s));
-            for (int i = 0; i < L->n_in; i++)
-                w[i] *= f;
-        }
-    }
-}
-
+/* One fused optimizer pass per segment (optim.h): the mask, L2, L1 and
+ * max-norm (row by row, a row being a neuron's incoming weights) ride along
+ * with the update instead of taking passes of their own. */
 static void update_layer(void *ctx, pt_mlp *m, int l)
 {
     update_ctx *u = ctx;
@@ -63,14 +50,15 @@ static void update_layer(void *ctx, pt_mlp *m, int l)
     pt_step w = {.lr = u->lr,
                  .l2 = r->l2_decoupled ? 0.0f : l2,
                  .decay = r->l2_decoupled ? l2 : 0.0f,
-                 .l1 = (float)r->l1};
+                 .l1 = (float)r->l1,
+                 .max_norm = (float)r->max_norm,
+                 .row = (size_t)L->n_in};
     pt_optim_update(u->opt, m->params, m->grads, m->mask, L->off, nw, &w);
     /* Biases are regularized only when asked: decay on them just shifts the
-     * ReLU thresholds. */
+     * ReLU thresholds. Max-norm bounds weight rows only. */
     pt_step b = r->bias ? w : (pt_step){.lr = u->lr};
+    b.max_norm = 0.0f;
     pt_optim_update(u->opt, m->params, m->grads, m->mask, boff, (size_t)L->n_out, &b);
-    if (r->max_norm > 0.0)
-        max_norm(L, (float)r->max_norm);
 }
 
 void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc, const uint32_t *idx, int n,
