@@ -119,6 +119,7 @@ typedef struct {
     uint32_t *order;
     int32_t *y;
     float *rewind; /* weights saved for rewinding, or NULL */
+    pt_prune_ws prune_ws; /* reused by every pruning event */
     long step;     /* optimizer steps so far */
     double pruned; /* target of the last pruning event, 0 before any */
     long steps_per_epoch;
@@ -128,7 +129,7 @@ typedef struct {
 /* Prunes to target and clears the optimizer state of what was removed. */
 static pt_status prune_now(run *r, double target, pt_err *err)
 {
-    pt_status st = pt_prune_to(r->net, &r->cfg->prune, target, err);
+    pt_status st = pt_prune_to_ws(r->net, &r->cfg->prune, target, &r->prune_ws, err);
     if (st == PT_OK) {
         pt_optim_mask(&r->opt, r->net->mask);
         r->pruned = target;
@@ -263,6 +264,7 @@ static void teardown(run *r)
     free(r->order);
     free(r->y);
     free(r->rewind);
+    pt_prune_ws_free(&r->prune_ws);
 }
 
 pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_epoch_fn on_epoch,
