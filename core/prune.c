@@ -102,15 +102,25 @@ static uint32_t find_bin(const uint32_t *h, uint32_t nb, size_t k, size_t *below
 static cut select_k(const pt_mlp *m, const int *in, size_t k, pt_prune_ws *ws, size_t *n_cand,
                     size_t *below_l)
 {
-    uint32_t h1[1u << L1_BITS] = {0}, h2[1u << L2_BITS] = {0}, h3[1u << L3_BITS] = {0};
+    /* Exact zeros (most keys, once a schedule is under way) are counted in
+     * 8 spare bins in turn: incrementing one bin again and again makes each
+     * increment wait for the previous one's store. */
+    uint32_t h1[(1u << L1_BITS) + 8] = {0}, h2[1u << L2_BITS] = {0}, h3[1u << L3_BITS] = {0};
     for (int l = 0; l < m->n_layers; l++) {
         if (!in[l])
             continue;
         const pt_layer *L = &m->layer[l];
         size_t nw = (size_t)L->n_in * L->n_out;
-        for (size_t i = 0; i < nw; i++)
-            h1[key_of(L->w[i]) >> (32 - 1 - L1_BITS)]++;
+        for (size_t i = 0; i < nw; i++) {
+            /* Branch-free (a branch on zero mispredicts as often as
+             * pruning leaves zeros scattered): bin 0 for a zero key is
+             * replaced by one of the spare bins. */
+            uint32_t key = key_of(L->w[i]), zero = -(uint32_t)(key == 0);
+            h1[(key >> (32 - 1 - L1_BITS)) + (zero & ((1u << L1_BITS) + ((uint32_t)i & 7)))]++;
+        }
     }
+    for (uint32_t j = 0; j < 8; j++)
+        h1[0] += h1[(1u << L1_BITS) + j];
     size_t below, b2, b3;
     uint32_t top = find_bin(h1, 1u << L1_BITS, k, &below);
     size_t nc = 0;
@@ -120,10 +130,12 @@ static cut select_k(const pt_mlp *m, const int *in, size_t k, pt_prune_ws *ws, s
         const pt_layer *L = &m->layer[l];
         size_t nw = (size_t)L->n_in * L->n_out, lower = 0;
         for (size_t i = 0; i < nw; i++) {
+            /* Branch-free append (the slot past the end is always
+             * written, hence the workspace's spare entry). */
             uint32_t bin = key_of(L->w[i]) >> (32 - 1 - L1_BITS);
             lower += bin < top;
-            if (bin == top)
-                ws->cand[nc++] = (uint32_t)(L->off + i);
+            ws->cand[nc] = (uint32_t)(L->off + i);
+            nc += bin == top;
         }
         below_l[l] = lower;
     }
@@ -217,7 +229,7 @@ static pt_status magnitude(pt_mlp *m, const double *frac, double sparsity, int g
         in[l] = prunable(m, l, include_output);
         total += in[l] ? nw[l] : 0;
     }
-    if ((st = ws_reserve(ws, total, err)) != PT_OK)
+    if ((st = ws_reserve(ws, total + 1, err)) != PT_OK)
         return st;
     if (!global) {
         for (int l = 0; l < m->n_layers; l++) {
