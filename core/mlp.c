@@ -3,7 +3,7 @@
  *
  * Time goes to the three GEMMs per layer (forward, dX, dW); everything else
  * is a single streaming pass over a batch-sized buffer, fused so each buffer
- * is read once: bias + ReLU after the forward GEMM, ReLU mask + bias-gradient
+ * is read once: bias + ReLU (+ dropout) after the forward GEMM, ReLU mask + bias-gradient
  * sum after the dX GEMM, softmax + loss + its gradient on the logits. There
  * is no copy of the batch: the caller gathers rows straight into act[0].
  */
@@ -263,18 +263,68 @@ pt_status pt_mlp_mask_enable(pt_mlp *m, pt_err *err)
     return PT_OK;
 }
 
-/* Inverted dropout on n*width values. Each 64-bit draw gives four 16-bit
- * uniforms, so the rate is honoured to 1/65536 at a quarter of the draws. */
-static void dropout(float *a, size_t count, float rate, pt_rng *rng)
+/* Dropout's generator: counter-based, so that every unit's bit comes from
+ * its own index and the loops below vectorize (a sequential generator such
+ * as xoshiro makes each draw wait for the previous one). Unit i of a batch
+ * (row-major) is dropped when bits(key, i) < thr, thr = rate * 2^32: two
+ * rounds of Wellons' lowbias32 integer hash (each a bijection of 32 bits),
+ * the first on a Weyl sequence offset by the key's low half, the second
+ * keyed by its high half. Integer arithmetic only: the same bits on every
+ * CPU and every vector width. The forward pass draws one 64-bit key per
+ * layer and batch from the dropout stream. */
+typedef struct {
+    uint32_t lo, hi; /* key */
+    uint32_t thr;    /* drop when bits < thr */
+    float scale;     /* 1 / (1 - rate) for kept units */
+} drop_key;
+
+static inline uint32_t lowbias32(uint32_t x)
 {
-    uint32_t thr = (uint32_t)(rate * 65536.0f + 0.5f);
-    float scale = 1.0f / (1.0f - rate);
-    uint64_t bits = 0;
-    for (size_t i = 0; i < count; i++) {
-        if ((i & 3) == 0)
-            bits = pt_rng_next(rng);
-        a[i] = (uint32_t)(bits & 0xffff) < thr ? 0.0f : a[i] * scale;
-        bits >>= 16;
+    x ^= x >> 16;
+    x *= 0x21f0aaadu;
+    x ^= x >> 15;
+    x *= 0x735a2d97u;
+    x ^= x >> 15;
+    return x;
+}
+
+static inline uint32_t drop_bits(const drop_key *k, uint32_t i)
+{
+    return lowbias32(lowbias32(i * 0x9e3779b9u + k->lo) ^ k->hi);
+}
+
+static drop_key drop_key_of(float rate, pt_rng *rng)
+{
+    uint64_t r = pt_rng_next(rng);
+    double t = (double)rate * 4294967296.0 + 0.5;
+    return (drop_key){.lo = (uint32_t)r,
+                      .hi = (uint32_t)(r >> 32),
+                      .thr = t >= 4294967295.0 ? 4294967295u : (uint32_t)t,
+                      .scale = 1.0f / (1.0f - rate)};
+}
+
+/* Inverted dropout on count values (the input layer's). */
+static void dropout(float *restrict a, size_t count, const drop_key *k)
+{
+    const drop_key key = *k;
+    for (size_t i = 0; i < count; i++)
+        a[i] = drop_bits(&key, (uint32_t)i) < key.thr ? 0.0f : a[i] * key.scale;
+}
+
+/* bias_relu and inverted dropout in one pass: z = max(z + b, 0), then 0
+ * for a dropped unit, z / (1 - rate) for a kept one. */
+static void bias_relu_dropout(float *restrict z, const float *restrict b, int n, int width,
+                              const drop_key *k)
+{
+    const drop_key key = *k;
+    for (int i = 0; i < n; i++) {
+        float *row = z + (size_t)i * width;
+        uint32_t base = (uint32_t)i * (uint32_t)width;
+        for (int j = 0; j < width; j++) {
+            float v = row[j] + b[j];
+            v = v > 0.0f ? v : 0.0f;
+            row[j] = drop_bits(&key, base + (uint32_t)j) < key.thr ? 0.0f : v * key.scale;
+        }
     }
 }
 
@@ -289,9 +339,12 @@ static void forward_layer(pt_mlp *m, int l, int n, pt_rng *rng)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f, m->act[l],
                 L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
     if (l + 1 < m->n_layers) {
-        bias_relu(out, L->b, n, L->n_out);
-        if (rng && m->drop[l + 1] > 0.0f)
-            dropout(out, (size_t)n * L->n_out, m->drop[l + 1], rng);
+        if (rng && m->drop[l + 1] > 0.0f) {
+            drop_key k = drop_key_of(m->drop[l + 1], rng);
+            bias_relu_dropout(out, L->b, n, L->n_out, &k);
+        } else {
+            bias_relu(out, L->b, n, L->n_out);
+        }
     } else {
         bias_add(out, L->b, n, L->n_out);
     }
@@ -299,8 +352,10 @@ static void forward_layer(pt_mlp *m, int l, int n, pt_rng *rng)
 
 static void forward(pt_mlp *m, int n, pt_rng *rng)
 {
-    if (rng && m->drop[0] > 0.0f)
-        dropout(m->act[0], (size_t)n * m->sizes[0], m->drop[0], rng);
+    if (rng && m->drop[0] > 0.0f) {
+        drop_key k = drop_key_of(m->drop[0], rng);
+        dropout(m->act[0], (size_t)n * m->sizes[0], &k);
+    }
     for (int l = 0; l < m->n_layers; l++)
         forward_layer(m, l, n, rng);
 }

@@ -155,7 +155,12 @@ void pt_mlp_forward_layer(pt_mlp *m, int l, int n);
 
 /* Training-mode forward pass: as pt_mlp_forward, but each act[l] with a
  * non-zero drop[l] is thinned by inverted dropout (kept units scaled by
- * 1/(1-rate)) with draws from rng. pt_mlp_backward accounts for it. */
+ * 1/(1-rate)), in the same pass as the bias and ReLU. Each such layer takes
+ * one 64-bit key from rng per call; unit i of the batch (row-major) is
+ * dropped when a counter-based hash of (key, i) is below rate * 2^32
+ * (mlp.c), so the rate holds to 2^-32, the masks are a pure function of the
+ * seed (the same on every CPU), and the generator vectorizes.
+ * pt_mlp_backward accounts for it. */
 void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng);
 
 /* Allocates the mask (all ones) if the network has none. PT_ERR_NOMEM. */

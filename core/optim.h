@@ -7,18 +7,32 @@
  * layer the moment its gradient is ready (see pt_layer_hook) and give each
  * segment its own weight decay (biases get none).
  *
- * Update rules (as PyTorch's, so results are comparable), for one segment:
+ * Update rules (as PyTorch's, so results are comparable), for one segment,
+ * in this order and with float operations grouped exactly as written (the
+ * build does not contract them into FMAs: -std=c11 implies
+ * -ffp-contract=off), so a scalar loop of these lines gives the same bits:
  *   g = mask * g + l2 * w                      (coupled L2)
- *   SGD:  v = mu*v + g;  u = nesterov ? g + mu*v : v
- *   Adam: m = b1*m + (1-b1) g;  v = b2*v + (1-b2) g^2;
- *         u = (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
- *   w = w - lr*u - lr*decay*w                  (decoupled L2, AdamW style)
+ *   SGD:  v = mu*v + g;  u = nesterov ? g + mu*v : v;  step = lr
+ *   Adam: m = b1*m + (1-b1) g;  v = b2*v + (1-b2) g*g;
+ *         u = m / (sqrt(v) * rs + eps),  rs = 1/sqrt(1-b2^t),
+ *         step = lr / (1-b1^t)             (PyTorch's bias corrections,
+ *                                           folded into two scalars)
+ *   w = w - step*u - (lr*decay)*w              (decoupled L2, AdamW style)
  *   w = sign(w) * max(|w| - lr*l1, 0)          (L1 as a proximal step, so
- *                                               weights really reach zero)
+ *                                               weights really reach zero;
+ *                                               skipped when lr*l1 is 0)
  *   w = mask * w
- * A masked (pruned) weight thus stays exactly zero: its gradient is dropped
- * and, once pt_optim_mask() has cleared its state, its momentum/moments stay
- * zero too. The plain case (no mask, no decay, no L1) runs a shorter loop.
+ * The mask factors are skipped without a mask; the l2 and decay terms are
+ * always computed (0 * w adds nothing). A masked (pruned) weight thus stays
+ * exactly zero: its gradient is dropped and, once pt_optim_mask() has
+ * cleared its state, its momentum/moments stay zero too.
+ *
+ * Max-norm (pt_step.max_norm > 0, rows of pt_step.row floats): right after
+ * a row's update, a row whose L2 norm exceeds max_norm is scaled by
+ * max_norm / norm (the norm summed in double over 8 interleaved lanes).
+ *
+ * Cost: one pass over w, g, the state and the mask per segment, no
+ * allocation; every variant is a vectorized loop (see optim.c).
  */
 #ifndef PT_OPTIM_H
 #define PT_OPTIM_H
@@ -51,6 +65,9 @@ typedef struct {
     float l2;    /* coupled L2, added to the gradient */
     float decay; /* decoupled L2 */
     float l1;    /* proximal L1 */
+    float max_norm; /* > 0: rescale each row of `row` floats to L2 norm
+                       <= max_norm after its update (0 = off) */
+    size_t row;     /* floats per row (a neuron's incoming weights) */
 } pt_step;
 
 /* Updates w[off..off+n) from g[off..off+n), using the state at the same

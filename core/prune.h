@@ -31,7 +31,8 @@
  * prunable weights (every layer, or every layer but the output when
  * include_output is 0): layer-wise gives each layer that fraction, global
  * ranks all prunable weights against one threshold. Ties are broken by
- * position, so the result is deterministic. Enables the mask if needed. */
+ * position (the k smallest (|w|, position) pairs go), so the result is
+ * deterministic. Enables the mask if needed. */
 pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include_output,
                              pt_err *err);
 
@@ -52,6 +53,22 @@ pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err
  * schedule runs on prune.sparsity and every layer follows it in proportion,
  * reaching its own final fraction when target reaches prune.sparsity. */
 pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err);
+
+/* Scratch memory of magnitude pruning (a list of candidate positions, at
+ * most one per prunable weight), kept between pruning events so that a
+ * schedule that prunes every few steps allocates nothing after its first
+ * event. Start from {0}; free with pt_prune_ws_free. */
+typedef struct {
+    uint32_t *cand;
+    size_t cap;
+} pt_prune_ws;
+
+/* pt_prune_to with a reusable workspace (pt_prune_to makes a temporary
+ * one). Cost of a magnitude event: three passes over the prunable weights
+ * (radix select, prune.c), no sort. */
+pt_status pt_prune_to_ws(pt_mlp *m, const pt_prune_config *p, double target, pt_prune_ws *ws,
+                         pt_err *err);
+void pt_prune_ws_free(pt_prune_ws *ws);
 
 /* Zhu & Gupta (2017): s_t = s_f + (s_i - s_f) (1 - (t - t0) / span)^3 for
  * t0 <= t <= t0 + span; s_i before t0, s_f after. */

@@ -38,22 +38,9 @@ static float l2_of(const pt_reg_config *r, int l)
     return (float)r->l2;
 }
 
-/* Rescales each neuron's incoming weights to L2 norm <= c. */
-static void max_norm(pt_layer *L, float c)
-{
-    for (int j = 0; j < L->n_out; j++) {
-        float *w = L->w + (size_t)j * L->n_in;
-        double s = 0.0;
-        for (int i = 0; i < L->n_in; i++)
-            s += (double)w[i] * w[i];
-        if (s > (double)c * c) {
-            float f = (float)(c / sqrt(s));
-            for (int i = 0; i < L->n_in; i++)
-                w[i] *= f;
-        }
-    }
-}
-
+/* One fused optimizer pass per segment (optim.h): the mask, L2, L1 and
+ * max-norm (row by row, a row being a neuron's incoming weights) ride along
+ * with the update instead of taking passes of their own. */
 static void update_layer(void *ctx, pt_mlp *m, int l)
 {
     update_ctx *u = ctx;
@@ -64,14 +51,15 @@ static void update_layer(void *ctx, pt_mlp *m, int l)
     pt_step w = {.lr = u->lr,
                  .l2 = r->l2_decoupled ? 0.0f : l2,
                  .decay = r->l2_decoupled ? l2 : 0.0f,
-                 .l1 = (float)r->l1};
+                 .l1 = (float)r->l1,
+                 .max_norm = (float)r->max_norm,
+                 .row = (size_t)L->n_in};
     pt_optim_update(u->opt, m->params, m->grads, m->mask, L->off, nw, &w);
     /* Biases are regularized only when asked: decay on them just shifts the
-     * ReLU thresholds. */
+     * ReLU thresholds. Max-norm bounds weight rows only. */
     pt_step b = r->bias ? w : (pt_step){.lr = u->lr};
+    b.max_norm = 0.0f;
     pt_optim_update(u->opt, m->params, m->grads, m->mask, boff, (size_t)L->n_out, &b);
-    if (r->max_norm > 0.0)
-        max_norm(L, (float)r->max_norm);
 }
 
 void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc, const uint32_t *idx, int n,
@@ -134,6 +122,7 @@ typedef struct {
     uint32_t *order;
     int32_t *y;
     float *rewind; /* weights saved for rewinding, or NULL */
+    pt_prune_ws prune_ws; /* reused by every pruning event */
     long step;     /* optimizer steps so far */
     double pruned; /* target of the last pruning event, 0 before any */
     long steps_per_epoch;
@@ -143,7 +132,7 @@ typedef struct {
 /* Prunes to target and clears the optimizer state of what was removed. */
 static pt_status prune_now(run *r, double target, pt_err *err)
 {
-    pt_status st = pt_prune_to(r->net, &r->cfg->prune, target, err);
+    pt_status st = pt_prune_to_ws(r->net, &r->cfg->prune, target, &r->prune_ws, err);
     if (st == PT_OK) {
         pt_optim_mask(&r->opt, r->net->mask);
         r->pruned = target;
@@ -299,6 +288,7 @@ static void teardown(run *r)
     free(r->order);
     free(r->y);
     free(r->rewind);
+    pt_prune_ws_free(&r->prune_ws);
 }
 
 pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_epoch_fn on_epoch,

@@ -717,7 +717,8 @@ static void check_dropout_mean(pt_mlp *m, const float *x, int last_hidden, float
             mass += fabs(t);
         }
         /* 5 standard errors of the mean (a false alarm ~1 in 10^6), plus
-         * the rate's rounding to 1/65536, a relative bias under 1e-4. */
+         * a relative 1e-4 for the rate's rounding (to 2^-32 now, 2^-16
+         * before: the bound holds for both). */
         double tol = 5.0 * sqrt(var / n) + 1e-4 * mass;
         cr_expect_gt(var, 0.0);
         cr_expect_leq(fabs(mean - dense[k]), tol, "logit %d: mean %.5f, dense %.5f, tol %.5f", k,
