@@ -368,15 +368,17 @@ static void dense_step(pt_mlp *m, int l, int n)
                 L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
 }
 
-/* Seconds per step of each path for layer l, best of 3 alternating rounds
- * (alternating so that a burst of load on the shared machine hits both). */
+/* Seconds per step of each path for layer l, best of 5 alternating rounds
+ * (alternating so that a burst of load on a shared machine hits both, the
+ * best so that one preempted round does not decide). At most ~5 dense steps
+ * of one layer per fixed mask: a fraction of a percent of an epoch. */
 static void time_layer(pt_sptrain *s, pt_mlp *m, int l, double *td, double *ts)
 {
     int n = s->cap < m->cap ? s->cap : m->cap;
     long saved = s->steps[l];
     *td = *ts = INFINITY;
     s->layer[l].active = 1;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         double t0 = pt_now();
         dense_step(m, l, n);
         double t1 = pt_now();
