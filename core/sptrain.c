@@ -12,9 +12,7 @@
  *          (forward with the CSR, input gradient with the CSC);
  *   sddmm: grad[k] = dot(dzt[r], xt[col[k]]) over the batch, for the
  *          entries k of row r (the weight gradient at the surviving weights).
- * The transposes in and out are blocked 16 rows at a time: 16 streams read
- * (or written) sequentially and 64-byte runs written (or read) on the other
- * side.
+ * The transposes in and out go by 8 x 8 tiles (in registers with AVX2).
  */
 #include "sptrain.h"
 
@@ -124,34 +122,82 @@ static int ld_of(int n)
 
 /* ---- transposes ---------------------------------------------------------- */
 
+/* Tiles are 8 x 8: the 8 rows of a tile are often 4 KiB apart (1024-wide
+ * layers), so they share an L1 set; 8 fit in its ways, 16 (the first
+ * version) thrashed it and made the transposes cost more than the kernels. */
+#if defined(__AVX2__)
+/* dst[j][i] = src[i][j] for an 8 x 8 tile (the usual unpack / shuffle /
+ * permute2f128 sequence). */
+static inline void tr8x8(const float *src, size_t ls, float *dst, size_t ldd)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ls),
+           r2 = _mm256_loadu_ps(src + 2 * ls), r3 = _mm256_loadu_ps(src + 3 * ls),
+           r4 = _mm256_loadu_ps(src + 4 * ls), r5 = _mm256_loadu_ps(src + 5 * ls),
+           r6 = _mm256_loadu_ps(src + 6 * ls), r7 = _mm256_loadu_ps(src + 7 * ls);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+           s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+           s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+           s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+           s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)),
+           s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+           s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
+           s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#else
+static inline void tr8x8(const float *src, size_t ls, float *dst, size_t ldd)
+{
+    for (int j = 0; j < 8; j++)
+        for (int i = 0; i < 8; i++)
+            dst[(size_t)j * ldd + i] = src[(size_t)i * ls + j];
+}
+#endif
+
 /* a: n rows of c floats -> at: c rows of ld floats; columns n..ld are 0. */
 static void to_feature_major(const float *restrict a, int n, int c, float *restrict at, int ld)
 {
-    for (int i0 = 0; i0 < ld; i0 += 16) {
-        int ni = ld - i0 < 16 ? ld - i0 : 16, nr = n - i0 < ni ? (n - i0 > 0 ? n - i0 : 0) : ni;
-        for (int j = 0; j < c; j++) {
-            float *dst = at + (size_t)j * ld + i0;
-            const float *src = a + (size_t)i0 * c + j;
-            for (int i = 0; i < nr; i++)
-                dst[i] = src[(size_t)i * c];
-            for (int i = nr; i < ni; i++)
-                dst[i] = 0.0f;
-        }
+    int n8 = n / 8 * 8, c8 = c / 8 * 8;
+    for (int i0 = 0; i0 < n8; i0 += 8) {
+        for (int j0 = 0; j0 < c8; j0 += 8)
+            tr8x8(a + (size_t)i0 * c + j0, (size_t)c, at + (size_t)j0 * ld + i0, (size_t)ld);
+        for (int j = c8; j < c; j++)
+            for (int i = i0; i < i0 + 8; i++)
+                at[(size_t)j * ld + i] = a[(size_t)i * c + j];
+    }
+    for (int j = 0; j < c; j++) {
+        float *dst = at + (size_t)j * ld;
+        for (int i = n8; i < n; i++)
+            dst[i] = a[(size_t)i * c + j];
+        for (int i = n; i < ld; i++)
+            dst[i] = 0.0f;
     }
 }
 
 /* at: c rows of ld floats -> a: n rows of c floats. */
 static void to_row_major(const float *restrict at, int ld, int n, int c, float *restrict a)
 {
-    for (int i0 = 0; i0 < n; i0 += 16) {
-        int ni = n - i0 < 16 ? n - i0 : 16;
-        for (int j = 0; j < c; j++) {
-            const float *src = at + (size_t)j * ld + i0;
-            float *dst = a + (size_t)i0 * c + j;
-            for (int i = 0; i < ni; i++)
-                dst[(size_t)i * c] = src[i];
-        }
+    int n8 = n / 8 * 8, c8 = c / 8 * 8;
+    for (int i0 = 0; i0 < n8; i0 += 8) {
+        for (int j0 = 0; j0 < c8; j0 += 8)
+            tr8x8(at + (size_t)j0 * ld + i0, (size_t)ld, a + (size_t)i0 * c + j0, (size_t)c);
+        for (int j = c8; j < c; j++)
+            for (int i = i0; i < i0 + 8; i++)
+                a[(size_t)i * c + j] = at[(size_t)j * ld + i];
     }
+    for (int i = n8; i < n; i++)
+        for (int j = 0; j < c; j++)
+            a[(size_t)i * c + j] = at[(size_t)j * ld + i];
 }
 
 /* ---- kernels ------------------------------------------------------------- */
