@@ -438,7 +438,7 @@ static void time_layer(pt_sptrain *s, pt_mlp *m, int l, double *td, double *ts)
     s->steps[l] = saved;
 }
 
-pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, const pt_optim *o, pt_err *err)
+pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, pt_optim *o, pt_err *err)
 {
     if (!m->mask || s->mode == PT_SPARSE_OFF)
         return PT_OK;
@@ -460,7 +460,7 @@ pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, const pt_optim *o, pt_err *
             reserve(&s->t0, &s->t0_len, (size_t)L->n_out * ld) != 0 ||
             reserve(&s->t1, &s->t1_len, (size_t)L->n_in * ld) != 0) {
             free_layer(S);
-            pt_sptrain_leave(s, m, (pt_optim *)o);
+            pt_sptrain_leave(s, m, o);
             return pt_fail(err, PT_ERR_NOMEM, "sparse training: out of memory");
         }
         s->chosen[l] = 2;

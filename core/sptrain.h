@@ -101,7 +101,7 @@ void pt_sptrain_free(pt_sptrain *s);
  * ("auto") runs the layer's kernels on the data now in m->act / m->delta
  * (their content is overwritten by the next step anyway).
  * Errors: PT_ERR_NOMEM (the layers stay dense, nothing lost). */
-pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, const pt_optim *o, pt_err *err);
+pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, pt_optim *o, pt_err *err);
 
 /* Scatters every sparse layer's weights and optimizer state back into m and
  * o and makes all layers dense again; m->sparse becomes NULL. */

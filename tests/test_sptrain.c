@@ -391,6 +391,23 @@ static void check_run(int schedule)
     pt_mlp_free(&sp);
 }
 
+/* With the choice fixed ("on"), a seed gives the same run, bit for bit. */
+Test(sptrain, same_seed_same_sparse_run)
+{
+    pt_config c;
+    pt_mlp a, b;
+    pt_train_result ra, rb;
+    gradual_run(&c, PT_SPARSE_ON, PT_PRUNE_GRADUAL, &a, &ra);
+    gradual_run(&c, PT_SPARSE_ON, PT_PRUNE_GRADUAL, &b, &rb);
+    cr_assert_eq(a.n_params, b.n_params);
+    cr_assert(memcmp(a.params, b.params, sizeof(float) * a.n_params) == 0,
+              "same seed, different weights");
+    cr_assert_eq(ra.loss, rb.loss);
+    cr_assert_eq(ra.test_acc, rb.test_acc);
+    pt_mlp_free(&a);
+    pt_mlp_free(&b);
+}
+
 Test(sptrain, gradual_run_matches_masked_dense)
 {
     check_run(PT_PRUNE_GRADUAL);
