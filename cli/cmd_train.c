@@ -108,6 +108,22 @@ static int print_epoch(void *ctx, const pt_epoch_stats *s)
     return 0;
 }
 
+/* Which layers trained with sparse kernels (train.sparse, core/sptrain.h):
+ * "auto" chooses by timing, so this is the record of the choice. */
+static void print_sparse_steps(const pt_train_result *r)
+{
+    int any = 0;
+    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++) {
+        if (r->sparse_steps[l] == 0)
+            continue;
+        fprintf(stderr, "%s layer %d %ld", any ? "," : "sparse training: steps per layer:", l + 1,
+                r->sparse_steps[l]);
+        any = 1;
+    }
+    if (any)
+        fprintf(stderr, "\n");
+}
+
 static void print_result(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
                          pt_status st, const pt_err *err)
 {
@@ -206,6 +222,8 @@ int cmd_train(int argc, char **argv)
     pt_train_result res;
     pt_status st = pt_train_from(&cfg, &data, cfg.net.init[0] ? &init : NULL, &net,
                                  quiet ? NULL : print_epoch, NULL, &res, &err);
+    if (!quiet && (st == PT_OK || st == PT_ERR_DIVERGED))
+        print_sparse_steps(&res);
     int code = PT_EXIT_OK;
     if (st == PT_OK || st == PT_ERR_DIVERGED) {
         print_result(&cfg, &net, &res, st, &err);

@@ -85,6 +85,8 @@ typedef struct {
 
 typedef enum { PT_OPT_SGD = 0, PT_OPT_ADAM = 1 } pt_opt_kind;
 typedef enum { PT_LR_CONSTANT = 0, PT_LR_STEP = 1, PT_LR_COSINE = 2 } pt_lr_kind;
+/* train.sparse: sparse training of layers with a fixed mask (sptrain.h). */
+typedef enum { PT_SPARSE_AUTO = 0, PT_SPARSE_ON = 1, PT_SPARSE_OFF = 2 } pt_sparse_mode;
 
 typedef struct {
     int epochs;               /* train.epochs >= 1 (>= 0 with net.init), default 10 */
@@ -99,6 +101,7 @@ typedef struct {
     int step_epochs;          /* train.step_epochs: step period, default 5 */
     double gamma;             /* train.gamma: step factor, default 0.1 */
     double min_lr;            /* train.min_lr: cosine floor, default 0 */
+    int sparse;               /* train.sparse: pt_sparse_mode, default auto */
 } pt_train_config;
 
 #define PT_MAX_LAYERS (PT_MAX_HIDDEN + 1)

@@ -24,6 +24,8 @@ static const pt_enum_name scales[] = {
 static const pt_enum_name optimizers[] = {{"sgd", PT_OPT_SGD}, {"adam", PT_OPT_ADAM}, {NULL, 0}};
 static const pt_enum_name schedules[] = {
     {"constant", PT_LR_CONSTANT}, {"step", PT_LR_STEP}, {"cosine", PT_LR_COSINE}, {NULL, 0}};
+static const pt_enum_name sparse_modes[] = {
+    {"auto", PT_SPARSE_AUTO}, {"on", PT_SPARSE_ON}, {"off", PT_SPARSE_OFF}, {NULL, 0}};
 static const pt_enum_name l2_modes[] = {{"coupled", 0}, {"decoupled", 1}, {NULL, 0}};
 static const pt_enum_name prune_schedules[] = {{"none", PT_PRUNE_NONE},
                                                {"oneshot", PT_PRUNE_ONESHOT},
@@ -99,6 +101,8 @@ static const pt_key_def keys[] = {
     NUM("train.beta2", train.beta2, INCL, 0, EXCL, 1, "Adam: second-moment decay"),
     NUM("train.eps", train.eps, EXCL, 0, NONE, 0, "Adam: denominator guard"),
     ENUM("train.lr_schedule", train.lr_schedule, schedules, "learning-rate schedule"),
+    ENUM("train.sparse", train.sparse, sparse_modes,
+         "sparse kernels for layers with a fixed mask: auto (by timing), on, off"),
     INT("train.step_epochs", train.step_epochs, 1, INT_MAX, "step: epochs between decays"),
     NUM("train.gamma", train.gamma, EXCL, 0, INCL, 1, "step: factor applied at each decay"),
     NUM("train.min_lr", train.min_lr, INCL, 0, NONE, 0,
@@ -175,6 +179,7 @@ void pt_config_defaults(pt_config *c)
     t->step_epochs = 5;
     t->gamma = 0.1;
     t->min_lr = 0.0;
+    t->sparse = PT_SPARSE_AUTO;
     /* No regularization and no pruning: the defaults are the baseline. */
     c->reg.l2_decoupled = 0;
     pt_prune_config *p = &c->prune;

@@ -10,6 +10,7 @@
 #include "mlp.h"
 
 #include "conv.h"
+#include "sptrain.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -336,8 +337,9 @@ static void forward_layer(pt_mlp *m, int l, int n, pt_rng *rng)
         pt_conv_forward(m, l, n);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f, m->act[l],
-                L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
+    if (!(m->sparse && pt_sptrain_forward(m->sparse, m, l, n)))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f,
+                    m->act[l], L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
     if (l + 1 < m->n_layers) {
         if (rng && m->drop[l + 1] > 0.0f) {
             drop_key k = drop_key_of(m->drop[l + 1], rng);
@@ -471,18 +473,22 @@ double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct, pt_laye
                 hook(ctx, m, l);
             continue;
         }
+        /* A sparse layer computes dX and its packed dW here (sptrain.h). */
+        int sparse = m->sparse && pt_sptrain_backward(m->sparse, m, l, n);
         if (l > 0) {
             /* dX must use W before the hook lets the optimizer change it. */
             float *dx = m->delta[l - 1];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out, 1.0f, dz,
-                        L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
+            if (!sparse)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out, 1.0f,
+                            dz, L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
             float scale = m->drop[l] > 0.0f ? 1.0f / (1.0f - m->drop[l]) : 1.0f;
             /* A conv layer masks its own gradient (through its pooling). */
             if (m->layer[l - 1].kind == PT_LAYER_DENSE)
                 relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in, scale);
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n, 1.0f, dz,
-                    L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
+        if (!sparse)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n, 1.0f, dz,
+                        L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
         if (hook)
             hook(ctx, m, l);
     }

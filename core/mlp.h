@@ -110,6 +110,9 @@ typedef struct {
                                         channel-major, then dL/dZ */
     int32_t *arg[PT_MLP_MAX_LAYERS]; /* max pooling: index into pre of each
                                         pooled output's maximum */
+    /* Sparse training (sptrain.h) while some layer's mask is fixed, else
+     * NULL; owned by the trainer, never freed by pt_mlp_free. */
+    struct pt_sptrain_s *sparse;
 } pt_mlp;
 
 /* Called by pt_mlp_backward once layer l's gradient (gw, gb) is complete and

@@ -20,11 +20,13 @@
 #include "netspec.h"
 #include "optim.h"
 #include "prune.h"
+#include "sptrain.h"
 #include "sysinfo.h"
 
 typedef struct {
     const pt_config *cfg;
     pt_optim *opt;
+    pt_sptrain *sp;
     float lr;
 } update_ctx;
 
@@ -51,10 +53,15 @@ static void update_layer(void *ctx, pt_mlp *m, int l)
     pt_step w = {.lr = u->lr,
                  .l2 = r->l2_decoupled ? 0.0f : l2,
                  .decay = r->l2_decoupled ? l2 : 0.0f,
-                 .l1 = (float)r->l1,
-                 .max_norm = (float)r->max_norm,
-                 .row = (size_t)L->n_in};
-    pt_optim_update(u->opt, m->params, m->grads, m->mask, L->off, nw, &w);
+                 .l1 = (float)r->l1};
+    int sparse = pt_sptrain_active(u->sp, l);
+    if (sparse) { /* packed weights, packed state; max-norm per packed row */
+        pt_sptrain_update(u->sp, m, l, u->opt, &w, (float)r->max_norm);
+    } else {
+        w.max_norm = (float)r->max_norm;
+        w.row = (size_t)L->n_in;
+        pt_optim_update(u->opt, m->params, m->grads, m->mask, L->off, nw, &w);
+    }
     /* Biases are regularized only when asked: decay on them just shifts the
      * ReLU thresholds. Max-norm bounds weight rows only. */
     pt_step b = r->bias ? w : (pt_step){.lr = u->lr};
@@ -118,6 +125,7 @@ typedef struct {
     const pt_scaler *sc;  /* the init model's scaler, else the data's */
     pt_mlp *net;
     pt_optim opt;
+    pt_sptrain sp; /* sparse training of layers whose mask is fixed */
     pt_rng shuf, drop;
     uint32_t *order;
     int32_t *y;
@@ -132,6 +140,7 @@ typedef struct {
 /* Prunes to target and clears the optimizer state of what was removed. */
 static pt_status prune_now(run *r, double target, pt_err *err)
 {
+    pt_sptrain_leave(&r->sp, r->net, &r->opt); /* the mask is about to change */
     pt_status st = pt_prune_to_ws(r->net, &r->cfg->prune, target, &r->prune_ws, err);
     if (st == PT_OK) {
         pt_optim_mask(&r->opt, r->net->mask);
@@ -165,7 +174,8 @@ static pt_status at_epoch_start(run *r, int e, pt_err *err)
     }
     r->phase_start = e;
     r->phase_len = p->finetune_epochs;
-    return PT_OK;
+    /* The mask stays fixed for this fine-tuning phase. */
+    return pt_sptrain_enter(&r->sp, r->net, &r->opt, err);
 }
 
 /* Gradual pruning happens every prune.frequency steps inside its window. */
@@ -179,7 +189,12 @@ static pt_status at_step(run *r, pt_err *err)
     long t = r->step;
     if (t < t0 || t > t0 + span || ((t - t0) % p->frequency != 0 && t != t0 + span))
         return PT_OK;
-    return prune_now(r, pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span), err);
+    pt_status st =
+        prune_now(r, pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span), err);
+    /* After the window's last event the mask stays fixed. */
+    if (st == PT_OK && t == t0 + span)
+        st = pt_sptrain_enter(&r->sp, r->net, &r->opt, err);
+    return st;
 }
 
 static void save_rewind(run *r)
@@ -215,6 +230,7 @@ static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt
     }
     s->loss = loss_sum / n;
     s->train_acc = (double)correct / n;
+    pt_sptrain_sync(&r->sp, net); /* evaluation and statistics read params */
     return PT_OK;
 }
 
@@ -261,6 +277,7 @@ static pt_status setup(run *r, pt_err *err)
     if (r->init && (st = adopt_init(r, err)) != PT_OK)
         return st;
     memcpy(r->net->drop, drop, sizeof r->net->drop);
+    pt_sptrain_init(&r->sp, cfg->train.sparse, bs);
     st = pt_optim_init(&r->opt, &cfg->train, r->net->n_params, err);
     if (st != PT_OK)
         return st;
@@ -284,6 +301,7 @@ static pt_status setup(run *r, pt_err *err)
 
 static void teardown(run *r)
 {
+    pt_sptrain_free(&r->sp);
     pt_optim_free(&r->opt);
     free(r->order);
     free(r->y);
@@ -334,7 +352,7 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
         pt_mlp_free(net);
         return st;
     }
-    update_ctx u = {.cfg = cfg, .opt = &r.opt};
+    update_ctx u = {.cfg = cfg, .opt = &r.opt, .sp = &r.sp};
     int total = pt_train_total_epochs(cfg), n = data->split.n_train;
     long seen = 0;
     for (int e = 0; e < total; e++) {
@@ -368,6 +386,9 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
             break;
         }
     }
+    /* The network leaves dense and whole: weights and optimizer state. */
+    pt_sptrain_leave(&r.sp, net, &r.opt);
+    memcpy(res->sparse_steps, r.sp.steps, sizeof res->sparse_steps);
     /* A zero-length fine-tuning phase still owes its prune, and a gradual
      * window that ends with training has its last event after the last step.
      * Whether it ran is known from the last target, not from the weights'

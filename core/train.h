@@ -62,6 +62,8 @@ typedef struct {
     double train_samples_per_s; /* over all epochs */
     double train_s;             /* time in training batches */
     double wall_s;              /* whole pt_train call */
+    long sparse_steps[PT_MLP_MAX_LAYERS]; /* steps each weight layer trained
+                                             with sparse kernels (sptrain.h) */
 } pt_train_result;
 
 /* Trains a network described by cfg on data. On PT_OK, or PT_ERR_DIVERGED,

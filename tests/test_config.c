@@ -599,7 +599,7 @@ Test(config, to_json_prints_every_key)
             continue;
         cr_expect_not_null(json_at(root, k, 0), "%s missing from to_json", k);
     }
-    cr_expect_eq(n, 56, "the key table has %d rows", n);
+    cr_expect_eq(n, 57, "the key table has %d rows", n);
     cr_expect_null(pt_config_key(-1));
     cr_expect_null(pt_config_key(n));
     cJSON_Delete(root);
