@@ -19,6 +19,7 @@
 #include "netspec.h"
 #include "optim.h"
 #include "prune.h"
+#include "schedule.h"
 #include "sysinfo.h"
 
 typedef struct {
@@ -187,7 +188,10 @@ static pt_status at_step(run *r, pt_err *err)
     long t = r->step;
     if (t < t0 || t > t0 + span || ((t - t0) % p->frequency != 0 && t != t0 + span))
         return PT_OK;
-    return prune_now(r, pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span), err);
+    double target = pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span);
+    /* A target lowered by schedule.sparsity must not un-prune: the mask
+     * reached so far is the floor (schedule.h). */
+    return prune_now(r, target > r->pruned ? target : r->pruned, err);
 }
 
 static void save_rewind(run *r)
@@ -288,21 +292,25 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_ep
         return pt_fail(err, PT_ERR_CONFIG,
                        "data: no training rows left after the validation split");
     openblas_set_num_threads(cfg->train.threads);
-    run r = {.cfg = cfg, .data = data, .net = net};
+    /* The config every epoch reads: cfg with schedule.* applied (schedule.h). */
+    pt_config live = *cfg;
+    pt_schedule_apply(&live, cfg, 0);
+    run r = {.cfg = &live, .data = data, .net = net};
     pt_status st = setup(&r, err);
     if (st != PT_OK) {
         teardown(&r);
         pt_mlp_free(net);
         return st;
     }
-    update_ctx u = {.cfg = cfg, .opt = &r.opt};
+    update_ctx u = {.cfg = &live, .opt = &r.opt};
     int total = pt_train_total_epochs(cfg), n = data->split.n_train;
     long seen = 0;
     for (int e = 0; e < total; e++) {
         pt_epoch_stats s = {.epoch = e + 1, .epochs = total};
+        pt_schedule_apply(&live, cfg, e);
         if ((st = at_epoch_start(&r, e, err)) != PT_OK)
             break;
-        s.lr = pt_lr_at(&cfg->train, e - r.phase_start, r.phase_len);
+        s.lr = pt_lr_at(&live.train, e - r.phase_start, r.phase_len);
         u.lr = (float)s.lr;
         double t0 = pt_now();
         st = train_epoch(&r, &u, e, &s, err);
@@ -333,12 +341,12 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_ep
      * window that ends with training has its last event after the last step.
      * Whether it ran is known from the last target, not from the weights'
      * sparsity: neuron targets count neurons, and L1 adds zeros of its own. */
-    const pt_prune_config *p = &cfg->prune;
+    const pt_prune_config *p = &live.prune;
     int owed = (p->finetune_epochs == 0 &&
                 (p->schedule == PT_PRUNE_ONESHOT || p->schedule == PT_PRUNE_ITERATIVE)) ||
                p->schedule == PT_PRUNE_GRADUAL;
     if (st == PT_OK && !res->stopped && owed && r.pruned < p->sparsity) {
-        st = prune_now(&r, cfg->prune.sparsity, err);
+        st = prune_now(&r, p->sparsity, err);
         if (st == PT_OK)
             pt_evaluate(net, &data->train, &data->scaler, data->split.val, data->split.n_val,
                         &res->val_acc, &res->val_loss);
