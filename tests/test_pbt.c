@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pbt.h"
 #include "sampler_fixture.h"
@@ -292,4 +294,40 @@ Test(pbt, categoricals_move_to_a_neighbour_and_conditions_follow)
     }
     cr_expect(seen[0] > 0 && seen[2] > 0);
     study_free(&s);
+}
+
+/* Until the scheduler hands members each other's checkpoints, a pbt study
+ * is refused before anything starts: exit 2, one line, no database. */
+Test(pbt, run_refuses_a_pbt_study_and_writes_nothing)
+{
+    char dir[] = "/tmp/pt_pbt_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char study[256], db[256], out[256], cmd[1024];
+    snprintf(study, sizeof study, "%s/s.json", dir);
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    snprintf(out, sizeof out, "%s/err.txt", dir);
+    FILE *f = fopen(study, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"study\": \"p\", \"storage\": \"%s\", \"sampler\": \"pbt\","
+            " \"pbt\": {\"population\": 4},"
+            " \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 200}, \"train\": {\"epochs\": 2}},"
+            " \"search_space\": {\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-2,"
+            " \"log\": true}}}",
+            db, PT_FASHION_DIR);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s run %s --workers 1 2>%s", PT_BIN, study, out);
+    int rc = system(cmd);
+    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit status %d", rc);
+    char line[512] = "";
+    f = fopen(out, "r");
+    cr_assert_not_null(f);
+    cr_expect_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    cr_expect_not_null(strstr(line, "s.json: sampler: \"pbt\" is not run by this version yet"),
+                       "%s", line);
+    cr_expect_neq(access(db, F_OK), 0, "no database written");
+    unlink(study);
+    unlink(out);
+    rmdir(dir);
 }
