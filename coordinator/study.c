@@ -273,8 +273,8 @@ static pt_status parse_tpe(const study_ctx *x, study_config *s, const cJSON *roo
  * interval 1 epoch because prunetune's trials are a few epochs long. */
 static pt_status parse_pbt(const study_ctx *x, study_config *s, const cJSON *root)
 {
-    static const char *const pbt_keys[] = {"population", "interval", "quantile", "perturb",
-                                           "resample_probability", NULL};
+    static const char *const pbt_keys[] = {
+        "population", "interval", "quantile", "perturb", "resample_probability", NULL};
     s->pbt = (study_pbt){.population = 8,
                          .interval = 1,
                          .quantile = 0.25,
@@ -331,8 +331,7 @@ static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *r
         else if (cJSON_IsString(v) && !strcmp(v->valuestring, "pbt"))
             s->sampler = SAMPLER_PBT;
         else
-            return study_expected(x, "sampler", "one of \"random\", \"grid\", \"tpe\", \"pbt\"",
-                                  v);
+            return study_expected(x, "sampler", "one of \"random\", \"grid\", \"tpe\", \"pbt\"", v);
     }
     pt_status st = parse_tpe(x, s, root);
     if (st == PT_OK)

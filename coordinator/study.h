@@ -143,12 +143,12 @@ typedef struct {
  * where it has one. */
 #define STUDY_MAX_PERTURB 8
 typedef struct {
-    int population;              /* members training together, >= 2, default 8 */
-    int interval;                /* epochs between exploit/explore steps, >= 1, default 1 */
-    double quantile;             /* top/bottom fraction, (0, 0.5], default 0.25 */
-    int n_perturb;               /* factors a perturbed parameter is multiplied by, */
+    int population;                    /* members training together, >= 2, default 8 */
+    int interval;                      /* epochs between exploit/explore steps, >= 1, default 1 */
+    double quantile;                   /* top/bottom fraction, (0, 0.5], default 0.25 */
+    int n_perturb;                     /* factors a perturbed parameter is multiplied by, */
     double perturb[STUDY_MAX_PERTURB]; /* one chosen uniformly; default [0.8, 1.2] */
-    double resample_probability; /* [0, 1], default 0.25 */
+    double resample_probability;       /* [0, 1], default 0.25 */
 } study_pbt;
 
 typedef struct {

@@ -295,8 +295,10 @@ void pt_key_describe(const pt_key_def *k, char *buf, size_t n)
         snprintf(buf, n, "an array of layer objects");
         break;
     case PT_KEY_SCHED:
-        snprintf(buf, n, "a list of at most %d [epoch, value] pairs, epochs increasing from 0, values",
-                 PT_SCHEDULE_MAX);
+        snprintf(
+            buf, n,
+            "a list of at most %d [epoch, value] pairs (epochs >= 0, strictly increasing), values",
+            PT_SCHEDULE_MAX);
         describe_bounds(k, buf, n);
         break;
     }

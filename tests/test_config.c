@@ -661,8 +661,7 @@ Test(config, schema_documents_exactly_the_parsed_keys)
         const cJSON *have = json_at(defaults, keys[i], 0);
         cr_assert_not_null(want, "%s has no default in the schema", keys[i]);
         if (!strncmp(keys[i], "schedule.", 9)) { /* empty: [] and not printed */
-            cr_expect(cJSON_IsArray(want) && cJSON_GetArraySize(want) == 0 && !have, "%s",
-                      keys[i]);
+            cr_expect(cJSON_IsArray(want) && cJSON_GetArraySize(want) == 0 && !have, "%s", keys[i]);
             continue;
         }
         cr_assert_not_null(have, "%s missing from to_json", keys[i]);

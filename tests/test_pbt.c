@@ -146,8 +146,8 @@ Test(pbt, quantile_size_is_ray_tunes)
     load_pbt(&s, 1, "");
     cr_expect_eq(pbt_quantile_size(&s, 8), 2); /* ceil(8 * 0.25) */
     cr_expect_eq(pbt_quantile_size(&s, 4), 1);
-    cr_expect_eq(pbt_quantile_size(&s, 5), 2);  /* ceil(1.25) */
-    cr_expect_eq(pbt_quantile_size(&s, 2), 1);  /* ceil(0.5), <= 2 / 2 */
+    cr_expect_eq(pbt_quantile_size(&s, 5), 2); /* ceil(1.25) */
+    cr_expect_eq(pbt_quantile_size(&s, 2), 1); /* ceil(0.5), <= 2 / 2 */
     s.pbt.quantile = 0.5;
     cr_expect_eq(pbt_quantile_size(&s, 3), 1); /* ceil(1.5) = 2 > floor(3 / 2) */
     study_free(&s);
@@ -179,16 +179,16 @@ Test(pbt, bottom_exploits_top_with_exact_perturbations)
             for (int k = 0; k < s.n_params; k++) {
                 const study_param *q = &s.param[k];
                 double got = d[i].point.value[k];
-                cr_expect(d[i].point.present[k] && study_param_contains(q, got), "%s = %g",
-                          q->name, got);
+                cr_expect(d[i].point.present[k] && study_param_contains(q, got), "%s = %g", q->name,
+                          got);
                 if (k == sp) {
                     /* What is still to be pruned is scaled: 0.3 + (t - 0.3) * f,
                      * then the bounds. */
                     double t = pp->value[k];
                     double a = fmin(fmax(0.3 + (t - 0.3) * 0.8, q->low), q->high);
                     double b = fmin(fmax(0.3 + (t - 0.3) * 1.2, q->low), q->high);
-                    cr_expect(got == a || got == b, "target %g from %g: want %g or %g", got, t,
-                              a, b);
+                    cr_expect(got == a || got == b, "target %g from %g: want %g or %g", got, t, a,
+                              b);
                     cr_expect(d[i].factor == 0.8 || d[i].factor == 1.2);
                     continue;
                 }
@@ -254,8 +254,7 @@ Test(pbt, sparsity_target_never_falls_below_the_copied_mask)
         cr_assert_eq(pbt_step(&s, gen, m, N, d, &err), PT_OK);
         cr_assert_eq(d[3].parent, 0);
         double got = d[3].point.value[sp];
-        cr_expect(got >= 0.9 && got <= 0.98, "gen %d: target %.17g below the floor 0.9", gen,
-                  got);
+        cr_expect(got >= 0.9 && got <= 0.98, "gen %d: target %.17g below the floor 0.9", gen, got);
         moved += got != 0.95;
         if (d[3].factor > 0) /* perturbed: 0.9 + 0.05 * f, exactly as computed */
             cr_expect_eq(got, 0.9 + (0.95 - 0.9) * d[3].factor);

@@ -99,7 +99,8 @@ Test(schedule, keys_parse_print_and_reject_bad_lists)
     static const struct {
         const char *json, *want;
     } bad[] = {
-        {"{\"schedule\": {\"l2\": [[1, 1e-4], [1, 2e-4]]}}", "t.json: schedule.l2: expected a list"},
+        {"{\"schedule\": {\"l2\": [[1, 1e-4], [1, 2e-4]]}}",
+         "t.json: schedule.l2: expected a list"},
         {"{\"schedule\": {\"l2\": [[0, 2]]}}", "t.json: schedule.l2: expected a list"},
         {"{\"schedule\": {\"l2\": [[-1, 0.1]]}}", "t.json: schedule.l2: expected a list"},
         {"{\"schedule\": {\"l2\": [[0.5, 0.1]]}}", "t.json: schedule.l2: expected a list"},
@@ -114,8 +115,7 @@ Test(schedule, keys_parse_print_and_reject_bad_lists)
         memset(&err, 0, sizeof err);
         cr_expect_eq(pt_config_merge(&d, bad[i].json, "t.json", &err), PT_ERR_CONFIG, "%s",
                      bad[i].json);
-        cr_expect(strstr(err.msg, bad[i].want) == err.msg, "%s: got \"%s\"", bad[i].json,
-                  err.msg);
+        cr_expect(strstr(err.msg, bad[i].want) == err.msg, "%s: got \"%s\"", bad[i].json, err.msg);
         cr_expect_null(strchr(err.msg, '\n'));
     }
 }
