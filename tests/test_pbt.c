@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pbt.h"
+#include "run_fixture.h"
 #include "sampler_fixture.h"
 #include "sampler_impl.h"
 
@@ -297,14 +298,9 @@ Test(pbt, categoricals_move_to_a_neighbour_and_conditions_follow)
 
 /* Until the scheduler hands members each other's checkpoints, a pbt study
  * is refused before anything starts: exit 2, one line, no database. */
-Test(pbt, run_refuses_a_pbt_study_and_writes_nothing)
+Test(pbt, run_refuses_a_pbt_study_and_writes_nothing, .init = run_setup, .fini = run_teardown)
 {
-    char dir[] = "/tmp/pt_pbt_XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char study[256], db[256], out[256], cmd[1024];
-    snprintf(study, sizeof study, "%s/s.json", dir);
-    snprintf(db, sizeof db, "%s/s.db", dir);
-    snprintf(out, sizeof out, "%s/err.txt", dir);
+    const char *study = path_of("s.json"), *db = path_of("s.db"), *out = path_of("err.txt");
     FILE *f = fopen(study, "w");
     cr_assert_not_null(f);
     fprintf(f,
@@ -315,6 +311,7 @@ Test(pbt, run_refuses_a_pbt_study_and_writes_nothing)
             " \"log\": true}}}",
             db, PT_FASHION_DIR);
     fclose(f);
+    char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s run %s --workers 1 2>%s", PT_BIN, study, out);
     int rc = system(cmd);
     cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit status %d", rc);
@@ -326,7 +323,4 @@ Test(pbt, run_refuses_a_pbt_study_and_writes_nothing)
     cr_expect_not_null(strstr(line, "s.json: sampler: \"pbt\" is not run by this version yet"),
                        "%s", line);
     cr_expect_neq(access(db, F_OK), 0, "no database written");
-    unlink(study);
-    unlink(out);
-    rmdir(dir);
 }
