@@ -44,7 +44,7 @@
 static const char *const root_keys[] = {
     "$schema",     "study",           "storage", "seed",         "n_trials", "timeout_s", "sampler",
     "pruner",      "objectives",      "trial",   "search_space", "asha",     "median",    "tpe",
-    "keep_models", "trial_timeout_s", "max_failures", "constraints", "confirm", "description",
+    "keep_models", "trial_timeout_s", "max_failures", "constraints", "confirm", "description", "pbt",
     NULL};
 static const char *const objective_keys[] = {"name", "direction", NULL};
 
@@ -269,6 +269,56 @@ static pt_status parse_tpe(const study_ctx *x, study_config *s, const cJSON *roo
     return PT_OK;
 }
 
+/* The option object "pbt" (accepted whichever sampler is chosen, as "tpe").
+ * Defaults are Ray Tune's PopulationBasedTraining's where it has them
+ * (quantile_fraction 0.25, resample_probability 0.25, factors 0.8 and 1.2);
+ * interval 1 epoch because prunetune's trials are a few epochs long. */
+static pt_status parse_pbt(const study_ctx *x, study_config *s, const cJSON *root)
+{
+    static const char *const pbt_keys[] = {
+        "population", "interval", "quantile", "perturb", "resample_probability", NULL};
+    s->pbt = (study_pbt){.population = 8,
+                         .interval = 1,
+                         .quantile = 0.25,
+                         .n_perturb = 2,
+                         .perturb = {0.8, 1.2},
+                         .resample_probability = 0.25};
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "pbt");
+    if (!t)
+        return PT_OK;
+    if (!cJSON_IsObject(t))
+        return study_expected(x, "pbt", "an object of options", t);
+    pt_status st;
+    if ((st = study_check_members(x, t, "pbt", pbt_keys)) != PT_OK ||
+        (st = get_int_opt(x, t, "pbt", "population", 2, 1024, &s->pbt.population)) != PT_OK ||
+        (st = get_int_opt(x, t, "pbt", "interval", 1, 1000000, &s->pbt.interval)) != PT_OK ||
+        (st = get_num_opt(x, t, "pbt", "quantile", 0, 0.5, &s->pbt.quantile)) != PT_OK)
+        return st;
+    /* 0 is allowed here (never resample), so not get_num_opt's open bound. */
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "resample_probability");
+    if (v) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1))
+            return study_expected(x, "pbt.resample_probability", "a number >= 0 and <= 1", v);
+        s->pbt.resample_probability = v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(t, "perturb");
+    if (v) {
+        int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+        if (n < 1 || n > STUDY_MAX_PERTURB)
+            return study_expected(x, "pbt.perturb", "a list of 1 to 8 factors > 0", v);
+        int k = 0;
+        const cJSON *f;
+        cJSON_ArrayForEach(f, v)
+        {
+            if (!cJSON_IsNumber(f) || !(f->valuedouble > 0) || !isfinite(f->valuedouble))
+                return study_expected(x, "pbt.perturb", "a list of 1 to 8 factors > 0", v);
+            s->pbt.perturb[k++] = f->valuedouble;
+        }
+        s->pbt.n_perturb = n;
+    }
+    return PT_OK;
+}
+
 static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *root)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "sampler");
@@ -280,11 +330,23 @@ static pt_status parse_kinds(const study_ctx *x, study_config *s, const cJSON *r
             s->sampler = SAMPLER_GRID;
         else if (cJSON_IsString(v) && !strcmp(v->valuestring, "tpe"))
             s->sampler = SAMPLER_TPE;
+        else if (cJSON_IsString(v) && !strcmp(v->valuestring, "pbt"))
+            s->sampler = SAMPLER_PBT;
         else
-            return study_expected(x, "sampler", "one of \"random\", \"grid\", \"tpe\"", v);
+            return study_expected(x, "sampler", "one of \"random\", \"grid\", \"tpe\", \"pbt\"", v);
     }
     pt_status st = parse_tpe(x, s, root);
-    return st != PT_OK ? st : parse_pruner(x, s, root);
+    if (st == PT_OK)
+        st = parse_pbt(x, s, root);
+    if (st == PT_OK)
+        st = parse_pruner(x, s, root);
+    /* PBT replaces early stopping: a bottom member is not stopped, it takes
+     * a top member's weights; a pruner would stop members PBT counts on. */
+    if (st == PT_OK && s->sampler == SAMPLER_PBT && s->pruner != PRUNER_NONE)
+        return study_expected(x, "pruner",
+                              "\"none\" with sampler \"pbt\" (PBT replaces early stopping)",
+                              cJSON_GetObjectItemCaseSensitive(root, "pruner"));
+    return st;
 }
 
 static int is_metric_name(const char *s)

@@ -10,8 +10,10 @@
  *     "n_trials": 64,                    budget: COMPLETE + PRUNED trials (FAIL ones don't count)
  *     "max_failures": 5,                 FAIL trials in a row that end the run, 0 = never
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
- *     "sampler": "random",               "random" | "grid" | "tpe",
+ *     "sampler": "random",               "random" | "grid" | "tpe" | "pbt",
  *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
+ *     "pbt": {"population": 8, "interval": 1, "quantile": 0.25,
+ *             "perturb": [0.8, 1.2], "resample_probability": 0.25}   (coordinator/pbt.h)
  *     "trial_timeout_s": 600,            give up a worker silent this long
  *     "keep_models": 5,                  keep the .npz of the best K trials (0 = none)
  *     "confirm": {"top": 3, "seeds": 5}, after the search: ablation of the best K over S seeds
@@ -98,7 +100,8 @@ typedef struct {
 typedef enum {
     SAMPLER_RANDOM = 0,
     SAMPLER_GRID = 1,
-    SAMPLER_TPE = 2
+    SAMPLER_TPE = 2,
+    SAMPLER_PBT = 3
 } sampler_kind;                                                                   /* add at end */
 typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind; /* add at end */
 
@@ -136,6 +139,18 @@ typedef struct {
     int constant_liar;    /* running trials join the bad group, default 1 */
 } study_tpe;
 
+/* "pbt": {...}: Population Based Training (coordinator/pbt.h), Ray Tune's defaults
+ * where it has one. */
+#define STUDY_MAX_PERTURB 8
+typedef struct {
+    int population;                    /* members training together, >= 2, default 8 */
+    int interval;                      /* epochs between exploit/explore steps, >= 1, default 1 */
+    double quantile;                   /* top/bottom fraction, (0, 0.5], default 0.25 */
+    int n_perturb;                     /* factors a perturbed parameter is multiplied by, */
+    double perturb[STUDY_MAX_PERTURB]; /* one chosen uniformly; default [0.8, 1.2] */
+    double resample_probability;       /* [0, 1], default 0.25 */
+} study_pbt;
+
 typedef struct {
     char name[STUDY_NAME_MAX];
     char storage[PT_PATH_MAX];
@@ -156,6 +171,7 @@ typedef struct {
     study_asha asha;        /* pruner "asha" options (defaults also when another pruner) */
     study_median median;    /* pruner "median" options */
     study_tpe tpe;          /* sampler "tpe" options (defaults also when another sampler) */
+    study_pbt pbt;          /* sampler "pbt" options (defaults also when another sampler) */
     int keep_models;        /* final models of the best K trials kept beside the DB, default 5 */
     double trial_timeout_s; /* silence before a trial is given up; 0 = not set (then 600;
                                the --trial-timeout flag wins over it) */

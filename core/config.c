@@ -115,6 +115,29 @@ static pt_status set_layers(const parse_ctx *x, const pt_key_def *k, const cJSON
     return PT_OK;
 }
 
+/* [[epoch, value], ...]: epochs integers, strictly increasing, >= 0; each
+ * value within the row's bounds. The whole list is replaced (a merge gives
+ * a new schedule, never a mix of two). */
+static pt_status set_schedule(const parse_ctx *x, const pt_key_def *k, const cJSON *v)
+{
+    pt_hp_schedule *s = (pt_hp_schedule *)((char *)x->c + k->off);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > PT_SCHEDULE_MAX)
+        return expected_key(x, k->path, k, v);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        const cJSON *ep = cJSON_GetArrayItem(e, 0), *val = cJSON_GetArrayItem(e, 1);
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !is_integral(ep) ||
+            ep->valuedouble < 0 || ep->valuedouble > 1000000 ||
+            (i > 0 && ep->valuedouble <= s->epoch[i - 1]) || !cJSON_IsNumber(val) ||
+            !isfinite(val->valuedouble) || !in_bounds(k, val->valuedouble))
+            return expected_key(x, k->path, k, v);
+        s->epoch[i] = (int)ep->valuedouble;
+        s->value[i] = val->valuedouble;
+    }
+    s->n = i;
+    return PT_OK;
+}
+
 static const pt_enum_name *find_name(const pt_enum_name *names, const char *s)
 {
     for (; names->name; names++)
@@ -187,6 +210,8 @@ static pt_status set_value(const parse_ctx *x, const pt_key_def *k, const cJSON 
         return PT_OK;
     case PT_KEY_NET:
         return pt_net_layers_parse((pt_net_config *)field, v, x->src, x->err);
+    case PT_KEY_SCHED:
+        return set_schedule(x, k, v);
     }
     return expected_key(x, k->path, k, v);
 }
@@ -316,6 +341,13 @@ static pt_status check_across(const parse_ctx *x)
         snprintf(what, sizeof what, "%d strengths, one per weight layer", nh + 1);
         return cross_error(x, "reg.l2_layers", what, c->reg.l2_layers.n);
     }
+    /* Only gradual pruning has a target that can move between its events;
+     * a one-shot or iterative schedule prunes to one fixed plan. */
+    if (c->schedule.sparsity.n > 0 && p->schedule != PT_PRUNE_GRADUAL)
+        return pt_fail(x->err, PT_ERR_CONFIG,
+                       "%s: schedule.sparsity: only with prune.schedule \"gradual\" (a moving "
+                       "target)",
+                       x->src);
     if (p->schedule == PT_PRUNE_NONE)
         return PT_OK;
     if (p->schedule == PT_PRUNE_GRADUAL) {
@@ -496,6 +528,17 @@ static cJSON *value_json(const pt_config *c, const pt_key_def *k)
         break;
     case PT_KEY_NET:
         return pt_net_layers_json((const pt_net_config *)field);
+    case PT_KEY_SCHED: {
+        const pt_hp_schedule *s = (const pt_hp_schedule *)field;
+        cJSON *a = cJSON_CreateArray();
+        for (int i = 0; a && i < s->n; i++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(s->epoch[i]));
+            cJSON_AddItemToArray(pair, raw_number(s->value[i]));
+            cJSON_AddItemToArray(a, pair);
+        }
+        return a;
+    }
     }
     return NULL;
 }
@@ -508,6 +551,10 @@ char *pt_config_to_json(const pt_config *c)
     const pt_key_def *k;
     for (int i = 0; root && (k = pt_key_at(i)); i++) {
         if (k->type == PT_KEY_IGNORE)
+            continue;
+        /* No schedule: no "schedule" section, so a config that has none
+         * prints (and is stored) as before the keys existed. */
+        if (k->type == PT_KEY_SCHED && ((const pt_hp_schedule *)((const char *)c + k->off))->n == 0)
             continue;
         const char *name;
         cJSON *parent = pt_json_section(root, k->path, &name);

@@ -165,6 +165,22 @@ typedef struct {
     int frequency;                  /* prune.frequency: gradual dt, in steps */
 } pt_prune_config;
 
+/* "schedule": {"l2": [[0, 1e-4], [3, 5e-4]], ...}: a hyper-parameter that
+ * varies over epochs (what a PBT winner's lineage found, replayed by
+ * `prunetune train`). Entry k sets the value from epoch epoch[k] on
+ * (0-based: 0 = from the first epoch); epochs strictly increase; before the
+ * first entry the plain key (reg.l2, ...) is in force. n == 0: none. */
+#define PT_SCHEDULE_MAX 64
+typedef struct {
+    int n;
+    int epoch[PT_SCHEDULE_MAX];
+    double value[PT_SCHEDULE_MAX];
+} pt_hp_schedule;
+
+typedef struct {
+    pt_hp_schedule l2, l1, lr, sparsity; /* reg.l2, reg.l1, train.lr, prune.sparsity */
+} pt_schedule_config;
+
 typedef struct {
     uint64_t seed; /* seed, default 1 */
     pt_data_config data;
@@ -172,6 +188,7 @@ typedef struct {
     pt_train_config train;
     pt_reg_config reg;
     pt_prune_config prune;
+    pt_schedule_config schedule; /* per-epoch values (core/schedule.h) */
 } pt_config;
 
 void pt_config_defaults(pt_config *c);

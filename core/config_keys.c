@@ -145,6 +145,15 @@ static const pt_key_def keys[] = {
     NUM("prune.end_epoch", prune.end_epoch, EXCL, 0, NONE, 0,
         "gradual: epoch at which the final sparsity is reached"),
     INT("prune.frequency", prune.frequency, 1, INT_MAX, "gradual: steps between pruning"),
+    {.path = "schedule.l2", .type = PT_KEY_SCHED, RANGE(INCL, 0, INCL, 1), .off = F(schedule.l2),
+     .doc = "reg.l2 over epochs: [[epoch, value], ...], from epoch (0-based) on"},
+    {.path = "schedule.l1", .type = PT_KEY_SCHED, RANGE(INCL, 0, INCL, 1), .off = F(schedule.l1),
+     .doc = "reg.l1 over epochs: [[epoch, value], ...], from epoch (0-based) on"},
+    {.path = "schedule.lr", .type = PT_KEY_SCHED, RANGE(EXCL, 0, NONE, 0), .off = F(schedule.lr),
+     .doc = "train.lr over epochs: [[epoch, value], ...], the base of train.lr_schedule"},
+    {.path = "schedule.sparsity", .type = PT_KEY_SCHED, RANGE(INCL, 0, EXCL, 1),
+     .off = F(schedule.sparsity),
+     .doc = "prune.sparsity over epochs (gradual): the moving target, never below what is pruned"},
 };
 /* clang-format on */
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -292,6 +301,13 @@ void pt_key_describe(const pt_key_def *k, char *buf, size_t n)
         break;
     case PT_KEY_NET:
         snprintf(buf, n, "an array of layer objects");
+        break;
+    case PT_KEY_SCHED:
+        snprintf(
+            buf, n,
+            "a list of at most %d [epoch, value] pairs (epochs >= 0, strictly increasing), values",
+            PT_SCHEDULE_MAX);
+        describe_bounds(k, buf, n);
         break;
     }
 }

@@ -43,7 +43,8 @@ typedef enum {
     PT_KEY_LABEL,  /* string -> char[size] at off (index -1), integer -> int at off2 */
     PT_KEY_HEADER, /* true/false/"auto" -> 1/0/-1 */
     PT_KEY_IGNORE, /* accepted when a string, not stored ("$schema") */
-    PT_KEY_NET     /* net.layers: pt_net_config at off (netspec.h) */
+    PT_KEY_NET,    /* net.layers: pt_net_config at off (netspec.h) */
+    PT_KEY_SCHED   /* pt_hp_schedule at off: [[epoch, value], ...] */
 } pt_key_type;
 
 enum { PT_BOUND_NONE, PT_BOUND_INCL, PT_BOUND_EXCL }; /* kind of a lower or upper bound */

@@ -21,6 +21,7 @@
 #include "optim.h"
 #include "prune.h"
 #include "sptrain.h"
+#include "schedule.h"
 #include "sysinfo.h"
 
 typedef struct {
@@ -189,8 +190,10 @@ static pt_status at_step(run *r, pt_err *err)
     long t = r->step;
     if (t < t0 || t > t0 + span || ((t - t0) % p->frequency != 0 && t != t0 + span))
         return PT_OK;
-    pt_status st =
-        prune_now(r, pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span), err);
+    double target = pt_gradual_sparsity(p->initial_sparsity, p->sparsity, t, t0, span);
+    /* A target lowered by schedule.sparsity must not un-prune: the mask
+     * reached so far is the floor (schedule.h). */
+    pt_status st = prune_now(r, target > r->pruned ? target : r->pruned, err);
     /* After the window's last event the mask stays fixed. */
     if (st == PT_OK && t == t0 + span)
         st = pt_sptrain_enter(&r->sp, r->net, &r->opt, err);
@@ -341,7 +344,10 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
     if (init && init->scaler.dim != data->train.dim)
         return pt_fail(err, PT_ERR_CONFIG, "net.init: %s has %d inputs, the data %d features",
                        cfg->net.init, init->scaler.dim, data->train.dim);
-    run r = {.cfg = cfg,
+    /* The config every epoch reads: cfg with schedule.* applied (schedule.h). */
+    pt_config live = *cfg;
+    pt_schedule_apply(&live, cfg, 0);
+    run r = {.cfg = &live,
              .data = data,
              .init = init,
              .sc = init ? &init->scaler : &data->scaler,
@@ -352,14 +358,15 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
         pt_mlp_free(net);
         return st;
     }
-    update_ctx u = {.cfg = cfg, .opt = &r.opt, .sp = &r.sp};
+    update_ctx u = {.cfg = &live, .opt = &r.opt, .sp = &r.sp};
     int total = pt_train_total_epochs(cfg), n = data->split.n_train;
     long seen = 0;
     for (int e = 0; e < total; e++) {
         pt_epoch_stats s = {.epoch = e + 1, .epochs = total};
+        pt_schedule_apply(&live, cfg, e);
         if ((st = at_epoch_start(&r, e, err)) != PT_OK)
             break;
-        s.lr = pt_lr_at(&cfg->train, e - r.phase_start, r.phase_len);
+        s.lr = pt_lr_at(&live.train, e - r.phase_start, r.phase_len);
         u.lr = (float)s.lr;
         double t0 = pt_now();
         st = train_epoch(&r, &u, e, &s, err);
@@ -393,13 +400,13 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
      * window that ends with training has its last event after the last step.
      * Whether it ran is known from the last target, not from the weights'
      * sparsity: neuron targets count neurons, and L1 adds zeros of its own. */
-    const pt_prune_config *p = &cfg->prune;
+    const pt_prune_config *p = &live.prune;
     int owed = (p->finetune_epochs == 0 &&
                 (p->schedule == PT_PRUNE_ONESHOT || p->schedule == PT_PRUNE_ITERATIVE)) ||
                p->schedule == PT_PRUNE_GRADUAL;
     int val_done = 0;
     if (st == PT_OK && !res->stopped && owed && r.pruned < p->sparsity) {
-        st = prune_now(&r, cfg->prune.sparsity, err);
+        st = prune_now(&r, p->sparsity, err);
         val_done = 1;
         if (st == PT_OK)
             pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,

@@ -54,7 +54,7 @@ static const struct {
     {"{'study': 't', 'timeout_s': -5, " L2 "}",
      "s.json: timeout_s: expected a number >= 0 (0 = no limit) (got -5)"},
     {"{'study': 't', 'sampler': 'cmaes', " L2 "}",
-     "s.json: sampler: expected one of \"random\", \"grid\", \"tpe\" (got \"cmaes\")"},
+     "s.json: sampler: expected one of \"random\", \"grid\", \"tpe\", \"pbt\" (got \"cmaes\")"},
     {"{'study': 't', 'sampler': 'tpe', 'tpe': {'gamma': 0}, " L2 "}",
      "s.json: tpe.gamma: expected a number > 0 and <= 1 (got 0)"},
     {"{'study': 't', 'tpe': {'n_ei_candidate': 8}, " L2 "}",

@@ -1,0 +1,199 @@
+/*
+ * test_schedule.c — hyper-parameters over epochs (config "schedule",
+ * core/schedule.h): the keys parse, print and round-trip, bad lists are one
+ * line naming the key, and training replays a schedule: a constant one is
+ * bit for bit the plain key, the same schedule twice is bit for bit the same
+ * run, a changing one changes the run from its epoch on, train.lr follows
+ * it epoch by epoch, and a moving sparsity target never un-prunes.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "data_open.h"
+#include "schedule.h"
+#include "train.h"
+
+/* A few hundred Fashion-MNIST rows: a second per run. */
+static void small_fashion(pt_config *c)
+{
+    pt_config_defaults(c);
+    snprintf(c->data.dir, sizeof c->data.dir, "%s", PT_FASHION_DIR);
+    c->data.limit = 600;
+    c->data.test_limit = 300;
+    c->data.val_fraction = 0.2;
+    c->net.n_hidden = 1;
+    c->net.hidden[0] = 32;
+    c->train.epochs = 3;
+    c->train.batch_size = 32;
+    c->train.threads = 1; /* bit-identical weights need one BLAS thread (train.h) */
+}
+
+static void merge_ok(pt_config *c, const char *json)
+{
+    pt_err err;
+    cr_assert_eq(pt_config_merge(c, json, "t.json", &err), PT_OK, "%s: %s", json, err.msg);
+}
+
+typedef struct {
+    int n;
+    double lr[8], sparsity[8];
+} seen;
+
+static int on_epoch(void *ctx, const pt_epoch_stats *s)
+{
+    seen *v = ctx;
+    if (v->n < 8) {
+        v->lr[v->n] = s->lr;
+        v->sparsity[v->n] = s->sparsity;
+        v->n++;
+    }
+    return 0;
+}
+
+/* Trains c; returns the network (caller frees) and what each epoch said. */
+static pt_train_result train(const pt_config *c, pt_mlp *net, seen *v)
+{
+    pt_data d;
+    pt_err err;
+    memset(&d, 0, sizeof d);
+    memset(v, 0, sizeof *v);
+    cr_assert_eq(pt_data_open(&d, &c->data, c->seed, &err), PT_OK, "%s", err.msg);
+    pt_train_result r;
+    cr_assert_eq(pt_train(c, &d, net, on_epoch, v, &r, &err), PT_OK, "%s", err.msg);
+    pt_data_close(&d);
+    return r;
+}
+
+static int same_weights(const pt_mlp *a, const pt_mlp *b)
+{
+    return a->n_params == b->n_params &&
+           !memcmp(a->params, b->params, sizeof(float) * (size_t)a->n_params);
+}
+
+Test(schedule, keys_parse_print_and_reject_bad_lists)
+{
+    pt_config c;
+    pt_config_defaults(&c);
+    merge_ok(&c, "{\"schedule\": {\"l2\": [[0, 1e-4], [2, 5e-4]], \"lr\": [[1, 0.01]]}}");
+    cr_expect_eq(c.schedule.l2.n, 2);
+    cr_expect(c.schedule.l2.epoch[1] == 2 && c.schedule.l2.value[1] == 5e-4);
+    cr_expect_eq(pt_schedule_at(&c.schedule.l2, 0, 7), 1e-4);
+    cr_expect_eq(pt_schedule_at(&c.schedule.l2, 1, 7), 1e-4);
+    cr_expect_eq(pt_schedule_at(&c.schedule.l2, 5, 7), 5e-4);
+    cr_expect_eq(pt_schedule_at(&c.schedule.lr, 0, 0.05), 0.05, "before the first entry");
+    cr_expect_eq(pt_schedule_at(&c.schedule.l1, 3, 0.5), 0.5, "empty: the plain key");
+
+    /* Printed and parsed back: the same schedule. */
+    char *text = pt_config_to_json(&c);
+    cr_assert_not_null(text);
+    pt_config d;
+    pt_err err;
+    cr_assert_eq(pt_config_parse(&d, text, "printed", &err), PT_OK, "%s\n%s", err.msg, text);
+    cr_expect_eq(memcmp(&d.schedule, &c.schedule, sizeof c.schedule), 0, "%s", text);
+    free(text);
+
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"schedule\": {\"l2\": [[1, 1e-4], [1, 2e-4]]}}",
+         "t.json: schedule.l2: expected a list"},
+        {"{\"schedule\": {\"l2\": [[0, 2]]}}", "t.json: schedule.l2: expected a list"},
+        {"{\"schedule\": {\"l2\": [[-1, 0.1]]}}", "t.json: schedule.l2: expected a list"},
+        {"{\"schedule\": {\"l2\": [[0.5, 0.1]]}}", "t.json: schedule.l2: expected a list"},
+        {"{\"schedule\": {\"l1\": [0, 0.1]}}", "t.json: schedule.l1: expected a list"},
+        {"{\"schedule\": {\"lr\": [[0, 0]]}}", "t.json: schedule.lr: expected a list"},
+        {"{\"schedule\": {\"l3\": [[0, 0.1]]}}", "t.json: schedule.l3"},
+        {"{\"schedule\": {\"sparsity\": [[0, 0.5]]}}",
+         "t.json: schedule.sparsity: only with prune.schedule \"gradual\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pt_config_defaults(&d);
+        memset(&err, 0, sizeof err);
+        cr_expect_eq(pt_config_merge(&d, bad[i].json, "t.json", &err), PT_ERR_CONFIG, "%s",
+                     bad[i].json);
+        cr_expect(strstr(err.msg, bad[i].want) == err.msg, "%s: got \"%s\"", bad[i].json, err.msg);
+        cr_expect_null(strchr(err.msg, '\n'));
+    }
+}
+
+Test(schedule, a_replayed_schedule_is_the_run_bit_for_bit)
+{
+    pt_config plain, constant, changing;
+    small_fashion(&plain);
+    plain.reg.l2 = 1e-3;
+    plain.reg.l1 = 1e-5;
+    constant = plain;
+    merge_ok(&constant, "{\"schedule\": {\"l2\": [[0, 1e-3]], \"l1\": [[0, 1e-5], [2, 1e-5]]}}");
+    changing = plain;
+    merge_ok(&changing, "{\"schedule\": {\"l2\": [[0, 1e-3], [2, 0.05]]}}");
+
+    pt_mlp a, b, c, e;
+    seen sa, sb, sc, se;
+    pt_train_result ra = train(&plain, &a, &sa);
+    pt_train_result rb = train(&constant, &b, &sb);
+    pt_train_result rc = train(&changing, &c, &sc);
+    pt_train_result re = train(&changing, &e, &se);
+    /* Exact equality: one BLAS thread, same seed, same operations in the
+     * same order (train.h): nothing here is a float-tolerance question. */
+    cr_expect(same_weights(&a, &b), "a constant schedule trains as the plain keys");
+    cr_expect_eq(ra.val_acc, rb.val_acc);
+    cr_expect_eq(ra.loss, rb.loss);
+    cr_expect(same_weights(&c, &e), "the same schedule twice: the same run");
+    cr_expect_eq(rc.test_acc, re.test_acc);
+    /* Epochs 0 and 1 are the plain run's; from epoch 2 on, 50x the L2. */
+    cr_expect(!same_weights(&a, &c), "a changed l2 changes the run");
+    cr_expect_neq(ra.loss, rc.loss);
+    pt_mlp_free(&a);
+    pt_mlp_free(&b);
+    pt_mlp_free(&c);
+    pt_mlp_free(&e);
+}
+
+Test(schedule, lr_follows_the_schedule_epoch_by_epoch)
+{
+    pt_config c;
+    small_fashion(&c);
+    c.train.lr = 0.05;
+    merge_ok(&c, "{\"schedule\": {\"lr\": [[1, 0.02], [2, 0.01]]}}");
+    pt_mlp net;
+    seen v;
+    train(&c, &net, &v);
+    cr_assert_eq(v.n, 3);
+    /* train.lr_schedule defaults to constant, so the epoch's rate is the
+     * scheduled base exactly. */
+    cr_expect_eq(v.lr[0], 0.05);
+    cr_expect_eq(v.lr[1], 0.02);
+    cr_expect_eq(v.lr[2], 0.01);
+    pt_mlp_free(&net);
+}
+
+Test(schedule, a_moving_sparsity_target_never_unprunes)
+{
+    pt_config up, down;
+    small_fashion(&up);
+    up.train.epochs = 4;
+    merge_ok(&up, "{\"prune\": {\"schedule\": \"gradual\", \"sparsity\": 0.5, \"start_epoch\": 0,"
+                  " \"end_epoch\": 4, \"frequency\": 5}}");
+    down = up;
+    merge_ok(&up, "{\"schedule\": {\"sparsity\": [[2, 0.9]]}}");
+    merge_ok(&down, "{\"schedule\": {\"sparsity\": [[0, 0.9], [2, 0.2]]}}");
+    pt_mlp a, b;
+    seen sa, sb;
+    pt_train_result ra = train(&up, &a, &sa);
+    pt_train_result rb = train(&down, &b, &sb);
+    /* A raised target is reached by the end of the window (gradual ends on
+     * its target exactly; biases are never pruned, so the fraction of zero
+     * weights is a little under it). */
+    cr_expect_gt(ra.sparsity, 0.85, "raised to 0.9: %.3f", ra.sparsity);
+    for (int i = 1; i < sb.n; i++)
+        cr_expect_geq(sb.sparsity[i], sb.sparsity[i - 1], "epoch %d: %.4f after %.4f", i + 1,
+                      sb.sparsity[i], sb.sparsity[i - 1]);
+    cr_expect_geq(rb.sparsity, sb.sparsity[1], "the lowered target kept what was pruned");
+    cr_expect_lt(rb.sparsity, 0.85, "and pruned no further toward 0.9");
+    pt_mlp_free(&a);
+    pt_mlp_free(&b);
+}
