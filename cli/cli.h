@@ -43,7 +43,7 @@ pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err);
  * sc (the data's, or a net.init model's). Returns an exit code;
  * prints one line on failure. */
 int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_data *data,
-                   const pt_scaler *sc, const pt_mlp *net, const pt_train_result *res);
+                   const pt_scaler *sc, const pt_net *net, const pt_train_result *res);
 
 /* Model formats (model_out.c): --format FORMAT when given (npz or onnx;
  * anything else prints one line naming cmd and returns -1), else by path's
@@ -52,7 +52,7 @@ enum { CLI_MODEL_NPZ = 0, CLI_MODEL_ONNX = 1 };
 int cli_model_format(const char *cmd, const char *path, const char *format);
 /* Writes net as ONNX (core/onnx.h) and prints the size/FLOPs summary on
  * stderr; an exit code, one line on failure. */
-int cli_save_onnx(const char *cmd, const char *path, const pt_mlp *net, const pt_scaler *sc,
+int cli_save_onnx(const char *cmd, const char *path, const pt_net *net, const pt_scaler *sc,
                   const pt_config *cfg, const pt_model_info *info);
 
 /* True when argv holds -h or --help. */

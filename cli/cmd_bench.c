@@ -7,7 +7,7 @@
  * each pruned one fine-tuned for an epoch after a one-shot prune — then
  * measures each with pt_infer_cost_measure on real test rows (median
  * latencies, the engine against the same network run dense) and compares the
- * engine's logits with pt_mlp_forward's over the test rows. Prints a table
+ * engine's logits with pt_net_forward's over the test rows. Prints a table
  * on stdout. Timings on a shared machine are noisy: --repeat takes the
  * median over several measurements.
  */
@@ -52,9 +52,9 @@ static double med(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Largest |engine - pt_mlp_forward| over the rows x (n of them), the engine
+/* Largest |engine - pt_net_forward| over the rows x (n of them), the engine
  * run in batches of `batch`. */
-static double max_diff(pt_mlp *net, pt_infer *e, const float *x, int n, int batch)
+static double max_diff(pt_net *net, pt_infer *e, const float *x, int n, int batch)
 {
     int dim = net->sizes[0], n_out = net->sizes[net->n_layers];
     float *out = malloc(sizeof(float) * (size_t)batch * n_out);
@@ -65,7 +65,7 @@ static double max_diff(pt_mlp *net, pt_infer *e, const float *x, int n, int batc
         for (int j0 = 0; j0 < m; j0 += net->cap) {
             int k = m - j0 < net->cap ? m - j0 : net->cap;
             memcpy(net->act[0], x + (size_t)(i0 + j0) * dim, sizeof(float) * (size_t)k * dim);
-            pt_mlp_forward(net, k);
+            pt_net_forward(net, k);
             for (int t = 0; t < k * n_out; t++) {
                 double d = fabs((double)out[(size_t)j0 * n_out + t] - net->act[net->n_layers][t]);
                 worst = d > worst ? d : worst;
@@ -91,12 +91,12 @@ static int bench_one(const pt_config *base, const variant *v, pt_data *data, con
     c.prune.granularity = v->gran;
     c.prune.sparsity = v->sparsity;
     c.prune.finetune_epochs = 1;
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     pt_err err;
     if (pt_train(&c, data, &net, NULL, NULL, &r, &err) != PT_OK) {
         fprintf(stderr, "prunetune bench-infer: %s: %s\n", v->name, err.msg);
-        pt_mlp_free(&net);
+        pt_net_free(&net);
         return PT_EXIT_FAIL;
     }
     double t[4][16];
@@ -105,7 +105,7 @@ static int bench_one(const pt_config *base, const variant *v, pt_data *data, con
     for (int i = 0; i < repeat; i++) {
         if (pt_infer_cost_measure(&net, x, n_x, &cost, &err) != PT_OK) {
             fprintf(stderr, "prunetune bench-infer: %s\n", err.msg);
-            pt_mlp_free(&net);
+            pt_net_free(&net);
             return PT_EXIT_FAIL;
         }
         t[0][i] = cost.latency_b1_us;
@@ -136,7 +136,7 @@ static int bench_one(const pt_config *base, const variant *v, pt_data *data, con
            dn, dn / bn, diff);
     fflush(stdout);
     pt_infer_free(&e);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     return PT_EXIT_OK;
 }
 

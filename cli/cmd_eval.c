@@ -37,7 +37,7 @@ static void eval_usage(FILE *f)
 }
 
 int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_data *data,
-                   const pt_scaler *sc, const pt_mlp *net, const pt_train_result *res)
+                   const pt_scaler *sc, const pt_net *net, const pt_train_result *res)
 {
     pt_model_info info = {.test_acc = res->test_acc,
                           .test_loss = res->test_loss,

@@ -1,6 +1,6 @@
 /*
  * cmd_export_model.c — `prunetune export-model`: copies a kept trial model
- * out of a study's models folder (coordinator/models.h says which trials a
+ * out of a study's models folder (store/models.h says which trials a
  * study keeps and where). Read-only on the DB, like the query commands; the
  * copy is written through a temporary file and renamed, so -o never holds
  * half a model. --format onnx (or -o X.onnx) converts the kept .npz to ONNX

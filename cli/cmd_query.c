@@ -3,13 +3,16 @@
  * | trials | studies | export | strategy DB ...`.
  *
  * They share one shape: parse options, open the DB read-only, pick the study
- * (--study, else the only / latest one), load it (coordinator/query.h), then
+ * (--study, else the only / latest one), load it (query/query.h), then
  * rank/filter in memory and print. Tables are aligned text for people;
  * --json (and export) give flat records whose keys match the CSV header:
  * number, state, datetime_start, datetime_complete, value | values_K, the
  * metric columns, params.NAME, fail_reason — the names pandas users know
  * from Optuna's trials_dataframe. Bad input (missing DB, not SQLite, no such
  * study, unknown metric, bad --where) is one line on stderr and exit 2.
+ *
+ * Why one file of ~760 lines: the read-only commands share option parsing, study selection and the
+ * table/JSON printers; each command alone is a few dozen lines.
  */
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -5,7 +5,7 @@
  * The page carries everything inline (CSS in <style>, plots as <svg> drawn
  * by svg.c, no script at all), so it opens from a mail attachment or an
  * offline machine exactly as it was written. The numbers come from
- * coordinator/report_data.c (all SQL lives there); this file only lays them
+ * query/report_data.c (all SQL lives there); this file only lays them
  * out. Sections: summary, the pruning-vs-regularization table (from the
  * "<study>/confirm" runs over seeds when they exist, with the paired tests
  * and the verdict, then the search's own best trial per family) with the
@@ -16,6 +16,10 @@
  * Size stays linear in the trials: a point per trial in two plots, and at
  * most CURVES_MAX learning curves (the best trials), so a 10,000-trial study
  * gives a page of a few MB that a browser renders at once.
+ *
+ * Why one file of ~780 lines: one page is one document: its sections share the loaded study and the
+ * escaping helpers; the reads and analyses already live in query/report_data.c
+ * and the plots in svg.c, so what is left is the page's own layout.
  */
 #include <errno.h>
 #include <math.h>

@@ -245,7 +245,7 @@ static int coordinate(void *ctx, int size)
     pt_status checked = study_load(&sc, a->path, &err);
     if (checked == PT_OK && (checked = study_probe(&sc, a->path, &err)) != PT_OK)
         study_free(&sc);
-    /* PBT's decisions exist (coordinator/pbt.h) but the scheduler cannot yet
+    /* PBT's decisions exist (search/pbt.h) but the scheduler cannot yet
      * hand a member another's checkpoint: refuse rather than run a plain
      * random search under PBT's name. */
     if (checked == PT_OK && sc.sampler == SAMPLER_PBT) {

@@ -113,7 +113,7 @@ static int print_epoch(void *ctx, const pt_epoch_stats *s)
 static void print_sparse_steps(const pt_train_result *r)
 {
     int any = 0;
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++) {
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++) {
         if (r->sparse_steps[l] == 0)
             continue;
         fprintf(stderr, "%s layer %d %ld", any ? "," : "sparse training: steps per layer:", l + 1,
@@ -124,7 +124,7 @@ static void print_sparse_steps(const pt_train_result *r)
         fprintf(stderr, "\n");
 }
 
-static void print_result(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
+static void print_result(const pt_config *cfg, const pt_net *net, const pt_train_result *r,
                          pt_status st, const pt_err *err)
 {
     /* The same object a search worker sends for its trial (core/result.h). */
@@ -218,7 +218,7 @@ int cmd_train(int argc, char **argv)
         pt_data_close(&data);
         return PT_EXIT_USAGE;
     }
-    pt_mlp net;
+    pt_net net;
     pt_train_result res;
     pt_status st = pt_train_from(&cfg, &data, cfg.net.init[0] ? &init : NULL, &net,
                                  quiet ? NULL : print_epoch, NULL, &res, &err);
@@ -238,7 +238,7 @@ int cmd_train(int argc, char **argv)
     if (st == PT_OK && save)
         code = cli_save_model(save, save_format, &cfg, &data,
                               cfg.net.init[0] ? &init.scaler : &data.scaler, &net, &res);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_model_free(&init);
     pt_data_close(&data);
     return code;

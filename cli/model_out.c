@@ -30,7 +30,7 @@ int cli_model_format(const char *cmd, const char *path, const char *format)
     return path && ends_with(path, ".onnx") ? CLI_MODEL_ONNX : CLI_MODEL_NPZ;
 }
 
-int cli_save_onnx(const char *cmd, const char *path, const pt_mlp *net, const pt_scaler *sc,
+int cli_save_onnx(const char *cmd, const char *path, const pt_net *net, const pt_scaler *sc,
                   const pt_config *cfg, const pt_model_info *info)
 {
     pt_onnx_stats s;

@@ -20,6 +20,10 @@
  * The database sees one transaction per event (begin, report, end), written
  * by this rank only; a crash between events loses nothing but the running
  * trials, which the next run marks FAIL and samples again.
+ *
+ * Why one file of ~700 lines: the event loop's turn is one state machine over the workers;
+ * failure bookkeeping (sched_fail.c), model transfer (sched_models.c) and
+ * output (sched_output.c) are already apart.
  */
 #include "scheduler.h"
 

@@ -460,7 +460,7 @@ static void avg_pool(const pt_layer *L, float *z, int n, float *out)
         }
 }
 
-void pt_conv_forward(pt_mlp *m, int l, int n)
+void pt_conv_forward(pt_net *m, int l, int n)
 {
     const pt_layer *L = &m->layer[l];
     int P = L->g.oh * L->g.pitch, ch = pt_conv_chunk(L, m->cap);
@@ -489,7 +489,7 @@ void pt_conv_forward(pt_mlp *m, int l, int n)
 /* The chunk's rows z := dL/dZ from gout = dL/d act[l+1] of its cn samples
  * (a = act[l+1], arg at the same offset), junk columns 0; adds its row sums
  * to gb. */
-static void unpool(pt_mlp *m, int l, int s0, int cn, float *z)
+static void unpool(pt_net *m, int l, int s0, int cn, float *z)
 {
     pt_layer *L = &m->layer[l];
     const pt_conv_geom *g = &L->g;
@@ -531,7 +531,7 @@ static void unpool(pt_mlp *m, int l, int s0, int cn, float *z)
     }
 }
 
-void pt_conv_backward(pt_mlp *m, int l, int n)
+void pt_conv_backward(pt_net *m, int l, int n)
 {
     pt_layer *L = &m->layer[l];
     int P = L->g.oh * L->g.pitch, ch = pt_conv_chunk(L, m->cap);

@@ -1,7 +1,7 @@
 /*
- * conv.h — forward and backward passes of a conv layer of a pt_mlp.
+ * conv.h — forward and backward passes of a conv layer of a pt_net.
  *
- * A conv layer l (mlp.h: layer[l].kind == PT_LAYER_CONV) runs over chunks
+ * A conv layer l (net.h: layer[l].kind == PT_LAYER_CONV) runs over chunks
  * of samples (pt_conv_chunk), each as one GEMM (im2col): the patches of the
  * chunk's samples form the (C k k) x (n oh pitch) matrix col[l], so
  * Z = W col is K x (n oh pitch), one channel-major row per filter. That
@@ -19,15 +19,15 @@
 #ifndef PT_CONV_H
 #define PT_CONV_H
 
-#include "mlp.h"
+#include "net.h"
 
 /* act[l] (n samples, NCHW) -> act[l+1] (n samples, K x ph x pw each). */
-void pt_conv_forward(pt_mlp *m, int l, int n);
+void pt_conv_forward(pt_net *m, int l, int n);
 
 /* After pt_conv_forward(m, l, n) and with delta[l] = dL/d act[l+1]: fills
  * layer l's gw and gb and, when l > 0, delta[l-1] = dL/d act[l]. Overwrites
  * pre[l] and col[l]. Uses layer l's weights before the hook may change them. */
-void pt_conv_backward(pt_mlp *m, int l, int n);
+void pt_conv_backward(pt_net *m, int l, int n);
 
 /* Samples per chunk: a conv layer runs im2col + GEMM + pooling over chunks
  * of this many samples, so that one chunk's patches (col[l] holds exactly

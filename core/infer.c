@@ -165,11 +165,11 @@ static pt_kernel pick(pt_infer *e, int l, int batch, const float *x)
     return median(t[1], reps) < median(t[0], reps) ? PT_KERNEL_SPARSE : PT_KERNEL_DENSE;
 }
 
-static pt_status copy_net(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
+static pt_status copy_net(const pt_net *src, pt_net *dst, int cap, pt_err *err)
 {
     pt_rng unused;
     pt_rng_seed(&unused, 0);
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
     for (int l = 0; l < src->n_layers; l++)
         spec[l] = pt_layer_spec_of(src, l);
     pt_status st = pt_net_init(dst, src->shape, spec, src->n_layers, cap, &unused, err);
@@ -182,7 +182,7 @@ static pt_status copy_net(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
  * the sparse form only where one of them uses it. */
 static pt_status choose(pt_infer *e, int flags, pt_err *err)
 {
-    pt_mlp *m = &e->net;
+    pt_net *m = &e->net;
     float *x0 = NULL;
     pt_status st = PT_OK;
     if (!(flags & (PT_INFER_DENSE | PT_INFER_SPARSE)) && e->max_batch > 1) {
@@ -219,16 +219,16 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
     return st;
 }
 
-pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flags, pt_err *err)
+pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flags, pt_err *err)
 {
     memset(e, 0, sizeof *e);
     if (max_batch < 1 || (flags & ~7) || (flags & 3) == 3)
         return pt_fail(err, PT_ERR_ARG, "inference: max_batch %d, flags %d", max_batch, flags);
     /* A conv net runs as it trains (conv.h), on buffers for a whole batch:
      * every layer dense; compaction is where its pruning pays. */
-    int conv = pt_mlp_has_conv(net), cap = conv ? max_batch : 1;
+    int conv = pt_net_has_conv(net), cap = conv ? max_batch : 1;
     pt_status st = flags & PT_INFER_NO_COMPACT ? copy_net(net, &e->net, cap, err)
-                                               : pt_mlp_compact(net, &e->net, cap, err);
+                                               : pt_net_compact(net, &e->net, cap, err);
     if (st != PT_OK) {
         memset(e, 0, sizeof *e);
         return st;
@@ -255,8 +255,8 @@ pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flag
 
 void pt_infer_free(pt_infer *e)
 {
-    pt_mlp_free(&e->net);
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+    pt_net_free(&e->net);
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++)
         pt_csr_free(&e->csr[l]);
     free(e->buf[0]);
     free(e->buf[1]);
@@ -273,9 +273,9 @@ void pt_infer_run(pt_infer *e, const float *x, int n, float *logits)
     }
     if (n < 1)
         return;
-    if (pt_mlp_has_conv(&e->net)) {
+    if (pt_net_has_conv(&e->net)) {
         memcpy(e->net.act[0], x, sizeof(float) * (size_t)n * n_in);
-        pt_mlp_forward(&e->net, n);
+        pt_net_forward(&e->net, n);
         memcpy(logits, e->net.act[nl], sizeof(float) * (size_t)n * n_out);
         return;
     }

@@ -2,8 +2,8 @@
  * infer.h — fast inference of a trained (possibly pruned) network, and what
  * the final network costs to store and to run.
  *
- * pt_infer_build() takes a pt_mlp, drops its dead hidden neurons
- * (pt_mlp_compact, so a neuron-pruned network becomes a physically smaller
+ * pt_infer_build() takes a pt_net, drops its dead hidden neurons
+ * (pt_net_compact, so a neuron-pruned network becomes a physically smaller
  * dense one) and then picks, per layer and separately for batch 1 and for
  * larger batches, the faster of two kernels by timing both on the spot:
  * dense (cblas_sgemv / cblas_sgemm) or sparse (csr.h). A layer more than
@@ -16,7 +16,7 @@
  *     pt_infer_run(&e, x, n, logits);   // x: n x n_in, logits: n x n_out
  *     pt_infer_free(&e);
  *
- * A network with conv layers is compacted and then run by pt_mlp_forward
+ * A network with conv layers is compacted and then run by pt_net_forward
  * (im2col + sgemm, every layer dense): its buffers hold max_batch rows.
  *
  * The engine owns copies of everything it reads; the source network may
@@ -27,7 +27,7 @@
 #define PT_INFER_H
 
 #include "csr.h"
-#include "mlp.h"
+#include "net.h"
 #include "status.h"
 
 struct cJSON;
@@ -43,12 +43,12 @@ enum {
 typedef enum { PT_KERNEL_DENSE = 0, PT_KERNEL_SPARSE = 1 } pt_kernel;
 
 typedef struct {
-    pt_mlp net;                      /* the network as run (compacted), cap 1
+    pt_net net;                      /* the network as run (compacted), cap 1
                                         (conv nets: max_batch) */
     int max_batch, ld;               /* ld: floats per feature row of a batch */
-    pt_kernel k1[PT_MLP_MAX_LAYERS]; /* kernel for batch 1 */
-    pt_kernel kn[PT_MLP_MAX_LAYERS]; /* kernel for batches of 2 or more */
-    pt_csr csr[PT_MLP_MAX_LAYERS];   /* built when a kernel uses it */
+    pt_kernel k1[PT_NET_MAX_LAYERS]; /* kernel for batch 1 */
+    pt_kernel kn[PT_NET_MAX_LAYERS]; /* kernel for batches of 2 or more */
+    pt_csr csr[PT_NET_MAX_LAYERS];   /* built when a kernel uses it */
     float *buf[2];                   /* feature-major activations, ping-pong */
 } pt_infer;
 
@@ -56,7 +56,7 @@ typedef struct {
  * takes up to ~10 ms per layer and batch size (a few ms for LeNet). Errors:
  * PT_ERR_ARG (max_batch < 1, unknown flags, DENSE with SPARSE),
  * PT_ERR_NOMEM; on error *e is zeroed. */
-pt_status pt_infer_build(pt_infer *e, const pt_mlp *net, int max_batch, int flags, pt_err *err);
+pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flags, pt_err *err);
 
 /* Logits (n x n_out, row-major) of the rows x (n x n_in, row-major), in
  * batches of at most max_batch rows. Batch 1 and larger batches may use
@@ -91,7 +91,7 @@ typedef struct {
 
 typedef struct {
     int n_layers;
-    pt_layer_cost layer[PT_MLP_MAX_LAYERS];
+    pt_layer_cost layer[PT_NET_MAX_LAYERS];
     long weights, nnz;
     double sparsity;
     long bytes_dense, bytes_stored;
@@ -108,7 +108,7 @@ typedef struct {
  * rows x (n_x x n_in; reused cyclically) or, when x is NULL, on synthetic
  * inputs in [0, 1) with about half of them 0, like images and ReLU outputs.
  * Errors: those of pt_infer_build. */
-pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_infer_cost *c,
+pt_status pt_infer_cost_measure(const pt_net *net, const float *x, int n_x, pt_infer_cost *c,
                                 pt_err *err);
 
 /* The same with the latency timing capped at budget_s seconds (default, and
@@ -117,7 +117,7 @@ pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_i
  * runs (25 at batch 1, 4 at batch 128): a short budget gives a noisier
  * median, never a missing one. A search worker scales it to the trial's
  * length so the measurement stays a small part of a short trial. */
-pt_status pt_infer_cost_measure_budget(const pt_mlp *net, const float *x, int n_x, double budget_s,
+pt_status pt_infer_cost_measure_budget(const pt_net *net, const float *x, int n_x, double budget_s,
                                        pt_infer_cost *c, pt_err *err);
 
 /* Sets the figures as flat keys of the JSON object o (replacing keys of the
@@ -133,9 +133,9 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, struct cJSON *o, pt_err *er
 
 /* pt_infer_cost_measure on synthetic inputs, then pt_infer_cost_json: the
  * cost block of a trial's result. */
-pt_status pt_infer_cost_report(const pt_mlp *net, struct cJSON *o, pt_err *err);
+pt_status pt_infer_cost_report(const pt_net *net, struct cJSON *o, pt_err *err);
 /* ... with pt_infer_cost_measure_budget's budget_s. */
-pt_status pt_infer_cost_report_budget(const pt_mlp *net, double budget_s, struct cJSON *o,
+pt_status pt_infer_cost_report_budget(const pt_net *net, double budget_s, struct cJSON *o,
                                       pt_err *err);
 
 #endif

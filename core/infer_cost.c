@@ -82,19 +82,19 @@ static void latency(pt_infer *a, pt_infer *d, const float *x, int n_in, int batc
     free(out);
 }
 
-/* Per-layer medians at batch B128 of a conv net's engine (its own pt_mlp,
+/* Per-layer medians at batch B128 of a conv net's engine (its own pt_net,
  * cap B128), inputs x already scaled. Few runs: a conv layer takes ms. */
 static void layer_latency(pt_infer *a, const float *x, pt_infer_cost *c)
 {
     enum { RUNS = 5 };
-    pt_mlp *m = &a->net;
+    pt_net *m = &a->net;
     memcpy(m->act[0], x, sizeof(float) * (size_t)B128 * m->sizes[0]);
-    pt_mlp_forward(m, B128);
+    pt_net_forward(m, B128);
     for (int l = 0; l < m->n_layers; l++) {
         double t[RUNS];
         for (int r = 0; r < RUNS; r++) {
             double t0 = now_us();
-            pt_mlp_forward_layer(m, l, B128);
+            pt_net_forward_layer(m, l, B128);
             t[r] = now_us() - t0;
         }
         c->layer[l].latency_b128_us = median(t, RUNS);
@@ -109,7 +109,7 @@ static long count_nnz(const pt_layer *L)
     return n;
 }
 
-static void count(const pt_mlp *net, const pt_infer *a, pt_infer_cost *c)
+static void count(const pt_net *net, const pt_infer *a, pt_infer_cost *c)
 {
     pt_sparsity sp;
     pt_sparsity_of(net, &sp);
@@ -143,13 +143,13 @@ static void count(const pt_mlp *net, const pt_infer *a, pt_infer_cost *c)
     c->sparsity = c->weights ? 1.0 - (double)c->nnz / (double)c->weights : 0.0;
 }
 
-pt_status pt_infer_cost_measure(const pt_mlp *net, const float *x, int n_x, pt_infer_cost *c,
+pt_status pt_infer_cost_measure(const pt_net *net, const float *x, int n_x, pt_infer_cost *c,
                                 pt_err *err)
 {
     return pt_infer_cost_measure_budget(net, x, n_x, 0.0, c, err);
 }
 
-pt_status pt_infer_cost_measure_budget(const pt_mlp *net, const float *x, int n_x, double budget_s,
+pt_status pt_infer_cost_measure_budget(const pt_net *net, const float *x, int n_x, double budget_s,
                                        pt_infer_cost *c, pt_err *err)
 {
     double budget = budget_s > 0.0 && budget_s * 1e6 < BUDGET_US ? budget_s * 1e6 : BUDGET_US;
@@ -180,7 +180,7 @@ pt_status pt_infer_cost_measure_budget(const pt_mlp *net, const float *x, int n_
         latency(&a, &d, in, n_in, 1, budget / 3, &c->latency_b1_us, &c->dense_latency_b1_us);
         latency(&a, &d, in, n_in, B128, budget * 2 / 3, &c->latency_b128_us,
                 &c->dense_latency_b128_us);
-        if (pt_mlp_has_conv(&a.net))
+        if (pt_net_has_conv(&a.net))
             layer_latency(&a, in, c);
         c->speedup_b1 = c->latency_b1_us > 0 ? c->dense_latency_b1_us / c->latency_b1_us : 0;
         c->speedup_b128 =
@@ -247,12 +247,12 @@ pt_status pt_infer_cost_json(const pt_infer_cost *c, cJSON *o, pt_err *err)
     return ok ? PT_OK : pt_fail(err, PT_ERR_NOMEM, "inference cost: out of memory for JSON");
 }
 
-pt_status pt_infer_cost_report(const pt_mlp *net, cJSON *o, pt_err *err)
+pt_status pt_infer_cost_report(const pt_net *net, cJSON *o, pt_err *err)
 {
     return pt_infer_cost_report_budget(net, 0.0, o, err);
 }
 
-pt_status pt_infer_cost_report_budget(const pt_mlp *net, double budget_s, cJSON *o, pt_err *err)
+pt_status pt_infer_cost_report_budget(const pt_net *net, double budget_s, cJSON *o, pt_err *err)
 {
     pt_infer_cost c;
     pt_status st = pt_infer_cost_measure_budget(net, NULL, 0, budget_s, &c, err);

@@ -62,7 +62,7 @@ static int same_spec(const pt_layer_spec *a, const pt_layer_spec *b)
 pt_status pt_init_check(const pt_model *m, const char *path, const pt_config *cfg, int dim,
                         int n_classes, pt_err *err)
 {
-    const pt_mlp *net = &m->net;
+    const pt_net *net = &m->net;
     int in = net->sizes[0], out = net->sizes[net->n_layers];
     if (in != dim || out != n_classes)
         return pt_fail(err, PT_ERR_CONFIG,
@@ -70,8 +70,8 @@ pt_status pt_init_check(const pt_model *m, const char *path, const pt_config *cf
                        "features and %d classes",
                        path, in, out, dim, n_classes);
     int shape[3], n_spec;
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS], have[PT_MLP_MAX_LAYERS];
-    float drop[PT_MLP_MAX_LAYERS + 1];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS], have[PT_NET_MAX_LAYERS];
+    float drop[PT_NET_MAX_LAYERS + 1];
     pt_err inner;
     if (pt_net_specs(cfg, dim, n_classes, shape, spec, &n_spec, drop, &inner) != PT_OK)
         return pt_fail(err, PT_ERR_CONFIG, "net.init: %s: %s", path, inner.msg);

@@ -1,5 +1,5 @@
 /*
- * model.c — pt_mlp + scaler + metadata <-> .npz; see model.h and
+ * model.c — pt_net + scaler + metadata <-> .npz; see model.h and
  * schemas/model.md.
  *
  * The metadata is JSON in a uint8 array rather than a 0-d unicode array:
@@ -34,7 +34,7 @@ static void add_num(cJSON *o, const char *k, double v)
 static const char *const pool_names[] = {"none", "max", "avg"};
 
 /* meta.input_shape and meta.layers: one entry per weight layer. */
-static void add_layers(cJSON *o, const pt_mlp *net)
+static void add_layers(cJSON *o, const pt_net *net)
 {
     cJSON_AddItemToObject(o, "input_shape", cJSON_CreateIntArray(net->shape, 3));
     cJSON *a = cJSON_AddArrayToObject(o, "layers");
@@ -74,14 +74,14 @@ static int weight_shape(const pt_layer_spec *spec, const int *in_shape, const in
 }
 
 /* The meta JSON text (malloc'd), or NULL when out of memory. */
-static char *meta_json(const pt_mlp *net, const pt_config *cfg, const pt_model_info *info)
+static char *meta_json(const pt_net *net, const pt_config *cfg, const pt_model_info *info)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "format", PT_MODEL_FORMAT);
     /* A conv layer is something a version-1 reader cannot skip. */
-    cJSON_AddNumberToObject(o, "version", pt_mlp_has_conv(net) ? 2 : 1);
+    cJSON_AddNumberToObject(o, "version", pt_net_has_conv(net) ? 2 : 1);
     cJSON_AddItemToObject(o, "sizes", cJSON_CreateIntArray(net->sizes, net->n_layers + 1));
-    if (pt_mlp_has_conv(net))
+    if (pt_net_has_conv(net))
         add_layers(o, net);
     cJSON_AddStringToObject(o, "activation", "relu");
     cJSON_AddStringToObject(o, "output", "softmax");
@@ -102,7 +102,7 @@ static char *meta_json(const pt_mlp *net, const pt_config *cfg, const pt_model_i
     pt_sparsity sp;
     pt_sparsity_of(net, &sp);
     add_num(s, "sparsity", sp.total_weights ? (double)sp.total_zeros / sp.total_weights : 0.0);
-    double ls[PT_MLP_MAX_LAYERS];
+    double ls[PT_NET_MAX_LAYERS];
     for (int l = 0; l < net->n_layers; l++)
         ls[l] = sp.weights[l] ? (double)sp.zeros[l] / sp.weights[l] : 0.0;
     cJSON_AddItemToObject(s, "layer_sparsity", cJSON_CreateDoubleArray(ls, net->n_layers));
@@ -130,11 +130,11 @@ static void mask_bytes(unsigned char *dst, const float *src, size_t n)
         dst[i] = src[i] != 0.0f;
 }
 
-static pt_status add_layer(pt_npz_writer *w, const pt_mlp *net, int l, unsigned char *tmp,
+static pt_status add_layer(pt_npz_writer *w, const pt_net *net, int l, unsigned char *tmp,
                            pt_err *err)
 {
     const pt_layer *L = &net->layer[l];
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
     for (int i = 0; i <= l; i++)
         spec[i] = pt_layer_spec_of(net, i);
     long shape[4];
@@ -157,7 +157,7 @@ static pt_status add_layer(pt_npz_writer *w, const pt_mlp *net, int l, unsigned 
     return st;
 }
 
-pt_status pt_model_save(const char *path, const pt_mlp *net, const pt_scaler *sc,
+pt_status pt_model_save(const char *path, const pt_net *net, const pt_scaler *sc,
                         const pt_config *cfg, const pt_model_info *info, pt_err *err)
 {
     if (sc->dim != net->sizes[0])
@@ -208,9 +208,9 @@ static pt_status read_sizes(const cJSON *o, const char *path, int *sizes, int *n
 {
     const cJSON *a = cJSON_GetObjectItem(o, "sizes");
     int k = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
-    if (k < 2 || k > PT_MLP_MAX_LAYERS + 1)
+    if (k < 2 || k > PT_NET_MAX_LAYERS + 1)
         return pt_fail(err, PT_ERR_FORMAT, "%s: meta.sizes: expected 2 to %d layer sizes", path,
-                       PT_MLP_MAX_LAYERS + 1);
+                       PT_NET_MAX_LAYERS + 1);
     for (int i = 0; i < k; i++) {
         const cJSON *v = cJSON_GetArrayItem(a, i);
         if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > MAX_UNITS ||
@@ -435,7 +435,7 @@ static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int
         if (m->net.sizes[l] != sizes[l])
             return pt_fail(err, PT_ERR_FORMAT, "%s: meta.sizes[%d] disagrees with meta.layers",
                            z->path, l);
-    if (pt_npz_find(z, "mask0") && (st = pt_mlp_mask_enable(&m->net, err)) != PT_OK)
+    if (pt_npz_find(z, "mask0") && (st = pt_net_mask_enable(&m->net, err)) != PT_OK)
         return st;
     size_t most = 0;
     for (int l = 0; l < n; l++) {
@@ -483,8 +483,8 @@ pt_status pt_model_load(pt_model *m, const char *path, pt_err *err)
         if (!cJSON_IsObject(o))
             st = pt_fail(err, PT_ERR_FORMAT, "%s: meta: not a JSON object", path);
     }
-    int sizes[PT_MLP_MAX_LAYERS + 1] = {0}, n = 0, in_shape[3];
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    int sizes[PT_NET_MAX_LAYERS + 1] = {0}, n = 0, in_shape[3];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
     if (st == PT_OK)
         st = read_meta(m, o, path, sizes, &n, err);
     if (st == PT_OK)
@@ -500,7 +500,7 @@ pt_status pt_model_load(pt_model *m, const char *path, pt_err *err)
 
 void pt_model_free(pt_model *m)
 {
-    pt_mlp_free(&m->net);
+    pt_net_free(&m->net);
     pt_scaler_free(&m->scaler);
     for (int i = 0; m->class_names && i < m->n_classes; i++)
         free(m->class_names[i]);

@@ -13,9 +13,9 @@
  * meta.input_shape and meta.layers (kernel, stride, padding, pooling).
  *
  * The network is saved as trained, uncompacted: pruned weights are stored as
- * exact zeros under a mask, so loading gives back the same pt_mlp bit for bit
+ * exact zeros under a mask, so loading gives back the same pt_net bit for bit
  * and evaluation reproduces the training-time test accuracy exactly (the
- * compacted network of pt_mlp_compact computes the same logits only up to
+ * compacted network of pt_net_compact computes the same logits only up to
  * the rounding of its folded biases). meta.strategy.live_neurons says how
  * small the compacted network would be.
  *
@@ -30,7 +30,7 @@
 
 #include "config.h"
 #include "data.h"
-#include "mlp.h"
+#include "net.h"
 #include "status.h"
 
 #define PT_MODEL_FORMAT "prunetune-model"
@@ -48,11 +48,11 @@ typedef struct {
 /* Writes net (weights, biases, mask if any), the scaler it was trained with,
  * cfg and info to path (atomically: a failed save leaves no file). net is
  * not modified. */
-pt_status pt_model_save(const char *path, const pt_mlp *net, const pt_scaler *sc,
+pt_status pt_model_save(const char *path, const pt_net *net, const pt_scaler *sc,
                         const pt_config *cfg, const pt_model_info *info, pt_err *err);
 
 typedef struct {
-    pt_mlp net;       /* as saved (mask included); batches of up to net.cap rows */
+    pt_net net;       /* as saved (mask included); batches of up to net.cap rows */
     pt_scaler scaler; /* as saved */
     pt_config cfg;    /* the resolved trial config stored in meta */
     double test_acc;  /* meta.metrics, NAN when the file has none */

@@ -246,7 +246,7 @@ pt_status pt_net_specs(const pt_config *c, int dim, int n_classes, int shape[3],
     const pt_net_config *nc = &c->net;
     const pt_layer_values *rd = &c->reg.dropout;
     int k = 0, dense = 0;
-    memset(drop, 0, sizeof(float) * (PT_MLP_MAX_LAYERS + 1));
+    memset(drop, 0, sizeof(float) * (PT_NET_MAX_LAYERS + 1));
     drop[0] = (float)c->reg.dropout_input;
     if (nc->n_layers == 0) {
         for (; k < nc->n_hidden; k++) {

@@ -1,6 +1,6 @@
 /*
  * netspec.h — net.layers: the layer list of a config, parsed, checked,
- * printed, and turned into the weight layers of a pt_mlp.
+ * printed, and turned into the weight layers of a pt_net.
  *
  * A list describes the network up to, not including, the output layer,
  * which is always a dense layer with one neuron per class (as with
@@ -24,7 +24,7 @@
 #define PT_NETSPEC_H
 
 #include "config.h"
-#include "mlp.h"
+#include "net.h"
 #include "status.h"
 
 struct cJSON;

@@ -12,6 +12,9 @@
  * numpy, through Python's zipfile) find entries; every offset and length is
  * checked against the buffer before use, so a truncated or corrupted file is
  * reported, never read past.
+ *
+ * Why one file of ~620 lines: one file format both ways (zip + .npy, reading and writing); the
+ * reader is fuzzed as one unit (tests/fuzz).
  */
 #include "npz.h"
 

@@ -1,5 +1,5 @@
 /*
- * onnx.c — pt_mlp + scaler -> ONNX ModelProto, packed with protobuf-c; see
+ * onnx.c — pt_net + scaler -> ONNX ModelProto, packed with protobuf-c; see
  * onnx.h for the graph.
  *
  * Every message, array and string of the model is allocated from one arena
@@ -12,6 +12,9 @@
  * dense (the dense-equivalent size) and for the uncompacted network (the
  * unpruned size); protobuf-c's get_packed_size measures each exactly
  * without packing it.
+ *
+ * Why one file of ~630 lines: one graph writer: the arena, the tensors (dense or COO) and the nodes
+ * of each layer kind are used by each other only.
  */
 #include "onnx.h"
 
@@ -391,7 +394,7 @@ typedef struct {
 } props;
 
 /* cfg and info as metadata; 0 when out of memory. */
-static int make_props(arena *a, const pt_mlp *net, const pt_config *cfg, const pt_model_info *info,
+static int make_props(arena *a, const pt_net *net, const pt_config *cfg, const pt_model_info *info,
                       props *p)
 {
     char *json = pt_config_to_json(cfg);
@@ -403,7 +406,7 @@ static int make_props(arena *a, const pt_mlp *net, const pt_config *cfg, const p
     p->e[p->n++] = prop(a, "prunetune.config", cj);
     p->e[p->n++] = prop(a, "prunetune.test_acc", ar_printf(a, "%.17g", info->test_acc));
     p->e[p->n++] = prop(a, "prunetune.n_test", ar_printf(a, "%d", info->n_test));
-    char sizes[16 * (PT_MLP_MAX_LAYERS + 1) + 4] = "[";
+    char sizes[16 * (PT_NET_MAX_LAYERS + 1) + 4] = "[";
     for (int l = 0; l <= net->n_layers; l++)
         snprintf(sizes + strlen(sizes), sizeof sizes - strlen(sizes), "%s%d", l ? "," : "",
                  net->sizes[l]);
@@ -426,7 +429,7 @@ static int make_props(arena *a, const pt_mlp *net, const pt_config *cfg, const p
 
 /* The whole model of net (already compacted or not); NULL when out of
  * memory. st accumulates the weight counts. */
-static Onnx__ModelProto *build(arena *a, const pt_mlp *net, const pt_scaler *sc, const props *p,
+static Onnx__ModelProto *build(arena *a, const pt_net *net, const pt_scaler *sc, const props *p,
                                int allow_sparse, pt_onnx_stats *st)
 {
     Onnx__ModelProto *m = ar_alloc(a, sizeof *m);
@@ -453,7 +456,7 @@ static Onnx__ModelProto *build(arena *a, const pt_mlp *net, const pt_scaler *sc,
     g->initializer = init;
     builder b = {a, g, cap_node, cap_init};
 
-    int conv = pt_mlp_has_conv(net), nl = net->n_layers;
+    int conv = pt_net_has_conv(net), nl = net->n_layers;
     long ishape[4] = {-1, net->shape[0], net->shape[1], net->shape[2]};
     long mlp_shape[2] = {-1, net->sizes[0]}, classes[2] = {-1, net->sizes[nl]};
     /* The scaler broadcasts over the batch: shape (D) or (C, H, W). */
@@ -560,15 +563,15 @@ static pt_status write_file(const char *path, const Onnx__ModelProto *m, pt_err 
     return st;
 }
 
-pt_status pt_onnx_save(const char *path, const pt_mlp *net, const pt_scaler *sc,
+pt_status pt_onnx_save(const char *path, const pt_net *net, const pt_scaler *sc,
                        const pt_config *cfg, const pt_model_info *info, pt_onnx_stats *stats,
                        pt_err *err)
 {
     if (sc->dim != net->sizes[0])
         return pt_fail(err, PT_ERR_ARG, "%s: scaler has %d features, network %d inputs", path,
                        sc->dim, net->sizes[0]);
-    pt_mlp small;
-    pt_status st = pt_mlp_compact(net, &small, 1, err);
+    pt_net small;
+    pt_status st = pt_net_compact(net, &small, 1, err);
     if (st != PT_OK)
         return st == PT_ERR_NOMEM ? pt_fail(err, st, "%s: out of memory", path) : st;
     arena a = {0};
@@ -601,7 +604,7 @@ pt_status pt_onnx_save(const char *path, const pt_mlp *net, const pt_scaler *sc,
     if (st == PT_OK && stats)
         *stats = s;
     ar_free(&a);
-    pt_mlp_free(&small);
+    pt_net_free(&small);
     return st;
 }
 

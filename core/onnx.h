@@ -27,7 +27,7 @@
  * Initializers are named layer{l}.weight / layer{l}.bias (PyTorch's names
  * with the layer index of the weight layers).
  *
- * What is written is the network after pt_mlp_compact: dead neurons and
+ * What is written is the network after pt_net_compact: dead neurons and
  * filters of structured pruning are removed (their constant outputs folded
  * into the next biases), so the ONNX layers are the smaller ones. A weight
  * tensor whose zeros (unstructured pruning) make a COO SparseTensorProto
@@ -61,7 +61,7 @@
 
 #include "config.h"
 #include "data.h"
-#include "mlp.h"
+#include "net.h"
 #include "model.h"
 #include "status.h"
 
@@ -84,14 +84,14 @@ typedef struct {
     long flops_nnz;      /* counting nonzero weights only (a sparse kernel) */
     long flops_unpruned; /* the uncompacted network, dense */
     int n_layers;
-    int sizes[PT_MLP_MAX_LAYERS + 1];    /* widths of the written graph */
-    int sizes_in[PT_MLP_MAX_LAYERS + 1]; /* and of the trained network */
+    int sizes[PT_NET_MAX_LAYERS + 1];    /* widths of the written graph */
+    int sizes_in[PT_NET_MAX_LAYERS + 1]; /* and of the trained network */
 } pt_onnx_stats;
 
 /* Writes net (compacted, see above) with the scaler it was trained with to
  * path as ONNX; cfg and info go to metadata_props. net is not modified.
  * stats (may be NULL) receives the sizes. */
-pt_status pt_onnx_save(const char *path, const pt_mlp *net, const pt_scaler *sc,
+pt_status pt_onnx_save(const char *path, const pt_net *net, const pt_scaler *sc,
                        const pt_config *cfg, const pt_model_info *info, pt_onnx_stats *stats,
                        pt_err *err);
 

@@ -2,7 +2,7 @@
  * optim.h — optimizers and learning-rate schedules.
  *
  * An optimizer owns its state (momentum buffer, Adam moments) laid out like
- * pt_mlp.params, and updates any segment [off, off + n) of the parameters in
+ * pt_net.params, and updates any segment [off, off + n) of the parameters in
  * one fused pass over w, g and the state. Segments let the trainer update a
  * layer the moment its gradient is ready (see pt_layer_hook) and give each
  * segment its own weight decay (biases get none).

@@ -34,13 +34,13 @@ static int cmp_ranked(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static void prune_at(pt_mlp *m, size_t pos)
+static void prune_at(pt_net *m, size_t pos)
 {
     m->mask[pos] = 0.0f;
     m->params[pos] = 0.0f;
 }
 
-static int prunable(const pt_mlp *m, int l, int include_output)
+static int prunable(const pt_net *m, int l, int include_output)
 {
     return include_output || l + 1 < m->n_layers;
 }
@@ -99,7 +99,7 @@ static uint32_t find_bin(const uint32_t *h, uint32_t nb, size_t k, size_t *below
  * positions, in order, of every key in the threshold's top-level bin (all
  * keys == t among them), and in below[l] the number of layer l's keys in
  * lower top-level bins (all < t). */
-static cut select_k(const pt_mlp *m, const int *in, size_t k, pt_prune_ws *ws, size_t *n_cand,
+static cut select_k(const pt_net *m, const int *in, size_t k, pt_prune_ws *ws, size_t *n_cand,
                     size_t *below_l)
 {
     /* Exact zeros (most keys, once a schedule is under way) are counted in
@@ -159,7 +159,7 @@ static cut select_k(const pt_mlp *m, const int *in, size_t k, pt_prune_ws *ws, s
 /* Layer l's share of a cut: its keys < t plus its part of the first c.eq
  * keys == t (in cand, positions in order; *eq_seen counts the equal keys of
  * the earlier layers). */
-static size_t share_of(const pt_mlp *m, int l, cut c, const uint32_t *cand, size_t nc,
+static size_t share_of(const pt_net *m, int l, cut c, const uint32_t *cand, size_t nc,
                        size_t below_in_layer, size_t *eq_seen)
 {
     const pt_layer *L = &m->layer[l];
@@ -180,7 +180,7 @@ static size_t share_of(const pt_mlp *m, int l, cut c, const uint32_t *cand, size
 
 /* Applies a cut to the layers flagged in `in`: prunes every key < t, then
  * the first c.eq keys == t in position order (taken from cand). */
-static void apply_cut(pt_mlp *m, const int *in, cut c, const uint32_t *cand, size_t nc)
+static void apply_cut(pt_net *m, const int *in, cut c, const uint32_t *cand, size_t nc)
 {
     for (int l = 0; l < m->n_layers; l++) {
         if (!in[l])
@@ -203,27 +203,27 @@ static void apply_cut(pt_mlp *m, const int *in, cut c, const uint32_t *cand, siz
 }
 
 /* Prunes the k smallest weights of layer l alone (k < its weight count). */
-static void prune_smallest(pt_mlp *m, int l, size_t k, pt_prune_ws *ws)
+static void prune_smallest(pt_net *m, int l, size_t k, pt_prune_ws *ws)
 {
     if (k == 0)
         return;
-    int in[PT_MLP_MAX_LAYERS] = {0};
+    int in[PT_NET_MAX_LAYERS] = {0};
     in[l] = 1;
-    size_t nc, below[PT_MLP_MAX_LAYERS];
+    size_t nc, below[PT_NET_MAX_LAYERS];
     cut c = select_k(m, in, k, ws, &nc, below);
     apply_cut(m, in, c, ws->cand, nc);
 }
 
 /* Magnitude pruning: frac[l] of each prunable layer l (layer-wise), or, when
  * global, `sparsity` of all prunable weights against one threshold. */
-static pt_status magnitude(pt_mlp *m, const double *frac, double sparsity, int global,
+static pt_status magnitude(pt_net *m, const double *frac, double sparsity, int global,
                            int include_output, pt_prune_ws *ws, pt_err *err)
 {
-    pt_status st = pt_mlp_mask_enable(m, err);
+    pt_status st = pt_net_mask_enable(m, err);
     if (st != PT_OK)
         return st;
-    size_t total = 0, nw[PT_MLP_MAX_LAYERS];
-    int in[PT_MLP_MAX_LAYERS] = {0};
+    size_t total = 0, nw[PT_NET_MAX_LAYERS];
+    int in[PT_NET_MAX_LAYERS] = {0};
     for (int l = 0; l < m->n_layers; l++) {
         nw[l] = (size_t)m->layer[l].n_in * m->layer[l].n_out;
         in[l] = prunable(m, l, include_output);
@@ -248,7 +248,7 @@ static pt_status magnitude(pt_mlp *m, const double *frac, double sparsity, int g
      * whose share exceeds its budget is capped for good (T only grows), so
      * it loses exactly its budget, and the rest is selected again among the
      * others. No layer over budget: that selection is the sort's. */
-    size_t budget[PT_MLP_MAX_LAYERS];
+    size_t budget[PT_NET_MAX_LAYERS];
     for (int l = 0; l < m->n_layers; l++) {
         size_t keep = (size_t)ceil(0.01 * (double)nw[l]);
         budget[l] = nw[l] - (keep < 1 ? 1 : keep);
@@ -265,7 +265,7 @@ static pt_status magnitude(pt_mlp *m, const double *frac, double sparsity, int g
                 }
             break;
         }
-        size_t nc, below[PT_MLP_MAX_LAYERS], eq_seen = 0, share[PT_MLP_MAX_LAYERS] = {0};
+        size_t nc, below[PT_NET_MAX_LAYERS], eq_seen = 0, share[PT_NET_MAX_LAYERS] = {0};
         cut c = select_k(m, in, want, ws, &nc, below);
         for (int l = 0; l < m->n_layers; l++) {
             if (!in[l])
@@ -290,14 +290,14 @@ static pt_status magnitude(pt_mlp *m, const double *frac, double sparsity, int g
 
 static void fill(double *frac, double v)
 {
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++)
         frac[l] = v;
 }
 
-pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include_output,
+pt_status pt_prune_magnitude(pt_net *m, double sparsity, int global, int include_output,
                              pt_err *err)
 {
-    double frac[PT_MLP_MAX_LAYERS];
+    double frac[PT_NET_MAX_LAYERS];
     fill(frac, sparsity);
     pt_prune_ws ws = {0};
     pt_status st = magnitude(m, frac, sparsity, global, include_output, &ws, err);
@@ -317,7 +317,7 @@ static double row_norm(const float *w, int n, pt_norm norm)
  * next layer's matching group of columns (one column after a dense layer;
  * a k x k slice of every filter after a conv, or the channel's ph x pw
  * columns after flatten). */
-static void prune_neuron(pt_mlp *m, int l, int j)
+static void prune_neuron(pt_net *m, int l, int j)
 {
     pt_layer *L = &m->layer[l], *N = &m->layer[l + 1];
     for (int i = 0; i < L->n_in; i++)
@@ -330,10 +330,10 @@ static void prune_neuron(pt_mlp *m, int l, int j)
 
 /* Masks the round(frac[l] * n) weakest units of every hidden layer l (conv
  * layers only when only_conv), at least one left per layer. */
-static pt_status prune_units(pt_mlp *m, const double *frac, pt_norm norm, int only_conv,
+static pt_status prune_units(pt_net *m, const double *frac, pt_norm norm, int only_conv,
                              pt_err *err)
 {
-    pt_status st = pt_mlp_mask_enable(m, err);
+    pt_status st = pt_net_mask_enable(m, err);
     if (st != PT_OK)
         return st;
     for (int l = 0; l + 1 < m->n_layers; l++) {
@@ -356,23 +356,23 @@ static pt_status prune_units(pt_mlp *m, const double *frac, pt_norm norm, int on
     return PT_OK;
 }
 
-pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
+pt_status pt_prune_neurons(pt_net *m, double fraction, pt_norm norm, pt_err *err)
 {
-    double frac[PT_MLP_MAX_LAYERS];
+    double frac[PT_NET_MAX_LAYERS];
     fill(frac, fraction);
     return prune_units(m, frac, norm, 0, err);
 }
 
-pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err)
+pt_status pt_prune_filters(pt_net *m, double fraction, pt_norm norm, pt_err *err)
 {
-    double frac[PT_MLP_MAX_LAYERS];
+    double frac[PT_NET_MAX_LAYERS];
     fill(frac, fraction);
     return prune_units(m, frac, norm, 1, err);
 }
 
 /* Whether layer l takes part in pruning with p's granularity (the layers
  * prune.layer_sparsity lists, in order). */
-static int targeted(const pt_mlp *m, const pt_prune_config *p, int l)
+static int targeted(const pt_net *m, const pt_prune_config *p, int l)
 {
     if (p->granularity == PT_GRAN_FILTER)
         return l + 1 < m->n_layers && m->layer[l].kind == PT_LAYER_CONV;
@@ -381,7 +381,7 @@ static int targeted(const pt_mlp *m, const pt_prune_config *p, int l)
     return prunable(m, l, p->prune_output);
 }
 
-pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err)
+pt_status pt_prune_to(pt_net *m, const pt_prune_config *p, double target, pt_err *err)
 {
     pt_prune_ws ws = {0};
     pt_status st = pt_prune_to_ws(m, p, target, &ws, err);
@@ -389,12 +389,12 @@ pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err
     return st;
 }
 
-pt_status pt_prune_to_ws(pt_mlp *m, const pt_prune_config *p, double target, pt_prune_ws *ws,
+pt_status pt_prune_to_ws(pt_net *m, const pt_prune_config *p, double target, pt_prune_ws *ws,
                          pt_err *err)
 {
     /* Per-layer targets follow the schedule in proportion: each layer is at
      * layer_sparsity[k] * target / sparsity, its own final value at the end. */
-    double frac[PT_MLP_MAX_LAYERS];
+    double frac[PT_NET_MAX_LAYERS];
     fill(frac, target);
     const pt_layer_values *v = &p->layer_sparsity;
     for (int l = 0, k = 0; v->n != 0 && p->sparsity > 0 && l < m->n_layers; l++)
@@ -448,7 +448,7 @@ static int col_zero(const pt_layer *N, int j)
 /* A conv filter with zero weights still outputs relu(bias) everywhere, but
  * the next conv's zero padding makes that a position-dependent input, not
  * a bias to fold; such a filter stays unless its bias is <= 0 too. */
-static int live(const pt_mlp *m, int l, int j)
+static int live(const pt_net *m, int l, int j)
 {
     if (l + 1 >= m->n_layers)
         return 1;
@@ -460,7 +460,7 @@ static int live(const pt_mlp *m, int l, int j)
     return !row_zero(L, j);
 }
 
-void pt_sparsity_of(const pt_mlp *m, pt_sparsity *s)
+void pt_sparsity_of(const pt_net *m, pt_sparsity *s)
 {
     memset(s, 0, sizeof *s);
     for (int l = 0; l < m->n_layers; l++) {
@@ -479,7 +479,7 @@ void pt_sparsity_of(const pt_mlp *m, pt_sparsity *s)
 
 /* Called every epoch: one vectorized count, without pt_sparsity_of's
  * neuron liveness (a strided scan of every column). */
-double pt_sparsity_total(const pt_mlp *m)
+double pt_sparsity_total(const pt_net *m)
 {
     long total = 0, zeros = 0;
     for (int l = 0; l < m->n_layers; l++) {
@@ -494,11 +494,11 @@ double pt_sparsity_total(const pt_mlp *m)
     return total ? (double)zeros / (double)total : 0.0;
 }
 
-pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
+pt_status pt_net_compact(const pt_net *src, pt_net *dst, int cap, pt_err *err)
 {
     int nl = src->n_layers;
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
-    int *keep[PT_MLP_MAX_LAYERS] = {0};
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
+    int *keep[PT_NET_MAX_LAYERS] = {0};
     pt_status st = PT_OK;
     for (int l = 0; l + 1 < nl && st == PT_OK; l++) {
         int n = src->layer[l].n_out, k = 0;
@@ -548,7 +548,7 @@ pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err)
             }
         }
     }
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++)
         free(keep[l]);
     return st;
 }

@@ -1,15 +1,15 @@
 /*
  * prune.h — masks, pruning criteria, schedules and structured compaction.
  *
- * A pruned network is a pt_mlp with a mask (pt_mlp.mask, the layout of
+ * A pruned network is a pt_net with a mask (pt_net.mask, the layout of
  * params, 1 kept / 0 pruned). Every criterion below only ever adds zeros to
  * the mask, sets the pruned weights to exactly 0, and leaves the rest alone;
  * the optimizer keeps them at 0 from then on (see optim.h). Structured
  * pruning masks whole neurons — a hidden neuron's incoming row, its bias and
- * the next layer's matching column — and pt_mlp_compact() then builds the
+ * the next layer's matching column — and pt_net_compact() then builds the
  * physically smaller network for inference and export.
  *
- * Conv layers (mlp.h) take part as weight layers: magnitude pruning covers
+ * Conv layers (net.h) take part as weight layers: magnitude pruning covers
  * their weights, and their "neurons" are filters. Filter pruning (Li et
  * al. 2017, "Pruning Filters for Efficient ConvNets") masks a filter's
  * k x k x C weights and its bias together with the next layer's matching
@@ -24,7 +24,7 @@
 #define PT_PRUNE_H
 
 #include "config.h"
-#include "mlp.h"
+#include "net.h"
 #include "status.h"
 
 /* Unstructured magnitude pruning to a total fraction `sparsity` of the
@@ -33,18 +33,18 @@
  * ranks all prunable weights against one threshold. Ties are broken by
  * position (the k smallest (|w|, position) pairs go), so the result is
  * deterministic. Enables the mask if needed. */
-pt_status pt_prune_magnitude(pt_mlp *m, double sparsity, int global, int include_output,
+pt_status pt_prune_magnitude(pt_net *m, double sparsity, int global, int include_output,
                              pt_err *err);
 
 /* Structured pruning: in every hidden layer, masks the round(fraction * n)
  * neurons with the smallest incoming-weight norm (L2 or L1), at least one
  * neuron left per layer. */
-pt_status pt_prune_neurons(pt_mlp *m, double fraction, pt_norm norm, pt_err *err);
+pt_status pt_prune_neurons(pt_net *m, double fraction, pt_norm norm, pt_err *err);
 
 /* The same for conv layers only: in every conv layer, masks the
  * round(fraction * K) filters with the smallest weight norm, at least one
  * left per layer. Dense layers are left alone. */
-pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err);
+pt_status pt_prune_filters(pt_net *m, double fraction, pt_norm norm, pt_err *err);
 
 /* Prunes to `target` with the config's granularity (dispatches to the
  * functions above). With prune.layer_sparsity, the k-th pruned layer (conv
@@ -52,7 +52,7 @@ pt_status pt_prune_filters(pt_mlp *m, double fraction, pt_norm norm, pt_err *err
  * for "layer") goes to layer_sparsity[k] * target / prune.sparsity: the
  * schedule runs on prune.sparsity and every layer follows it in proportion,
  * reaching its own final fraction when target reaches prune.sparsity. */
-pt_status pt_prune_to(pt_mlp *m, const pt_prune_config *p, double target, pt_err *err);
+pt_status pt_prune_to(pt_net *m, const pt_prune_config *p, double target, pt_err *err);
 
 /* Scratch memory of magnitude pruning (a list of candidate positions, at
  * most one per prunable weight), kept between pruning events so that a
@@ -66,7 +66,7 @@ typedef struct {
 /* pt_prune_to with a reusable workspace (pt_prune_to makes a temporary
  * one). Cost of a magnitude event: three passes over the prunable weights
  * (radix select, prune.c), no sort. */
-pt_status pt_prune_to_ws(pt_mlp *m, const pt_prune_config *p, double target, pt_prune_ws *ws,
+pt_status pt_prune_to_ws(pt_net *m, const pt_prune_config *p, double target, pt_prune_ws *ws,
                          pt_err *err);
 void pt_prune_ws_free(pt_prune_ws *ws);
 
@@ -80,15 +80,15 @@ double pt_iterative_sparsity(double s_f, int r, int k);
 
 /* Exact-zero counts of the weights (biases excluded). */
 typedef struct {
-    long weights[PT_MLP_MAX_LAYERS], zeros[PT_MLP_MAX_LAYERS];
+    long weights[PT_NET_MAX_LAYERS], zeros[PT_NET_MAX_LAYERS];
     long total_weights, total_zeros;
-    int neurons[PT_MLP_MAX_LAYERS]; /* live neurons per layer output (see
-                                       pt_mlp_compact for "live") */
+    int neurons[PT_NET_MAX_LAYERS]; /* live neurons per layer output (see
+                                       pt_net_compact for "live") */
 } pt_sparsity;
 
-void pt_sparsity_of(const pt_mlp *m, pt_sparsity *s);
+void pt_sparsity_of(const pt_net *m, pt_sparsity *s);
 /* Fraction of the weights that are exactly zero. */
-double pt_sparsity_total(const pt_mlp *m);
+double pt_sparsity_total(const pt_net *m);
 
 /* Builds in dst (cap rows per batch) the network with every dead hidden
  * neuron removed: a neuron whose incoming weights are all zero outputs the
@@ -99,6 +99,6 @@ double pt_sparsity_total(const pt_mlp *m);
  * conv's padding would make it position-dependent). Output neurons always
  * stay. dst computes the same logits as src (up to float rounding of
  * the folded biases). dst has no mask. */
-pt_status pt_mlp_compact(const pt_mlp *src, pt_mlp *dst, int cap, pt_err *err);
+pt_status pt_net_compact(const pt_net *src, pt_net *dst, int cap, pt_err *err);
 
 #endif

@@ -14,7 +14,7 @@ void pt_json_add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
-cJSON *pt_result_json(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
+cJSON *pt_result_json(const pt_config *cfg, const pt_net *net, const pt_train_result *r,
                       pt_status st, const pt_err *err)
 {
     cJSON *o = cJSON_CreateObject();

@@ -19,12 +19,12 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
-#include "mlp.h"
+#include "net.h"
 #include "status.h"
 #include "train.h"
 
 /* st is pt_train's status (PT_OK or PT_ERR_DIVERGED); err its message. */
-cJSON *pt_result_json(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r,
+cJSON *pt_result_json(const pt_config *cfg, const pt_net *net, const pt_train_result *r,
                       pt_status st, const pt_err *err);
 
 /* Adds k: v to o, or k: null when v is not finite (JSON has no NaN). */

@@ -1,7 +1,7 @@
 /*
  * schedule.h — hyper-parameters that vary over epochs (config key
  * "schedule", pt_schedule_config in config.h): the strategy a PBT lineage
- * found (coordinator/pbt.h), replayed by `prunetune train`.
+ * found (search/pbt.h), replayed by `prunetune train`.
  *
  * pt_train() trains with a copy of its config whose reg.l2, reg.l1,
  * train.lr and prune.sparsity are set from the schedule before each epoch

@@ -318,7 +318,7 @@ static void free_layer(pt_splayer *S)
 
 void pt_sptrain_free(pt_sptrain *s)
 {
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++)
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++)
         free_layer(&s->layer[l]);
     free(s->t0);
     free(s->t1);
@@ -341,7 +341,7 @@ static int reserve(float **p, size_t *len, size_t n)
 
 /* Builds layer l's pattern from the mask and packs its weights and the
  * optimizer state o; the layer is not active yet. 0 on success. */
-static int build_layer(pt_splayer *S, const pt_mlp *m, int l, const pt_optim *o, int ld)
+static int build_layer(pt_splayer *S, const pt_net *m, int l, const pt_optim *o, int ld)
 {
     const pt_layer *L = &m->layer[l];
     const float *mk = m->mask + L->off;
@@ -402,7 +402,7 @@ static int build_layer(pt_splayer *S, const pt_mlp *m, int l, const pt_optim *o,
     return 0;
 }
 
-static void dense_step(pt_mlp *m, int l, int n)
+static void dense_step(pt_net *m, int l, int n)
 {
     pt_layer *L = &m->layer[l];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f, m->act[l],
@@ -418,7 +418,7 @@ static void dense_step(pt_mlp *m, int l, int n)
  * (alternating so that a burst of load on a shared machine hits both, the
  * best so that one preempted round does not decide). At most ~5 dense steps
  * of one layer per fixed mask: a fraction of a percent of an epoch. */
-static void time_layer(pt_sptrain *s, pt_mlp *m, int l, double *td, double *ts)
+static void time_layer(pt_sptrain *s, pt_net *m, int l, double *td, double *ts)
 {
     int n = s->cap < m->cap ? s->cap : m->cap;
     long saved = s->steps[l];
@@ -438,7 +438,7 @@ static void time_layer(pt_sptrain *s, pt_mlp *m, int l, double *td, double *ts)
     s->steps[l] = saved;
 }
 
-pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, pt_optim *o, pt_err *err)
+pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err)
 {
     if (!m->mask || s->mode == PT_SPARSE_OFF)
         return PT_OK;
@@ -482,7 +482,7 @@ pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, pt_optim *o, pt_err *err)
     return PT_OK;
 }
 
-void pt_sptrain_sync(pt_sptrain *s, pt_mlp *m)
+void pt_sptrain_sync(pt_sptrain *s, pt_net *m)
 {
     if (s->synced)
         return;
@@ -498,7 +498,7 @@ void pt_sptrain_sync(pt_sptrain *s, pt_mlp *m)
     s->synced = 1;
 }
 
-void pt_sptrain_leave(pt_sptrain *s, pt_mlp *m, pt_optim *o)
+void pt_sptrain_leave(pt_sptrain *s, pt_net *m, pt_optim *o)
 {
     pt_sptrain_sync(s, m);
     for (int l = 0; l < m->n_layers; l++) {
@@ -521,7 +521,7 @@ void pt_sptrain_leave(pt_sptrain *s, pt_mlp *m, pt_optim *o)
         m->sparse = NULL;
 }
 
-int pt_sptrain_forward(pt_sptrain *s, pt_mlp *m, int l, int n)
+int pt_sptrain_forward(pt_sptrain *s, pt_net *m, int l, int n)
 {
     pt_splayer *S = &s->layer[l];
     if (!S->active)
@@ -540,7 +540,7 @@ int pt_sptrain_forward(pt_sptrain *s, pt_mlp *m, int l, int n)
     return 1;
 }
 
-int pt_sptrain_backward(pt_sptrain *s, pt_mlp *m, int l, int n)
+int pt_sptrain_backward(pt_sptrain *s, pt_net *m, int l, int n)
 {
     pt_splayer *S = &s->layer[l];
     if (!S->active)
@@ -557,7 +557,7 @@ int pt_sptrain_backward(pt_sptrain *s, pt_mlp *m, int l, int n)
     return 1;
 }
 
-void pt_sptrain_update(pt_sptrain *s, const pt_mlp *m, int l, const pt_optim *o,
+void pt_sptrain_update(pt_sptrain *s, const pt_net *m, int l, const pt_optim *o,
                        const pt_step *st, float max_norm)
 {
     pt_splayer *S = &s->layer[l];

@@ -24,7 +24,7 @@
  *   pt_sptrain_enter  after a pruning event that fixes the mask: packs each
  *                     eligible layer's weights and optimizer state and
  *                     chooses sparse or dense per layer (below);
- *   pt_sptrain_sync   writes the packed weights back into pt_mlp.params
+ *   pt_sptrain_sync   writes the packed weights back into pt_net.params
  *                     (each epoch's end: evaluation, sparsity, callbacks);
  *   pt_sptrain_leave  before the next pruning event and at the end: weights
  *                     and optimizer state back into the dense layout.
@@ -53,7 +53,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "mlp.h"
+#include "net.h"
 #include "optim.h"
 #include "status.h"
 
@@ -81,12 +81,12 @@ typedef struct pt_sptrain_s {
     int synced; /* dense params hold the packed weights */
     float *t0, *t1; /* feature-major scratch: deltas in, deltas out */
     size_t t0_len, t1_len;
-    pt_splayer layer[PT_MLP_MAX_LAYERS];
+    pt_splayer layer[PT_NET_MAX_LAYERS];
     /* The record of the choices, for reports and tests: */
-    int chosen[PT_MLP_MAX_LAYERS];      /* last choice: 0 none, 1 dense, 2 sparse */
-    double t_dense[PT_MLP_MAX_LAYERS];  /* last timing, seconds per step */
-    double t_sparse[PT_MLP_MAX_LAYERS]; /* (0 when not timed) */
-    long steps[PT_MLP_MAX_LAYERS];      /* backward passes run sparse */
+    int chosen[PT_NET_MAX_LAYERS];      /* last choice: 0 none, 1 dense, 2 sparse */
+    double t_dense[PT_NET_MAX_LAYERS];  /* last timing, seconds per step */
+    double t_sparse[PT_NET_MAX_LAYERS]; /* (0 when not timed) */
+    long steps[PT_NET_MAX_LAYERS];      /* backward passes run sparse */
 } pt_sptrain;
 
 /* A zeroed state for training batches of up to cap rows. */
@@ -101,14 +101,14 @@ void pt_sptrain_free(pt_sptrain *s);
  * ("auto") runs the layer's kernels on the data now in m->act / m->delta
  * (their content is overwritten by the next step anyway).
  * Errors: PT_ERR_NOMEM (the layers stay dense, nothing lost). */
-pt_status pt_sptrain_enter(pt_sptrain *s, pt_mlp *m, pt_optim *o, pt_err *err);
+pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err);
 
 /* Scatters every sparse layer's weights and optimizer state back into m and
  * o and makes all layers dense again; m->sparse becomes NULL. */
-void pt_sptrain_leave(pt_sptrain *s, pt_mlp *m, pt_optim *o);
+void pt_sptrain_leave(pt_sptrain *s, pt_net *m, pt_optim *o);
 
 /* Copies the packed weights into m->params (no-op when already in sync). */
-void pt_sptrain_sync(pt_sptrain *s, pt_mlp *m);
+void pt_sptrain_sync(pt_sptrain *s, pt_net *m);
 
 /* 1 when layer l trains sparse. */
 static inline int pt_sptrain_active(const pt_sptrain *s, int l)
@@ -116,19 +116,19 @@ static inline int pt_sptrain_active(const pt_sptrain *s, int l)
     return s && s->layer[l].active;
 }
 
-/* Hooks of pt_mlp (mlp.c). Forward: when layer l is sparse and n <= cap,
+/* Hooks of pt_net (net.c). Forward: when layer l is sparse and n <= cap,
  * writes act[l+1] = act[l] W^T (no bias) for n rows, keeps act[l] for the
  * weight gradient and returns 1; otherwise returns 0 and the caller runs the
  * dense GEMM (a larger evaluation chunk: the weights are synced first). */
-int pt_sptrain_forward(pt_sptrain *s, pt_mlp *m, int l, int n);
+int pt_sptrain_forward(pt_sptrain *s, pt_net *m, int l, int n);
 /* Backward: when layer l is sparse, writes delta[l-1] = delta[l] W (l > 0)
  * and the packed gradient at the surviving weights; returns 1. Else 0. */
-int pt_sptrain_backward(pt_sptrain *s, pt_mlp *m, int l, int n);
+int pt_sptrain_backward(pt_sptrain *s, pt_net *m, int l, int n);
 
 /* The optimizer step of a sparse layer's weights: pt_optim_update with o's
  * settings on the packed weights and packed state, then max-norm (> 0) per
  * neuron as train.c does on dense rows. Biases stay with the caller. */
-void pt_sptrain_update(pt_sptrain *s, const pt_mlp *m, int l, const pt_optim *o,
+void pt_sptrain_update(pt_sptrain *s, const pt_net *m, int l, const pt_optim *o,
                        const pt_step *st, float max_norm);
 
 /* Kernel path compiled in (PT_KERNEL): "avx512", "avx2" or "scalar". */

@@ -1,5 +1,5 @@
 /*
- * train.c — the epoch/batch loop around pt_mlp, pt_optim and pt_prune.
+ * train.c — the epoch/batch loop around pt_net, pt_optim and pt_prune.
  *
  * Everything the batch loop touches is allocated before the first epoch:
  * the network's buffers, the optimizer state, the shuffled index list, the
@@ -44,7 +44,7 @@ static float l2_of(const pt_reg_config *r, int l)
 /* One fused optimizer pass per segment (optim.h): the mask, L2, L1 and
  * max-norm (row by row, a row being a neuron's incoming weights) ride along
  * with the update instead of taking passes of their own. */
-static void update_layer(void *ctx, pt_mlp *m, int l)
+static void update_layer(void *ctx, pt_net *m, int l)
 {
     update_ctx *u = ctx;
     const pt_reg_config *r = &u->cfg->reg;
@@ -70,7 +70,7 @@ static void update_layer(void *ctx, pt_mlp *m, int l)
     pt_optim_update(u->opt, m->params, m->grads, m->mask, boff, (size_t)L->n_out, &b);
 }
 
-void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc, const uint32_t *idx, int n,
+void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc, const uint32_t *idx, int n,
                  double *acc, double *loss)
 {
     if (!idx)
@@ -86,9 +86,9 @@ void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc, const u
             for (int k = 0; k < nb; k++)
                 rows[k] = (uint32_t)(i + k);
         pt_dataset_gather(ds, sc, r, nb, net->act[0], y);
-        pt_mlp_forward(net, nb);
+        pt_net_forward(net, nb);
         int ok;
-        total += pt_mlp_loss(net, nb, y, &ok) * nb;
+        total += pt_net_loss(net, nb, y, &ok) * nb;
         correct += ok;
     }
     int done = rows && y;
@@ -124,7 +124,7 @@ typedef struct {
     const pt_data *data;
     const pt_model *init; /* net.init's model, or NULL */
     const pt_scaler *sc;  /* the init model's scaler, else the data's */
-    pt_mlp *net;
+    pt_net *net;
     pt_optim opt;
     pt_sptrain sp; /* sparse training of layers whose mask is fixed */
     pt_rng shuf, drop;
@@ -168,7 +168,7 @@ static pt_status at_epoch_start(run *r, int e, pt_err *err)
     if (st != PT_OK)
         return st;
     if (r->rewind) {
-        pt_mlp *m = r->net;
+        pt_net *m = r->net;
         for (size_t i = 0; i < m->n_params; i++)
             m->params[i] = r->rewind[i] * m->mask[i];
         pt_optim_reset(&r->opt);
@@ -209,7 +209,7 @@ static void save_rewind(run *r)
 static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt_err *err)
 {
     int n = r->data->split.n_train, bs = r->cfg->train.batch_size;
-    pt_mlp *net = r->net;
+    pt_net *net = r->net;
     double loss_sum = 0.0;
     long correct = 0;
     pt_rng_shuffle(&r->shuf, r->order, (uint32_t)n);
@@ -219,9 +219,9 @@ static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt
         if (st != PT_OK)
             return st;
         pt_dataset_gather(&r->data->train, r->sc, r->order + i, nb, net->act[0], r->y);
-        pt_mlp_forward_train(net, nb, &r->drop);
+        pt_net_forward_train(net, nb, &r->drop);
         pt_optim_begin_step(&r->opt);
-        double loss = pt_mlp_backward(net, nb, r->y, &ok, update_layer, u);
+        double loss = pt_net_backward(net, nb, r->y, &ok, update_layer, u);
         r->step++;
         if (!isfinite(loss)) {
             s->loss = loss;
@@ -242,15 +242,15 @@ static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt
  * same layout; the sizes are checked again since a copy cannot be undone. */
 static pt_status adopt_init(run *r, pt_err *err)
 {
-    const pt_mlp *src = &r->init->net;
-    pt_mlp *m = r->net;
+    const pt_net *src = &r->init->net;
+    pt_net *m = r->net;
     if (src->n_params != m->n_params || src->n_layers != m->n_layers)
         return pt_fail(err, PT_ERR_CONFIG, "net.init: %s: the network does not match the config",
                        r->cfg->net.init);
     memcpy(m->params, src->params, sizeof(float) * m->n_params);
     if (!src->mask)
         return PT_OK;
-    pt_status st = pt_mlp_mask_enable(m, err);
+    pt_status st = pt_net_mask_enable(m, err);
     if (st == PT_OK)
         memcpy(m->mask, src->mask, sizeof(float) * m->n_params);
     return st;
@@ -268,8 +268,8 @@ static pt_status setup(run *r, pt_err *err)
      * but a conv layer's patch matrix grows with the chunk (conv.h), so conv
      * nets evaluate in batches. */
     int shape[3], n_spec;
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
-    float drop[PT_MLP_MAX_LAYERS + 1];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
+    float drop[PT_NET_MAX_LAYERS + 1];
     pt_status st = pt_net_specs(cfg, r->data->train.dim, n_classes_of(r->data), shape, spec,
                                 &n_spec, drop, err);
     if (st != PT_OK)
@@ -291,7 +291,7 @@ static pt_status setup(run *r, pt_err *err)
         r->rewind = malloc(sizeof(float) * r->net->n_params);
     if (!r->order || !r->y || (rewinds && !r->rewind))
         return pt_fail(err, PT_ERR_NOMEM, "training: out of memory");
-    if (cfg->prune.schedule != PT_PRUNE_NONE && (st = pt_mlp_mask_enable(r->net, err)) != PT_OK)
+    if (cfg->prune.schedule != PT_PRUNE_NONE && (st = pt_net_mask_enable(r->net, err)) != PT_OK)
         return st;
     memcpy(r->order, r->data->split.train, sizeof(uint32_t) * (size_t)n);
     r->steps_per_epoch = (n + bs - 1) / bs;
@@ -312,7 +312,7 @@ static void teardown(run *r)
     pt_prune_ws_free(&r->prune_ws);
 }
 
-pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_epoch_fn on_epoch,
+pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_net *net, pt_epoch_fn on_epoch,
                    void *ctx, pt_train_result *res, pt_err *err)
 {
     if (!cfg->net.init[0])
@@ -330,7 +330,7 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net, pt_ep
 }
 
 pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_model *init,
-                        pt_mlp *net, pt_epoch_fn on_epoch, void *ctx, pt_train_result *res,
+                        pt_net *net, pt_epoch_fn on_epoch, void *ctx, pt_train_result *res,
                         pt_err *err)
 {
     double t_start = pt_now();
@@ -355,7 +355,7 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
     pt_status st = setup(&r, err);
     if (st != PT_OK) {
         teardown(&r);
-        pt_mlp_free(net);
+        pt_net_free(net);
         return st;
     }
     update_ctx u = {.cfg = &live, .opt = &r.opt, .sp = &r.sp};
@@ -424,6 +424,6 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
     res->wall_s = pt_now() - t_start;
     teardown(&r);
     if (st != PT_OK && st != PT_ERR_DIVERGED)
-        pt_mlp_free(net);
+        pt_net_free(net);
     return st;
 }

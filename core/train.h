@@ -30,7 +30,7 @@
 
 #include "config.h"
 #include "data_open.h"
-#include "mlp.h"
+#include "net.h"
 #include "model.h"
 #include "status.h"
 
@@ -62,15 +62,15 @@ typedef struct {
     double train_samples_per_s; /* over all epochs */
     double train_s;             /* time in training batches */
     double wall_s;              /* whole pt_train call */
-    long sparse_steps[PT_MLP_MAX_LAYERS]; /* steps each weight layer trained
+    long sparse_steps[PT_NET_MAX_LAYERS]; /* steps each weight layer trained
                                              with sparse kernels (sptrain.h) */
 } pt_train_result;
 
 /* Trains a network described by cfg on data. On PT_OK, or PT_ERR_DIVERGED,
- * *net holds the network (caller frees it with pt_mlp_free); on other errors
+ * *net holds the network (caller frees it with pt_net_free); on other errors
  * *net is zeroed. PT_ERR_DIVERGED: a batch loss was NaN or infinite (the
  * message names the epoch and batch); res holds the figures so far. */
-pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
+pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_net *net,
                    pt_epoch_fn on_epoch, void *ctx, pt_train_result *res, pt_err *err);
 
 /* As pt_train, but starting from init, a net.init model already loaded and
@@ -84,7 +84,7 @@ pt_status pt_train(const pt_config *cfg, const pt_data *data, pt_mlp *net,
  * the result is the loaded network evaluated (pruned, if the schedule owes a
  * prune). */
 pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_model *init,
-                        pt_mlp *net, pt_epoch_fn on_epoch, void *ctx, pt_train_result *res,
+                        pt_net *net, pt_epoch_fn on_epoch, void *ctx, pt_train_result *res,
                         pt_err *err);
 
 /* Epochs a config trains for, pruning phases included. */
@@ -92,7 +92,7 @@ int pt_train_total_epochs(const pt_config *cfg);
 
 /* Accuracy and mean loss of net on rows idx[0..n) of ds (all rows when idx
  * is NULL; then n is ignored), in batches of net->cap rows. */
-void pt_evaluate(pt_mlp *net, const pt_dataset *ds, const pt_scaler *sc,
+void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc,
                  const uint32_t *idx, int n, double *acc, double *loss);
 
 #endif

@@ -1,7 +1,7 @@
--- store.sql — the study database, as coordinator/store.c creates it.
+-- store.sql — the study database, as store/store.c creates it.
 --
 -- Documentation of the schema; the program does not read this file (the same
--- SQL is compiled into coordinator/store_schema.c, and
+-- SQL is compiled into store/store_schema.c, and
 -- tests/test_store_optuna.c checks that both give the same tables and
 -- indexes, and that Optuna 3.1 creates exactly Part 1).
 --

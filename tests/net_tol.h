@@ -1,7 +1,7 @@
 /*
  * net_tol.h — per-output tolerances for comparing two float evaluations of
  * a network (pt_net_tol), derived in allclose.h. Apart from allclose.h
- * because it needs core/'s mlp.h: tests that do not link ptcore include
+ * because it needs core/'s net.h: tests that do not link ptcore include
  * allclose.h alone.
  */
 #ifndef PT_TESTS_NET_TOL_H
@@ -10,11 +10,11 @@
 #include <stdlib.h>
 
 #include "allclose.h"
-#include "mlp.h"
+#include "net.h"
 
 /* The reduction length of layer l per output: n_in for a dense layer, the
  * taps C k k of a conv filter; + 1 for the bias. */
-static inline long pt_layer_terms(const pt_mlp *m, int l)
+static inline long pt_layer_terms(const pt_net *m, int l)
 {
     const pt_layer *L = &m->layer[l];
     if (L->kind == PT_LAYER_CONV)
@@ -23,7 +23,7 @@ static inline long pt_layer_terms(const pt_mlp *m, int l)
 }
 
 /* Weight w of layer L as the network computes with it (pruned: 0). */
-static inline double pt_w_eff(const pt_mlp *m, const pt_layer *L, size_t i, int bias)
+static inline double pt_w_eff(const pt_net *m, const pt_layer *L, size_t i, int bias)
 {
     size_t at = (size_t)((bias ? L->b : L->w) - m->params) + i;
     return m->mask ? (double)m->params[at] * m->mask[at] : (double)m->params[at];
@@ -37,7 +37,7 @@ static inline double pt_w_eff(const pt_mlp *m, const pt_layer *L, size_t i, int 
  * S_o = |b_o| + sum_j |w_oj| (|a_j| + E~_j) is the sum of the magnitudes
  * of the float terms, and E~_j is E_j of the previous layer, or 0 when
  * that unit's pre-activation z_j <= -E_j (both evaluations then give 0). */
-static inline void pt_dense_tol(const pt_mlp *net, const float *x, int n, double *tol)
+static inline void pt_dense_tol(const pt_net *net, const float *x, int n, double *tol)
 {
     int width = 0;
     for (int l = 0; l <= net->n_layers; l++)
@@ -82,17 +82,17 @@ static inline void pt_dense_tol(const pt_mlp *net, const float *x, int n, double
  * pt_dense_tol. With conv layers: 2 (sum over layers of gamma) times the
  * absolute network's output (see above), from a copy of net. net is not
  * changed. */
-static inline void pt_net_tol(const pt_mlp *net, const float *x, int n, double *tol)
+static inline void pt_net_tol(const pt_net *net, const float *x, int n, double *tol)
 {
-    if (!pt_mlp_has_conv(net)) {
+    if (!pt_net_has_conv(net)) {
         pt_dense_tol(net, x, n, tol);
         return;
     }
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
     for (int l = 0; l < net->n_layers; l++)
         spec[l] = pt_layer_spec_of(net, l);
     int cap = n < 64 ? n : 64;
-    pt_mlp a;
+    pt_net a;
     pt_rng rng;
     pt_err err;
     pt_rng_seed(&rng, 1);
@@ -109,14 +109,14 @@ static inline void pt_net_tol(const pt_mlp *net, const float *x, int n, double *
         int r = n - i0 < cap ? n - i0 : cap;
         for (size_t k = 0; k < (size_t)r * (size_t)n_in; k++)
             a.act[0][k] = fabsf(x[(size_t)i0 * n_in + k]);
-        pt_mlp_forward(&a, r);
+        pt_net_forward(&a, r);
         /* Every term is >= 0 here, so ReLU passes everything, and m's own
          * rounding is relative and below gamma: (1 + gamma) covers it. */
         for (size_t k = 0; k < (size_t)r * (size_t)n_out; k++)
             tol[(size_t)i0 * n_out + k] =
                 2.0 * gamma * (1.0 + gamma) * (double)a.act[a.n_layers][k];
     }
-    pt_mlp_free(&a);
+    pt_net_free(&a);
 }
 
 #endif

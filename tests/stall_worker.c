@@ -1,7 +1,7 @@
 /*
  * stall_worker.c — a worker rank that stops in the middle of its answer, for
  * test_run.c: launched beside `prunetune run` in one mpirun (MPMD), it speaks
- * the protocol (coordinator/protocol.h) as worker/worker.c does, but after
+ * the protocol (proto/protocol.h) as worker/worker.c does, but after
  * its first result, which announces 1 MiB of model, it starts sending them
  * (MPI_Isend) and then makes no MPI call for STALL_S seconds (argv[1]).
  * Over TCP (the test runs the job with btl self,tcp) a message that size

@@ -2,6 +2,9 @@
  * test_config.c — the trial config: defaults, examples, every kind of bad
  * key, the to_json round trip, and agreement between the parser and
  * schemas/train.schema.json (same keys, same defaults).
+ *
+ * Why one file of ~760 lines: one module's contract (config.h) with its key table, where a new
+ * key must show up in every check below at once.
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>

@@ -13,7 +13,7 @@
 
 #include "conv.h"
 #include "infer.h"
-#include "mlp.h"
+#include "net.h"
 #include "net_tol.h"
 #include "netspec.h"
 #include "prune.h"
@@ -52,7 +52,7 @@ static void check_conv_matches_direct(int c, int h, int w, int K, int k, int str
 {
     pt_rng r;
     pt_err err;
-    pt_mlp m;
+    pt_net m;
     pt_rng_seed(&r, 3);
     int shape[3] = {c, h, w}, n = 3;
     pt_layer_spec spec[2] = {
@@ -64,7 +64,7 @@ static void check_conv_matches_direct(int c, int h, int w, int K, int k, int str
         L->b[j] = 0.1f * (float)pt_rng_normal(&r);
     for (int i = 0; i < n * m.sizes[0]; i++)
         m.act[0][i] = (float)pt_rng_normal(&r);
-    pt_mlp_forward(&m, n);
+    pt_net_forward(&m, n);
     float *want = malloc(sizeof(float) * (size_t)n * m.sizes[1]);
     double *mag = malloc(sizeof(double) * (size_t)n * m.sizes[1]);
     direct_conv(&L->g, K, L->w, L->b, m.act[0], n, want, mag);
@@ -78,7 +78,7 @@ static void check_conv_matches_direct(int c, int h, int w, int K, int k, int str
     }
     free(mag);
     free(want);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 Test(conv, im2col_gemm_equals_direct_convolution)
@@ -96,18 +96,18 @@ Test(conv, im2col_gemm_equals_direct_convolution)
 static float gx[N * 2 * 9 * 9];
 static int32_t gy[N];
 
-static double loss_of(pt_mlp *m)
+static double loss_of(pt_net *m)
 {
     memcpy(m->act[0], gx, sizeof(float) * (size_t)N * m->sizes[0]);
-    pt_mlp_forward(m, N);
-    return pt_mlp_loss(m, N, gy, NULL);
+    pt_net_forward(m, N);
+    return pt_net_loss(m, N, gy, NULL);
 }
 
 static void grad_check(int pool)
 {
     pt_rng r;
     pt_err err;
-    pt_mlp m;
+    pt_net m;
     pt_rng_seed(&r, 5);
     int shape[3] = {2, 9, 9};
     pt_layer_spec spec[4] = {
@@ -126,7 +126,7 @@ static void grad_check(int pool)
         for (int j = 0; j < m.layer[l].n_out; j++)
             m.layer[l].b[j] = 0.2f + 0.1f * (float)pt_rng_normal(&r);
     loss_of(&m);
-    pt_mlp_backward(&m, N, gy, NULL, NULL, NULL);
+    pt_net_backward(&m, N, gy, NULL, NULL, NULL);
     float *g = malloc(sizeof(float) * m.n_params);
     memcpy(g, m.grads, sizeof(float) * m.n_params);
     int bad = 0, total = 0;
@@ -157,7 +157,7 @@ static void grad_check(int pool)
     }
     cr_assert_eq(bad, 0, "pool %d: %d of %d gradients off", pool, bad, total);
     free(g);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 Test(conv, gradients_through_max_pooling)
@@ -195,8 +195,8 @@ Test(conv, config_layers_parse_print_and_build)
     free(text);
     cr_assert_eq(memcmp(&back.net, &c.net, sizeof c.net), 0);
     int shape[3], n;
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
-    float drop[PT_MLP_MAX_LAYERS + 1];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
+    float drop[PT_NET_MAX_LAYERS + 1];
     cr_assert_eq(pt_net_specs(&c, 784, 10, shape, spec, &n, drop, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(n, 4);
     cr_assert_eq(shape[1], 28);
@@ -238,7 +238,7 @@ Test(conv, lenet5_learns_in_two_short_epochs)
     cr_assert_eq(pt_config_parse(&c, lenet5, "t", &err), PT_OK, "%s", err.msg);
     pt_data d;
     cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
-    pt_mlp net;
+    pt_net net;
     pt_train_result res;
     cr_assert_eq(pt_train(&c, &d, &net, NULL, NULL, &res, &err), PT_OK, "%s", err.msg);
     /* 3000 rows, 2 epochs: chance is 0.1; this reaches ~0.7. */
@@ -247,13 +247,13 @@ Test(conv, lenet5_learns_in_two_short_epochs)
     cr_assert_eq(net.layer[0].kind, PT_LAYER_CONV);
     cr_assert_eq(net.sizes[1], 6 * 14 * 14);
     cr_assert_eq(net.sizes[2], 16 * 5 * 5);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
 /* ---- pruning conv layers ------------------------------------------------ */
 
-static void build_small(pt_mlp *m, int cap)
+static void build_small(pt_net *m, int cap)
 {
     pt_rng r;
     pt_err err;
@@ -285,7 +285,7 @@ static void build_small(pt_mlp *m, int cap)
 
 Test(conv, filter_pruning_masks_filters_and_next_channels_and_compacts_exactly)
 {
-    pt_mlp m, c;
+    pt_net m, c;
     pt_err err;
     int n = 5;
     build_small(&m, n);
@@ -307,14 +307,14 @@ Test(conv, filter_pruning_masks_filters_and_next_channels_and_compacts_exactly)
     }
     float x[5 * 288];
     memcpy(x, m.act[0], sizeof x);
-    pt_mlp_forward(&m, n);
-    cr_assert_eq(pt_mlp_compact(&m, &c, n, &err), PT_OK, "%s", err.msg);
+    pt_net_forward(&m, n);
+    cr_assert_eq(pt_net_compact(&m, &c, n, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(c.layer[0].n_out, 4);
     cr_assert_eq(c.layer[1].n_out, 3);
     cr_assert_eq(c.layer[1].n_in, 4 * 9);
     cr_assert_eq(c.layer[2].n_in, 3 * 3 * 3);
     memcpy(c.act[0], x, sizeof x);
-    pt_mlp_forward(&c, n);
+    pt_net_forward(&c, n);
     /* The compacted net sums fewer terms, in other blocks (allclose.h). */
     double tol[5 * 4];
     pt_net_tol(&m, x, n, tol);
@@ -328,8 +328,8 @@ Test(conv, filter_pruning_masks_filters_and_next_channels_and_compacts_exactly)
     for (int i = 0; i < n * 4; i++)
         pt_assert_close(out[i], m.act[4][i], 0, tol[i], "engine logit %d", i);
     pt_infer_free(&e);
-    pt_mlp_free(&c);
-    pt_mlp_free(&m);
+    pt_net_free(&c);
+    pt_net_free(&m);
 }
 
 /* prune.layer_sparsity: each pruned layer goes to its own fraction, scaled
@@ -348,7 +348,7 @@ Test(conv, per_layer_targets_follow_the_schedule_in_proportion)
     } want[] = {{0.25, {7, 4, 7}}, /* halfway: 0.125 of 8 -> 1 (rounded), 0.25 of 6 -> 2 */
                 {0.5, {6, 3, 7}}}; /* the end: 0.25 of 8, 0.5 of 6; dense untouched */
     for (int i = 0; i < 2; i++) {
-        pt_mlp m;
+        pt_net m;
         build_small(&m, 2);
         cr_assert_eq(pt_prune_to(&m, &p, want[i].target, &err), PT_OK, "%s", err.msg);
         pt_sparsity sp;
@@ -356,7 +356,7 @@ Test(conv, per_layer_targets_follow_the_schedule_in_proportion)
         for (int l = 0; l < 3; l++)
             cr_expect_eq(sp.neurons[l], want[i].left[l], "target %g, layer %d: %d left",
                          want[i].target, l, sp.neurons[l]);
-        pt_mlp_free(&m);
+        pt_net_free(&m);
     }
     /* Neuron granularity lists every hidden layer, conv and dense. */
     p.granularity = PT_GRAN_NEURON;
@@ -364,7 +364,7 @@ Test(conv, per_layer_targets_follow_the_schedule_in_proportion)
     p.layer_sparsity.v[0] = 0.5;
     p.layer_sparsity.v[1] = 0.0;
     p.layer_sparsity.v[2] = 0.5;
-    pt_mlp m;
+    pt_net m;
     build_small(&m, 2);
     cr_assert_eq(pt_prune_to(&m, &p, 0.5, &err), PT_OK, "%s", err.msg);
     pt_sparsity sp;
@@ -372,12 +372,12 @@ Test(conv, per_layer_targets_follow_the_schedule_in_proportion)
     cr_expect_eq(sp.neurons[0], 4);
     cr_expect_eq(sp.neurons[1], 6);
     cr_expect_eq(sp.neurons[2], 3); /* 0.5 of 7 rounds to 4 removed */
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 Test(conv, magnitude_pruning_covers_conv_weights)
 {
-    pt_mlp m;
+    pt_net m;
     pt_err err;
     build_small(&m, 2);
     cr_assert_eq(pt_prune_magnitude(&m, 0.75, 0, 1, &err), PT_OK, "%s", err.msg);
@@ -385,7 +385,7 @@ Test(conv, magnitude_pruning_covers_conv_weights)
     pt_sparsity_of(&m, &sp);
     for (int l = 0; l < 2; l++)
         cr_assert_eq(sp.zeros[l], lround(0.75 * sp.weights[l]), "conv layer %d", l);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 /* ---- export: train --save, eval and an independent numpy forward ------- */

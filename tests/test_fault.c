@@ -5,7 +5,7 @@
  * Fashion-MNIST, the SQLite file read back.
  *
  * Open MPI 4.1 reports no error when a rank dies; the coordinator sees a
- * worker's process gone (coordinator/peer.h) and the workers see the
+ * worker's process gone (proto/peer.h) and the workers see the
  * coordinator's. So:
  *   - a worker killed mid-study has its trial FAILED at once (not after the
  *     600 s trial timeout the run is given) and sampled again; the study
@@ -188,13 +188,13 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
-/* Fault injection: ROUNDS fresh studies of 8 short trials under mpirun -np 4
+/* Fault injection: ROUNDS fresh studies of 16 short trials under mpirun -np 4
  * --enable-recovery. In each, once a seeded number of trials is COMPLETE and
  * after a seeded delay a seeded worker rank is SIGKILLed, then at a later
  * seeded moment the coordinator; the job must end by itself (its workers see
  * the coordinator gone), whatever its status. A rerun (mpirun -np 3) then
  * completes the study: nothing lost (the trials COMPLETE before the rerun
- * are unchanged, 8 COMPLETE or PRUNED in all) or duplicated (numbers unique
+ * are unchanged, 16 COMPLETE or PRUNED in all) or duplicated (numbers unique
  * and contiguous, one value per trial), integrity_check ok. */
 #define ROUNDS 3
 Test(fault, random_kills_then_a_rerun_lose_and_duplicate_nothing)
@@ -205,7 +205,12 @@ Test(fault, random_kills_then_a_rerun_lose_and_duplicate_nothing)
         char rm[1024];
         snprintf(rm, sizeof rm, "rm -rf '%s'*", path_of("study.db"));
         cr_assert_eq(system(rm), 0);
-        const char *study = write_study(8, 600, 3, 32);
+        /* 16 trials of ~0.2 s: the kills (after at most 6 COMPLETE + 300 ms)
+         * must land while trials remain. With 8 trials of 600 rows (~20 ms
+         * each once training got faster) the study was over before the
+         * coordinator was killed, and a kill inside MPI_Finalize is the
+         * start-up/shut-down case Open MPI 4.1 does not recover from. */
+        const char *study = write_study(16, 4000, 3, 64);
         /* From the first COMPLETE trial on: a rank SIGKILLed within ms of
          * its start, inside MPI start-up, is beyond what Open MPI 4.1's
          * recovery handles (seen in CI: PMIx "BAD-PARAM" errors, then the
@@ -254,7 +259,7 @@ Test(fault, random_kills_then_a_rerun_lose_and_duplicate_nothing)
         slurp("err", err, sizeof err);
         cr_assert_eq(rerun, 0, "%s: the rerun failed\n%s", what, err);
         snprintf(ctx, sizeof ctx, "%s (%d complete before the rerun)", what, before);
-        check_after_faults(8, ctx);
+        check_after_faults(16, ctx);
         /* The trials COMPLETE before the rerun are unchanged: the sum of
          * their values over the first `before` COMPLETE trial ids. */
         db = db_open();

@@ -18,7 +18,7 @@
 #include "allclose.h"
 #include "config.h"
 #include "data_open.h"
-#include "mlp.h"
+#include "net.h"
 #include "optim.h"
 #include "prune.h"
 #include "rng.h"
@@ -44,10 +44,10 @@ static int ref_cmp(const void *a, const void *b)
  * first round(s n) (at most n - 1); global walks the whole order and prunes
  * while the weight's layer has budget (all but ceil(1%), at least 1 kept)
  * until round(s total) are pruned. Writes 0 into mask and w. */
-static void ref_magnitude(const pt_mlp *m, float *w, float *mask, double s, int global,
+static void ref_magnitude(const pt_net *m, float *w, float *mask, double s, int global,
                           int include_output)
 {
-    size_t total = 0, start[PT_MLP_MAX_LAYERS + 1], k = 0;
+    size_t total = 0, start[PT_NET_MAX_LAYERS + 1], k = 0;
     for (int l = 0; l < m->n_layers; l++)
         if (include_output || l + 1 < m->n_layers)
             total += (size_t)m->layer[l].n_in * m->layer[l].n_out;
@@ -63,7 +63,7 @@ static void ref_magnitude(const pt_mlp *m, float *w, float *mask, double s, int 
     }
     start[m->n_layers] = k;
     if (global) {
-        long budget[PT_MLP_MAX_LAYERS], want = lround(s * (double)total);
+        long budget[PT_NET_MAX_LAYERS], want = lround(s * (double)total);
         for (int l = 0; l < m->n_layers; l++) {
             long nw = (long)(start[l + 1] - start[l]), keep = (long)ceil(0.01 * nw);
             budget[l] = nw - (keep < 1 ? 1 : keep);
@@ -93,11 +93,11 @@ static void ref_magnitude(const pt_mlp *m, float *w, float *mask, double s, int 
 /* Prunes net to each target in turn (a schedule: the zeros of one event
  * are ties at the next) with one reused workspace, and the reference on a
  * copy; the masks and weights must be identical after every event. */
-static void check_against_sort(pt_mlp *net, const double *targets, int n_targets, int global,
+static void check_against_sort(pt_net *net, const double *targets, int n_targets, int global,
                                int include_output, const char *what)
 {
     pt_err err;
-    cr_assert_eq(pt_mlp_mask_enable(net, &err), PT_OK);
+    cr_assert_eq(pt_net_mask_enable(net, &err), PT_OK);
     size_t np = net->n_params;
     float *w = malloc(sizeof(float) * np), *mask = malloc(sizeof(float) * np);
     cr_assert(w && mask);
@@ -128,19 +128,19 @@ static void check_against_sort(pt_mlp *net, const double *targets, int n_targets
     free(mask);
 }
 
-static void make_net(pt_mlp *net, int n_in, const int *hidden, int n_hidden, uint64_t seed)
+static void make_net(pt_net *net, int n_in, const int *hidden, int n_hidden, uint64_t seed)
 {
     pt_rng rng;
     pt_err err;
     pt_rng_seed(&rng, seed);
-    cr_assert_eq(pt_mlp_init(net, n_in, hidden, n_hidden, 10, 8, &rng, &err), PT_OK, "%s",
+    cr_assert_eq(pt_net_init_dense(net, n_in, hidden, n_hidden, 10, 8, &rng, &err), PT_OK, "%s",
                  err.msg);
 }
 
 /* Weights drawn from a handful of magnitudes, both signs, a third exactly
  * zero, some -0.0f, some subnormal: nearly every key is a tie, so the
  * position tie-break decides most of the chosen set. */
-static void tie_weights(pt_mlp *net, uint64_t seed)
+static void tie_weights(pt_net *net, uint64_t seed)
 {
     pt_rng rng;
     pt_rng_seed(&rng, seed);
@@ -160,14 +160,14 @@ Test(fused, selection_picks_the_sorted_set_with_many_ties)
     int hidden[] = {96, 40};
     for (int global = 0; global <= 1; global++)
         for (int out = 0; out <= 1; out++) {
-            pt_mlp net;
+            pt_net net;
             make_net(&net, 150, hidden, 2, 3);
             tie_weights(&net, 100 + (uint64_t)(2 * global + out));
             char what[64];
             snprintf(what, sizeof what, "ties, %s, output %s", global ? "global" : "layer-wise",
                      out ? "pruned" : "kept");
             check_against_sort(&net, sched, sizeof sched / sizeof sched[0], global, out, what);
-            pt_mlp_free(&net);
+            pt_net_free(&net);
         }
 }
 
@@ -178,7 +178,7 @@ Test(fused, selection_honours_the_global_budget_like_the_sort)
 {
     static const double sched[] = {0.3, 0.6, 0.75, 0.9, 0.99};
     int hidden[] = {120, 30};
-    pt_mlp net;
+    pt_net net;
     make_net(&net, 200, hidden, 2, 5);
     for (size_t i = 0; i < (size_t)net.layer[0].n_in * net.layer[0].n_out; i++)
         net.layer[0].w[i] *= 1e-3f;
@@ -189,7 +189,7 @@ Test(fused, selection_honours_the_global_budget_like_the_sort)
         kept += net.mask[net.layer[0].off + i] != 0.0f;
     cr_assert_eq(kept, (long)ceil(0.01 * net.layer[0].n_in * net.layer[0].n_out),
                  "the small layer keeps exactly its 1%%");
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 /* LeNet-300-100 trained on real rows, with L1 making exact zeros of its
@@ -213,7 +213,7 @@ Test(fused, selection_picks_the_sorted_set_on_a_trained_lenet)
     pt_err err;
     memset(&d, 0, sizeof d);
     cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     cr_assert_eq(pt_train(&c, &d, &net, NULL, NULL, &r, &err), PT_OK, "%s", err.msg);
     cr_assert_gt(pt_sparsity_total(&net), 0.01, "L1 left exact zeros to tie on");
@@ -228,7 +228,7 @@ Test(fused, selection_picks_the_sorted_set_on_a_trained_lenet)
         check_against_sort(&net, sched, 5, global, 1, global ? "lenet global" : "lenet layer");
     }
     free(orig);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -406,7 +406,7 @@ Test(fused, update_of_a_segment_touches_only_that_segment)
 
 /* ---- dropout ------------------------------------------------------------------ */
 
-/* mlp.c's generator, written out: two rounds of lowbias32, keyed by the
+/* net.c's generator, written out: two rounds of lowbias32, keyed by the
  * 64-bit draw of the layer. */
 static uint32_t ref_lowbias32(uint32_t x)
 {
@@ -427,20 +427,20 @@ static int ref_dropped(uint64_t key, uint32_t i, float rate)
 
 /* A network whose every unit is 1 before dropout: ones in, zero weights,
  * biases 1; a unit is then exactly 0 (dropped) or exactly 1/(1-rate). */
-static void ones_net(pt_mlp *net, int cap)
+static void ones_net(pt_net *net, int cap)
 {
     int hidden[] = {512, 256};
     pt_rng init;
     pt_err err;
     pt_rng_seed(&init, 1);
-    cr_assert_eq(pt_mlp_init(net, 784, hidden, 2, 10, cap, &init, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(net, 784, hidden, 2, 10, cap, &init, &err), PT_OK);
     memset(net->params, 0, sizeof(float) * net->n_params);
     for (int l = 0; l + 1 < net->n_layers; l++)
         for (int j = 0; j < net->layer[l].n_out; j++)
             net->layer[l].b[j] = 1.0f;
 }
 
-static void fill_ones(pt_mlp *net, int n)
+static void fill_ones(pt_net *net, int n)
 {
     for (size_t i = 0; i < (size_t)n * net->sizes[0]; i++)
         net->act[0][i] = 1.0f;
@@ -450,7 +450,7 @@ Test(fused, dropout_keeps_its_rate_and_is_a_function_of_the_seed)
 {
     enum { CAP = 256 };
     static const float rate[3] = {0.2f, 0.03f, 0.5f};
-    pt_mlp net;
+    pt_net net;
     ones_net(&net, CAP);
     for (int l = 0; l < 3; l++)
         net.drop[l] = rate[l];
@@ -460,7 +460,7 @@ Test(fused, dropout_keeps_its_rate_and_is_a_function_of_the_seed)
     long dropped[3] = {0}, units[3] = {0};
     for (int batch = 0; batch < 4; batch++) {
         fill_ones(&net, CAP);
-        pt_mlp_forward_train(&net, CAP, &rng);
+        pt_net_forward_train(&net, CAP, &rng);
         /* One key per layer with dropout, input first. */
         for (int l = 0; l < 3; l++) {
             uint64_t key = pt_rng_next(&ref);
@@ -493,19 +493,19 @@ Test(fused, dropout_keeps_its_rate_and_is_a_function_of_the_seed)
     pt_rng_seed(&b, 7);
     pt_rng_seed(&c, 8);
     fill_ones(&net, CAP);
-    pt_mlp_forward_train(&net, CAP, &a);
+    pt_net_forward_train(&net, CAP, &a);
     memcpy(first, net.act[1], sizeof(float) * CAP * 512);
     fill_ones(&net, CAP);
-    pt_mlp_forward_train(&net, CAP, &b);
+    pt_net_forward_train(&net, CAP, &b);
     cr_assert_arr_eq(net.act[1], first, sizeof(float) * CAP * 512, "same seed, same mask");
     fill_ones(&net, CAP);
-    pt_mlp_forward_train(&net, CAP, &c);
+    pt_net_forward_train(&net, CAP, &c);
     cr_assert(memcmp(net.act[1], first, sizeof(float) * CAP * 512) != 0, "another seed");
     fill_ones(&net, CAP);
-    pt_mlp_forward_train(&net, CAP, &a);
+    pt_net_forward_train(&net, CAP, &a);
     cr_assert(memcmp(net.act[1], first, sizeof(float) * CAP * 512) != 0, "the next batch");
     free(first);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 /* Adjacent units are independent: in each row of a layer, the number of
@@ -515,7 +515,7 @@ Test(fused, dropout_keeps_its_rate_and_is_a_function_of_the_seed)
 Test(fused, dropout_neighbours_are_independent)
 {
     enum { CAP = 256 };
-    pt_mlp net;
+    pt_net net;
     ones_net(&net, CAP);
     net.drop[1] = 0.5f;
     pt_rng rng;
@@ -523,7 +523,7 @@ Test(fused, dropout_neighbours_are_independent)
     long pairs = 0, both = 0;
     for (int batch = 0; batch < 4; batch++) {
         fill_ones(&net, CAP);
-        pt_mlp_forward_train(&net, CAP, &rng);
+        pt_net_forward_train(&net, CAP, &rng);
         for (int i = 0; i < CAP; i++)
             for (int j = 0; j + 1 < 512; j++) {
                 const float *a = net.act[1] + (size_t)i * 512;
@@ -536,5 +536,5 @@ Test(fused, dropout_neighbours_are_independent)
     double p2 = 0.25, sd = sqrt(3.0 * (double)pairs * p2 * (1.0 - p2));
     cr_assert_leq(fabs((double)both - (double)pairs * p2), 6.0 * sd,
                   "%ld of %ld neighbour pairs both dropped", both, pairs);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }

@@ -20,13 +20,13 @@
 #include <string.h>
 
 #include "allclose.h"
-#include "mlp.h"
+#include "net.h"
 
 #define N 6
 #define IN 7
 #define OUT 4
 
-static pt_mlp net;
+static pt_net net;
 static float x[N * IN];
 static int32_t y[N];
 
@@ -36,7 +36,7 @@ static void setup(void)
     pt_rng r;
     pt_err err;
     pt_rng_seed(&r, 11);
-    cr_assert_eq(pt_mlp_init(&net, IN, hidden, 3, OUT, N, &r, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&net, IN, hidden, 3, OUT, N, &r, &err), PT_OK);
     for (int i = 0; i < N * IN; i++)
         x[i] = (float)pt_rng_normal(&r);
     for (int i = 0; i < N; i++)
@@ -47,13 +47,13 @@ static void setup(void)
             net.layer[l].b[j] = 0.1f * (float)pt_rng_normal(&r);
 }
 
-static void teardown(void) { pt_mlp_free(&net); }
+static void teardown(void) { pt_net_free(&net); }
 
 static double loss_now(void)
 {
     memcpy(net.act[0], x, sizeof x);
-    pt_mlp_forward(&net, N);
-    return pt_mlp_loss(&net, N, y, NULL);
+    pt_net_forward(&net, N);
+    return pt_net_loss(&net, N, y, NULL);
 }
 
 /* Checks d loss / d p[i] for all i against central differences. */
@@ -80,8 +80,8 @@ static void check_params(float *p, const float *g, size_t n, const char *what, i
 Test(grad, every_layer_weights_and_biases, .init = setup, .fini = teardown)
 {
     memcpy(net.act[0], x, sizeof x);
-    pt_mlp_forward(&net, N);
-    double l0 = pt_mlp_backward(&net, N, y, NULL, NULL, NULL);
+    pt_net_forward(&net, N);
+    double l0 = pt_net_backward(&net, N, y, NULL, NULL, NULL);
     /* The same forward pass on the same input and the same row_loss: the
      * same bits (exact by design). */
     cr_assert_eq(l0, loss_now(), "%.17g vs %.17g", l0, loss_now());
@@ -99,17 +99,17 @@ Test(grad, every_layer_weights_and_biases, .init = setup, .fini = teardown)
 Test(grad, softmax_cross_entropy_wrt_logits, .init = setup, .fini = teardown)
 {
     memcpy(net.act[0], x, sizeof x);
-    pt_mlp_forward(&net, N);
-    pt_mlp_backward(&net, N, y, NULL, NULL, NULL);
+    pt_net_forward(&net, N);
+    pt_net_backward(&net, N, y, NULL, NULL, NULL);
     float *z = net.act[net.n_layers];
     const float *dz = net.delta[net.n_layers - 1];
     const double h = 1e-2;
     for (int i = 0; i < N * OUT; i++) {
         float keep = z[i];
         z[i] = keep + (float)h;
-        double up = pt_mlp_loss(&net, N, y, NULL);
+        double up = pt_net_loss(&net, N, y, NULL);
         z[i] = keep - (float)h;
-        double down = pt_mlp_loss(&net, N, y, NULL);
+        double down = pt_net_loss(&net, N, y, NULL);
         z[i] = keep;
         double fd = (up - down) / (2 * h);
         /* h = 1e-2 on the logits (the loss is smooth there): as above,
@@ -121,32 +121,32 @@ Test(grad, softmax_cross_entropy_wrt_logits, .init = setup, .fini = teardown)
 
 Test(grad, loss_is_stable_for_huge_logits)
 {
-    pt_mlp m;
+    pt_net m;
     pt_rng r;
     pt_err err;
     pt_rng_seed(&r, 1);
-    cr_assert_eq(pt_mlp_init(&m, 2, NULL, 0, 3, 1, &r, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&m, 2, NULL, 0, 3, 1, &r, &err), PT_OK);
     float *z = m.act[1];
     z[0] = 1000.0f;
     z[1] = -1000.0f;
     z[2] = 999.0f;
     int32_t lab = 2;
     int ok;
-    double loss = pt_mlp_loss(&m, 1, &lab, &ok);
+    double loss = pt_net_loss(&m, 1, &lab, &ok);
     cr_assert(isfinite(loss));
     /* In double but for one expf(-1) in float (relative error <= u): the
      * loss log(1 + e^-1) + 1 moves by < u; 8u, relative, for margin. */
     pt_assert_close(loss, log1p(exp(-1.0)) + 1.0, 8 * PT_U_F32, 0);
     cr_assert_eq(ok, 0);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 typedef struct {
-    int order[PT_MLP_MAX_LAYERS];
+    int order[PT_NET_MAX_LAYERS];
     int k;
 } hook_log;
 
-static void log_hook(void *ctx, pt_mlp *m, int l)
+static void log_hook(void *ctx, pt_net *m, int l)
 {
     (void)m;
     hook_log *h = ctx;
@@ -156,9 +156,9 @@ static void log_hook(void *ctx, pt_mlp *m, int l)
 Test(grad, hook_sees_layers_last_to_first, .init = setup, .fini = teardown)
 {
     memcpy(net.act[0], x, sizeof x);
-    pt_mlp_forward(&net, N);
+    pt_net_forward(&net, N);
     hook_log h = {.k = 0};
-    pt_mlp_backward(&net, N, y, NULL, log_hook, &h);
+    pt_net_backward(&net, N, y, NULL, log_hook, &h);
     cr_assert_eq(h.k, net.n_layers);
     for (int i = 0; i < h.k; i++)
         cr_assert_eq(h.order[i], net.n_layers - 1 - i);

@@ -1,6 +1,6 @@
 /*
  * test_infer.c — the inference engine gives the logits of the masked dense
- * network (pt_mlp_forward) on real Fashion-MNIST rows, whatever kernels it
+ * network (pt_net_forward) on real Fashion-MNIST rows, whatever kernels it
  * picks, for batch 1 and for batches; the cost figures add up.
  *
  * The networks are trained for real but small (a few hundred rows, a couple
@@ -24,7 +24,7 @@
 enum { N_ROWS = 200 };
 
 typedef struct {
-    pt_mlp net;
+    pt_net net;
     float *x; /* N_ROWS test rows, scaled as in training */
     int dim;
 } fixture;
@@ -69,7 +69,7 @@ static void train_small(fixture *f, const int *hidden, int n_hidden, pt_granular
 
 static void fixture_free(fixture *f)
 {
-    pt_mlp_free(&f->net);
+    pt_net_free(&f->net);
     free(f->x);
 }
 
@@ -81,7 +81,7 @@ static float *reference(fixture *f, int n)
     for (int i0 = 0; i0 < n; i0 += f->net.cap) {
         int m = n - i0 < f->net.cap ? n - i0 : f->net.cap;
         memcpy(f->net.act[0], f->x + (size_t)i0 * f->dim, sizeof(float) * (size_t)m * f->dim);
-        pt_mlp_forward(&f->net, m);
+        pt_net_forward(&f->net, m);
         memcpy(ref + (size_t)i0 * n_out, f->net.act[f->net.n_layers],
                sizeof(float) * (size_t)m * n_out);
     }
@@ -90,7 +90,7 @@ static float *reference(fixture *f, int n)
 
 /* Runs the engine over rows [0, n) in batches of `batch` and returns the
  * largest |diff| / tol over the logits, tol from pt_net_tol (the engine
- * compacts, folds biases and picks other kernels than pt_mlp_forward, so the
+ * compacts, folds biases and picks other kernels than pt_net_forward, so the
  * sums run in other orders; see allclose.h). 1 is the bound. */
 static double max_ratio(pt_infer *e, fixture *f, const float *ref, const double *tol, int n,
                         int batch, double *worst_diff)
@@ -113,7 +113,7 @@ static double max_ratio(pt_infer *e, fixture *f, const float *ref, const double 
     return worst;
 }
 
-/* Every flag combination and batch size agrees with pt_mlp_forward. */
+/* Every flag combination and batch size agrees with pt_net_forward. */
 static void check_all_kernels(fixture *f)
 {
     float *ref = reference(f, N_ROWS);
@@ -297,11 +297,11 @@ Test(infer, short_budget_keeps_every_figure)
  * only. */
 Test(infer, odd_shapes_and_empty_rows_match)
 {
-    pt_mlp net;
+    pt_net net;
     pt_rng rng;
     pt_rng_seed(&rng, 7);
     pt_err err;
-    cr_assert_eq(pt_mlp_init(&net, 45, (const int[]){19, 33}, 2, 3, 40, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&net, 45, (const int[]){19, 33}, 2, 3, 40, &rng, &err), PT_OK);
     for (int l = 0; l < net.n_layers; l++) {
         pt_layer *L = &net.layer[l];
         for (int i = 0; i < L->n_in * L->n_out; i++)
@@ -316,7 +316,7 @@ Test(infer, odd_shapes_and_empty_rows_match)
     for (int i = 0; i < 40 * 45; i++)
         x[i] = (i * 37) % 11 < 5 ? 0.0f : (float)((i * 13) % 17) / 17.0f;
     memcpy(net.act[0], x, sizeof x);
-    pt_mlp_forward(&net, 40);
+    pt_net_forward(&net, 40);
     const float *ref = net.act[net.n_layers];
     double tol[40 * 3]; /* pt_net_tol: the kernels sum in other orders */
     pt_net_tol(&net, x, 40, tol);
@@ -335,7 +335,7 @@ Test(infer, odd_shapes_and_empty_rows_match)
             pt_infer_free(&e);
         }
     }
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 /* A build for one kernel path (cmake -DPT_KERNEL=avx2 ...) really runs
@@ -349,15 +349,15 @@ Test(infer, kernel_path_is_the_one_built)
 
 Test(infer, bad_arguments_are_refused)
 {
-    pt_mlp net;
+    pt_net net;
     pt_rng rng;
     pt_rng_seed(&rng, 1);
     pt_err err;
-    cr_assert_eq(pt_mlp_init(&net, 4, (const int[]){3}, 1, 2, 1, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&net, 4, (const int[]){3}, 1, 2, 1, &rng, &err), PT_OK);
     pt_infer e;
     cr_assert_eq(pt_infer_build(&e, &net, 0, PT_INFER_AUTO, &err), PT_ERR_ARG);
     cr_assert_eq(pt_infer_build(&e, &net, 4, PT_INFER_DENSE | PT_INFER_SPARSE, &err), PT_ERR_ARG);
     cr_assert(strstr(err.msg, "inference"), "%s", err.msg);
     pt_infer_free(&e);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }

@@ -44,7 +44,7 @@ static pt_config small_cfg(int hidden)
 /* Trains cfg, saves it to tmpdir/name, returns the recorded test accuracy. */
 static double train_and_save(const pt_config *cfg, pt_data *data, const char *name)
 {
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     pt_err err;
     cr_assert_eq(pt_train(cfg, data, &net, NULL, NULL, &r, &err), PT_OK, "%s", err.msg);
@@ -54,7 +54,7 @@ static double train_and_save(const pt_config *cfg, pt_data *data, const char *na
                           .n_test = data->test.n};
     cr_assert_eq(pt_model_save(path_of(name), &net, &data->scaler, cfg, &info, &err), PT_OK, "%s",
                  err.msg);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     return r.test_acc;
 }
 
@@ -86,7 +86,7 @@ Test(init, epoch_zero_is_the_saved_network)
     pt_config c = base;
     snprintf(c.net.init, sizeof c.net.init, "%s", path_of("a.npz"));
     c.train.epochs = 0;
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     epochs_seen seen = {0};
     cr_assert_eq(pt_train(&c, &data, &net, record, &seen, &r, &err), PT_OK, "%s", err.msg);
@@ -96,7 +96,7 @@ Test(init, epoch_zero_is_the_saved_network)
     cr_expect(isfinite(r.val_acc), "val_acc is evaluated without an epoch");
     cr_expect_eq(net.n_params, saved.net.n_params);
     cr_expect_eq(memcmp(net.params, saved.net.params, sizeof(float) * net.n_params), 0);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 
     /* One-shot from the trained network prunes at epoch 0: the first (and
      * only) fine-tuning epoch already runs at the target sparsity. */
@@ -115,7 +115,7 @@ Test(init, epoch_zero_is_the_saved_network)
     /* Pruning a trained network keeps most of its accuracy after one epoch,
      * where a random start would be near chance (0.1) at 80% sparsity. */
     cr_expect(r.test_acc > saved_acc - 0.1, "pruned %.4f, trained %.4f", r.test_acc, saved_acc);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 
     /* Iterative: round r prunes at the start of fine-tuning epoch r. */
     c.prune.schedule = PT_PRUNE_ITERATIVE;
@@ -128,7 +128,7 @@ Test(init, epoch_zero_is_the_saved_network)
     cr_expect(fabs(seen.sparsity[0] - s1) <= tol + 1e-3, "round 1: %.6f, want %.6f",
               seen.sparsity[0], s1);
     cr_expect(fabs(seen.sparsity[1] - 0.8) <= tol + 1e-3, "round 2: %.6f", seen.sparsity[1]);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_model_free(&saved);
     pt_data_close(&data);
 }
@@ -145,14 +145,14 @@ Test(init, a_pruned_start_stays_pruned)
     train_and_save(&base, &data, "p.npz");
     pt_config c = small_cfg(32);
     snprintf(c.net.init, sizeof c.net.init, "%s", path_of("p.npz"));
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     cr_assert_eq(pt_train(&c, &data, &net, NULL, NULL, &r, &err), PT_OK, "%s", err.msg);
     /* A schedule "none" epoch of training keeps the loaded mask's zeros. */
     cr_expect(r.sparsity >= 0.7 - 1e-3, "sparsity %.4f after training a 0.7-pruned start",
               r.sparsity);
     cr_expect_not_null(net.mask);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&data);
 }
 

@@ -1,5 +1,5 @@
 /*
- * test_models.c — the models a study keeps (coordinator/models.h) and
+ * test_models.c — the models a study keeps (store/models.h) and
  * `prunetune export-model`, end to end: a real study on Fashion-MNIST
  * (workers send their models to rank 0), the DB read back with sqlite3, the
  * exported file evaluated by `prunetune eval`. The kept-set rules (top K,

@@ -223,7 +223,7 @@ static void check_round_trip(pt_granularity g)
     pt_data d;
     pt_err err;
     cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
-    pt_mlp net;
+    pt_net net;
     pt_train_result res;
     cr_assert_eq(pt_train(&c, &d, &net, NULL, NULL, &res, &err), PT_OK, "%s", err.msg);
     cr_assert_not_null(net.mask);
@@ -263,7 +263,7 @@ static void check_round_trip(pt_granularity g)
     cr_assert_eq(loss, res.test_loss);
     cr_assert_gt(acc, 0.5, "a pruned net on 600 rows still learns (%.3f)", acc);
     pt_model_free(&m);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -337,9 +337,9 @@ static const char *saved_model(void)
     c.net.hidden[0] = 16;
     pt_rng rng;
     pt_rng_seed(&rng, 7);
-    pt_mlp net;
+    pt_net net;
     pt_err err;
-    cr_assert_eq(pt_mlp_init(&net, 784, c.net.hidden, 1, 10, 8, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&net, 784, c.net.hidden, 1, 10, 8, &rng, &err), PT_OK);
     cr_assert_eq(pt_prune_magnitude(&net, 0.5, 0, 1, &err), PT_OK);
     float off[784], mul[784];
     for (int j = 0; j < 784; j++) {
@@ -352,7 +352,7 @@ static const char *saved_model(void)
     pt_model_info info = {0.5, 1.0, 0.5, 100, 10, names};
     const char *path = tmp("m.npz");
     cr_assert_eq(pt_model_save(path, &net, &sc, &c, &info, &err), PT_OK, "%s", err.msg);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     return path;
 }
 

@@ -249,13 +249,13 @@ Test(onnx, format_option_and_its_errors)
 
 /* An untrained 784-16-12-10 network, magnitude-pruned to 70%, its last
  * hidden layer's neurons 0..3 removed by hand. */
-static void pruned_net(pt_mlp *net)
+static void pruned_net(pt_net *net)
 {
     int hidden[2] = {16, 12};
     pt_rng rng;
     pt_rng_seed(&rng, 11);
     pt_err err;
-    cr_assert_eq(pt_mlp_init(net, 784, hidden, 2, 10, 4, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(net, 784, hidden, 2, 10, 4, &rng, &err), PT_OK);
     cr_assert_eq(pt_prune_magnitude(net, 0.7, 0, 1, &err), PT_OK);
     pt_layer *L = &net->layer[1];
     for (int j = 0; j < 4; j++)
@@ -283,10 +283,10 @@ static const Onnx__SparseTensorProto *find_sparse(const Onnx__GraphProto *g, con
  * training measured. */
 Test(onnx, written_weights_read_back_exactly)
 {
-    pt_mlp net, small;
+    pt_net net, small;
     pruned_net(&net);
     pt_err err;
-    cr_assert_eq(pt_mlp_compact(&net, &small, 1, &err), PT_OK);
+    cr_assert_eq(pt_net_compact(&net, &small, 1, &err), PT_OK);
     cr_assert_eq(small.sizes[2], 8, "4 of 12 neurons removed");
     float off[784], mul[784];
     for (int j = 0; j < 784; j++) {
@@ -362,13 +362,13 @@ Test(onnx, written_weights_read_back_exactly)
     cr_expect_eq(seen, 2, "metadata");
     onnx__model_proto__free_unpacked(m, NULL);
     free(b);
-    pt_mlp_free(&small);
-    pt_mlp_free(&net);
+    pt_net_free(&small);
+    pt_net_free(&net);
 }
 
 Test(onnx, failed_write_leaves_nothing)
 {
-    pt_mlp net;
+    pt_net net;
     pruned_net(&net);
     float off[784] = {0}, mul[784] = {0};
     pt_scaler sc = {784, off, mul};
@@ -386,5 +386,5 @@ Test(onnx, failed_write_leaves_nothing)
     cr_expect_eq(pt_onnx_save(tmp("b.onnx"), &net, &bad, &cfg, &info, NULL, &err), PT_ERR_ARG);
     cr_expect_neq(access(tmp("b.onnx"), F_OK), 0);
     cr_expect_neq(access(tmp("b.onnx.tmp"), F_OK), 0);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }

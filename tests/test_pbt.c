@@ -1,6 +1,6 @@
 /*
  * test_pbt.c — Population Based Training's study keys and its exploit /
- * explore decisions (coordinator/pbt.h): the ranking (feasible first, the
+ * explore decisions (search/pbt.h): the ranking (feasible first, the
  * objective's direction, ties by index), Ray Tune's quantile size, exploits
  * only from the top into the bottom, perturbations by exactly the given
  * factors, resampling inside the space, conditions kept consistent, the

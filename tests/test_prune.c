@@ -5,6 +5,9 @@
  * choose what they promise, rewinding restores the saved weights, structured
  * compaction keeps the logits, L1 and dropout do what they claim, and every
  * schedule x granularity lands on its target.
+ *
+ * Why one file of ~900 lines: the cases share the trained fixture networks and data rows set up
+ * once per process; they test one module, prune.h, from several sides.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -14,7 +17,7 @@
 
 #include "config.h"
 #include "data_open.h"
-#include "mlp.h"
+#include "net.h"
 #include "net_tol.h"
 #include "optim.h"
 #include "prune.h"
@@ -44,7 +47,7 @@ static void open_data(const pt_config *c, pt_data *d)
     cr_assert_eq(pt_data_open(d, &c->data, c->seed, &err), PT_OK, "%s", err.msg);
 }
 
-static void train_ok(const pt_config *c, const pt_data *d, pt_mlp *net, pt_train_result *r,
+static void train_ok(const pt_config *c, const pt_data *d, pt_net *net, pt_train_result *r,
                      pt_epoch_fn fn, void *ctx)
 {
     pt_err err;
@@ -72,7 +75,7 @@ typedef struct {
 } hook_ctx;
 
 /* As the trainer does: the layer's weights get the regularizers, biases not. */
-static void update_hook(void *ctx, pt_mlp *m, int l)
+static void update_hook(void *ctx, pt_net *m, int l)
 {
     hook_ctx *h = ctx;
     pt_layer *L = &m->layer[l];
@@ -82,14 +85,14 @@ static void update_hook(void *ctx, pt_mlp *m, int l)
                     (size_t)L->n_out, &b);
 }
 
-static void steps(pt_mlp *net, hook_ctx *h, const pt_data *d, int n, int *next)
+static void steps(pt_net *net, hook_ctx *h, const pt_data *d, int n, int *next)
 {
     int32_t y[32];
     for (int s = 0; s < n; s++, *next = (*next + 32) % (d->split.n_train - 32)) {
         pt_dataset_gather(&d->train, &d->scaler, d->split.train + *next, 32, net->act[0], y);
-        pt_mlp_forward(net, 32);
+        pt_net_forward(net, 32);
         pt_optim_begin_step(h->opt);
-        double loss = pt_mlp_backward(net, 32, y, NULL, update_hook, h);
+        double loss = pt_net_backward(net, 32, y, NULL, update_hook, h);
         cr_assert(isfinite(loss));
     }
 }
@@ -116,12 +119,12 @@ Test(prune, masks_and_optimizer_state_survive_every_optimizer)
     pt_data d;
     open_data(&c, &d);
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
-        pt_mlp net;
+        pt_net net;
         pt_optim opt;
         pt_rng rng;
         pt_err err;
         pt_rng_seed(&rng, 7);
-        cr_assert_eq(pt_mlp_init(&net, d.train.dim, c.net.hidden, 2, 10, 32, &rng, &err), PT_OK);
+        cr_assert_eq(pt_net_init_dense(&net, d.train.dim, c.net.hidden, 2, 10, 32, &rng, &err), PT_OK);
         c.train.optimizer = v[k].kind;
         c.train.nesterov = v[k].nesterov;
         cr_assert_eq(pt_optim_init(&opt, &c.train, net.n_params, &err), PT_OK);
@@ -161,7 +164,7 @@ Test(prune, masks_and_optimizer_state_survive_every_optimizer)
         cr_assert_gt(pruned, 0);
         free(before);
         pt_optim_free(&opt);
-        pt_mlp_free(&net);
+        pt_net_free(&net);
     }
     pt_data_close(&d);
 }
@@ -198,7 +201,7 @@ Test(prune, gradual_and_iterative_targets_follow_their_formulas)
 /* How far a network pruned to sparsity s may be from s: every layer's
  * number of pruned weights is s times its size rounded to an integer, so
  * off by <= 1/2 (a real bound, not a float one). */
-static double count_rounding(const pt_mlp *m)
+static double count_rounding(const pt_net *m)
 {
     long total = 0;
     for (int l = 0; l < m->n_layers; l++)
@@ -240,7 +243,7 @@ Test(prune, gradual_run_follows_the_schedule_epoch_by_epoch)
     pt_data d;
     open_data(&c, &d);
     long spe = (d.split.n_train + 31) / 32, t0 = spe, span = 4 * spe;
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     epoch_log g = {0};
     train_ok(&c, &d, &net, &r, log_epoch, &g);
@@ -270,14 +273,14 @@ Test(prune, gradual_run_follows_the_schedule_epoch_by_epoch)
     cr_expect_eq(r.sparsity, g.sparsity[5], "the same pt_sparsity_total of the same net");
     pt_expect_close(r.sparsity, 0.8, 0, count_rounding(&net), "each layer's count is rounded");
     cr_expect_gt(r.test_acc, 0.5, "%.3f", r.test_acc);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
 /* ---- which weights go: layer-wise, global, the guard ---------------------- */
 
 /* A network trained for two epochs, so magnitudes mean something. */
-static void trained_net(pt_mlp *net)
+static void trained_net(pt_net *net)
 {
     pt_config c;
     small_fashion(&c);
@@ -289,7 +292,7 @@ static void trained_net(pt_mlp *net)
     pt_data_close(&d);
 }
 
-static float *copy_params(const pt_mlp *m)
+static float *copy_params(const pt_net *m)
 {
     float *p = malloc(sizeof(float) * m->n_params);
     cr_assert(p);
@@ -299,7 +302,7 @@ static float *copy_params(const pt_mlp *m)
 
 Test(prune, layerwise_gives_every_layer_the_same_fraction)
 {
-    pt_mlp net;
+    pt_net net;
     pt_err err;
     trained_net(&net);
     float *orig = copy_params(&net);
@@ -331,12 +334,12 @@ Test(prune, layerwise_gives_every_layer_the_same_fraction)
     cr_expect_eq(zeros_in(&net.layer[0]), lround(0.7 * 50176));
     cr_expect_eq(zeros_in(&net.layer[2]), 0);
     free(orig);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 /* Checks the global rule: any kept |w| >= any pruned |w| across layers,
  * except in layers held back by the guard. Returns the layers at the guard. */
-static int check_one_threshold(const pt_mlp *net, const float *orig)
+static int check_one_threshold(const pt_net *net, const float *orig)
 {
     int at_guard = 0;
     float max_pruned = 0.0f, min_kept = INFINITY;
@@ -361,7 +364,7 @@ static int check_one_threshold(const pt_mlp *net, const float *orig)
 
 Test(prune, global_uses_one_threshold_across_layers)
 {
-    pt_mlp net;
+    pt_net net;
     pt_err err;
     trained_net(&net);
     float *orig = copy_params(&net);
@@ -377,12 +380,12 @@ Test(prune, global_uses_one_threshold_across_layers)
     cr_expect_lt(f2, 0.7);
     cr_expect_gt(f0 - f2, 0.2, "layer 0 %.3f, output %.3f", f0, f2);
     free(orig);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 Test(prune, guard_keeps_weights_and_neurons_in_every_layer)
 {
-    pt_mlp net;
+    pt_net net;
     pt_err err;
     trained_net(&net);
     float *orig = copy_params(&net);
@@ -421,7 +424,7 @@ Test(prune, guard_keeps_weights_and_neurons_in_every_layer)
     cr_expect_eq(s.neurons[1], 1);
     cr_expect_eq(s.neurons[2], 10);
     free(orig);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 Test(prune, too_high_targets_are_config_errors)
@@ -488,7 +491,7 @@ Test(prune, layer_sparsity_is_checked_against_the_net)
 
 typedef struct {
     pt_config *cfg;
-    pt_mlp *net;
+    pt_net *net;
     float *saved[8]; /* params at the end of each epoch */
 } rewind_log;
 
@@ -514,26 +517,26 @@ static void check_rewind(int rewind_epoch)
     c.prune.rewind_epoch = rewind_epoch;
     pt_data d;
     open_data(&c, &d);
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     rewind_log g = {.cfg = &c, .net = &net};
     train_ok(&c, &d, &net, &r, save_epoch, &g);
     cr_assert_eq(r.epochs, 5);
     /* Epoch 0 is the initialization, as pt_train draws it. */
-    pt_mlp init;
+    pt_net init;
     pt_rng rng;
     pt_err err;
     pt_rng_derive(&rng, c.seed, PT_STREAM_INIT);
-    cr_assert_eq(pt_mlp_init(&init, d.train.dim, c.net.hidden, 2, 10, 1, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&init, d.train.dim, c.net.hidden, 2, 10, 1, &rng, &err), PT_OK);
     g.saved[0] = copy_params(&init);
     const float *want = g.saved[rewind_epoch];
     cr_assert_neq(memcmp(want, g.saved[3], sizeof(float) * net.n_params), 0);
 
     /* Round 1 chose its mask on the trained weights (epoch 3), round 2 on
      * round 1's; survivors are the epoch-r weights, the rest exactly 0. */
-    pt_mlp probe;
+    pt_net probe;
     pt_rng_derive(&rng, c.seed, PT_STREAM_INIT);
-    cr_assert_eq(pt_mlp_init(&probe, d.train.dim, c.net.hidden, 2, 10, 1, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&probe, d.train.dim, c.net.hidden, 2, 10, 1, &rng, &err), PT_OK);
     for (int round = 1; round <= 2; round++) {
         const float *after = g.saved[3 + round];
         memcpy(probe.params, g.saved[2 + round], sizeof(float) * net.n_params);
@@ -550,9 +553,9 @@ static void check_rewind(int rewind_epoch)
     pt_expect_close(r.sparsity, 0.75, 0, count_rounding(&net), "each layer's count is rounded");
     for (int e = 0; e < 8; e++)
         free(g.saved[e]);
-    pt_mlp_free(&probe);
-    pt_mlp_free(&init);
-    pt_mlp_free(&net);
+    pt_net_free(&probe);
+    pt_net_free(&init);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -572,7 +575,7 @@ Test(prune, rewinding_to_epoch_0_restores_the_initialization)
  * rows; tolerances from a's rows (allclose.h: the compacted net sums
  * fewer terms, folds dead neurons' constants into biases, and its smaller
  * sgemm may take another OpenBLAS path). 1 is the bound. */
-static double logit_gap(pt_mlp *a, pt_mlp *b, const pt_data *d, int n)
+static double logit_gap(pt_net *a, pt_net *b, const pt_data *d, int n)
 {
     uint32_t *rows = malloc(sizeof(uint32_t) * (size_t)n);
     for (int i = 0; i < n; i++)
@@ -582,8 +585,8 @@ static double logit_gap(pt_mlp *a, pt_mlp *b, const pt_data *d, int n)
     int c = a->sizes[a->n_layers];
     double *tol = malloc(sizeof(double) * (size_t)n * c);
     pt_net_tol(a, a->act[0], n, tol);
-    pt_mlp_forward(a, n);
-    pt_mlp_forward(b, n);
+    pt_net_forward(a, n);
+    pt_net_forward(b, n);
     double gap = 0.0;
     for (long i = 0; i < (long)n * c; i++)
         gap = fmax(gap, fabs(a->act[a->n_layers][i] - b->act[b->n_layers][i]) / tol[i]);
@@ -599,7 +602,7 @@ Test(prune, neuron_pruning_compacts_to_a_smaller_net_with_the_same_logits)
     c.train.epochs = 2;
     pt_data d;
     open_data(&c, &d);
-    pt_mlp net, small;
+    pt_net net, small;
     pt_train_result r;
     pt_err err;
     train_ok(&c, &d, &net, &r, NULL, NULL);
@@ -631,7 +634,7 @@ Test(prune, neuron_pruning_compacts_to_a_smaller_net_with_the_same_logits)
     cr_expect_eq(s.neurons[1], 16);
     cr_expect_eq(s.neurons[2], 10, "output neurons are never removed");
 
-    cr_assert_eq(pt_mlp_compact(&net, &small, 256, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_net_compact(&net, &small, 256, &err), PT_OK, "%s", err.msg);
     cr_expect_eq(small.n_layers, 3);
     cr_expect_eq(small.sizes[0], 784);
     cr_expect_eq(small.sizes[1], 32);
@@ -640,7 +643,7 @@ Test(prune, neuron_pruning_compacts_to_a_smaller_net_with_the_same_logits)
     cr_expect_null(small.mask);
     double gap = logit_gap(&net, &small, &d, 256);
     cr_expect_leq(gap, 1.0, "logits differ by %.3g x the tolerance", gap);
-    pt_mlp_free(&small);
+    pt_net_free(&small);
 
     /* Unstructured pruning can kill a neuron from one side: layer 0's
      * neuron 1 gets no input but a positive bias (a constant the compacted
@@ -659,13 +662,13 @@ Test(prune, neuron_pruning_compacts_to_a_smaller_net_with_the_same_logits)
     pt_sparsity_of(&net, &s);
     cr_expect_eq(s.neurons[0], 31);
     cr_expect_eq(s.neurons[1], 15);
-    cr_assert_eq(pt_mlp_compact(&net, &small, 256, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_net_compact(&net, &small, 256, &err), PT_OK, "%s", err.msg);
     cr_expect_eq(small.sizes[1], 31);
     cr_expect_eq(small.sizes[2], 15);
     gap = logit_gap(&net, &small, &d, 256);
     cr_expect_leq(gap, 1.0, "logits differ by %.3g x the tolerance after folding", gap);
-    pt_mlp_free(&small);
-    pt_mlp_free(&net);
+    pt_net_free(&small);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -678,33 +681,33 @@ Test(prune, proximal_l1_zeroes_weights_exactly)
     c.train.epochs = 6;
     pt_data d;
     open_data(&c, &d);
-    pt_mlp net;
+    pt_net net;
     pt_train_result dense, l1;
     train_ok(&c, &d, &net, &dense, NULL, NULL);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     c.reg.l1 = 1e-2; /* 90 steps shave 0.045 off |w|; layer 0's std is ~0.05 */
     train_ok(&c, &d, &net, &l1, NULL, NULL);
     cr_expect_eq(dense.sparsity, 0.0, "no weight reaches 0.0f by plain SGD");
     cr_expect_gt(l1.sparsity, 0.3, "L1 left %.3f of the weights at exactly 0", l1.sparsity);
     cr_expect_gt(l1.test_acc, 0.5, "%.3f", l1.test_acc);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
 /* Var of one dropped-out pass of logit k: sum_j W_kj^2 a_j^2 p/(1-p). */
-static void check_dropout_mean(pt_mlp *m, const float *x, int last_hidden, float p, int n)
+static void check_dropout_mean(pt_net *m, const float *x, int last_hidden, float p, int n)
 {
     int dim = m->sizes[0], c = m->sizes[m->n_layers], h = m->n_layers - 1;
     for (int i = 0; i < n; i++)
         memcpy(m->act[0] + (size_t)i * dim, x, sizeof(float) * (size_t)dim);
-    pt_mlp_forward(m, 1);
+    pt_net_forward(m, 1);
     float dense[16], a[1024];
     memcpy(dense, m->act[m->n_layers], sizeof(float) * (size_t)c);
     memcpy(a, m->act[last_hidden ? h : 0], sizeof(float) * (size_t)m->sizes[last_hidden ? h : 0]);
     pt_rng rng;
     pt_rng_seed(&rng, 11);
     /* n copies of one input in one batch: n independent dropout draws. */
-    pt_mlp_forward_train(m, n, &rng);
+    pt_net_forward_train(m, n, &rng);
     const pt_layer *L = &m->layer[last_hidden ? h : 0];
     for (int k = 0; k < c; k++) {
         double mean = 0.0, var = 0.0, mass = 0.0;
@@ -734,7 +737,7 @@ Test(prune, dropout_is_off_in_evaluation_and_unbiased_in_training)
     c.train.epochs = 2;
     pt_data d;
     open_data(&c, &d);
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     train_ok(&c, &d, &net, &r, NULL, NULL);
     float x[784];
@@ -744,13 +747,13 @@ Test(prune, dropout_is_off_in_evaluation_and_unbiased_in_training)
     /* Evaluation: the rates change nothing. */
     float plain[10];
     memcpy(net.act[0], x, sizeof x);
-    pt_mlp_forward(&net, 1);
+    pt_net_forward(&net, 1);
     memcpy(plain, net.act[3], sizeof plain);
     net.drop[0] = 0.2f;
     net.drop[1] = net.drop[2] = 0.5f;
     for (int rep = 0; rep < 2; rep++) {
         memcpy(net.act[0], x, sizeof x);
-        pt_mlp_forward(&net, 1);
+        pt_net_forward(&net, 1);
         cr_assert_arr_eq(net.act[3], plain, sizeof plain);
     }
 
@@ -760,16 +763,16 @@ Test(prune, dropout_is_off_in_evaluation_and_unbiased_in_training)
     net.drop[0] = net.drop[1] = 0.0f;
     net.drop[2] = 0.5f;
     check_dropout_mean(&net, x, 1, 0.5f, net.cap);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 
     /* Input dropout on a net without hidden layers: the same argument. */
     pt_rng init;
     pt_err err;
     pt_rng_seed(&init, 3);
-    cr_assert_eq(pt_mlp_init(&net, 784, NULL, 0, 10, 4096, &init, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(&net, 784, NULL, 0, 10, 4096, &init, &err), PT_OK);
     net.drop[0] = 0.2f;
     check_dropout_mean(&net, x, 0, 0.2f, 4096);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -781,7 +784,7 @@ static int neurons_left(int n, double f)
     return n - (int)lround(f * n);
 }
 
-static void check_target(const pt_mlp *net, pt_granularity g, double target, const char *what)
+static void check_target(const pt_net *net, pt_granularity g, double target, const char *what)
 {
     pt_sparsity s;
     pt_sparsity_of(net, &s);
@@ -820,13 +823,13 @@ Test(prune, every_schedule_and_granularity_reaches_its_target)
             c.prune.start_epoch = 0.5;
             c.prune.end_epoch = 3.0; /* the last event is owed after training */
             c.prune.frequency = 4;
-            pt_mlp net;
+            pt_net net;
             pt_train_result r;
             train_ok(&c, &d, &net, &r, NULL, NULL);
             cr_expect_eq(r.epochs, pt_train_total_epochs(&c), "%s", what);
             check_target(&net, gran[k], 0.75, what);
             cr_expect_gt(r.test_acc, 0.5, "%s: test accuracy %.3f", what, r.test_acc);
-            pt_mlp_free(&net);
+            pt_net_free(&net);
         }
     pt_data_close(&d);
 }
@@ -860,11 +863,11 @@ Test(prune, gradual_neuron_pruning_ending_with_training_still_reaches_its_target
     memset(&d, 0, sizeof d);
     cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(d.split.n_train, 96);
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     train_ok(&c, &d, &net, &r, NULL, NULL);
     check_target(&net, PT_GRAN_NEURON, 0.9, "iris gradual neuron");
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -884,12 +887,12 @@ Test(prune, example_configs_reach_their_sparsity)
         c.data.test_limit = 500;
         if (i == 0)
             open_data(&c, &d); /* all three read the same data */
-        pt_mlp net;
+        pt_net net;
         pt_train_result r;
         train_ok(&c, &d, &net, &r, NULL, NULL);
         check_target(&net, c.prune.granularity, c.prune.sparsity, names[i]);
         cr_expect_gt(r.test_acc, 0.5, "%s: %.3f", names[i], r.test_acc);
-        pt_mlp_free(&net);
+        pt_net_free(&net);
     }
     pt_data_close(&d);
 }

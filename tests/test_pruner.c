@@ -5,6 +5,9 @@
  * real studies through `prunetune run` (laptop mode: 2 spawned workers,
  * 1,000 Fashion-MNIST rows, 9 epochs) where poor trials end PRUNED, read back
  * with sqlite3, and one resumed.
+ *
+ * Why one file of ~800 lines: the scripted rung tables and the small real studies check the same
+ * rules (pruner.h) from both ends, and share the study fixture.
  */
 #include <criterion/criterion.h>
 #include <math.h>

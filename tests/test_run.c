@@ -12,6 +12,9 @@
  * one line, no database), max_failures stopping a run whose every trial
  * fails (exit 1, the common reason), FAIL trials left out of the budget on
  * resume, and a run with no completed trial never exiting 0.
+ *
+ * Why one file of ~750 lines: the cases share the mpirun fixture and its study files (run_fixture.h);
+ * each is a scenario of the one command `prunetune run`.
  */
 #include <criterion/criterion.h>
 #include <signal.h>

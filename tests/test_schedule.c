@@ -55,7 +55,7 @@ static int on_epoch(void *ctx, const pt_epoch_stats *s)
 }
 
 /* Trains c; returns the network (caller frees) and what each epoch said. */
-static pt_train_result train(const pt_config *c, pt_mlp *net, seen *v)
+static pt_train_result train(const pt_config *c, pt_net *net, seen *v)
 {
     pt_data d;
     pt_err err;
@@ -68,7 +68,7 @@ static pt_train_result train(const pt_config *c, pt_mlp *net, seen *v)
     return r;
 }
 
-static int same_weights(const pt_mlp *a, const pt_mlp *b)
+static int same_weights(const pt_net *a, const pt_net *b)
 {
     return a->n_params == b->n_params &&
            !memcmp(a->params, b->params, sizeof(float) * (size_t)a->n_params);
@@ -131,7 +131,7 @@ Test(schedule, a_replayed_schedule_is_the_run_bit_for_bit)
     changing = plain;
     merge_ok(&changing, "{\"schedule\": {\"l2\": [[0, 1e-3], [2, 0.05]]}}");
 
-    pt_mlp a, b, c, e;
+    pt_net a, b, c, e;
     seen sa, sb, sc, se;
     pt_train_result ra = train(&plain, &a, &sa);
     pt_train_result rb = train(&constant, &b, &sb);
@@ -147,10 +147,10 @@ Test(schedule, a_replayed_schedule_is_the_run_bit_for_bit)
     /* Epochs 0 and 1 are the plain run's; from epoch 2 on, 50x the L2. */
     cr_expect(!same_weights(&a, &c), "a changed l2 changes the run");
     cr_expect_neq(ra.loss, rc.loss);
-    pt_mlp_free(&a);
-    pt_mlp_free(&b);
-    pt_mlp_free(&c);
-    pt_mlp_free(&e);
+    pt_net_free(&a);
+    pt_net_free(&b);
+    pt_net_free(&c);
+    pt_net_free(&e);
 }
 
 Test(schedule, lr_follows_the_schedule_epoch_by_epoch)
@@ -159,7 +159,7 @@ Test(schedule, lr_follows_the_schedule_epoch_by_epoch)
     small_fashion(&c);
     c.train.lr = 0.05;
     merge_ok(&c, "{\"schedule\": {\"lr\": [[1, 0.02], [2, 0.01]]}}");
-    pt_mlp net;
+    pt_net net;
     seen v;
     train(&c, &net, &v);
     cr_assert_eq(v.n, 3);
@@ -168,7 +168,7 @@ Test(schedule, lr_follows_the_schedule_epoch_by_epoch)
     cr_expect_eq(v.lr[0], 0.05);
     cr_expect_eq(v.lr[1], 0.02);
     cr_expect_eq(v.lr[2], 0.01);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 Test(schedule, a_moving_sparsity_target_never_unprunes)
@@ -181,7 +181,7 @@ Test(schedule, a_moving_sparsity_target_never_unprunes)
     down = up;
     merge_ok(&up, "{\"schedule\": {\"sparsity\": [[2, 0.9]]}}");
     merge_ok(&down, "{\"schedule\": {\"sparsity\": [[0, 0.9], [2, 0.2]]}}");
-    pt_mlp a, b;
+    pt_net a, b;
     seen sa, sb;
     pt_train_result ra = train(&up, &a, &sa);
     pt_train_result rb = train(&down, &b, &sb);
@@ -194,6 +194,6 @@ Test(schedule, a_moving_sparsity_target_never_unprunes)
                       sb.sparsity[i], sb.sparsity[i - 1]);
     cr_expect_geq(rb.sparsity, sb.sparsity[1], "the lowered target kept what was pruned");
     cr_expect_lt(rb.sparsity, 0.85, "and pruned no further toward 0.9");
-    pt_mlp_free(&a);
-    pt_mlp_free(&b);
+    pt_net_free(&a);
+    pt_net_free(&b);
 }

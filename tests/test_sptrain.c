@@ -30,14 +30,14 @@ Test(sptrain, path_matches_the_build)
 /* A network sizes[0] -> ... with a random mask of about `sparsity` on every
  * layer (weights and mask 0 together, as pruning leaves them), inputs
  * uniform in [0, 1) for n rows. */
-static void masked_net(pt_mlp *m, const int *hidden, int n_hidden, int n_in, int n_out, int cap,
+static void masked_net(pt_net *m, const int *hidden, int n_hidden, int n_in, int n_out, int cap,
                        double sparsity, uint64_t seed)
 {
     pt_rng rng;
     pt_err err;
     pt_rng_seed(&rng, seed);
-    cr_assert_eq(pt_mlp_init(m, n_in, hidden, n_hidden, n_out, cap, &rng, &err), PT_OK);
-    cr_assert_eq(pt_mlp_mask_enable(m, &err), PT_OK);
+    cr_assert_eq(pt_net_init_dense(m, n_in, hidden, n_hidden, n_out, cap, &rng, &err), PT_OK);
+    cr_assert_eq(pt_net_mask_enable(m, &err), PT_OK);
     for (int l = 0; l < m->n_layers; l++) {
         pt_layer *L = &m->layer[l];
         for (size_t i = 0; i < (size_t)L->n_in * L->n_out; i++)
@@ -66,7 +66,7 @@ static void fill_normal(float *p, size_t n, uint64_t seed)
 static void check_kernels(int n)
 {
     int hidden[2] = {70, 37};
-    pt_mlp m;
+    pt_net m;
     masked_net(&m, hidden, 2, 100, 10, n, 0.9, 7);
     pt_optim o;
     pt_train_config tc;
@@ -140,7 +140,7 @@ static void check_kernels(int n)
     cr_assert_null(m.sparse);
     pt_sptrain_free(&s);
     pt_optim_free(&o);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 Test(sptrain, kernels_match_dense_masked_batch_128)
@@ -160,11 +160,11 @@ Test(sptrain, kernels_match_dense_masked_odd_batches)
 Test(sptrain, network_forward_matches_masked_dense)
 {
     int hidden[2] = {300, 100}, n = 128;
-    pt_mlp m;
+    pt_net m;
     masked_net(&m, hidden, 2, 784, 10, n, 0.95, 3);
     float *x = malloc(sizeof(float) * (size_t)n * 784);
     memcpy(x, m.act[0], sizeof(float) * (size_t)n * 784);
-    pt_mlp_forward(&m, n);
+    pt_net_forward(&m, n);
     float *want = malloc(sizeof(float) * (size_t)n * 10);
     memcpy(want, m.act[2 + 1], sizeof(float) * (size_t)n * 10);
     pt_optim o;
@@ -176,7 +176,7 @@ Test(sptrain, network_forward_matches_masked_dense)
     pt_sptrain_init(&s, PT_SPARSE_ON, n);
     cr_assert_eq(pt_sptrain_enter(&s, &m, &o, &err), PT_OK);
     memcpy(m.act[0], x, sizeof(float) * (size_t)n * 784);
-    pt_mlp_forward(&m, n);
+    pt_net_forward(&m, n);
     double *tol = malloc(sizeof(double) * (size_t)n * 10);
     pt_dense_tol(&m, x, n, tol);
     for (int i = 0; i < n * 10; i++)
@@ -184,7 +184,7 @@ Test(sptrain, network_forward_matches_masked_dense)
     pt_sptrain_leave(&s, &m, &o);
     pt_sptrain_free(&s);
     pt_optim_free(&o);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
     free(x);
     free(want);
     free(tol);
@@ -198,7 +198,7 @@ Test(sptrain, network_forward_matches_masked_dense)
 static void check_switch(pt_opt_kind kind)
 {
     int hidden[1] = {50};
-    pt_mlp a, b;
+    pt_net a, b;
     masked_net(&a, hidden, 1, 60, 10, 16, 0.8, 11);
     masked_net(&b, hidden, 1, 60, 10, 16, 0.8, 11);
     pt_config cfg;
@@ -272,8 +272,8 @@ static void check_switch(pt_opt_kind kind)
     pt_sptrain_free(&s);
     pt_optim_free(&oa);
     pt_optim_free(&ob);
-    pt_mlp_free(&a);
-    pt_mlp_free(&b);
+    pt_net_free(&a);
+    pt_net_free(&b);
 }
 
 Test(sptrain, switch_keeps_optimizer_state_sgd)
@@ -291,7 +291,7 @@ Test(sptrain, switch_keeps_optimizer_state_adam)
 Test(sptrain, modes_choose_as_documented)
 {
     int hidden[1] = {64};
-    pt_mlp m;
+    pt_net m;
     masked_net(&m, hidden, 1, 256, 10, 64, 0.95, 5);
     /* layer 2 at 30%: below auto's floor */
     pt_layer *L = &m.layer[1];
@@ -321,12 +321,12 @@ Test(sptrain, modes_choose_as_documented)
     pt_sptrain_leave(&s, &m, &o);
     pt_sptrain_free(&s);
     pt_optim_free(&o);
-    pt_mlp_free(&m);
+    pt_net_free(&m);
 }
 
 /* A real run: gradual pruning to 90% in the first epoch of 4, then the
  * mask fixed; forced sparse against forced dense, same seed. */
-static void gradual_run(pt_config *c, int mode, int schedule, pt_mlp *net, pt_train_result *r)
+static void gradual_run(pt_config *c, int mode, int schedule, pt_net *net, pt_train_result *r)
 {
     pt_config_defaults(c);
     snprintf(c->data.dir, sizeof c->data.dir, "%s", PT_FASHION_DIR);
@@ -361,12 +361,12 @@ static void gradual_run(pt_config *c, int mode, int schedule, pt_mlp *net, pt_tr
 static void check_run(int schedule)
 {
     pt_config c;
-    pt_mlp dn, sp;
+    pt_net dn, sp;
     pt_train_result rd, rs;
     gradual_run(&c, PT_SPARSE_OFF, schedule, &dn, &rd);
     gradual_run(&c, PT_SPARSE_ON, schedule, &sp, &rs);
     long steps_dense = 0, steps_sparse = 0;
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++) {
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++) {
         steps_dense += rd.sparse_steps[l];
         steps_sparse += rs.sparse_steps[l];
     }
@@ -387,15 +387,15 @@ static void check_run(int schedule)
     double p = rd.test_acc, se = sqrt(p * (1 - p) / c.data.test_limit);
     pt_assert_close(rs.test_acc, rd.test_acc, 0, 3.0 * sqrt(2.0) * se, "test accuracy");
     cr_assert_gt(rs.test_acc, 0.7, "sparse run learnt little: %.3f", rs.test_acc);
-    pt_mlp_free(&dn);
-    pt_mlp_free(&sp);
+    pt_net_free(&dn);
+    pt_net_free(&sp);
 }
 
 /* With the choice fixed ("on"), a seed gives the same run, bit for bit. */
 Test(sptrain, same_seed_same_sparse_run)
 {
     pt_config c;
-    pt_mlp a, b;
+    pt_net a, b;
     pt_train_result ra, rb;
     gradual_run(&c, PT_SPARSE_ON, PT_PRUNE_GRADUAL, &a, &ra);
     gradual_run(&c, PT_SPARSE_ON, PT_PRUNE_GRADUAL, &b, &rb);
@@ -404,8 +404,8 @@ Test(sptrain, same_seed_same_sparse_run)
               "same seed, different weights");
     cr_assert_eq(ra.loss, rb.loss);
     cr_assert_eq(ra.test_acc, rb.test_acc);
-    pt_mlp_free(&a);
-    pt_mlp_free(&b);
+    pt_net_free(&a);
+    pt_net_free(&b);
 }
 
 Test(sptrain, gradual_run_matches_masked_dense)

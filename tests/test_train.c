@@ -30,7 +30,7 @@ static void small_fashion(pt_config *c)
     c->train.batch_size = 32;
 }
 
-static pt_status run(const pt_config *c, pt_mlp *net, pt_train_result *res, pt_err *err)
+static pt_status run(const pt_config *c, pt_net *net, pt_train_result *res, pt_err *err)
 {
     pt_data d;
     memset(&d, 0, sizeof d);
@@ -45,7 +45,7 @@ Test(train, learns_fashion_mnist_subset)
 {
     pt_config c;
     small_fashion(&c);
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     pt_err err;
     cr_assert_eq(run(&c, &net, &r, &err), PT_OK, "%s", err.msg);
@@ -54,7 +54,7 @@ Test(train, learns_fashion_mnist_subset)
     cr_assert_gt(r.val_acc, 0.60, "val accuracy %.3f", r.val_acc);
     cr_assert_lt(r.loss, 1.0);
     cr_assert_gt(r.train_samples_per_s, 0.0);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 Test(train, adam_with_cosine_schedule_learns)
@@ -64,12 +64,12 @@ Test(train, adam_with_cosine_schedule_learns)
     c.train.optimizer = PT_OPT_ADAM;
     c.train.lr = 2e-3;
     c.train.lr_schedule = PT_LR_COSINE;
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     pt_err err;
     cr_assert_eq(run(&c, &net, &r, &err), PT_OK, "%s", err.msg);
     cr_assert_gt(r.test_acc, 0.65, "test accuracy %.3f", r.test_acc);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
 }
 
 Test(train, same_seed_gives_identical_weights)
@@ -79,7 +79,7 @@ Test(train, same_seed_gives_identical_weights)
     c.train.epochs = 2;
     c.net.n_hidden = 2;
     c.net.hidden[1] = 32;
-    pt_mlp a, b, d;
+    pt_net a, b, d;
     pt_train_result ra, rb, rd;
     pt_err err;
     cr_assert_eq(run(&c, &a, &ra, &err), PT_OK);
@@ -93,9 +93,9 @@ Test(train, same_seed_gives_identical_weights)
     cr_assert_eq(run(&c, &d, &rd, &err), PT_OK);
     cr_assert(memcmp(a.params, d.params, sizeof(float) * a.n_params) != 0,
               "different seeds, same weights");
-    pt_mlp_free(&a);
-    pt_mlp_free(&b);
-    pt_mlp_free(&d);
+    pt_net_free(&a);
+    pt_net_free(&b);
+    pt_net_free(&d);
 }
 
 static int stop_at_two(void *ctx, const pt_epoch_stats *s)
@@ -115,14 +115,14 @@ Test(train, callback_sees_each_epoch_and_can_stop)
     memset(&d, 0, sizeof d);
     pt_err err;
     cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK);
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     int calls = 0;
     cr_assert_eq(pt_train(&c, &d, &net, stop_at_two, &calls, &r, &err), PT_OK);
     cr_assert_eq(calls, 2);
     cr_assert_eq(r.epochs, 2);
     cr_assert(r.stopped);
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     pt_data_close(&d);
 }
 
@@ -144,13 +144,13 @@ Test(train, huge_inputs_diverge_with_a_clear_reason)
     c.net.hidden[0] = 8;
     c.net.n_hidden = 1;
     c.train.lr = 10;
-    pt_mlp net;
+    pt_net net;
     pt_train_result r;
     pt_err err;
     cr_assert_eq(run(&c, &net, &r, &err), PT_ERR_DIVERGED);
     cr_assert(strstr(err.msg, "training diverged: loss") && strstr(err.msg, "at epoch"), "%s", err.msg);
     cr_assert(isnan(r.loss) || isinf(r.loss));
-    pt_mlp_free(&net);
+    pt_net_free(&net);
     unlink(path);
     rmdir(dir);
 }

@@ -294,7 +294,7 @@ static int lists_cost(const cJSON *list)
 
 /* pt_result_json without the cost report: it measures the cost only for a
  * run that succeeded, so ask for a failed one and make it "ok" again. */
-static cJSON *result_without_cost(const pt_config *cfg, const pt_mlp *net, const pt_train_result *r)
+static cJSON *result_without_cost(const pt_config *cfg, const pt_net *net, const pt_train_result *r)
 {
     pt_err none = {{0}};
     cJSON *o = pt_result_json(cfg, net, r, PT_ERR_STOPPED, &none);
@@ -308,7 +308,7 @@ static cJSON *result_without_cost(const pt_config *cfg, const pt_mlp *net, const
 
 /* The trained model as .npz bytes, through a temporary file (see the top). */
 static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt_scaler *sc,
-                             const pt_mlp *net, const pt_train_result *r, unsigned char **buf,
+                             const pt_net *net, const pt_train_result *r, unsigned char **buf,
                              size_t *len, pt_err *err)
 {
     *buf = NULL;
@@ -446,12 +446,12 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         if (cache_get(cache, &cfg, &terr) != PT_OK || init_get(cache, &cfg, &init, &terr) != PT_OK)
             return send_fail(comm, peers, trial_id, terr.msg, err);
         double data_s = pt_now() - t0;
-        pt_mlp net;
+        pt_net net;
         pt_train_result r;
         st = pt_train_from(&cfg, &cache->data, init, &net, on_epoch, &e, &r, &terr);
         if (e.io != PT_OK) {
             if (st == PT_OK || st == PT_ERR_DIVERGED)
-                pt_mlp_free(&net);
+                pt_net_free(&net);
             *err = e.err;
             return e.io;
         }
@@ -497,7 +497,7 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
                 pt_json_add_num(o, f[i].k, f[i].v);
         }
         if (st == PT_OK || st == PT_ERR_DIVERGED)
-            pt_mlp_free(&net);
+            pt_net_free(&net);
         if (st != PT_OK)
             return send_fail(comm, peers, trial_id, terr.msg, err);
     }

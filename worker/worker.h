@@ -18,7 +18,7 @@
  * parent_pid > 0: the coordinator's process id when it runs on this host
  * (laptop mode); the worker leaves on its own when that process is gone, so a
  * killed `prunetune run` leaves no orphans. 0 (under mpirun): the trial
- * message names the coordinator's process (coordinator/peer.h), and a
+ * message names the coordinator's process (proto/peer.h), and a
  * worker on its node leaves the same way once it is gone: under `mpirun
  * --enable-recovery` nothing else would end the job. Its "ready" message
  * names this process, so rank 0 learns at once when a worker dies.

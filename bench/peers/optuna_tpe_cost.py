@@ -1,4 +1,4 @@
-"""Peer of scripts/bench_tpe (part 1) and tests/bench_tpe.c `overhead`:
+"""Peer of scripts/bench_tpe (part 1) and bench/bench_tpe.c `overhead`:
 the cost of one Optuna 3.1 TPE proposal with H finished trials in the history.
 
 Measures: the mean wall and CPU time of 20 ask + tell pairs after H trials

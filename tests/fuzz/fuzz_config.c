@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(again);
     free(json);
     int shape[3], n_spec;
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
-    float drop[PT_MLP_MAX_LAYERS + 1];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
+    float drop[PT_NET_MAX_LAYERS + 1];
     if (pt_net_specs(&c, 784, 10, shape, spec, &n_spec, drop, &err) != PT_OK)
         fuzz_check_one_line(err.msg);
     if (pt_config_merge(&c, text, "fuzz.json", &err) != PT_OK)

@@ -19,8 +19,8 @@
  * usage error: nothing has been written), PT_ERR_IO when the file cannot be
  * opened or locked, one line naming the file.
  */
-#ifndef COORD_RUNLOCK_H
-#define COORD_RUNLOCK_H
+#ifndef STORE_RUNLOCK_H
+#define STORE_RUNLOCK_H
 
 #include "status.h"
 

@@ -24,8 +24,8 @@
  * nothing. On a read-only handle store_study_open only finds the study
  * (PT_ERR_CONFIG when it is missing).
  */
-#ifndef COORD_STORE_H
-#define COORD_STORE_H
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
 
 #include "sampler.h"
 #include "status.h"

@@ -42,8 +42,8 @@
  * PT_ERR_FORMAT for a message that is not a JSON object of its type).
  * Memory: a received *msg is the caller's (cJSON_Delete).
  */
-#ifndef COORD_PROTOCOL_H
-#define COORD_PROTOCOL_H
+#ifndef PROTO_PROTOCOL_H
+#define PROTO_PROTOCOL_H
 
 #include <cjson/cJSON.h>
 #include <mpi.h>

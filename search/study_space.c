@@ -19,6 +19,9 @@
  * indices can stand for one effective point; the canonical one is where each
  * dropped parameter sits at its first value (study_grid_point), which
  * dedupes without storing anything.
+ *
+ * Why one file of ~630 lines: parameters, distributions, conditions and the grid share one
+ * parser state; the two texts it prints must agree with what it parsed.
  */
 #include <limits.h>
 #include <math.h>

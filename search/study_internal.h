@@ -2,7 +2,7 @@
  * study_internal.h — helpers shared by study.c (the file, its top-level keys,
  * the trial section), study_space.c (the search space), study_text.c (texts
  * and errors) and the samplers (conditions, the grid). Not a public
- * contract: only coordinator/study*.c and sampler*.c include it.
+ * contract: only search/study*.c and sampler*.c include it.
  *
  * Every error goes through a study_ctx so it starts with the file name, and
  * through the "expected WHAT (got JSON)" form core/config.c uses for train
@@ -10,8 +10,8 @@
  * (pt_config_merge), whose one-line messages study_reframe() moves under the
  * study key path they came from ("trial.", "search_space.reg.l2.low").
  */
-#ifndef COORD_STUDY_INTERNAL_H
-#define COORD_STUDY_INTERNAL_H
+#ifndef SEARCH_STUDY_INTERNAL_H
+#define SEARCH_STUDY_INTERNAL_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

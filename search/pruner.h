@@ -88,8 +88,8 @@
  *
  * Errors: PT_ERR_NOMEM / PT_ERR_CONFIG (bad options), one line in err.
  */
-#ifndef COORD_PRUNER_H
-#define COORD_PRUNER_H
+#ifndef SEARCH_PRUNER_H
+#define SEARCH_PRUNER_H
 
 #include "config.h"
 #include "sampler.h"

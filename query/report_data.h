@@ -17,8 +17,8 @@
  * Memory: a report_study owns all its arrays; report_free() releases them
  * (and is safe on a zeroed or failed-to-load struct).
  */
-#ifndef COORD_REPORT_DATA_H
-#define COORD_REPORT_DATA_H
+#ifndef QUERY_REPORT_DATA_H
+#define QUERY_REPORT_DATA_H
 
 #include "sampler.h"
 #include "status.h"

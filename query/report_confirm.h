@@ -21,8 +21,8 @@
  * Reading never writes. report_confirm_free releases a loaded struct (safe
  * on a zeroed one).
  */
-#ifndef COORD_REPORT_CONFIRM_H
-#define COORD_REPORT_CONFIRM_H
+#ifndef QUERY_REPORT_CONFIRM_H
+#define QUERY_REPORT_CONFIRM_H
 
 #include <stddef.h>
 

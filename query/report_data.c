@@ -13,6 +13,9 @@
  *
  * The file is opened through store_open() so that the report refuses exactly
  * what the store refuses; it borrows the store's connection (store_impl.h).
+ *
+ * Why one file of ~760 lines: the four queries and the analyses they feed share one loaded
+ * table of trials; split apart they would pass that table around for nothing.
  */
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -23,8 +23,8 @@
  * query_trial_texts' strings are the caller's (free); query_trials is freed
  * by query_trials_free.
  */
-#ifndef COORD_QUERY_H
-#define COORD_QUERY_H
+#ifndef QUERY_QUERY_H
+#define QUERY_QUERY_H
 
 #include "sampler.h"
 #include "status.h"

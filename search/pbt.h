@@ -48,8 +48,8 @@
  * Not thread-safe per call, no global state; pbt_step allocates nothing
  * beyond its stack (population <= PBT_MAX_POPULATION).
  */
-#ifndef COORD_PBT_H
-#define COORD_PBT_H
+#ifndef SEARCH_PBT_H
+#define SEARCH_PBT_H
 
 #include "status.h"
 #include "study.h"

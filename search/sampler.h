@@ -12,8 +12,8 @@
  * Determinism: a proposal depends only on the study seed, the trial number
  * and what was told before it — never on wall time or worker order.
  */
-#ifndef COORD_SAMPLER_H
-#define COORD_SAMPLER_H
+#ifndef SEARCH_SAMPLER_H
+#define SEARCH_SAMPLER_H
 
 #include "status.h"
 #include "study.h"

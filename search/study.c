@@ -3,7 +3,7 @@
  * trial config of a sampled point. (Texts and errors: study_text.c; the
  * search space: study_space.c.)
  *
- * There is one parser per format (DESIGN.md), so this file parses only what
+ * There is one parser per format (docs/ARCHITECTURE.md), so this file parses only what
  * is the study's own (name, storage, budget, sampler, objectives). The trial
  * section is handed whole to the train parser (pt_config_parse) and each
  * search-space value to pt_config_merge (study_space.c): a key, its type and
@@ -14,6 +14,10 @@
  * rather than document order: later keys depend on earlier ones (the grid
  * sampler needs explicit float grids, the default storage needs the name).
  * A failed parse leaves *s zeroed, so there is nothing to free.
+ *
+ * Why one file of ~720 lines: the top-level keys, the trial section and the sampled trial config
+ * are checked against each other (a key of one names parameters of another);
+ * texts and the search space are already in study_text.c and study_space.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -172,7 +176,7 @@ static pt_status get_compare(const study_ctx *x, const cJSON *obj, const char *p
 
 /* "pruner" and the option objects "asha" and "median" (each accepted
  * whichever pruner is chosen, so switching is a one-word edit). Defaults are
- * Optuna 3.1's; the bounds are what coordinator/pruner.c handles. */
+ * Optuna 3.1's; the bounds are what search/pruner.c handles. */
 static pt_status parse_pruner(const study_ctx *x, study_config *s, const cJSON *root)
 {
     static const char *const asha_keys[] = {

@@ -1,5 +1,5 @@
 /*
- * mlp.c — forward and backward passes of the fully connected network.
+ * net.c — forward and backward passes of the network (dense layers here, conv layers in conv.c).
  *
  * Time goes to the three GEMMs per layer (forward, dX, dW); everything else
  * is a single streaming pass over a batch-sized buffer, fused so each buffer
@@ -7,7 +7,7 @@
  * sum after the dX GEMM, softmax + loss + its gradient on the logits. There
  * is no copy of the batch: the caller gathers rows straight into act[0].
  */
-#include "mlp.h"
+#include "net.h"
 
 #include "conv.h"
 #include "sptrain.h"
@@ -19,30 +19,30 @@
 
 static size_t round_up(size_t n)
 {
-    return (n + PT_MLP_ALIGN - 1) / PT_MLP_ALIGN * PT_MLP_ALIGN;
+    return (n + PT_NET_ALIGN - 1) / PT_NET_ALIGN * PT_NET_ALIGN;
 }
 
 static float *alloc_floats(size_t n)
 {
     /* aligned_alloc needs a size that is a multiple of the alignment. */
     size_t bytes = round_up(n ? n : 1) * sizeof(float);
-    float *p = aligned_alloc(PT_MLP_ALIGN * sizeof(float), bytes);
+    float *p = aligned_alloc(PT_NET_ALIGN * sizeof(float), bytes);
     if (p)
         memset(p, 0, bytes);
     return p;
 }
 
-pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
+pt_status pt_net_init_dense(pt_net *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
                       pt_rng *rng, pt_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (n_hidden < 0 || n_hidden + 1 > PT_MLP_MAX_LAYERS)
+    if (n_hidden < 0 || n_hidden + 1 > PT_NET_MAX_LAYERS)
         return pt_fail(err, PT_ERR_ARG, "network: %d hidden layers (at most %d)", n_hidden,
-                       PT_MLP_MAX_LAYERS - 1);
+                       PT_NET_MAX_LAYERS - 1);
     if (n_in < 1 || n_out < 1 || cap < 1)
         return pt_fail(err, PT_ERR_ARG, "network: input %d, output %d, batch %d must be >= 1", n_in,
                        n_out, cap);
-    pt_layer_spec spec[PT_MLP_MAX_LAYERS];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
     for (int i = 0; i <= n_hidden; i++) {
         if (i < n_hidden && hidden[i] < 1)
             return pt_fail(err, PT_ERR_ARG, "network: hidden layer %d has %d neurons", i,
@@ -55,7 +55,7 @@ pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden, int 
 
 /* Fills layer l's geometry from the previous layer (or the input shape);
  * ch/h/w is the shape flowing into it, updated to its output. */
-static pt_status plan_layer(pt_mlp *m, int l, const pt_layer_spec *s, int *ch, int *h, int *w,
+static pt_status plan_layer(pt_net *m, int l, const pt_layer_spec *s, int *ch, int *h, int *w,
                             pt_err *err)
 {
     pt_layer *L = &m->layer[l];
@@ -111,7 +111,7 @@ static pt_status plan_layer(pt_mlp *m, int l, const pt_layer_spec *s, int *ch, i
     return PT_OK;
 }
 
-static pt_status alloc_buffers(pt_mlp *m, int cap)
+static pt_status alloc_buffers(pt_net *m, int cap)
 {
     int ok = m->params && m->grads;
     for (int l = 0; ok && l <= m->n_layers; l++) {
@@ -137,13 +137,13 @@ static pt_status alloc_buffers(pt_mlp *m, int cap)
     return ok ? PT_OK : PT_ERR_NOMEM;
 }
 
-pt_status pt_net_init(pt_mlp *m, const int shape[3], const pt_layer_spec *spec, int n, int cap,
+pt_status pt_net_init(pt_net *m, const int shape[3], const pt_layer_spec *spec, int n, int cap,
                       pt_rng *rng, pt_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (n < 1 || n > PT_MLP_MAX_LAYERS)
+    if (n < 1 || n > PT_NET_MAX_LAYERS)
         return pt_fail(err, PT_ERR_ARG, "network: %d weight layers (at most %d)", n,
-                       PT_MLP_MAX_LAYERS);
+                       PT_NET_MAX_LAYERS);
     if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || cap < 1)
         return pt_fail(err, PT_ERR_ARG, "network: input %dx%dx%d, batch %d must be >= 1", shape[0],
                        shape[1], shape[2], cap);
@@ -171,7 +171,7 @@ pt_status pt_net_init(pt_mlp *m, const int shape[3], const pt_layer_spec *spec, 
     m->params = alloc_floats(total);
     m->grads = alloc_floats(total);
     if (alloc_buffers(m, cap) != PT_OK) {
-        pt_mlp_free(m);
+        pt_net_free(m);
         return pt_fail(err, PT_ERR_NOMEM, "network: out of memory");
     }
     for (int l = 0; l < m->n_layers; l++) {
@@ -188,12 +188,12 @@ pt_status pt_net_init(pt_mlp *m, const int shape[3], const pt_layer_spec *spec, 
     return PT_OK;
 }
 
-int pt_mlp_has_conv(const pt_mlp *m)
+int pt_net_has_conv(const pt_net *m)
 {
     return m->n_layers > 0 && m->layer[0].kind == PT_LAYER_CONV;
 }
 
-pt_layer_spec pt_layer_spec_of(const pt_mlp *m, int l)
+pt_layer_spec pt_layer_spec_of(const pt_net *m, int l)
 {
     const pt_layer *L = &m->layer[l];
     pt_layer_spec s = {.kind = L->kind, .out = L->n_out};
@@ -207,21 +207,21 @@ pt_layer_spec pt_layer_spec_of(const pt_mlp *m, int l)
     return s;
 }
 
-long pt_layer_macs(const pt_mlp *m, int l)
+long pt_layer_macs(const pt_net *m, int l)
 {
     const pt_layer *L = &m->layer[l];
     long macs = (long)L->n_in * L->n_out;
     return L->kind == PT_LAYER_CONV ? macs * L->g.oh * L->g.ow : macs;
 }
 
-void pt_mlp_free(pt_mlp *m)
+void pt_net_free(pt_net *m)
 {
     free(m->params);
     free(m->grads);
     free(m->mask);
-    for (int l = 0; l <= PT_MLP_MAX_LAYERS; l++)
+    for (int l = 0; l <= PT_NET_MAX_LAYERS; l++)
         free(m->act[l]);
-    for (int l = 0; l < PT_MLP_MAX_LAYERS; l++) {
+    for (int l = 0; l < PT_NET_MAX_LAYERS; l++) {
         free(m->delta[l]);
         free(m->col[l]);
         free(m->pad[l]);
@@ -252,7 +252,7 @@ static void bias_add(float *restrict z, const float *restrict b, int n, int widt
     }
 }
 
-pt_status pt_mlp_mask_enable(pt_mlp *m, pt_err *err)
+pt_status pt_net_mask_enable(pt_net *m, pt_err *err)
 {
     if (m->mask)
         return PT_OK;
@@ -329,7 +329,7 @@ static void bias_relu_dropout(float *restrict z, const float *restrict b, int n,
     }
 }
 
-static void forward_layer(pt_mlp *m, int l, int n, pt_rng *rng)
+static void forward_layer(pt_net *m, int l, int n, pt_rng *rng)
 {
     pt_layer *L = &m->layer[l];
     float *out = m->act[l + 1];
@@ -352,7 +352,7 @@ static void forward_layer(pt_mlp *m, int l, int n, pt_rng *rng)
     }
 }
 
-static void forward(pt_mlp *m, int n, pt_rng *rng)
+static void forward(pt_net *m, int n, pt_rng *rng)
 {
     if (rng && m->drop[0] > 0.0f) {
         drop_key k = drop_key_of(m->drop[0], rng);
@@ -362,17 +362,17 @@ static void forward(pt_mlp *m, int n, pt_rng *rng)
         forward_layer(m, l, n, rng);
 }
 
-void pt_mlp_forward_layer(pt_mlp *m, int l, int n)
+void pt_net_forward_layer(pt_net *m, int l, int n)
 {
     forward_layer(m, l, n, NULL);
 }
 
-void pt_mlp_forward(pt_mlp *m, int n)
+void pt_net_forward(pt_net *m, int n)
 {
     forward(m, n, NULL);
 }
 
-void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng)
+void pt_net_forward_train(pt_net *m, int n, pt_rng *rng)
 {
     forward(m, n, rng);
 }
@@ -402,7 +402,7 @@ static double row_loss(const float *z, int c, int y, float *p, int *argmax)
     return log(sum) - (double)(z[y] - mx);
 }
 
-double pt_mlp_loss(const pt_mlp *m, int n, const int32_t *y, int *correct)
+double pt_net_loss(const pt_net *m, int n, const int32_t *y, int *correct)
 {
     int c = m->sizes[m->n_layers], ok = 0;
     const float *z = m->act[m->n_layers];
@@ -418,7 +418,7 @@ double pt_mlp_loss(const pt_mlp *m, int n, const int32_t *y, int *correct)
 }
 
 /* delta = (softmax(z) - onehot(y)) / n, and the output bias gradient. */
-static double softmax_xent_grad(pt_mlp *m, int n, const int32_t *y, int *correct)
+static double softmax_xent_grad(pt_net *m, int n, const int32_t *y, int *correct)
 {
     int last = m->n_layers - 1, c = m->sizes[m->n_layers], ok = 0;
     const float *z = m->act[m->n_layers];
@@ -460,7 +460,7 @@ static void relu_mask_bias_grad(float *restrict d, const float *restrict a, floa
     }
 }
 
-double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct, pt_layer_hook hook,
+double pt_net_backward(pt_net *m, int n, const int32_t *y, int *correct, pt_layer_hook hook,
                        void *ctx)
 {
     double loss = softmax_xent_grad(m, n, y, correct);

@@ -17,8 +17,8 @@
  * pids, and two nodes may both be called "localhost". Where that cannot be
  * read (not Linux) the node is empty and no peer is ever judged gone.
  */
-#ifndef COORD_PEER_H
-#define COORD_PEER_H
+#ifndef PROTO_PEER_H
+#define PROTO_PEER_H
 
 #include <cjson/cJSON.h>
 

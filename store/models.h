@@ -32,8 +32,8 @@
  * Errors: PT_ERR_IO (folder, file, database), PT_ERR_NOMEM, one line. A
  * failure to keep a model never fails the trial: the caller reports it.
  */
-#ifndef COORD_MODELS_H
-#define COORD_MODELS_H
+#ifndef STORE_MODELS_H
+#define STORE_MODELS_H
 
 #include <stddef.h>
 

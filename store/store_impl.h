@@ -14,8 +14,8 @@
  * migration to change the schema; never edit a shipped one.
  * schemas/store.sql documents both parts.
  */
-#ifndef COORD_STORE_IMPL_H
-#define COORD_STORE_IMPL_H
+#ifndef STORE_STORE_IMPL_H
+#define STORE_STORE_IMPL_H
 
 #include <sqlite3.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
  * allocates, nothing fails. Internal to coordinator/: only sampler_tpe.c and
  * its tests include it.
  */
-#ifndef COORD_PARZEN_H
-#define COORD_PARZEN_H
+#ifndef SEARCH_PARZEN_H
+#define SEARCH_PARZEN_H
 
 #include "rng.h"
 #include "study.h"

@@ -13,8 +13,8 @@
  * the caller owns every array it passes. Errors: PT_ERR_NOMEM (one line in
  * err), PT_ERR_ARG for n < 0 or m outside [1, PT_PARETO_MAX_M].
  */
-#ifndef COORD_PARETO_H
-#define COORD_PARETO_H
+#ifndef SEARCH_PARETO_H
+#define SEARCH_PARETO_H
 
 #include "status.h"
 

@@ -11,9 +11,9 @@
  *     "max_failures": 5,                 FAIL trials in a row that end the run, 0 = never
  *     "timeout_s": 0,                    and/or wall-clock budget, 0 = none
  *     "sampler": "random",               "random" | "grid" | "tpe" | "pbt",
- *     "tpe": {"n_startup_trials": 10},   its options (coordinator/sampler_tpe.c)
+ *     "tpe": {"n_startup_trials": 10},   its options (search/sampler_tpe.c)
  *     "pbt": {"population": 8, "interval": 1, "quantile": 0.25,
- *             "perturb": [0.8, 1.2], "resample_probability": 0.25}   (coordinator/pbt.h)
+ *             "perturb": [0.8, 1.2], "resample_probability": 0.25}   (search/pbt.h)
  *     "trial_timeout_s": 600,            give up a worker silent this long
  *     "keep_models": 5,                  keep the .npz of the best K trials (0 = none)
  *     "confirm": {"top": 3, "seeds": 5}, after the search: ablation of the best K over S seeds
@@ -44,8 +44,8 @@
  *   "study.json: search_space.reg.l2.high: must be > low (got 0.1 <= 0.5)"
  * and come before anything touches the database.
  */
-#ifndef COORD_STUDY_H
-#define COORD_STUDY_H
+#ifndef SEARCH_STUDY_H
+#define SEARCH_STUDY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -106,9 +106,9 @@ typedef enum {
 typedef enum { PRUNER_NONE = 0, PRUNER_ASHA = 1, PRUNER_MEDIAN = 2 } pruner_kind; /* add at end */
 
 /* "asha": {...}: rungs at min_resource * reduction_factor^(min_early_stopping_rate + k)
- * steps (epochs); n_brackets > 1 is Hyperband (see coordinator/pruner.h). */
+ * steps (epochs); n_brackets > 1 is Hyperband (see search/pruner.h). */
 /* "compare" of either rule: which values a trial's value competes with
- * (see coordinator/pruner.h). */
+ * (see search/pruner.h). */
 typedef enum {
     PRUNER_COMPARE_SCHEDULE = 0, /* same prune.schedule and phase (default) */
     PRUNER_COMPARE_STRATEGY = 1, /* same schedule, granularity and phase */
@@ -139,7 +139,7 @@ typedef struct {
     int constant_liar;    /* running trials join the bad group, default 1 */
 } study_tpe;
 
-/* "pbt": {...}: Population Based Training (coordinator/pbt.h), Ray Tune's defaults
+/* "pbt": {...}: Population Based Training (search/pbt.h), Ray Tune's defaults
  * where it has one. */
 #define STUDY_MAX_PERTURB 8
 typedef struct {

@@ -9,8 +9,8 @@
  * pending, and falls back to sampler_random_point() for its first trials.
  * Adding a kind: a new file, a new ops, one line in sampler_new().
  */
-#ifndef COORD_SAMPLER_IMPL_H
-#define COORD_SAMPLER_IMPL_H
+#ifndef SEARCH_SAMPLER_IMPL_H
+#define SEARCH_SAMPLER_IMPL_H
 
 #include "rng.h"
 #include "sampler.h"

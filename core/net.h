@@ -1,5 +1,5 @@
 /*
- * mlp.h — a fully connected ReLU network with a softmax cross-entropy head.
+ * net.h — a network: weight layers (conv, then dense), softmax cross-entropy head.
  *
  * Layout, chosen for the BLAS calls that consume it (kann style):
  * - weights of layer l are row-major n_out x n_in (PyTorch's nn.Linear
@@ -35,8 +35,8 @@
  * filter or neuron), so a filter and the next layer's matching columns are
  * masked and compacted together like a neuron (prune.h).
  */
-#ifndef PT_MLP_H
-#define PT_MLP_H
+#ifndef PT_NET_H
+#define PT_NET_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,8 +44,8 @@
 #include "rng.h"
 #include "status.h"
 
-#define PT_MLP_MAX_LAYERS 17 /* weight layers: up to 16 hidden + output */
-#define PT_MLP_ALIGN 16      /* floats: every segment starts on 64 bytes */
+#define PT_NET_MAX_LAYERS 17 /* weight layers: up to 16 hidden + output */
+#define PT_NET_ALIGN 16      /* floats: every segment starts on 64 bytes */
 
 /* Values reach files (model.md): always add at the end. */
 typedef enum { PT_LAYER_DENSE = 0, PT_LAYER_CONV = 1 } pt_layer_kind;
@@ -77,109 +77,109 @@ typedef struct {
                           has in_grp 1, a conv layer k*k, the first dense
                           layer after a conv the previous output's ph*pw */
     pt_conv_geom g;    /* conv only */
-    float *w, *b;      /* into pt_mlp.params */
-    float *gw, *gb;    /* into pt_mlp.grads */
+    float *w, *b;      /* into pt_net.params */
+    float *gw, *gb;    /* into pt_net.grads */
     size_t off;        /* offset of w in params; b follows at off + n_out*n_in
-                          rounded up to PT_MLP_ALIGN floats */
+                          rounded up to PT_NET_ALIGN floats */
     size_t len;        /* floats from w to the end of b (alignment padding
                           included; padding stays zero) */
 } pt_layer;
 
 typedef struct {
     int n_layers;                     /* weight layers */
-    int sizes[PT_MLP_MAX_LAYERS + 1]; /* sizes[0] input ... sizes[n_layers] classes */
-    pt_layer layer[PT_MLP_MAX_LAYERS];
+    int sizes[PT_NET_MAX_LAYERS + 1]; /* sizes[0] input ... sizes[n_layers] classes */
+    pt_layer layer[PT_NET_MAX_LAYERS];
     float *params, *grads;
     size_t n_params; /* floats in params (with padding) */
     float *mask;     /* like params: 1 kept, 0 pruned; NULL
-                        until pt_mlp_mask_enable() */
+                        until pt_net_mask_enable() */
     /* Inverted-dropout rate on act[l] during training (l = 0 the input,
      * 1..n_layers-1 the hidden layers); 0 = none. */
-    float drop[PT_MLP_MAX_LAYERS];
+    float drop[PT_NET_MAX_LAYERS];
     int cap;                           /* rows a batch may have */
-    float *act[PT_MLP_MAX_LAYERS + 1]; /* cap x sizes[l] each */
-    float *delta[PT_MLP_MAX_LAYERS];   /* cap x sizes[l+1]: dL/dZ of layer l
+    float *act[PT_NET_MAX_LAYERS + 1]; /* cap x sizes[l] each */
+    float *delta[PT_NET_MAX_LAYERS];   /* cap x sizes[l+1]: dL/dZ of layer l
                                           (conv: dL/d its pooled output) */
     int shape[3];                      /* input C, H, W (an MLP: 1, 1, n_in) */
     /* Conv layers only, NULL elsewhere: */
-    float *pad[PT_MLP_MAX_LAYERS];   /* one chunk of zero-padded inputs,
+    float *pad[PT_NET_MAX_LAYERS];   /* one chunk of zero-padded inputs,
                                         then of their gradients (conv.h) */
-    float *col[PT_MLP_MAX_LAYERS];   /* (C k k) x (cap oh ow) patches, then
+    float *col[PT_NET_MAX_LAYERS];   /* (C k k) x (cap oh ow) patches, then
                                         their gradient in the backward pass */
-    float *pre[PT_MLP_MAX_LAYERS];   /* K x (cap oh ow) after bias + ReLU,
+    float *pre[PT_NET_MAX_LAYERS];   /* K x (cap oh ow) after bias + ReLU,
                                         channel-major, then dL/dZ */
-    int32_t *arg[PT_MLP_MAX_LAYERS]; /* max pooling: index into pre of each
+    int32_t *arg[PT_NET_MAX_LAYERS]; /* max pooling: index into pre of each
                                         pooled output's maximum */
     /* Sparse training (sptrain.h) while some layer's mask is fixed, else
-     * NULL; owned by the trainer, never freed by pt_mlp_free. */
+     * NULL; owned by the trainer, never freed by pt_net_free. */
     struct pt_sptrain_s *sparse;
-} pt_mlp;
+} pt_net;
 
-/* Called by pt_mlp_backward once layer l's gradient (gw, gb) is complete and
+/* Called by pt_net_backward once layer l's gradient (gw, gb) is complete and
  * its weights are no longer needed by the backward pass. */
-typedef void (*pt_layer_hook)(void *ctx, pt_mlp *m, int l);
+typedef void (*pt_layer_hook)(void *ctx, pt_net *m, int l);
 
 /* Builds a network n_in -> hidden[0] -> ... -> hidden[n_hidden-1] -> n_out
  * with buffers for batches of up to cap rows. Weights get He initialisation
  * (normal, std sqrt(2 / n_in)) from rng; biases start at 0.
  * Errors: PT_ERR_ARG for sizes < 1 or too many layers, PT_ERR_NOMEM. */
-pt_status pt_mlp_init(pt_mlp *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
+pt_status pt_net_init_dense(pt_net *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
                       pt_rng *rng, pt_err *err);
 /* Builds a layer sequence spec[0..n) on inputs of shape C x H x W (the
  * last spec is the output layer: dense). Same initialisation as
- * pt_mlp_init (He normal with fan-in n_in = C k k for conv, layer by layer),
- * so an all-dense spec gives pt_mlp_init's network, bit for bit.
+ * pt_net_init_dense (He normal with fan-in n_in = C k k for conv, layer by layer),
+ * so an all-dense spec gives pt_net_init_dense's network, bit for bit.
  * Errors: PT_ERR_ARG naming the layer (a conv after a dense layer, a kernel
  * larger than its padded input, a pooling window larger than the conv
  * output, sizes < 1, too many layers), PT_ERR_NOMEM. */
-pt_status pt_net_init(pt_mlp *m, const int shape[3], const pt_layer_spec *spec, int n, int cap,
+pt_status pt_net_init(pt_net *m, const int shape[3], const pt_layer_spec *spec, int n, int cap,
                       pt_rng *rng, pt_err *err);
 
 /* 1 when the network has a conv layer. */
-int pt_mlp_has_conv(const pt_mlp *m);
+int pt_net_has_conv(const pt_net *m);
 
 /* The spec of layer l of m (to rebuild it, e.g. smaller). */
-pt_layer_spec pt_layer_spec_of(const pt_mlp *m, int l);
+pt_layer_spec pt_layer_spec_of(const pt_net *m, int l);
 
 /* Multiply-adds per sample of layer l at its full (dense) size: n_in n_out,
  * times oh ow for a conv layer. */
-long pt_layer_macs(const pt_mlp *m, int l);
+long pt_layer_macs(const pt_net *m, int l);
 
 /* Safe on a zeroed struct. */
-void pt_mlp_free(pt_mlp *m);
+void pt_net_free(pt_net *m);
 
 /* Forward pass over the first n (<= cap) rows of act[0]; logits land in
  * act[n_layers]. Evaluation mode: no dropout. */
-void pt_mlp_forward(pt_mlp *m, int n);
+void pt_net_forward(pt_net *m, int n);
 
 /* Layer l alone, evaluation mode: act[l] -> act[l+1] for n rows (to time
- * a layer; pt_mlp_forward is the same, layer after layer). */
-void pt_mlp_forward_layer(pt_mlp *m, int l, int n);
+ * a layer; pt_net_forward is the same, layer after layer). */
+void pt_net_forward_layer(pt_net *m, int l, int n);
 
-/* Training-mode forward pass: as pt_mlp_forward, but each act[l] with a
+/* Training-mode forward pass: as pt_net_forward, but each act[l] with a
  * non-zero drop[l] is thinned by inverted dropout (kept units scaled by
  * 1/(1-rate)), in the same pass as the bias and ReLU. Each such layer takes
  * one 64-bit key from rng per call; unit i of the batch (row-major) is
  * dropped when a counter-based hash of (key, i) is below rate * 2^32
- * (mlp.c), so the rate holds to 2^-32, the masks are a pure function of the
+ * (net.c), so the rate holds to 2^-32, the masks are a pure function of the
  * seed (the same on every CPU), and the generator vectorizes.
- * pt_mlp_backward accounts for it. */
-void pt_mlp_forward_train(pt_mlp *m, int n, pt_rng *rng);
+ * pt_net_backward accounts for it. */
+void pt_net_forward_train(pt_net *m, int n, pt_rng *rng);
 
 /* Allocates the mask (all ones) if the network has none. PT_ERR_NOMEM. */
-pt_status pt_mlp_mask_enable(pt_mlp *m, pt_err *err);
+pt_status pt_net_mask_enable(pt_net *m, pt_err *err);
 
 /* Softmax cross-entropy of the logits of the last forward pass against the
  * labels y[0..n); returns the mean loss and writes the number of correct
  * argmax predictions to *correct (when non-NULL). Does not modify logits. */
-double pt_mlp_loss(const pt_mlp *m, int n, const int32_t *y, int *correct);
+double pt_net_loss(const pt_net *m, int n, const int32_t *y, int *correct);
 
-/* Backward pass after pt_mlp_forward(m, n): fills grads with the gradient of
+/* Backward pass after pt_net_forward(m, n): fills grads with the gradient of
  * the mean softmax cross-entropy over the n rows, calling hook (if non-NULL)
  * for each layer from last to first. Returns the mean loss (the logits are left
  * as they are) and counts correct predictions as
- * pt_mlp_loss does. */
-double pt_mlp_backward(pt_mlp *m, int n, const int32_t *y, int *correct, pt_layer_hook hook,
+ * pt_net_loss does. */
+double pt_net_backward(pt_net *m, int n, const int32_t *y, int *correct, pt_layer_hook hook,
                        void *ctx);
 
 #endif

@@ -13,6 +13,9 @@
  * The file is opened through store_open(readonly), so foreign files are
  * refused with the store's own messages; a study Optuna made (no pt_ tables)
  * loads with its values and parameters and empty metric columns.
+ *
+ * Why one file of ~760 lines: loading, filtering (the --where language) and ranking share the
+ * loaded study structure; query_rank.c already holds the ranking rules.
  */
 #include "query.h"
 
