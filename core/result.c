@@ -2,6 +2,7 @@
 #include "result.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "infer.h"
 #include "sysinfo.h"
@@ -43,4 +44,48 @@ cJSON *pt_result_json(const pt_config *cfg, const pt_net *net, const pt_train_re
     if (st == PT_OK && pt_infer_cost_report(net, o, &cerr) != PT_OK)
         cJSON_AddStringToObject(o, "cost_error", cerr.msg);
     return o;
+}
+
+static const struct {
+    const char *name;
+    int kind;
+} metrics[] = {
+    {"val_acc", PT_METRIC_TRAINED},
+    {"test_acc", PT_METRIC_TRAINED},
+    {"loss", PT_METRIC_TRAINED},
+    {"val_loss", PT_METRIC_TRAINED},
+    {"test_loss", PT_METRIC_TRAINED},
+    {"epochs", PT_METRIC_TRAINED},
+    {"train_samples_per_s", PT_METRIC_TRAINED},
+    {"train_s", PT_METRIC_TRAINED},
+    {"peak_rss_bytes", PT_METRIC_TRAINED},
+    {"wall_s", PT_METRIC_TRAINED},
+    {"seed", PT_METRIC_TRAINED},
+    {"params", PT_METRIC_TRAINED},
+    {"sparsity", PT_METRIC_TRAINED},
+    {"nnz", PT_METRIC_COST},
+    {"weights", PT_METRIC_COST},
+    {"bytes_dense", PT_METRIC_COST},
+    {"bytes_stored", PT_METRIC_COST},
+    {"flops_per_sample", PT_METRIC_COST},
+    {"flops_per_sample_dense", PT_METRIC_COST},
+    {"latency_b1_us", PT_METRIC_COST},
+    {"latency_b128_us", PT_METRIC_COST},
+    {"dense_latency_b1_us", PT_METRIC_COST},
+    {"dense_latency_b128_us", PT_METRIC_COST},
+    {"speedup_b1", PT_METRIC_COST},
+    {"speedup_b128", PT_METRIC_COST},
+};
+
+const char *pt_result_metric_name(int i)
+{
+    return i >= 0 && i < (int)(sizeof metrics / sizeof metrics[0]) ? metrics[i].name : NULL;
+}
+
+int pt_result_metric_kind(const char *name)
+{
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
+        if (!strcmp(metrics[i].name, name))
+            return metrics[i].kind;
+    return 0;
 }

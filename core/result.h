@@ -27,6 +27,16 @@
 cJSON *pt_result_json(const pt_config *cfg, const pt_net *net, const pt_train_result *r,
                       pt_status st, const pt_err *err);
 
+/* The numbers of a result, by name: PT_METRIC_TRAINED for what training
+ * itself measures, PT_METRIC_COST for the inference-cost report's (which a
+ * worker measures only when an objective or constraint needs it), 0 for a
+ * name a result does not have. One list, read by the study's constraint
+ * check and by the worker. */
+enum { PT_METRIC_TRAINED = 1, PT_METRIC_COST = 2 };
+int pt_result_metric_kind(const char *name);
+/* The i-th of those names (i from 0), NULL past the last. */
+const char *pt_result_metric_name(int i);
+
 /* Adds k: v to o, or k: null when v is not finite (JSON has no NaN). */
 void pt_json_add_num(cJSON *o, const char *k, double v);
 

@@ -21,42 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "result.h"
 #include "study_internal.h"
 
-/* The numbers of a train result (core/result.c, core/infer_cost.c) a
- * constraint may name. */
-static const char *const result_metrics[] = {"val_acc",
-                                             "test_acc",
-                                             "loss",
-                                             "val_loss",
-                                             "test_loss",
-                                             "epochs",
-                                             "train_samples_per_s",
-                                             "train_s",
-                                             "peak_rss_bytes",
-                                             "wall_s",
-                                             "params",
-                                             "sparsity",
-                                             "nnz",
-                                             "weights",
-                                             "bytes_dense",
-                                             "bytes_stored",
-                                             "flops_per_sample",
-                                             "flops_per_sample_dense",
-                                             "latency_b1_us",
-                                             "latency_b128_us",
-                                             "dense_latency_b1_us",
-                                             "dense_latency_b128_us",
-                                             "speedup_b1",
-                                             "speedup_b128",
-                                             NULL};
-
+/* A constraint may name any number of a train result (core/result.h) but
+ * the seed, which is an input echoed back, not a figure to bound. */
 int study_result_metric(const char *name)
 {
-    for (const char *const *m = result_metrics; *m; m++)
-        if (!strcmp(*m, name))
-            return 1;
-    return 0;
+    return pt_result_metric_kind(name) != 0 && strcmp(name, "seed") != 0;
 }
 
 static pt_status bound(const study_ctx *x, const cJSON *o, const char *path, const char *key,
@@ -102,10 +74,11 @@ pt_status study_parse_constraints(const study_ctx *x, study_config *s, const cJS
         if (!cJSON_IsString(m) || !study_result_metric(m->valuestring)) {
             const char *best = NULL;
             int best_d = INT_MAX;
-            for (const char *const *r = result_metrics; cJSON_IsString(m) && *r; r++) {
-                int d = pt_name_distance(m->valuestring, *r);
-                if (d <= 2 && d < best_d)
-                    best_d = d, best = *r;
+            const char *r;
+            for (int k = 0; cJSON_IsString(m) && (r = pt_result_metric_name(k)) != NULL; k++) {
+                int d = pt_name_distance(m->valuestring, r);
+                if (d <= 2 && d < best_d && study_result_metric(r))
+                    best_d = d, best = r;
             }
             char what[160];
             snprintf(what, sizeof what,

@@ -49,8 +49,8 @@
 
 #include "config.h"
 #include "data_open.h"
-#include "init.h"
 #include "infer.h"
+#include "init.h"
 #include "model.h"
 #include "peer.h"
 #include "protocol.h"
@@ -254,42 +254,19 @@ static int on_epoch_inner(epoch_ctx *e, const pt_epoch_stats *s)
     return e->stopped;
 }
 
-/* Whether an objective is a metric of the inference-cost report (anything
- * but what training itself measures). */
-static int needs_cost(const cJSON *objectives)
+/* Whether any name of the string array list is a metric of the
+ * inference-cost report, or one a result does not have (NULL or empty: no). */
+static int lists_cost(const cJSON *list)
 {
-    static const char *const trained[] = {"val_acc",
-                                          "test_acc",
-                                          "loss",
-                                          "val_loss",
-                                          "test_loss",
-                                          "epochs",
-                                          "train_samples_per_s",
-                                          "train_s",
-                                          "peak_rss_bytes",
-                                          "wall_s",
-                                          "seed",
-                                          "params",
-                                          "sparsity",
-                                          NULL};
     const cJSON *o;
-    if (!cJSON_IsArray(objectives))
-        return 1;
-    cJSON_ArrayForEach(o, objectives)
+    if (!cJSON_IsArray(list))
+        return 0;
+    cJSON_ArrayForEach(o, list)
     {
-        int known = 0;
-        for (int i = 0; cJSON_IsString(o) && trained[i] && !known; i++)
-            known = !strcmp(o->valuestring, trained[i]);
-        if (!known)
+        if (!cJSON_IsString(o) || pt_result_metric_kind(o->valuestring) != PT_METRIC_TRAINED)
             return 1;
     }
     return 0;
-}
-
-/* Whether any name of the string array list is a cost metric (NULL: none). */
-static int lists_cost(const cJSON *list)
-{
-    return cJSON_IsArray(list) && cJSON_GetArraySize(list) > 0 && needs_cost(list);
 }
 
 /* pt_result_json without the cost report: it measures the cost only for a
@@ -379,9 +356,8 @@ static pt_status send_fail(MPI_Comm comm, const worker_peers *peers, int trial_i
 
 /* Sends the result (and the model bytes after it, when there are some). */
 static pt_status send_result(MPI_Comm comm, const worker_peers *peers, int trial_id, cJSON *res,
-                             int stopped,
-                             const unsigned char *model, size_t model_len, const char *model_error,
-                             pt_err *err)
+                             int stopped, const unsigned char *model, size_t model_len,
+                             const char *model_error, pt_err *err)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddNumberToObject(m, "trial_id", trial_id);
