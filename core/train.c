@@ -75,12 +75,16 @@ void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc, const u
 {
     if (!idx)
         n = ds->n;
-    uint32_t *rows = malloc(sizeof(uint32_t) * (size_t)net->cap);
-    int32_t *y = malloc(sizeof(int32_t) * (size_t)net->cap);
+    /* While layers train sparse, evaluate in chunks their kernels take (a
+     * training batch): the layers whose mask made them sparse then cost
+     * their surviving weights here too, not a dense GEMM (sptrain.h). */
+    int chunk = net->sparse && net->sparse->cap < net->cap ? net->sparse->cap : net->cap;
+    uint32_t *rows = malloc(sizeof(uint32_t) * (size_t)chunk);
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)chunk);
     long correct = 0;
     double total = 0.0;
-    for (int i = 0; rows && y && i < n; i += net->cap) {
-        int nb = n - i < net->cap ? n - i : net->cap;
+    for (int i = 0; rows && y && i < n; i += chunk) {
+        int nb = n - i < chunk ? n - i : chunk;
         const uint32_t *r = idx ? idx + i : rows;
         if (!idx)
             for (int k = 0; k < nb; k++)
