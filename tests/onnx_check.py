@@ -18,7 +18,6 @@ sparse (SparseTensorProtos in the model), sizes (prunetune.sizes), bytes.
 Exit 1 with a message on any failure. tests/test_onnx.c compares it with
 `prunetune train`.
 """
-import gzip
 import json
 import os
 import sys
@@ -28,18 +27,9 @@ import onnx
 from numpy.lib.stride_tricks import sliding_window_view
 from onnx import numpy_helper
 
+from npz_check import read_idx  # the IDX reader the .npz check already has (same folder)
+
 CHUNK = 500  # rows per evaluation step: bounds the memory of conv windows
-
-
-def read_idx(path):
-    """An IDX file (ubyte) as a numpy array of its declared shape."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        sys.exit(f"{path}: not a ubyte IDX file")
-    ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def densify(sp):
