@@ -17,6 +17,7 @@
 
 #include "confirm.h"
 #include "run_fixture.h"
+#include "job_fixture.h"
 #include "study.h"
 
 /* Generous: under ASan on a busy 2-core machine a worker start takes seconds. */
@@ -266,22 +267,27 @@ static int confirm_done(void)
 Test(confirm, mpirun_killed_mid_confirmation_resumes_without_duplicates)
 {
     const char *study = write_study();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        freopen(path_of("err1"), "w", stderr);
-        freopen(path_of("out1"), "w", stdout);
-        execlp("mpirun", "mpirun", "-np", "3", PT_BIN, "run", study, (char *)NULL);
-        _exit(127);
-    }
-    setpgid(pid, pid);
+    char *argv[] = {"mpirun", "-np", "3", PT_BIN, "run", (char *)study, NULL};
+    pid_t pid = job_start(argv);
     int done = 0;
     for (int i = 0; i < 3000 && (done = confirm_done()) < 3; i++) {
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
     }
-    kill(-pid, SIGKILL);
+    /* The whole job: Open MPI puts its ranks in their own process groups, and
+     * a SIGKILLed mpirun leaves them running, orphaned, rank 0 still holding
+     * the study's run lock; so the ranks go first, and the rerun waits until
+     * they have ended. */
+    pid_t ranks[16];
+    int n = children_of(pid, ranks, 16);
+    for (int i = 0; i < n; i++)
+        kill(ranks[i], SIGKILL);
+    kill(pid, SIGKILL);
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < 500 && !ended(ranks[i]); t++) {
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+        }
     int wst = 0;
     waitpid(pid, &wst, 0);
     char err[1 << 15];
