@@ -185,7 +185,7 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
     pt_net *m = &e->net;
     float *x0 = NULL;
     pt_status st = PT_OK;
-    if (!(flags & (PT_INFER_DENSE | PT_INFER_SPARSE)) && e->max_batch > 1) {
+    if (!(flags & (PT_INFER_DENSE | PT_INFER_SPARSE | PT_INFER_BY_DENSITY)) && e->max_batch > 1) {
         x0 = alloc_floats((size_t)e->max_batch * m->sizes[0]);
         if (!x0)
             return pt_fail(err, PT_ERR_NOMEM, "inference: out of memory");
@@ -196,14 +196,17 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
         size_t nw = (size_t)L->n_in * L->n_out, nnz = 0;
         for (size_t i = 0; i < nw; i++)
             nnz += L->w[i] != 0.0f;
+        int by_density = (flags & PT_INFER_BY_DENSITY) != 0;
         int can = L->n_in <= PT_CSR_MAX_IN && !(flags & PT_INFER_DENSE) &&
-                  ((flags & PT_INFER_SPARSE) || 2 * nnz <= nw);
+                  ((flags & PT_INFER_SPARSE) ||
+                   (by_density ? (double)nnz <= PT_INFER_SPARSE_DENSITY * (double)nw
+                               : 2 * nnz <= nw));
         e->k1[l] = e->kn[l] = PT_KERNEL_DENSE;
         if (!can)
             continue;
         if ((st = pt_csr_build(&e->csr[l], L->w, L->b, L->n_out, L->n_in, err)) != PT_OK)
             break;
-        if (flags & PT_INFER_SPARSE) {
+        if (flags & (PT_INFER_SPARSE | PT_INFER_BY_DENSITY)) {
             e->k1[l] = e->kn[l] = PT_KERNEL_SPARSE;
             continue;
         }
@@ -222,7 +225,8 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
 pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flags, pt_err *err)
 {
     memset(e, 0, sizeof *e);
-    if (max_batch < 1 || (flags & ~7) || (flags & 3) == 3)
+    if (max_batch < 1 || (flags & ~15) || (flags & 3) == 3 ||
+        ((flags & PT_INFER_BY_DENSITY) && (flags & 3)))
         return pt_fail(err, PT_ERR_ARG, "inference: max_batch %d, flags %d", max_batch, flags);
     /* A conv net runs as it trains (conv.h), on buffers for a whole batch:
      * every layer dense; compaction is where its pruning pays. */

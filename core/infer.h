@@ -37,8 +37,19 @@ enum {
     PT_INFER_AUTO = 0,      /* time both kernels per layer, keep the faster */
     PT_INFER_DENSE = 1,     /* every layer dense */
     PT_INFER_SPARSE = 2,    /* every layer sparse (when n_in <= PT_CSR_MAX_IN) */
-    PT_INFER_NO_COMPACT = 4 /* keep dead neurons (the plain dense baseline) */
+    PT_INFER_NO_COMPACT = 4, /* keep dead neurons (the plain dense baseline) */
+    /* No timing: a layer runs sparse (batch and batch 1) when at most
+     * PT_INFER_SPARSE_DENSITY of its weights are non-zero, else dense. For
+     * builds that must cost next to nothing and choose the same on every
+     * run (a trial's evaluation, train.c); excludes DENSE and SPARSE. */
+    PT_INFER_BY_DENSITY = 8
 };
+
+/* BY_DENSITY's cut: at a quarter of the weights left the batch kernel
+ * (csr.h) beats a GEMM on every CPU measured (bench_infer: ~2x at 75%
+ * sparsity on LeNet-300-100's first layer), so the rule never picks the
+ * slower kernel by much where timing would have picked the other. */
+#define PT_INFER_SPARSE_DENSITY 0.25
 
 typedef enum { PT_KERNEL_DENSE = 0, PT_KERNEL_SPARSE = 1 } pt_kernel;
 

@@ -675,6 +675,7 @@ static int count_breakdowns(sqlite3 *db, const char *cond)
     snprintf(sql, sizeof sql,
              "WITH o AS (SELECT a.value_json AS j,"
              " json_extract(m.result_json, '$.train_s') AS m_train_s,"
+             " json_extract(m.result_json, '$.eval_s') AS m_eval_s,"
              " m.latency_b1_us AS m_lat_b1, m.latency_b128_us AS m_lat_b128,"
              " m.speedup_b1 AS m_speedup_b1"
              " FROM trial_user_attributes a JOIN trials t USING (trial_id)"
@@ -683,6 +684,7 @@ static int count_breakdowns(sqlite3 *db, const char *cond)
              " b AS (SELECT json_extract(j, '$.trial_s') AS trial_s,"
              " json_extract(j, '$.train_s') AS train_s, json_extract(j, '$.data_s') AS data_s,"
              " json_extract(j, '$.eval_s') AS eval_s, json_extract(j, '$.report_s') AS report_s,"
+             " json_extract(j, '$.prune_s') AS prune_s, json_extract(j, '$.setup_s') AS setup_s,"
              " json_extract(j, '$.cost_s') AS cost_s, json_extract(j, '$.model_s') AS model_s,"
              " json_extract(j, '$.other_s') AS other_s,"
              " json_extract(j, '$.outside_frac') AS outside_frac,"
@@ -698,13 +700,15 @@ static void check_breakdown(int n, int full_budget)
     cr_assert_eq(count_breakdowns(db, "1"), n, "a breakdown per COMPLETE trial");
     /* every part a real, non-negative time; training took some */
     cr_expect_eq(count_breakdowns(db, "train_s > 0 AND data_s >= 0 AND eval_s > 0 AND"
+                                      " prune_s >= 0 AND setup_s >= 0 AND"
                                       " report_s >= 0 AND cost_s > 0 AND model_s >= 0 AND"
                                       " other_s >= 0"),
                  n);
     /* the parts sum to the trial's time; training is the stored train_s */
-    cr_expect_eq(count_breakdowns(db, "abs(train_s + data_s + eval_s + report_s + cost_s +"
-                                      " model_s + other_s - trial_s) <= 1e-9 + 1e-12 * trial_s"
-                                      " AND train_s = m_train_s"),
+    cr_expect_eq(count_breakdowns(db, "abs(train_s + data_s + eval_s + prune_s + setup_s +"
+                                      " report_s + cost_s + model_s + other_s - trial_s)"
+                                      " <= 1e-9 + 1e-12 * trial_s"
+                                      " AND train_s = m_train_s AND eval_s = m_eval_s"),
                  n);
     cr_expect_eq(count_breakdowns(db, "abs(outside_frac - (1 - train_s / trial_s)) <= 1e-12"
                                       " AND outside_frac < 1"),
