@@ -378,6 +378,43 @@ Test(data, opens_real_fashion_mnist)
     pt_data_close(&d);
 }
 
+/* Re-splitting for another seed gives exactly what opening with that seed
+ * gives (split and scaler), and is refused where the seed cuts the test set. */
+Test(data, reseed_equals_a_fresh_open)
+{
+    pt_data_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.dir, sizeof c.dir, "%s", PT_FASHION_DIR);
+    c.format = PT_FMT_IDX;
+    c.scale = PT_SCALE_STANDARD;
+    c.val_fraction = 0.2;
+    c.limit = 2000;
+    pt_data a, b;
+    pt_err err;
+    cr_assert(pt_data_can_reseed(&c));
+    cr_assert_eq(pt_data_open(&a, &c, 1, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_data_reseed(&a, &c, 7, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_data_open(&b, &c, 7, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(a.split.n_val, b.split.n_val);
+    cr_assert_eq(a.split.n_train, b.split.n_train);
+    cr_expect_eq(memcmp(a.split.val, b.split.val, sizeof(uint32_t) * (size_t)b.split.n_val), 0);
+    cr_expect_eq(memcmp(a.split.train, b.split.train, sizeof(uint32_t) * (size_t)b.split.n_train),
+                 0);
+    cr_expect_eq(memcmp(a.scaler.offset, b.scaler.offset, sizeof(float) * 784), 0);
+    cr_expect_eq(memcmp(a.scaler.mul, b.scaler.mul, sizeof(float) * 784), 0);
+    pt_data_close(&b);
+    /* and it did change something: seed 1's split is another one */
+    cr_assert_eq(pt_data_open(&b, &c, 1, &err), PT_OK, "%s", err.msg);
+    cr_expect_neq(memcmp(a.split.val, b.split.val, sizeof(uint32_t) * (size_t)b.split.n_val), 0);
+    pt_data_close(&b);
+    pt_data_close(&a);
+
+    memset(&c, 0, sizeof c);
+    c.format = PT_FMT_CSV;
+    c.test_fraction = 0.2;
+    cr_expect_not(pt_data_can_reseed(&c), "the seed cuts the CSV test set");
+}
+
 Test(data, csv_test_fraction_and_test_file_label_mapping)
 {
     char text[4096] = "f,label\n";

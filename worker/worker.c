@@ -120,6 +120,16 @@ static pt_status cache_get(data_cache *c, const pt_config *cfg, pt_err *err)
 {
     if (c->open && c->seed == cfg->seed && data_same(&c->cfg, &cfg->data))
         return PT_OK;
+    /* Another seed over the same files: only the split changes. */
+    if (c->open && data_same(&c->cfg, &cfg->data) && pt_data_can_reseed(&cfg->data)) {
+        c->open = 0;
+        pt_status st = pt_data_reseed(&c->data, &cfg->data, cfg->seed, err);
+        if (st == PT_OK) {
+            c->open = 1;
+            c->seed = cfg->seed;
+        }
+        return st;
+    }
     if (c->open)
         pt_data_close(&c->data);
     memset(&c->data, 0, sizeof c->data);
