@@ -141,12 +141,12 @@ static double median(double *v, int n)
 
 /* Times layer l with both kernels, alternating so that both see the same
  * machine load; returns the faster. */
-static pt_kernel pick(pt_infer *e, int l, int batch, const float *x)
+static pt_kernel pick(pt_infer *e, int l, int batch, const float *x, double budget_us)
 {
-    /* Up to MAX_REPS rounds, but past BUDGET_US only as many as it takes to
+    /* Up to MAX_REPS rounds, but past budget_us only as many as it takes to
      * have one (big layers: building must not take seconds). */
     enum { MAX_REPS = 21 };
-    const double BUDGET_US = 10e3;
+    const double BUDGET_US = budget_us;
     double t[2][MAX_REPS], start = now_us();
     float *out = e->buf[(l + 1) & 1];
     int reps = 0;
@@ -180,7 +180,7 @@ static pt_status copy_net(const pt_net *src, pt_net *dst, int cap, pt_err *err)
 
 /* Chooses the kernels of every layer (timing when flags is AUTO) and keeps
  * the sparse form only where one of them uses it. */
-static pt_status choose(pt_infer *e, int flags, pt_err *err)
+static pt_status choose(pt_infer *e, int flags, double pick_us, pt_err *err)
 {
     pt_net *m = &e->net;
     float *x0 = NULL;
@@ -213,8 +213,8 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
         synth(e->buf[l & 1], (size_t)pt_csr_padded(L->n_in) * e->ld, (uint32_t)l + 2);
         for (int i = L->n_in; i < pt_csr_padded(L->n_in); i++)
             e->buf[l & 1][i] = 0.0f; /* the batch-1 vector's padding */
-        e->k1[l] = pick(e, l, 1, NULL);
-        e->kn[l] = e->max_batch > 1 ? pick(e, l, e->max_batch, x0) : e->k1[l];
+        e->k1[l] = pick(e, l, 1, NULL, pick_us);
+        e->kn[l] = e->max_batch > 1 ? pick(e, l, e->max_batch, x0, pick_us) : e->k1[l];
         if (e->k1[l] == PT_KERNEL_DENSE && e->kn[l] == PT_KERNEL_DENSE)
             pt_csr_free(&e->csr[l]);
     }
@@ -223,6 +223,12 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
 }
 
 pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flags, pt_err *err)
+{
+    return pt_infer_build_timed(e, net, max_batch, flags, PT_INFER_PICK_US, err);
+}
+
+pt_status pt_infer_build_timed(pt_infer *e, const pt_net *net, int max_batch, int flags,
+                               double pick_us, pt_err *err)
 {
     memset(e, 0, sizeof *e);
     if (max_batch < 1 || (flags & ~15) || (flags & 3) == 3 ||
@@ -251,7 +257,7 @@ pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flag
     if (!e->buf[0] || !e->buf[1])
         st = pt_fail(err, PT_ERR_NOMEM, "inference: out of memory");
     if (st == PT_OK)
-        st = choose(e, flags, err);
+        st = choose(e, flags, pick_us > 0 ? pick_us : PT_INFER_PICK_US, err);
     if (st != PT_OK)
         pt_infer_free(e);
     return st;

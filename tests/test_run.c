@@ -450,10 +450,12 @@ Test(run, worker_stalled_in_model_send_holds_nothing_up)
         write_study("stall", 6, "random", "",
                     "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
                     " \"log\": true}");
+    /* A timeout of 3 s, a stall of 8: with 1 s and 4 s a loaded machine
+     * (load 7 on 2 cores) left the healthy worker silent for 1 s too. */
     char *argv[] = {"mpirun", "--mca",       "btl", "self,tcp",    "-np",
                     "1",      PT_BIN,        "run", (char *)study, "--trial-timeout",
-                    "1",      ":",           "-np", "1",           PT_STALL_WORKER,
-                    "4",      ":",           "-np", "1",           PT_BIN,
+                    "3",      ":",           "-np", "1",           PT_STALL_WORKER,
+                    "8",      ":",           "-np", "1",           PT_BIN,
                     "run",    (char *)study, NULL};
     pid_t pid = job_start(argv);
     int rc = job_wait(pid, "err1", 60);
