@@ -393,9 +393,18 @@ static void silent_worker(int key, const char *flag, int laptop)
     char *argv_laptop[] = {PT_BIN,       "run", (char *)study, "--workers", "2", "--trial-timeout",
                            (char *)flag, NULL};
     pid_t pid = job_start(laptop ? argv_laptop : argv);
-    wait_complete(1);
+    /* 60 s: under ASan on a loaded 2-core machine the first trial took
+     * longer than wait_complete's 12 s, and the worker was looked for after
+     * the job had gone. */
+    int started = wait_complete_for(1, 60);
     pid_t w = laptop ? spawned_worker(pid) : rank_pid(pid, 2);
-    cr_assert_gt(w, 0, "the worker to stop was not found");
+    if (w <= 0) {
+        int rc = job_wait(pid, "err1", 60);
+        char log[1 << 14];
+        slurp("err1", log, sizeof log);
+        cr_assert_fail("the worker to stop was not found (%d trials COMPLETE, job exit %d):\n%s",
+                       started, rc, log);
+    }
     kill(w, SIGSTOP);
     int code = job_wait(pid, "err1", 60);
     kill(w, SIGCONT);
