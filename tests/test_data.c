@@ -346,14 +346,21 @@ Test(data, splits_are_deterministic_disjoint_sorted)
     cr_assert_eq(pt_split_make(&a, 10, 1.0, 5, &err), PT_ERR_ARG);
 }
 
-Test(data, opens_real_fashion_mnist)
+/* Fashion-MNIST from the Debian package, scaled by mode, val_fraction split off. */
+static pt_data_config fashion_config(pt_scale mode, double val_fraction)
 {
     pt_data_config c;
     memset(&c, 0, sizeof c);
     snprintf(c.dir, sizeof c.dir, "%s", PT_FASHION_DIR);
     c.format = PT_FMT_IDX;
-    c.scale = PT_SCALE_UNIT;
-    c.val_fraction = 0.1;
+    c.scale = mode;
+    c.val_fraction = val_fraction;
+    return c;
+}
+
+Test(data, opens_real_fashion_mnist)
+{
+    pt_data_config c = fashion_config(PT_SCALE_UNIT, 0.1);
     pt_data d;
     pt_err err;
     cr_assert_eq(pt_data_open(&d, &c, 1, &err), PT_OK, "%s", err.msg);
@@ -382,12 +389,7 @@ Test(data, opens_real_fashion_mnist)
  * gives (split and scaler), and is refused where the seed cuts the test set. */
 Test(data, reseed_equals_a_fresh_open)
 {
-    pt_data_config c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.dir, sizeof c.dir, "%s", PT_FASHION_DIR);
-    c.format = PT_FMT_IDX;
-    c.scale = PT_SCALE_STANDARD;
-    c.val_fraction = 0.2;
+    pt_data_config c = fashion_config(PT_SCALE_STANDARD, 0.2);
     c.limit = 2000;
     pt_data a, b;
     pt_err err;
