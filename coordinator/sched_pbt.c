@@ -50,9 +50,9 @@
  * written at each boundary; g<G>_m<M>.{npz,json} as each member-interval
  * ends. A killed run resumes at the last complete generation, keeping the
  * member-intervals of the interrupted one that were recorded with their
- * checkpoint, so no (member, generation) is COMPLETE twice; one that ended
- * but whose checkpoint had not reached the disk runs again (a window of
- * milliseconds per trial).
+ * checkpoint, so no (member, generation) is COMPLETE twice. One recorded
+ * COMPLETE whose checkpoint had not reached the disk (g<G>_m<M>.start names
+ * its trial) is not run again either: that member counts as failed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +86,8 @@ static void file_name(char *buf, size_t cap, int gen, int m, const char *ext)
 {
     snprintf(buf, cap, "g%d_m%d.%s", gen, m, ext);
 }
+
+static void write_record(struct sched_pbt *p, int i);
 
 /* state.json: the generation to run and each member's plan for it. */
 static pt_status write_state(const struct sched_pbt *p, pt_err *err)
@@ -159,17 +161,59 @@ static pt_status read_state(struct sched_pbt *p, int *found, pt_err *err)
     return st;
 }
 
-/* Member i's record of this generation (g<G>_m<M>.json), if a killed run
- * left one: then it is not run again. */
-static void read_record(struct sched_pbt *p, int i)
+/* Resume: the state of the trial a start file names (store_each_trial). */
+typedef struct {
+    int number;
+    trial_state st;
+    int found;
+} state_of;
+
+static void find_state(void *ctx, int number, trial_state st, const study_point *pt,
+                       const double *values)
 {
+    (void)pt, (void)values;
+    state_of *x = ctx;
+    if (number == x->number) {
+        x->st = st;
+        x->found = 1;
+    }
+}
+
+/* Member i's record of this generation (g<G>_m<M>.json), if a killed run
+ * left one: then it is not run again. Without one, the start file
+ * (g<G>_m<M>.start: the trial number, written when the trial began) tells
+ * whether the trial was recorded COMPLETE before its checkpoint reached the
+ * disk: then it is not run again either (no member-interval is COMPLETE
+ * twice) and the member, without a checkpoint, counts as failed. */
+static void read_record(sched *s, struct sched_pbt *p, int i)
+{
+    char sname[64];
+    unsigned char *stext = NULL;
+    size_t slen = 0;
+    pt_err se = {{0}};
+    file_name(sname, sizeof sname, p->gen, i, "start");
+    if (pbt_files_read(p->dir, sname, &stext, &slen, NULL, &se) == PT_OK) {
+        state_of x = {.number = atoi((const char *)stext)};
+        free(stext);
+        pt_err e = {{0}};
+        if (store_each_trial(s->db, s->study_id, s->sc, find_state, &x, &e) == PT_OK && x.found &&
+            (x.st == TRIAL_COMPLETE || x.st == TRIAL_PRUNED)) {
+            p->m[i].state = M_FAILED;
+            p->m[i].number = x.number;
+            p->m[i].value = NAN;
+            p->m[i].violation = INFINITY;
+        }
+    }
     char name[64];
     unsigned char *text = NULL;
     size_t len = 0;
     pt_err e = {{0}};
     file_name(name, sizeof name, p->gen, i, "json");
-    if (pbt_files_read(p->dir, name, &text, &len, NULL, &e) != PT_OK)
+    if (pbt_files_read(p->dir, name, &text, &len, NULL, &e) != PT_OK) {
+        if (p->m[i].state == M_FAILED)
+            write_record(p, i);
         return;
+    }
     cJSON *o = cJSON_Parse((const char *)text);
     free(text);
     member *m = &p->m[i];
@@ -231,7 +275,7 @@ pt_status sched_pbt_open(sched *s, pt_err *err)
                 st = pt_fail(err, PT_ERR_CONFIG, "pbt: member %d: %s", i, aerr.msg);
             m->parent = m->parent_trial = m->exploited = -1;
         } else {
-            read_record(p, i);
+            read_record(s, p, i);
         }
     }
     if (st == PT_OK && !found)
@@ -324,6 +368,11 @@ pt_status sched_pbt_start(sched *s, int rank, int *used, pt_err *err)
     s->started++;
     m->number = number;
     m->state = M_RUNNING;
+    char sname[64], stext[32];
+    pt_err se = {{0}};
+    file_name(sname, sizeof sname, p->gen, i, "start");
+    snprintf(stext, sizeof stext, "%d", number);
+    pbt_files_write(p->dir, sname, stext, strlen(stext), &se); /* lost: a rerun on resume */
     if (cst != PT_OK) {
         free(json);
         free(ck);
@@ -462,6 +511,8 @@ pt_status sched_pbt_turn(sched *s, pt_err *err)
         file_name(name, sizeof name, g - 1, i, "npz");
         pbt_files_remove(p->dir, name);
         file_name(name, sizeof name, g - 1, i, "json");
+        pbt_files_remove(p->dir, name);
+        file_name(name, sizeof name, g - 1, i, "start");
         pbt_files_remove(p->dir, name);
     }
     return st;

@@ -6,6 +6,7 @@
  *                                         returned: weights, mask, scaler)
  *   <storage>.pbt/<study>/g<G>_m<M>.json  that trial's figures (number,
  *                                         value, violation, sparsity, failed)
+ *   <storage>.pbt/<study>/g<G>_m<M>.start that trial's number, from its start
  *   <storage>.pbt/<study>/state.json      the generation to run and each
  *                                         member's plan for it
  * (<study> with every byte outside [A-Za-z0-9._-] as '_', as models.h does).
