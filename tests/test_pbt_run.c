@@ -219,6 +219,23 @@ Test(pbt_run, mpirun_population_and_strategy_replay)
                              " ORDER BY t.number DESC LIMIT 1");
     sqlite3_close(h);
     check_replay("study.db", winner);
+    /* The report draws the winner's lineage: its table and plots. */
+    snprintf(cmd, sizeof cmd, "%s report '%s' -o '%s'", PT_BIN, path_of("study.db"),
+             path_of("r.html"));
+    cr_assert_eq(sh(cmd), 0);
+    static char html[1 << 20];
+    slurp("r.html", html, sizeof html);
+    char want[128];
+    snprintf(want, sizeof want, "<p>Trial %d (member ", winner);
+    cr_expect_not_null(strstr(html, want), "the report names another winner");
+    cr_expect_not_null(strstr(html, "<table id=\"pbt-lineage\">"));
+    cr_expect_not_null(strstr(html, "id=\"plot-pbt-objective\""));
+    int rows = 0;
+    const char *table = strstr(html, "<table id=\"pbt-lineage\">");
+    const char *table_end = table ? strstr(table, "</table>") : NULL;
+    for (const char *q = table; q && (q = strstr(q, "<tr><td>")) && q < table_end; q++)
+        rows++;
+    cr_expect_eq(rows, G, "one lineage row per generation");
     cr_assert_geq(exploiter, 0);
     check_replay("study.db", exploiter);
 }
