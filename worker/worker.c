@@ -34,8 +34,11 @@
  * most 3% of a 4-epoch LeNet-300-100 trial).
  *
  * The final model of a COMPLETE trial goes to rank 0 as raw .npz bytes when
- * the trial message says "keep_model": workers may run on nodes without a
- * shared file system. core/model.c writes files only, so the model goes
+ * the trial message says "keep_model" (or "checkpoint": a PBT member's
+ * interval, whose model is the next interval's start): workers may run on
+ * nodes without a shared file system. The other way, a PBT interval's start
+ * checkpoint arrives as a "checkpoint" message right after its trial message
+ * and replaces the file net.init names on rank 0's node. core/model.c writes files only, so the model goes
  * through a temporary file (~1 MB for LeNet-300-100, a few ms).
  */
 #include "worker.h"
