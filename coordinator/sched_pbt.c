@@ -295,13 +295,9 @@ void sched_pbt_free(struct sched_pbt *p)
 
 int sched_pbt_left(const sched *s)
 {
-    const struct sched_pbt *p = s->pbt;
-    if (p->gen >= p->G)
-        return 0;
-    for (int i = 0; i < p->P; i++)
-        if (p->m[i].state != M_DONE && p->m[i].state != M_FAILED)
-            return 1;
-    return 1; /* the boundary is still to be crossed (sched_pbt_turn) */
+    /* Until the last generation's boundary is crossed (sched_pbt_turn),
+     * members are running, waiting or being recorded. */
+    return s->pbt->gen < s->pbt->G;
 }
 
 static member *by_number(struct sched_pbt *p, int number, int *idx)
@@ -477,7 +473,10 @@ pt_status sched_pbt_turn(sched *s, pt_err *err)
         for (int i = 0; i < p->P; i++) {
             member *m = &p->m[i];
             int from = dec[i].parent;
-            if (from < 0 && m->state == M_FAILED) { /* no state of its own: the best one's */
+            /* No state of its own, or a parent without one (more failures
+             * than the bottom quantile holds): the best member's, whose
+             * checkpoint exists (alive members rank first). */
+            if ((from < 0 && m->state == M_FAILED) || (from >= 0 && p->m[from].state == M_FAILED)) {
                 from = order[0];
                 dec[i].point = p->m[from].point;
             }
