@@ -150,6 +150,18 @@ static pt_status open_csv(pt_data *d, const pt_data_config *c, uint64_t seed, pt
     return st;
 }
 
+/* What the seed decides once the rows are in: the validation split, and the
+ * scaler fitted on the training rows left. */
+static pt_status split_and_scale(pt_data *d, const pt_data_config *c, uint64_t seed, pt_err *err)
+{
+    pt_status st = pt_split_make(&d->split, d->train.n, c->val_fraction, seed, err);
+    if (st == PT_OK && d->split.n_train < 1)
+        st = pt_fail(err, PT_ERR_CONFIG, "data: no training rows left after the validation split");
+    if (st == PT_OK)
+        st = pt_scaler_fit(&d->scaler, &d->train, c->scale, d->split.train, d->split.n_train, err);
+    return st;
+}
+
 pt_status pt_data_open(pt_data *d, const pt_data_config *c, uint64_t seed, pt_err *err)
 {
     memset(d, 0, sizeof *d);
@@ -163,12 +175,28 @@ pt_status pt_data_open(pt_data *d, const pt_data_config *c, uint64_t seed, pt_er
         int k = d->test.n_classes > d->train.n_classes ? d->test.n_classes : d->train.n_classes;
         if (!d->train.class_names)
             d->train.n_classes = d->test.n_classes = k;
-        st = pt_split_make(&d->split, d->train.n, c->val_fraction, seed, err);
     }
-    if (st == PT_OK && d->split.n_train < 1)
-        st = pt_fail(err, PT_ERR_CONFIG, "data: no training rows left after the validation split");
     if (st == PT_OK)
-        st = pt_scaler_fit(&d->scaler, &d->train, c->scale, d->split.train, d->split.n_train, err);
+        st = split_and_scale(d, c, seed, err);
+    if (st != PT_OK)
+        pt_data_close(d);
+    return st;
+}
+
+int pt_data_can_reseed(const pt_data_config *c)
+{
+    return !(c->format == PT_FMT_CSV && !c->test[0] && c->test_fraction > 0);
+}
+
+pt_status pt_data_reseed(pt_data *d, const pt_data_config *c, uint64_t seed, pt_err *err)
+{
+    if (!pt_data_can_reseed(c)) {
+        pt_data_close(d);
+        return pt_fail(err, PT_ERR_ARG, "data: the seed also cuts the test set: open it again");
+    }
+    pt_split_free(&d->split);
+    pt_scaler_free(&d->scaler);
+    pt_status st = split_and_scale(d, c, seed, err);
     if (st != PT_OK)
         pt_data_close(d);
     return st;

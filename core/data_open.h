@@ -34,6 +34,18 @@ pt_status pt_data_open(pt_data *d, const pt_data_config *cfg, uint64_t seed,
  * config has none), else NULL. */
 pt_status pt_data_probe(const pt_data_config *cfg, const char **key, pt_err *err);
 
+/* Whether pt_data_reseed can give d, opened from cfg, another seed: the
+ * seed then picks only the validation split (and the scaler fitted on what
+ * is left), not a test set cut from the training file (CSV with
+ * data.test_fraction and no data.test). */
+int pt_data_can_reseed(const pt_data_config *cfg);
+
+/* Re-splits data opened from cfg (pt_data_open) as pt_data_open would for
+ * seed, without reading the files again: a worker whose trials differ only
+ * by seed (confirmation runs over seeds) keeps the rows it has. PT_ERR_ARG
+ * when !pt_data_can_reseed(cfg); on any error d is closed. */
+pt_status pt_data_reseed(pt_data *d, const pt_data_config *cfg, uint64_t seed, pt_err *err);
+
 /* Safe on a zeroed or half-opened pt_data. */
 void pt_data_close(pt_data *d);
 

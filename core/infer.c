@@ -141,12 +141,12 @@ static double median(double *v, int n)
 
 /* Times layer l with both kernels, alternating so that both see the same
  * machine load; returns the faster. */
-static pt_kernel pick(pt_infer *e, int l, int batch, const float *x)
+static pt_kernel pick(pt_infer *e, int l, int batch, const float *x, double budget_us)
 {
-    /* Up to MAX_REPS rounds, but past BUDGET_US only as many as it takes to
+    /* Up to MAX_REPS rounds, but past budget_us only as many as it takes to
      * have one (big layers: building must not take seconds). */
     enum { MAX_REPS = 21 };
-    const double BUDGET_US = 10e3;
+    const double BUDGET_US = budget_us;
     double t[2][MAX_REPS], start = now_us();
     float *out = e->buf[(l + 1) & 1];
     int reps = 0;
@@ -180,12 +180,12 @@ static pt_status copy_net(const pt_net *src, pt_net *dst, int cap, pt_err *err)
 
 /* Chooses the kernels of every layer (timing when flags is AUTO) and keeps
  * the sparse form only where one of them uses it. */
-static pt_status choose(pt_infer *e, int flags, pt_err *err)
+static pt_status choose(pt_infer *e, int flags, double pick_us, pt_err *err)
 {
     pt_net *m = &e->net;
     float *x0 = NULL;
     pt_status st = PT_OK;
-    if (!(flags & (PT_INFER_DENSE | PT_INFER_SPARSE)) && e->max_batch > 1) {
+    if (!(flags & (PT_INFER_DENSE | PT_INFER_SPARSE | PT_INFER_BY_DENSITY)) && e->max_batch > 1) {
         x0 = alloc_floats((size_t)e->max_batch * m->sizes[0]);
         if (!x0)
             return pt_fail(err, PT_ERR_NOMEM, "inference: out of memory");
@@ -196,22 +196,25 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
         size_t nw = (size_t)L->n_in * L->n_out, nnz = 0;
         for (size_t i = 0; i < nw; i++)
             nnz += L->w[i] != 0.0f;
+        int by_density = (flags & PT_INFER_BY_DENSITY) != 0;
         int can = L->n_in <= PT_CSR_MAX_IN && !(flags & PT_INFER_DENSE) &&
-                  ((flags & PT_INFER_SPARSE) || 2 * nnz <= nw);
+                  ((flags & PT_INFER_SPARSE) ||
+                   (by_density ? (double)nnz <= PT_INFER_SPARSE_DENSITY * (double)nw
+                               : 2 * nnz <= nw));
         e->k1[l] = e->kn[l] = PT_KERNEL_DENSE;
         if (!can)
             continue;
         if ((st = pt_csr_build(&e->csr[l], L->w, L->b, L->n_out, L->n_in, err)) != PT_OK)
             break;
-        if (flags & PT_INFER_SPARSE) {
+        if (flags & (PT_INFER_SPARSE | PT_INFER_BY_DENSITY)) {
             e->k1[l] = e->kn[l] = PT_KERNEL_SPARSE;
             continue;
         }
         synth(e->buf[l & 1], (size_t)pt_csr_padded(L->n_in) * e->ld, (uint32_t)l + 2);
         for (int i = L->n_in; i < pt_csr_padded(L->n_in); i++)
             e->buf[l & 1][i] = 0.0f; /* the batch-1 vector's padding */
-        e->k1[l] = pick(e, l, 1, NULL);
-        e->kn[l] = e->max_batch > 1 ? pick(e, l, e->max_batch, x0) : e->k1[l];
+        e->k1[l] = pick(e, l, 1, NULL, pick_us);
+        e->kn[l] = e->max_batch > 1 ? pick(e, l, e->max_batch, x0, pick_us) : e->k1[l];
         if (e->k1[l] == PT_KERNEL_DENSE && e->kn[l] == PT_KERNEL_DENSE)
             pt_csr_free(&e->csr[l]);
     }
@@ -221,8 +224,15 @@ static pt_status choose(pt_infer *e, int flags, pt_err *err)
 
 pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flags, pt_err *err)
 {
+    return pt_infer_build_timed(e, net, max_batch, flags, PT_INFER_PICK_US, err);
+}
+
+pt_status pt_infer_build_timed(pt_infer *e, const pt_net *net, int max_batch, int flags,
+                               double pick_us, pt_err *err)
+{
     memset(e, 0, sizeof *e);
-    if (max_batch < 1 || (flags & ~7) || (flags & 3) == 3)
+    if (max_batch < 1 || (flags & ~15) || (flags & 3) == 3 ||
+        ((flags & PT_INFER_BY_DENSITY) && (flags & 3)))
         return pt_fail(err, PT_ERR_ARG, "inference: max_batch %d, flags %d", max_batch, flags);
     /* A conv net runs as it trains (conv.h), on buffers for a whole batch:
      * every layer dense; compaction is where its pruning pays. */
@@ -247,7 +257,7 @@ pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flag
     if (!e->buf[0] || !e->buf[1])
         st = pt_fail(err, PT_ERR_NOMEM, "inference: out of memory");
     if (st == PT_OK)
-        st = choose(e, flags, err);
+        st = choose(e, flags, pick_us > 0 ? pick_us : PT_INFER_PICK_US, err);
     if (st != PT_OK)
         pt_infer_free(e);
     return st;

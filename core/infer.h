@@ -37,8 +37,20 @@ enum {
     PT_INFER_AUTO = 0,      /* time both kernels per layer, keep the faster */
     PT_INFER_DENSE = 1,     /* every layer dense */
     PT_INFER_SPARSE = 2,    /* every layer sparse (when n_in <= PT_CSR_MAX_IN) */
-    PT_INFER_NO_COMPACT = 4 /* keep dead neurons (the plain dense baseline) */
+    PT_INFER_NO_COMPACT = 4, /* keep dead neurons (the plain dense baseline) */
+    /* No timing: a layer runs sparse (batch and batch 1) when at most
+     * PT_INFER_SPARSE_DENSITY of its weights are non-zero, else dense. For
+     * builds that must cost next to nothing and choose the same on every
+     * run (a trial's evaluation, train.c); excludes DENSE and SPARSE. */
+    PT_INFER_BY_DENSITY = 8
 };
+
+/* BY_DENSITY's cut: with a quarter of the weights left the batch kernel
+ * (csr.h) is already well ahead of a GEMM (LeNet-300-100, every layer
+ * pruned alike, batch 128, AMD Zen 4: 1.75x at 70% sparsity, 2.1x at 75%,
+ * 2.5x at 80%; AUTO's timing picks sparse from ~60%), so the rule gives up a
+ * little below the cut and never picks the slower kernel above it. */
+#define PT_INFER_SPARSE_DENSITY 0.25
 
 typedef enum { PT_KERNEL_DENSE = 0, PT_KERNEL_SPARSE = 1 } pt_kernel;
 
@@ -57,6 +69,17 @@ typedef struct {
  * PT_ERR_ARG (max_batch < 1, unknown flags, DENSE with SPARSE),
  * PT_ERR_NOMEM; on error *e is zeroed. */
 pt_status pt_infer_build(pt_infer *e, const pt_net *net, int max_batch, int flags, pt_err *err);
+
+/* AUTO's timing of one layer at one batch size: up to 21 alternating rounds
+ * within this many microseconds (at least one round each). */
+#define PT_INFER_PICK_US 10e3
+
+/* pt_infer_build with AUTO's timing per layer and batch size limited to
+ * pick_us microseconds instead (<= 0: PT_INFER_PICK_US): fewer rounds, a
+ * noisier choice, for a build that must cost little (a trial's cost report
+ * under a short budget, infer_cost.c). */
+pt_status pt_infer_build_timed(pt_infer *e, const pt_net *net, int max_batch, int flags,
+                               double pick_us, pt_err *err);
 
 /* Logits (n x n_out, row-major) of the rows x (n x n_in, row-major), in
  * batches of at most max_batch rows. Batch 1 and larger batches may use
@@ -111,12 +134,15 @@ typedef struct {
 pt_status pt_infer_cost_measure(const pt_net *net, const float *x, int n_x, pt_infer_cost *c,
                                 pt_err *err);
 
-/* The same with the latency timing capped at budget_s seconds (default, and
- * the cap: 0.12 s; <= 0 = the default), on top of the kernel choice of
- * pt_infer_build. Each latency still is the median of at least one turn of
- * runs (25 at batch 1, 4 at batch 128): a short budget gives a noisier
- * median, never a missing one. A search worker scales it to the trial's
- * length so the measurement stays a small part of a short trial. */
+/* The same with the timing capped at budget_s seconds (default, and the
+ * cap: 0.12 s; <= 0 = the default). The default budget times the latencies
+ * on top of pt_infer_build's full kernel choice; a shorter one covers both,
+ * half for the choice (pt_infer_build_timed) and half for the latencies.
+ * Each latency still is the median of at least one turn of runs (25 at
+ * batch 1, 4 at batch 128) and each choice rests on at least one timed round
+ * per kernel: a short budget gives noisier figures, never a missing one. A
+ * search worker scales it to the trial's length so the measurement stays a
+ * small part of a short trial. */
 pt_status pt_infer_cost_measure_budget(const pt_net *net, const float *x, int n_x, double budget_s,
                                        pt_infer_cost *c, pt_err *err);
 

@@ -156,7 +156,13 @@ pt_status pt_infer_cost_measure_budget(const pt_net *net, const float *x, int n_
     memset(c, 0, sizeof *c);
     pt_infer a, d;
     memset(&d, 0, sizeof d);
-    pt_status st = pt_infer_build(&a, net, B128, PT_INFER_AUTO, err);
+    /* A short budget covers the kernel choice too: half of it for the
+     * timing of each layer at batch 1 and 128, the other half for the
+     * latencies; the default budget keeps the full choice. */
+    double pick_us = budget < BUDGET_US ? budget / (4.0 * net->n_layers) : PT_INFER_PICK_US;
+    pt_status st = pt_infer_build_timed(&a, net, B128, PT_INFER_AUTO,
+                                        pick_us < PT_INFER_PICK_US ? pick_us : PT_INFER_PICK_US,
+                                        err);
     if (st == PT_OK)
         st = pt_infer_build(&d, net, B128, PT_INFER_DENSE | PT_INFER_NO_COMPACT, err);
     int n_in = net->sizes[0];
@@ -177,8 +183,9 @@ pt_status pt_infer_cost_measure_budget(const pt_net *net, const float *x, int n_
             }
         }
         count(net, &a, c);
-        latency(&a, &d, in, n_in, 1, budget / 3, &c->latency_b1_us, &c->dense_latency_b1_us);
-        latency(&a, &d, in, n_in, B128, budget * 2 / 3, &c->latency_b128_us,
+        double lat = budget < BUDGET_US ? budget / 2 : budget;
+        latency(&a, &d, in, n_in, 1, lat / 3, &c->latency_b1_us, &c->dense_latency_b1_us);
+        latency(&a, &d, in, n_in, B128, lat * 2 / 3, &c->latency_b128_us,
                 &c->dense_latency_b128_us);
         if (pt_net_has_conv(&a.net))
             layer_latency(&a, in, c);

@@ -404,8 +404,12 @@ static double row_loss(const float *z, int c, int y, float *p, int *argmax)
 
 double pt_net_loss(const pt_net *m, int n, const int32_t *y, int *correct)
 {
-    int c = m->sizes[m->n_layers], ok = 0;
-    const float *z = m->act[m->n_layers];
+    return pt_logits_loss(m->act[m->n_layers], n, m->sizes[m->n_layers], y, correct);
+}
+
+double pt_logits_loss(const float *z, int n, int c, const int32_t *y, int *correct)
+{
+    int ok = 0;
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         int am;

@@ -174,6 +174,10 @@ pt_status pt_net_mask_enable(pt_net *m, pt_err *err);
  * argmax predictions to *correct (when non-NULL). Does not modify logits. */
 double pt_net_loss(const pt_net *m, int n, const int32_t *y, int *correct);
 
+/* The same of n rows of c logits z (row-major) from anywhere, e.g. an
+ * inference engine's output (infer.h). */
+double pt_logits_loss(const float *z, int n, int c, const int32_t *y, int *correct);
+
 /* Backward pass after pt_net_forward(m, n): fills grads with the gradient of
  * the mean softmax cross-entropy over the n rows, calling hook (if non-NULL)
  * for each layer from last to first. Returns the mean loss (the logits are left

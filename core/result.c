@@ -34,6 +34,8 @@ cJSON *pt_result_json(const pt_config *cfg, const pt_net *net, const pt_train_re
     pt_json_add_num(o, "train_s", r->train_s);
     cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)pt_peak_rss_bytes());
     pt_json_add_num(o, "wall_s", r->wall_s);
+    pt_json_add_num(o, "eval_s", r->eval_s);
+    pt_json_add_num(o, "prune_s", r->prune_s);
     cJSON_AddNumberToObject(o, "seed", (double)cfg->seed);
     long np = 0;
     for (int l = 0; l < net->n_layers; l++)
@@ -60,6 +62,8 @@ static const struct {
     {"train_s", PT_METRIC_TRAINED},
     {"peak_rss_bytes", PT_METRIC_TRAINED},
     {"wall_s", PT_METRIC_TRAINED},
+    {"eval_s", PT_METRIC_TRAINED},
+    {"prune_s", PT_METRIC_TRAINED},
     {"seed", PT_METRIC_TRAINED},
     {"params", PT_METRIC_TRAINED},
     {"sparsity", PT_METRIC_TRAINED},

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "init.h"
 #include "netspec.h"
 #include "optim.h"
@@ -70,11 +71,69 @@ static void update_layer(void *ctx, pt_net *m, int l)
     pt_optim_update(u->opt, m->params, m->grads, m->mask, boff, (size_t)L->n_out, &b);
 }
 
+/* Whether evaluating net through a sparse inference engine pays: an MLP
+ * with a mask and a dense layer at most PT_INFER_SPARSE_DENSITY non-zero. */
+static int eval_sparse_pays(const pt_net *net)
+{
+    if (!net->mask || pt_net_has_conv(net))
+        return 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const pt_layer *L = &net->layer[l];
+        size_t nw = (size_t)L->n_in * L->n_out, nnz = 0;
+        for (size_t i = 0; i < nw; i++)
+            nnz += L->w[i] != 0.0f;
+        if ((double)nnz <= PT_INFER_SPARSE_DENSITY * (double)nw)
+            return 1;
+    }
+    return 0;
+}
+
+/* pt_evaluate through an engine built for this evaluation: rows gathered
+ * into net->act[0], logits into net->act[last] (the network is idle while it
+ * is evaluated, and both hold net->cap rows). 0 when the engine could not be
+ * built (out of memory): the caller evaluates densely instead. */
+static int evaluate_sparse(pt_net *net, const pt_dataset *ds, const pt_scaler *sc,
+                           const uint32_t *idx, int n, long *correct, double *total)
+{
+    /* 256 rows: two runs of the batch kernel's 128 columns, and activation
+     * buffers that stay in L2. */
+    int chunk = net->cap < 256 ? net->cap : 256;
+    pt_infer e;
+    pt_err err = {{0}};
+    if (pt_infer_build(&e, net, chunk, PT_INFER_BY_DENSITY, &err) != PT_OK)
+        return 0;
+    uint32_t rows[256];
+    int32_t y[256];
+    float *logits = net->act[net->n_layers];
+    int c = net->sizes[net->n_layers];
+    for (int i = 0; i < n; i += chunk) {
+        int nb = n - i < chunk ? n - i : chunk, ok;
+        const uint32_t *r = idx ? idx + i : rows;
+        if (!idx)
+            for (int k = 0; k < nb; k++)
+                rows[k] = (uint32_t)(i + k);
+        pt_dataset_gather(ds, sc, r, nb, net->act[0], y);
+        pt_infer_run(&e, net->act[0], nb, logits);
+        *total += pt_logits_loss(logits, nb, c, y, &ok) * nb;
+        *correct += ok;
+    }
+    pt_infer_free(&e);
+    return 1;
+}
+
 void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc, const uint32_t *idx, int n,
                  double *acc, double *loss)
 {
     if (!idx)
         n = ds->n;
+    long sp_correct = 0;
+    double sp_total = 0.0;
+    if (n > 0 && eval_sparse_pays(net) &&
+        evaluate_sparse(net, ds, sc, idx, n, &sp_correct, &sp_total)) {
+        *acc = (double)sp_correct / n;
+        *loss = sp_total / n;
+        return;
+    }
     /* While layers train sparse, evaluate in chunks their kernels take (a
      * training batch): the layers whose mask made them sparse then cost
      * their surviving weights here too, not a dense GEMM (sptrain.h). */
@@ -100,6 +159,15 @@ void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc, const u
     free(y);
     *acc = done && n > 0 ? (double)correct / n : NAN;
     *loss = done && n > 0 ? total / n : NAN;
+}
+
+/* pt_evaluate, its time added to *spent. */
+static void evaluate_timed(pt_net *net, const pt_dataset *ds, const pt_scaler *sc,
+                           const uint32_t *idx, int n, double *acc, double *loss, double *spent)
+{
+    double t0 = pt_now();
+    pt_evaluate(net, ds, sc, idx, n, acc, loss);
+    *spent += pt_now() - t0;
 }
 
 int pt_train_total_epochs(const pt_config *cfg)
@@ -426,7 +494,10 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
             if (packed && (st = pt_sptrain_enter(&r.sp, net, &r.opt, err)) != PT_OK)
                 break;
         }
-        if ((st = at_epoch_start(&r, e, err)) != PT_OK)
+        double tp = pt_now();
+        st = at_epoch_start(&r, e, err);
+        res->prune_s += pt_now() - tp;
+        if (st != PT_OK)
             break;
         s.lr = pt_lr_at(&live.train, e - r.phase_start, r.phase_len);
         u.lr = (float)s.lr;
@@ -444,8 +515,8 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
         s.samples_per_s = n / dt;
         if (r.rewind && e + 1 == cfg->prune.rewind_epoch)
             save_rewind(&r);
-        pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &s.val_acc,
-                    &s.val_loss);
+        evaluate_timed(net, &data->train, r.sc, data->split.val, data->split.n_val, &s.val_acc,
+                       &s.val_loss, &res->eval_s);
         res->val_acc = s.val_acc;
         res->val_loss = s.val_loss;
         s.sparsity = pt_sparsity_total(net);
@@ -468,19 +539,22 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
                p->schedule == PT_PRUNE_GRADUAL;
     int val_done = 0;
     if (st == PT_OK && !res->stopped && stop == total && owed && r.pruned < p->sparsity) {
+        double tp = pt_now();
         st = prune_now(&r, p->sparsity, err);
+        res->prune_s += pt_now() - tp;
         val_done = 1;
         if (st == PT_OK)
-            pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
-                        &res->val_loss);
+            evaluate_timed(net, &data->train, r.sc, data->split.val, data->split.n_val,
+                           &res->val_acc, &res->val_loss, &res->eval_s);
     }
     /* No epoch ran (net.init with train.epochs 0): the network is the loaded
      * one, maybe pruned above, and still owes its validation figures. */
     if (st == PT_OK && total == 0 && !val_done)
-        pt_evaluate(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
-                    &res->val_loss);
+        evaluate_timed(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
+                       &res->val_loss, &res->eval_s);
     if ((st == PT_OK) && data->test.n > 0)
-        pt_evaluate(net, &data->test, r.sc, NULL, 0, &res->test_acc, &res->test_loss);
+        evaluate_timed(net, &data->test, r.sc, NULL, 0, &res->test_acc, &res->test_loss,
+                       &res->eval_s);
     res->sparsity = pt_sparsity_total(net);
     res->train_samples_per_s = res->train_s > 0 ? seen / res->train_s : 0.0;
     res->wall_s = pt_now() - t_start;

@@ -73,6 +73,10 @@ typedef struct {
     double train_samples_per_s; /* over all epochs */
     double train_s;             /* time in training batches */
     double wall_s;              /* whole pt_train call */
+    double eval_s;              /* of it, evaluating (validation each epoch, test) */
+    double prune_s;             /* of it, pruning at epoch boundaries and after the
+                                   last epoch, and entering sparse mode (sptrain.h);
+                                   gradual events inside an epoch count in train_s */
     long sparse_steps[PT_NET_MAX_LAYERS]; /* steps each weight layer trained
                                              with sparse kernels (sptrain.h) */
 } pt_train_result;
@@ -102,7 +106,13 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
 int pt_train_total_epochs(const pt_config *cfg);
 
 /* Accuracy and mean loss of net on rows idx[0..n) of ds (all rows when idx
- * is NULL; then n is ignored), in batches of net->cap rows. */
+ * is NULL; then n is ignored), in batches of net->cap rows. A pruned MLP
+ * with a layer at most PT_INFER_SPARSE_DENSITY dense is run through an
+ * inference engine instead (infer.h, kernels by density, no timing): its
+ * dead neurons compacted away and its sparse layers costing their surviving
+ * weights, so evaluating a pruned network costs what running it does, not a
+ * dense pass. Both paths give the logits up to float rounding; which one
+ * runs depends only on the weights, so a seed still gives one result. */
 void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc,
                  const uint32_t *idx, int n, double *acc, double *loss);
 

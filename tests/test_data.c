@@ -346,14 +346,21 @@ Test(data, splits_are_deterministic_disjoint_sorted)
     cr_assert_eq(pt_split_make(&a, 10, 1.0, 5, &err), PT_ERR_ARG);
 }
 
-Test(data, opens_real_fashion_mnist)
+/* Fashion-MNIST from the Debian package, scaled by mode, val_fraction split off. */
+static pt_data_config fashion_config(pt_scale mode, double val_fraction)
 {
     pt_data_config c;
     memset(&c, 0, sizeof c);
     snprintf(c.dir, sizeof c.dir, "%s", PT_FASHION_DIR);
     c.format = PT_FMT_IDX;
-    c.scale = PT_SCALE_UNIT;
-    c.val_fraction = 0.1;
+    c.scale = mode;
+    c.val_fraction = val_fraction;
+    return c;
+}
+
+Test(data, opens_real_fashion_mnist)
+{
+    pt_data_config c = fashion_config(PT_SCALE_UNIT, 0.1);
     pt_data d;
     pt_err err;
     cr_assert_eq(pt_data_open(&d, &c, 1, &err), PT_OK, "%s", err.msg);
@@ -376,6 +383,38 @@ Test(data, opens_real_fashion_mnist)
     cr_assert_eq(d.split.n_train + d.split.n_val, 500);
     cr_assert_eq(d.test.n, 100);
     pt_data_close(&d);
+}
+
+/* Re-splitting for another seed gives exactly what opening with that seed
+ * gives (split and scaler), and is refused where the seed cuts the test set. */
+Test(data, reseed_equals_a_fresh_open)
+{
+    pt_data_config c = fashion_config(PT_SCALE_STANDARD, 0.2);
+    c.limit = 2000;
+    pt_data a, b;
+    pt_err err;
+    cr_assert(pt_data_can_reseed(&c));
+    cr_assert_eq(pt_data_open(&a, &c, 1, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_data_reseed(&a, &c, 7, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_data_open(&b, &c, 7, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(a.split.n_val, b.split.n_val);
+    cr_assert_eq(a.split.n_train, b.split.n_train);
+    cr_expect_eq(memcmp(a.split.val, b.split.val, sizeof(uint32_t) * (size_t)b.split.n_val), 0);
+    cr_expect_eq(memcmp(a.split.train, b.split.train, sizeof(uint32_t) * (size_t)b.split.n_train),
+                 0);
+    cr_expect_eq(memcmp(a.scaler.offset, b.scaler.offset, sizeof(float) * 784), 0);
+    cr_expect_eq(memcmp(a.scaler.mul, b.scaler.mul, sizeof(float) * 784), 0);
+    pt_data_close(&b);
+    /* and it did change something: seed 1's split is another one */
+    cr_assert_eq(pt_data_open(&b, &c, 1, &err), PT_OK, "%s", err.msg);
+    cr_expect_neq(memcmp(a.split.val, b.split.val, sizeof(uint32_t) * (size_t)b.split.n_val), 0);
+    pt_data_close(&b);
+    pt_data_close(&a);
+
+    memset(&c, 0, sizeof c);
+    c.format = PT_FMT_CSV;
+    c.test_fraction = 0.2;
+    cr_expect_not(pt_data_can_reseed(&c), "the seed cuts the CSV test set");
 }
 
 Test(data, csv_test_fraction_and_test_file_label_mapping)

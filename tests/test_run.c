@@ -393,9 +393,18 @@ static void silent_worker(int key, const char *flag, int laptop)
     char *argv_laptop[] = {PT_BIN,       "run", (char *)study, "--workers", "2", "--trial-timeout",
                            (char *)flag, NULL};
     pid_t pid = job_start(laptop ? argv_laptop : argv);
-    wait_complete(1);
+    /* 60 s: under ASan on a loaded 2-core machine the first trial took
+     * longer than wait_complete's 12 s, and the worker was looked for after
+     * the job had gone. */
+    int started = wait_complete_for(1, 60);
     pid_t w = laptop ? spawned_worker(pid) : rank_pid(pid, 2);
-    cr_assert_gt(w, 0, "the worker to stop was not found");
+    if (w <= 0) {
+        int rc = job_wait(pid, "err1", 60);
+        char log[1 << 14];
+        slurp("err1", log, sizeof log);
+        cr_assert_fail("the worker to stop was not found (%d trials COMPLETE, job exit %d):\n%s",
+                       started, rc, log);
+    }
     kill(w, SIGSTOP);
     int code = job_wait(pid, "err1", 60);
     kill(w, SIGCONT);
@@ -450,10 +459,12 @@ Test(run, worker_stalled_in_model_send_holds_nothing_up)
         write_study("stall", 6, "random", "",
                     "\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-3,"
                     " \"log\": true}");
+    /* A timeout of 3 s, a stall of 8: with 1 s and 4 s a loaded machine
+     * (load 7 on 2 cores) left the healthy worker silent for 1 s too. */
     char *argv[] = {"mpirun", "--mca",       "btl", "self,tcp",    "-np",
                     "1",      PT_BIN,        "run", (char *)study, "--trial-timeout",
-                    "1",      ":",           "-np", "1",           PT_STALL_WORKER,
-                    "4",      ":",           "-np", "1",           PT_BIN,
+                    "3",      ":",           "-np", "1",           PT_STALL_WORKER,
+                    "8",      ":",           "-np", "1",           PT_BIN,
                     "run",    (char *)study, NULL};
     pid_t pid = job_start(argv);
     int rc = job_wait(pid, "err1", 60);
@@ -675,6 +686,7 @@ static int count_breakdowns(sqlite3 *db, const char *cond)
     snprintf(sql, sizeof sql,
              "WITH o AS (SELECT a.value_json AS j,"
              " json_extract(m.result_json, '$.train_s') AS m_train_s,"
+             " json_extract(m.result_json, '$.eval_s') AS m_eval_s,"
              " m.latency_b1_us AS m_lat_b1, m.latency_b128_us AS m_lat_b128,"
              " m.speedup_b1 AS m_speedup_b1"
              " FROM trial_user_attributes a JOIN trials t USING (trial_id)"
@@ -683,6 +695,7 @@ static int count_breakdowns(sqlite3 *db, const char *cond)
              " b AS (SELECT json_extract(j, '$.trial_s') AS trial_s,"
              " json_extract(j, '$.train_s') AS train_s, json_extract(j, '$.data_s') AS data_s,"
              " json_extract(j, '$.eval_s') AS eval_s, json_extract(j, '$.report_s') AS report_s,"
+             " json_extract(j, '$.prune_s') AS prune_s, json_extract(j, '$.setup_s') AS setup_s,"
              " json_extract(j, '$.cost_s') AS cost_s, json_extract(j, '$.model_s') AS model_s,"
              " json_extract(j, '$.other_s') AS other_s,"
              " json_extract(j, '$.outside_frac') AS outside_frac,"
@@ -698,13 +711,15 @@ static void check_breakdown(int n, int full_budget)
     cr_assert_eq(count_breakdowns(db, "1"), n, "a breakdown per COMPLETE trial");
     /* every part a real, non-negative time; training took some */
     cr_expect_eq(count_breakdowns(db, "train_s > 0 AND data_s >= 0 AND eval_s > 0 AND"
+                                      " prune_s >= 0 AND setup_s >= 0 AND"
                                       " report_s >= 0 AND cost_s > 0 AND model_s >= 0 AND"
                                       " other_s >= 0"),
                  n);
     /* the parts sum to the trial's time; training is the stored train_s */
-    cr_expect_eq(count_breakdowns(db, "abs(train_s + data_s + eval_s + report_s + cost_s +"
-                                      " model_s + other_s - trial_s) <= 1e-9 + 1e-12 * trial_s"
-                                      " AND train_s = m_train_s"),
+    cr_expect_eq(count_breakdowns(db, "abs(train_s + data_s + eval_s + prune_s + setup_s +"
+                                      " report_s + cost_s + model_s + other_s - trial_s)"
+                                      " <= 1e-9 + 1e-12 * trial_s"
+                                      " AND train_s = m_train_s AND eval_s = m_eval_s"),
                  n);
     cr_expect_eq(count_breakdowns(db, "abs(outside_frac - (1 - train_s / trial_s)) <= 1e-12"
                                       " AND outside_frac < 1"),
