@@ -715,18 +715,25 @@ int cmd_export(int argc, char **argv)
 
 static void strategy_usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune strategy DB [--trial N | --by METRIC] [--all] [--study NAME]\n\n"
+    fprintf(f, "usage: prunetune strategy DB [--trial N | --by METRIC] [--all] [--study NAME]\n"
+               "                          [--config FILE]\n\n"
                "Prints the `prunetune train` config of a trial (the search's base config with\n"
                "the trial's sampled values and seed), so\n"
                "  prunetune strategy study.db > best.json && prunetune train best.json\n"
                "re-runs exactly that trial outside the search.\n\n"
+               "A PBT study (sampler \"pbt\"): prints the winner's lineage (the best member of\n"
+               "the last generation, or --trial N, back through the checkpoints it continued)\n"
+               "and its schedule of hyper-parameters over epochs; --config FILE writes the\n"
+               "train config with schedule.l2/l1/lr/sparsity that replays it as one run.\n\n"
                "options:\n"
-               "  --trial N     the trial with this number (default: the best complete one;\n"
-               "                feasible, when the study has constraints)\n"
-               "  --by METRIC   what \"best\" means (default: the first objective)\n"
-               "  --all         also trials that violate the study's constraints\n"
-               "  --study NAME  the study (default: the only / most recent one)\n"
-               "  -h, --help    this help\n\n"
+               "  --trial N      the trial with this number (default: the best complete one;\n"
+               "                 feasible, when the study has constraints)\n"
+               "  --by METRIC    what \"best\" means (default: the first objective)\n"
+               "  --all          also trials that violate the study's constraints\n"
+               "  --study NAME   the study (default: the only / most recent one)\n"
+               "  --config FILE  write the config to FILE instead of printing it (PBT: the\n"
+               "                 lineage's replay config)\n"
+               "  -h, --help     this help\n\n"
                "exit status: 0 printed, 1 no complete trial yet, 2 bad database, study, trial\n"
                "or metric\n");
 }
@@ -737,9 +744,14 @@ int cmd_strategy(int argc, char **argv)
         return strategy_usage(stdout), PT_EXIT_OK;
     qcli_opts o;
     qcli_ctx c;
-    int rc = qcli_parse_opts("strategy", argc, argv, "study,trial,by,all", &o);
+    int rc = qcli_parse_opts("strategy", argc, argv, "study,trial,by,all,config", &o);
     if (rc >= 0 || (rc = qcli_open_ctx(&c, "strategy", &o)) >= 0)
         return rc;
+    if (qcli_is_pbt(&c.t)) { /* a lineage and its schedule (cmd_strategy.c) */
+        rc = qcli_strategy_pbt(&c, &o);
+        qcli_close_ctx(&c);
+        return rc;
+    }
     pt_err err = {{0}};
     const query_trial *tr = qcli_pick_trial(&c, &o, &rc);
     char *config = NULL, *result = NULL;
@@ -748,6 +760,14 @@ int cmd_strategy(int argc, char **argv)
     } else if (tr && !config) {
         fprintf(stderr, "prunetune strategy: trial %d has no stored config\n", tr->number);
         rc = PT_EXIT_USAGE;
+    } else if (tr && o.config) {
+        FILE *f = fopen(o.config, "w");
+        int ok = f && fputs(config, f) >= 0 && fputc('\n', f) != EOF;
+        if (f)
+            ok &= fclose(f) == 0;
+        if (!ok)
+            fprintf(stderr, "prunetune strategy: %s: cannot write the config\n", o.config);
+        rc = ok ? PT_EXIT_OK : PT_EXIT_FAIL;
     } else if (tr) {
         cJSON *j = cJSON_Parse(config);
         rc = j ? qcli_print_json(stdout, j) : PT_EXIT_FAIL;

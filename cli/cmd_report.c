@@ -700,6 +700,103 @@ static void plot_importance(FILE *f, const report_study *r)
     free(vals);
 }
 
+/* A PBT study: the winner's lineage (report_pbt_lineage) as a table, its
+ * objective over epochs, and each numeric parameter over epochs as a step
+ * line (the value in force from each member-interval's start epoch), on a
+ * log10 axis for a log parameter. */
+static void pbt_section(FILE *f, const report_study *r, double *xs, double *ys, int *idx)
+{
+    int n = report_pbt_lineage(r, idx);
+    if (n == 0)
+        return;
+    const report_trial *w = &r->trials[idx[n - 1]];
+    int step = n > 1 ? r->trials[idx[n - 1]].pbt_start_epoch - r->trials[idx[n - 2]].pbt_start_epoch
+                     : 1;
+    int end = w->pbt_start_epoch + (step > 0 ? step : 1); /* the winner's last epoch, 1-based */
+    char buf[64];
+    fprintf(f, "<h2>PBT: the winner's lineage</h2>\n<p>Trial %d (member %d, generation %d) is the "
+               "best feasible member of the last generation; each row is a member-interval "
+               "that continued the checkpoint of the row above (<code>prunetune strategy "
+               "--trial %d --config FILE</code> writes the train config that replays it).</p>\n"
+               "<table id=\"pbt-lineage\">\n<tr><th>epochs</th><th>trial</th><th>member</th><th>",
+            w->number, w->pbt_member, w->pbt_generation + 1, w->number);
+    svg_escape(f, r->objective[0]);
+    fputs("</th>", f);
+    for (int p = 0; p < r->n_params; p++) {
+        fputs("<th>", f);
+        svg_escape(f, r->params[p].name);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (int k = 0; k < n; k++) {
+        const report_trial *t = &r->trials[idx[k]];
+        int to = k + 1 < n ? r->trials[idx[k + 1]].pbt_start_epoch : end;
+        fprintf(f, "<tr><td>%d&ndash;%d</td><td>%d</td><td>%d", t->pbt_start_epoch + 1, to,
+                t->number, t->pbt_member);
+        if (k > 0 && r->trials[idx[k - 1]].pbt_member != t->pbt_member)
+            fprintf(f, " (exploited member %d)", r->trials[idx[k - 1]].pbt_member);
+        fprintf(f, "</td><td>%s</td>", num(buf, sizeof buf, t->value, "%.4f"));
+        for (int p = 0; p < r->n_params; p++) {
+            param_text(&r->params[p], r->params[p].value[idx[k]], buf, sizeof buf);
+            fputs("<td>", f);
+            svg_escape(f, buf);
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n<div class=\"plots\">\n", f);
+    /* The objective at every epoch of the lineage (its intermediate values). */
+    int m = 0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < n; k++)
+        for (int q = 0; q < r->n_points; q++)
+            if (r->points[q].trial == idx[k]) {
+                xs[m] = r->points[q].step;
+                ys[m++] = r->points[q].value;
+                lo = fmin(lo, r->points[q].value);
+                hi = fmax(hi, r->points[q].value);
+            }
+    svg_plot pl;
+    svg_begin(&pl, f, "plot-pbt-objective", 360, 240, 0, end, lo - (hi - lo) * 0.05 - 1e-9,
+              hi + (hi - lo) * 0.05 + 1e-9, "The winner's lineage: objective", "epoch",
+              r->objective[0]);
+    svg_line(&pl, m, xs, ys, "#2ca02c", 2, 0.9, 0);
+    svg_scatter(&pl, m, xs, ys, "#2ca02c", 3, 0.9, NULL, NULL);
+    svg_end(&pl);
+    for (int p = 0; p < r->n_params; p++) {
+        const report_param *q = &r->params[p];
+        if (q->categorical)
+            continue;
+        m = 0;
+        lo = INFINITY, hi = -INFINITY;
+        for (int k = 0; k <= n; k++) {
+            int i = idx[k < n ? k : n - 1];
+            double v = q->value[i];
+            v = q->log && v > 0 ? log10(v) : v;
+            xs[m] = k < n ? r->trials[i].pbt_start_epoch : end;
+            ys[m++] = v;
+            if (isfinite(v)) {
+                lo = fmin(lo, v);
+                hi = fmax(hi, v);
+            }
+        }
+        if (isfinite(q->low) && isfinite(q->high)) { /* the whole range of the space */
+            double a = q->log && q->low > 0 ? log10(q->low) : q->low;
+            double b = q->log && q->high > 0 ? log10(q->high) : q->high;
+            lo = fmin(lo, a);
+            hi = fmax(hi, b);
+        }
+        char title[96], ylabel[80], id[96];
+        snprintf(title, sizeof title, "%s", q->name);
+        snprintf(ylabel, sizeof ylabel, q->log ? "log10 %s" : "%s", q->name);
+        snprintf(id, sizeof id, "plot-pbt-%d", p);
+        svg_begin(&pl, f, id, 360, 240, 0, end, lo, hi, title, "epoch", ylabel);
+        svg_line(&pl, m, xs, ys, "#d62728", 2, 0.9, 1);
+        svg_end(&pl);
+    }
+    fputs("</div>\n", f);
+}
+
 static int write_page(FILE *f, const report_study *r, const char *db)
 {
     size_t cap = (size_t)r->n_trials + (size_t)r->n_points + 2;
@@ -711,6 +808,8 @@ static int write_page(FILE *f, const report_study *r, const char *db)
         page_head(f, r);
         summary(f, r, db);
         comparison(f, r);
+        if (r->is_pbt)
+            pbt_section(f, r, xs, ys, idx);
         fputs("<h2>Search</h2>\n<div class=\"plots\">\n", f);
         plot_history(f, r, a, b, xs, ys, idx);
         plot_sparsity(f, r, a, b, xs, ys, idx);

@@ -245,16 +245,9 @@ static int coordinate(void *ctx, int size)
     pt_status checked = study_load(&sc, a->path, &err);
     if (checked == PT_OK && (checked = study_probe(&sc, a->path, &err)) != PT_OK)
         study_free(&sc);
-    /* PBT's decisions exist (search/pbt.h) but the scheduler cannot yet
-     * hand a member another's checkpoint: refuse rather than run a plain
-     * random search under PBT's name. */
-    if (checked == PT_OK && sc.sampler == SAMPLER_PBT) {
-        checked = pt_fail(&err, PT_ERR_CONFIG,
-                          "%s: sampler: \"pbt\" is not run by this version yet (its options "
-                          "parse; use \"random\", \"grid\" or \"tpe\")",
-                          a->path);
+    /* A PBT study's fixed epochs and schedule kind; n_trials = P * G. */
+    if (checked == PT_OK && (checked = sched_pbt_prepare(&sc, a->path, &err)) != PT_OK)
         study_free(&sc);
-    }
     if (checked != PT_OK) {
         fprintf(stderr, "prunetune run: %s\n", err.msg);
         if (size > 1)

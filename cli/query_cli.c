@@ -61,6 +61,8 @@ int qcli_parse_opts(const char *cmd, int argc, char **argv, const char *allowed,
             o->format = v;
         else if (!strcmp(name, "o"))
             o->out = v;
+        else if (!strcmp(name, "config"))
+            o->config = v;
         else if (!strcmp(name, "n") || !strcmp(name, "trial")) {
             long x = strtol(v, &end, 10);
             if (*v == 0 || *end || x < 0 || x > 1000000000)

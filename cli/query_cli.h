@@ -21,6 +21,7 @@ typedef struct {
     const char *db, *study, *by, *where, *objectives, *state, *format, *out;
     int n, trial, has_trial, json;
     int all; /* --all: infeasible trials too (a study with constraints) */
+    const char *config; /* strategy --config FILE */
 } qcli_opts;
 
 /* An open DB and its loaded study. */
@@ -87,5 +88,11 @@ void qcli_note_feasibility(const qcli_ctx *c);
  * --by (default: the first objective); NULL with the line printed and the
  * exit code in *rc when there is none. */
 const query_trial *qcli_pick_trial(qcli_ctx *c, const qcli_opts *o, int *rc);
+
+/* cmd_strategy.c: whether the study is a PBT one (its trials have the
+ * pbt_member attribute), and `strategy` of one: the winner's lineage and
+ * schedule, --config the replay config. Returns the exit code. */
+int qcli_is_pbt(const query_trials *t);
+int qcli_strategy_pbt(qcli_ctx *c, const qcli_opts *o);
 
 #endif

@@ -75,7 +75,36 @@ typedef struct {
     const sched_job **job; /* the jobs (the reference trial, sched_opts.jobs), in order */
     int *job_number;       /* the trial number each job got, -1 = not started */
     int n_jobs, next_job;
+    struct sched_pbt *pbt; /* sampler "pbt": the population (sched_pbt.c), else NULL */
 } sched;
+
+/* scheduler.c, for sched_pbt.c: the trial message of a trial whose config is
+ * json (the caller sends and frees it); a slot marked busy with a trial; a
+ * trial recorded FAIL with its reason (the sampler, pruner and streak told). */
+cJSON *sched_trial_message(const sched *s, int trial_id, int number, const char *json);
+void sched_slot_busy(sched *s, int rank, int trial_id, int number, const study_point *p, int job);
+pt_status sched_end_fail(sched *s, int trial_id, int number, const study_point *p, const char *why,
+                         pt_err *err);
+
+/* ---- sched_pbt.c: Population Based Training's run (sched_pbt.h) ---------- */
+/* Opens the population: fresh, or resumed from the files beside the DB. */
+pt_status sched_pbt_open(sched *s, pt_err *err);
+void sched_pbt_free(struct sched_pbt *p);
+/* Whether member-intervals are left to run (the run's budget). */
+int sched_pbt_left(const sched *s);
+/* Starts the next member-interval of the current generation on worker rank;
+ * *used = 0 when none is ready (the generation is running or recording). */
+pt_status sched_pbt_start(sched *s, int rank, int *used, pt_err *err);
+/* Trial `number` ended COMPLETE with values v (objectives, then constraint
+ * values) and final sparsity; its checkpoint follows when model_coming. */
+void sched_pbt_result(sched *s, int number, const double *v, double sparsity, int model_coming);
+/* The checkpoint bytes of trial `number` arrived (bytes NULL: wrong size). */
+void sched_pbt_model(sched *s, int number, const void *bytes, size_t len);
+/* Trial `number` failed, or its checkpoint will never come. */
+void sched_pbt_lost(sched *s, int number);
+/* Once every member of the generation is recorded: exploit/explore, the
+ * state written beside the DB, the next generation made ready. */
+pt_status sched_pbt_turn(sched *s, pt_err *err);
 
 /* The label of the job trial `number` ran, or NULL for a sampled trial. */
 const char *sched_job_label(const sched *s, int number);

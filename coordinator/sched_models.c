@@ -30,6 +30,8 @@ static void on_model(sched *s, int src, const void *bytes, size_t len)
     int kept = 0;
     pt_err merr = {{0}};
     pt_status st = PT_OK;
+    if (s->pbt) /* a member's checkpoint: the start of its next interval */
+        sched_pbt_model(s, w->number, len == w->model_len ? bytes : NULL, len);
     if (len != w->model_len)
         st = pt_fail(&merr, PT_ERR_FORMAT, "%zu bytes arrived, the result announced %zu", len,
                      w->model_len);
@@ -66,6 +68,8 @@ void sched_finish_models(sched *s)
             if (!s->o->quiet)
                 fprintf(stderr, "trial %d: model not kept: MPI failed receiving it\n", w->number);
             w->state = W_IDLE;
+            if (s->pbt)
+                sched_pbt_lost(s, w->number);
         }
         if (done != 0)
             proto_bytes_release(&w->in);

@@ -171,6 +171,8 @@ static int budget_left(const sched *s)
         return s->next_job < s->n_jobs;
     if (s->sc->timeout_s > 0 && pt_now() - s->t0 >= s->sc->timeout_s)
         return 0;
+    if (s->pbt) /* generations, not a count of trials (sched_pbt.h) */
+        return sched_pbt_left(s);
     return s->sc->n_trials <= 0 || s->done_before + s->started - s->failed < s->sc->n_trials;
 }
 
@@ -184,6 +186,8 @@ static pt_status end_fail_as(sched *s, int trial_id, int number, const study_poi
     if (st != PT_OK)
         return st;
     sampler_tell(s->sm, number, p, TRIAL_FAIL, NULL);
+    if (s->pbt)
+        sched_pbt_lost(s, number);
     st = pruner_finish(s->pr, number, TRIAL_FAIL, err);
     if (st != PT_OK)
         return st;
@@ -201,12 +205,54 @@ static pt_status end_fail(sched *s, int trial_id, int number, const study_point 
     return end_fail_as(s, trial_id, number, p, elapsed, why, 1, err);
 }
 
+pt_status sched_end_fail(sched *s, int trial_id, int number, const study_point *p, const char *why,
+                         pt_err *err)
+{
+    return end_fail(s, trial_id, number, p, 0, why, err);
+}
+
+cJSON *sched_trial_message(const sched *s, int trial_id, int number, const char *json)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "trial_id", trial_id);
+    cJSON_AddNumberToObject(m, "number", number);
+    cJSON_AddRawToObject(m, "config", json);
+    cJSON_AddStringToObject(m, "report_metric", s->sc->obj[0].name);
+    cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
+    cJSON_AddBoolToObject(m, "verdicts", s->sc->pruner != PRUNER_NONE);
+    cJSON_AddBoolToObject(m, "keep_model", models_enabled(s->keep) && !s->o->dry_run);
+    /* a worker on this node leaves when this process is gone (worker.h) */
+    peer_to_json(&s->self, cJSON_AddObjectToObject(m, "coordinator"));
+    cJSON *objs = cJSON_AddArrayToObject(m, "objectives");
+    for (int i = 0; objs && i < s->sc->n_objectives; i++)
+        cJSON_AddItemToArray(objs, cJSON_CreateString(s->sc->obj[i].name));
+    cJSON *cons = cJSON_AddArrayToObject(m, "constraint_metrics"); /* cost timed in full */
+    for (int i = 0; cons && i < s->sc->n_constraints; i++)
+        cJSON_AddItemToArray(cons, cJSON_CreateString(s->sc->con[i].metric));
+    return m;
+}
+
+void sched_slot_busy(sched *s, int rank, int trial_id, int number, const study_point *p, int job)
+{
+    wslot *w = &s->w[rank];
+    w->state = W_BUSY;
+    w->trial_id = trial_id;
+    w->number = number;
+    w->point = *p;
+    w->t_start = w->t_last = pt_now();
+    w->have_last = w->stop_sent = 0;
+    w->job = job;
+    s->running++;
+}
+
 /* Asks for a point (or takes the next job) and starts it on worker rank;
  * *used = 0 when no worker was needed (an invalid config, recorded FAIL) or
  * nothing is left. */
 static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
 {
     *used = 0;
+    if (s->pbt)
+        return sched_pbt_start(s, rank, used, err);
     study_point p;
     pt_err aerr = {{0}};
     pt_config cfg;
@@ -252,36 +298,13 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
         free(json);
         return st;
     }
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddNumberToObject(m, "trial_id", trial_id);
-    cJSON_AddNumberToObject(m, "number", number);
-    cJSON_AddRawToObject(m, "config", json);
-    cJSON_AddStringToObject(m, "report_metric", s->sc->obj[0].name);
-    cJSON_AddBoolToObject(m, "dry_run", s->o->dry_run);
-    cJSON_AddBoolToObject(m, "verdicts", s->sc->pruner != PRUNER_NONE);
-    cJSON_AddBoolToObject(m, "keep_model", models_enabled(s->keep) && !s->o->dry_run);
-    /* a worker on this node leaves when this process is gone (worker.h) */
-    peer_to_json(&s->self, cJSON_AddObjectToObject(m, "coordinator"));
-    cJSON *objs = cJSON_AddArrayToObject(m, "objectives");
-    for (int i = 0; objs && i < s->sc->n_objectives; i++)
-        cJSON_AddItemToArray(objs, cJSON_CreateString(s->sc->obj[i].name));
-    cJSON *cons = cJSON_AddArrayToObject(m, "constraint_metrics"); /* cost timed in full */
-    for (int i = 0; cons && i < s->sc->n_constraints; i++)
-        cJSON_AddItemToArray(cons, cJSON_CreateString(s->sc->con[i].metric));
+    cJSON *m = sched_trial_message(s, trial_id, number, json);
     free(json);
     st = proto_isend(s->comm, rank, MSG_TRIAL, m, &s->out, err);
     cJSON_Delete(m);
     if (st != PT_OK)
         return st;
-    wslot *w = &s->w[rank];
-    w->state = W_BUSY;
-    w->trial_id = trial_id;
-    w->number = number;
-    w->point = p;
-    w->t_start = w->t_last = pt_now();
-    w->have_last = w->stop_sent = 0;
-    w->job = job ? s->next_job - 1 : -1;
-    s->running++;
+    sched_slot_busy(s, rank, trial_id, number, &p, job ? s->next_job - 1 : -1);
     *used = 1;
     return PT_OK;
 }
@@ -294,7 +317,7 @@ static pt_status dispatch(sched *s, pt_err *err)
             pt_status st = start_trial(s, r, &used, err);
             if (st != PT_OK)
                 return st;
-            if (used)
+            if (used || s->pbt) /* a PBT member not ready yet waits for its generation */
                 break;
         }
     }
@@ -336,11 +359,13 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
     free(text);
     if (st != PT_OK)
         return st;
+    double n = proto_num(msg, "model_bytes", 0);
+    if (s->pbt)
+        sched_pbt_result(s, w->number, v, proto_num(metrics, "sparsity", NAN), n > 0);
     /* A model that cannot be kept costs the model, not the study. */
     const char *why_no = proto_str(msg, "model_error");
     if (why_no && !s->o->quiet)
         fprintf(stderr, "trial %d: model not kept: %s\n", w->number, why_no);
-    double n = proto_num(msg, "model_bytes", 0);
     if (n > 0) { /* the bytes follow: on_model() takes them */
         w->state = W_MODEL;
         w->t_last = pt_now();
@@ -449,6 +474,8 @@ static pt_status worker_died(sched *s, int r, pt_err *err)
                 : state == W_MODEL ? "its trial's model is not kept"
                 : state == W_LOST  ? "it was already given up"
                                    : "it had no trial");
+    if (state == W_MODEL && s->pbt)
+        sched_pbt_lost(s, w->number);
     if (state != W_BUSY)
         return PT_OK;
     char why[200];
@@ -492,6 +519,8 @@ static int heartbeat(sched *s, pt_err *err, pt_status *st)
                     " (trial_timeout_s); worker considered lost\n",
                     w->number, r, w->model_len, now - w->t_last);
             w->state = W_LOST;
+            if (s->pbt)
+                sched_pbt_lost(s, w->number);
         }
         live += w->state != W_LOST && w->state != W_DEAD;
     }
@@ -530,6 +559,8 @@ static pt_status loop(sched *s, pt_err *err)
             return st;
         sched_finish_models(s);
         int live = heartbeat(s, err, &st);
+        if (st == PT_OK && s->pbt) /* a generation complete: exploit/explore, next one */
+            st = sched_pbt_turn(s, err);
         if (st != PT_OK)
             return st;
         if (pt_now() - last_status >= s->o->status_every_s) {
@@ -589,7 +620,8 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     int ref_number = -1;
     if (st == PT_OK && !o->jobs_only)
         st = store_find_marked(s.db, s.study_id, "pt_role", "\"baseline\"", &ref_number, err);
-    int want_ref = st == PT_OK && !o->jobs_only && ref_number < 0;
+    /* A PBT study's trials are its members' intervals: no reference trial. */
+    int want_ref = st == PT_OK && !o->jobs_only && ref_number < 0 && sc->sampler != SAMPLER_PBT;
     pt_err rerr = {{0}};
     if (want_ref && confirm_reference_job(sc, &ref, &rerr) != PT_OK) {
         /* A base config that cannot be switched off costs the baseline, not the study. */
@@ -627,6 +659,8 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     if (st == PT_OK && rc.st != PT_OK)
         st = pt_fail(err, rc.st, "%s", rc.err.msg);
     s.done_before = rc.counted;
+    if (st == PT_OK && sc->sampler == SAMPLER_PBT && !o->jobs_only)
+        st = sched_pbt_open(&s, err);
     if (o->jobs_only) /* the jobs are what is left of sc->n_trials */
         s.done_before = sc->n_trials - s.n_jobs;
     if (st == PT_OK && !o->quiet && !created)
@@ -665,6 +699,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
         if (s.w[r].in.buf)
             proto_bytes_release(&s.w[r].in);
     }
+    sched_pbt_free(s.pbt);
     if (s.sm)
         sampler_free(s.sm);
     pruner_free(s.pr);

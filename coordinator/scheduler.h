@@ -101,6 +101,14 @@ void sched_opts_default(sched_opts *o);
 pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
                     pt_err *err);
 
+/* A "pbt" study (sched_pbt.c), checked before anything runs: the epochs and
+ * the kind of pruning schedule are fixed (a member continues its schedule
+ * at the next interval: prune.schedule "none" or "gradual", neither searched
+ * nor train.epochs), and n_trials becomes population * generations (one
+ * trial per member-interval). PT_ERR_CONFIG with one line naming source and
+ * the key. Other samplers: PT_OK, sc unchanged. */
+pt_status sched_pbt_prepare(study_config *sc, const char *source, pt_err *err);
+
 /* Sends "exit" to ranks 1..size-1 (used when the study never started). */
 void sched_dismiss(MPI_Comm comm);
 /* Sends "exit" to the ranks of a pool (sched_opts.pool) not given up as lost

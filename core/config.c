@@ -341,6 +341,25 @@ static pt_status check_across(const parse_ctx *x)
         snprintf(what, sizeof what, "%d strengths, one per weight layer", nh + 1);
         return cross_error(x, "reg.l2_layers", what, c->reg.l2_layers.n);
     }
+    /* A continued run (train.h) knows where a none or gradual schedule
+     * stands at any epoch from the epoch alone; a oneshot or iterative one
+     * would also need its phase and rewind weights. */
+    int total = t->epochs; /* none and gradual train exactly train.epochs */
+    if ((t->first_epoch > 0 || t->stop_epoch > 0) && p->schedule != PT_PRUNE_NONE &&
+        p->schedule != PT_PRUNE_GRADUAL)
+        return pt_fail(x->err, PT_ERR_CONFIG,
+                       "%s: train.first_epoch/train.stop_epoch: only with prune.schedule \"none\" "
+                       "or \"gradual\"",
+                       x->src);
+    if (t->first_epoch > 0 && !c->net.init[0])
+        return cross_error(x, "train.first_epoch", "0 without net.init (the weights to continue)",
+                           t->first_epoch);
+    if (t->first_epoch > 0 && t->first_epoch >= total)
+        return cross_error(x, "train.first_epoch", "an epoch < train.epochs", t->first_epoch);
+    if (t->stop_epoch > 0 && (t->stop_epoch <= t->first_epoch || t->stop_epoch > total))
+        return cross_error(x, "train.stop_epoch",
+                           "0 or an epoch count > train.first_epoch and <= train.epochs",
+                           t->stop_epoch);
     /* Only gradual pruning has a target that can move between its events;
      * a one-shot or iterative schedule prunes to one fixed plan. */
     if (c->schedule.sparsity.n > 0 && p->schedule != PT_PRUNE_GRADUAL)

@@ -102,6 +102,13 @@ typedef struct {
     double gamma;             /* train.gamma: step factor, default 0.1 */
     double min_lr;            /* train.min_lr: cosine floor, default 0 */
     int sparse;               /* train.sparse: pt_sparse_mode, default auto */
+    /* A run that continues another (a PBT member-interval, core/train.h):
+     * epochs [first_epoch, stop_epoch) of the schedule, 0-based, from
+     * net.init's weights; 0 and 0 = the whole schedule. */
+    int first_epoch;          /* train.first_epoch, default 0 */
+    int stop_epoch;           /* train.stop_epoch: end after this epoch count, 0 = the end */
+    int optim_reset;          /* train.optim_reset: clear the optimizer state every N
+                                 epochs (PBT's interval boundaries), 0 = never */
 } pt_train_config;
 
 #define PT_MAX_LAYERS (PT_MAX_HIDDEN + 1)

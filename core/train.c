@@ -277,6 +277,47 @@ static void save_rewind(run *r)
     memcpy(r->rewind, r->net->params, sizeof(float) * r->net->n_params);
 }
 
+/* train.first_epoch > 0: puts the run where a run from epoch 0 stands at
+ * that epoch (only none and gradual schedules, config.c): the batch order
+ * and dropout streams advanced by the earlier epochs' draws (the shuffle is
+ * cumulative; one dropout draw per batch and dropout layer), the step
+ * count, and the target of the last pruning event so far (the floor a
+ * lowered schedule.sparsity does not go under). The weights and mask are
+ * net.init's; the optimizer state starts empty, as train.optim_reset
+ * clears it in a run from epoch 0. Dropout rates are taken as this config's
+ * for the earlier epochs too. */
+static pt_status continue_at(run *r, const pt_config *base, int first, pt_err *err)
+{
+    int n = r->data->split.n_train;
+    int draws = r->net->drop[0] > 0.0f;
+    for (int l = 0; l + 1 < r->net->n_layers; l++)
+        draws += r->net->layer[l].kind != PT_LAYER_CONV && r->net->drop[l + 1] > 0.0f;
+    const pt_prune_config *p = &r->cfg->prune;
+    long t0 = lround(p->start_epoch * r->steps_per_epoch);
+    long span = lround(p->end_epoch * r->steps_per_epoch) - t0;
+    for (int e = 0; e < first; e++) {
+        pt_rng_shuffle(&r->shuf, r->order, (uint32_t)n);
+        for (long b = 0; b < r->steps_per_epoch * draws; b++)
+            pt_rng_next(&r->drop);
+        if (p->schedule != PT_PRUNE_GRADUAL)
+            continue;
+        double target = pt_schedule_at(&base->schedule.sparsity, e, base->prune.sparsity);
+        for (long t = e * r->steps_per_epoch; t < (e + 1) * r->steps_per_epoch; t++) {
+            if (t < t0 || t > t0 + span || ((t - t0) % p->frequency != 0 && t != t0 + span))
+                continue;
+            double v = pt_gradual_sparsity(p->initial_sparsity, target, t, t0, span);
+            if (v > r->pruned)
+                r->pruned = v;
+        }
+    }
+    r->step = first * r->steps_per_epoch;
+    /* Past the window's last event the mask is fixed: train as a run from
+     * epoch 0 does there. */
+    if (p->schedule == PT_PRUNE_GRADUAL && r->step > t0 + span)
+        return pt_sptrain_enter(&r->sp, r->net, &r->opt, err);
+    return PT_OK;
+}
+
 /* One pass over the training rows; returns PT_ERR_DIVERGED on a NaN/inf loss. */
 static pt_status train_epoch(run *r, update_ctx *u, int e, pt_epoch_stats *s, pt_err *err)
 {
@@ -432,10 +473,27 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
     }
     update_ctx u = {.cfg = &live, .opt = &r.opt, .sp = &r.sp};
     int total = pt_train_total_epochs(cfg), n = data->split.n_train;
+    int first = cfg->train.first_epoch;
+    int stop = cfg->train.stop_epoch > 0 ? cfg->train.stop_epoch : total;
+    if (first > 0 && (st = continue_at(&r, cfg, first, err)) != PT_OK) {
+        teardown(&r);
+        pt_net_free(net);
+        return st;
+    }
     long seen = 0;
-    for (int e = 0; e < total; e++) {
+    for (int e = first; e < stop; e++) {
         pt_epoch_stats s = {.epoch = e + 1, .epochs = total};
         pt_schedule_apply(&live, cfg, e);
+        if (cfg->train.optim_reset > 0 && e > first && e % cfg->train.optim_reset == 0) {
+            /* Packed state (sptrain.h) goes back to the dense layout to be
+             * cleared, and the layers are packed again: the mask is as fixed
+             * as before. */
+            int packed = net->sparse != NULL;
+            pt_sptrain_leave(&r.sp, net, &r.opt);
+            pt_optim_reset(&r.opt);
+            if (packed && (st = pt_sptrain_enter(&r.sp, net, &r.opt, err)) != PT_OK)
+                break;
+        }
         double tp = pt_now();
         st = at_epoch_start(&r, e, err);
         res->prune_s += pt_now() - tp;
@@ -480,7 +538,7 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
                 (p->schedule == PT_PRUNE_ONESHOT || p->schedule == PT_PRUNE_ITERATIVE)) ||
                p->schedule == PT_PRUNE_GRADUAL;
     int val_done = 0;
-    if (st == PT_OK && !res->stopped && owed && r.pruned < p->sparsity) {
+    if (st == PT_OK && !res->stopped && stop == total && owed && r.pruned < p->sparsity) {
         double tp = pt_now();
         st = prune_now(&r, p->sparsity, err);
         res->prune_s += pt_now() - tp;

@@ -24,6 +24,17 @@
  *              prune.start_epoch and prune.end_epoch (pt_gradual_sparsity)
  * Each fine-tuning phase runs the learning-rate schedule again over its own
  * length (learning-rate rewinding, Renda et al. 2020).
+ *
+ * Continuing a run (a PBT member's interval, coordinator/sched_pbt.c):
+ * train.first_epoch F > 0 starts from net.init's weights and mask at epoch
+ * F, train.stop_epoch S ends after epoch S (no final prune owed unless S is
+ * the schedule's end). Batch order, dropout draws, the learning rate and
+ * gradual pruning's progress are those of a run from epoch 0 at epoch F;
+ * the optimizer state starts empty. train.optim_reset N clears the state
+ * at every epoch that is a multiple of N, so a run from epoch 0 with N =
+ * the interval and the lineage's schedule.* keys trains bit for bit as the
+ * chain of continued runs did (with train.sparse "on"/"off": "auto" may
+ * choose differently by timing, sptrain.h).
  */
 #ifndef PT_TRAIN_H
 #define PT_TRAIN_H

@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,11 +19,12 @@
 #include "sysinfo.h"
 
 static const char *const names[] = {"?",      "ready", "trial", "report",  "stop",
-                                    "result", "fail",  "exit",  "verdict", "model"};
+                                    "result", "fail",  "exit",  "verdict", "model",
+                                    "checkpoint"};
 
 const char *proto_name(int tag)
 {
-    return tag >= MSG_READY && tag <= MSG_MODEL ? names[tag] : names[0];
+    return tag >= MSG_READY && tag <= MSG_CHECKPOINT ? names[tag] : names[0];
 }
 
 static void mpi_reason(int rc, char *buf)
@@ -73,6 +75,44 @@ pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox
         return send_failed(err, rc, tag, dest);
     }
     box->text[box->n++] = text;
+    return PT_OK;
+}
+
+/* Room for one more send in box. */
+static pt_status outbox_grow(proto_outbox *box, pt_err *err)
+{
+    if (box->n < box->cap)
+        return PT_OK;
+    int cap = box->cap ? 2 * box->cap : 16;
+    MPI_Request *r = realloc(box->req, (size_t)cap * sizeof *r);
+    if (r)
+        box->req = r;
+    char **t = r ? realloc(box->text, (size_t)cap * sizeof *t) : NULL;
+    if (!t)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing a message");
+    box->text = t;
+    box->cap = cap;
+    return PT_OK;
+}
+
+pt_status proto_isend_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+                            proto_outbox *box, pt_err *err)
+{
+    if (len > (size_t)INT32_MAX)
+        return pt_fail(err, PT_ERR_ARG, "protocol: %zu bytes are too many for one message", len);
+    pt_status st = outbox_grow(box, err);
+    if (st != PT_OK)
+        return st;
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing %zu bytes", len);
+    memcpy(copy, buf, len);
+    int rc = MPI_Isend(copy, (int)len, MPI_BYTE, dest, tag, comm, &box->req[box->n]);
+    if (rc != MPI_SUCCESS) {
+        free(copy);
+        return send_failed(err, rc, tag, dest);
+    }
+    box->text[box->n++] = copy;
     return PT_OK;
 }
 

@@ -23,6 +23,10 @@
  *                                                    when the trial said verdicts
  *   model   worker -> 0  raw .npz bytes (MPI_BYTE), right after a result with
  *                        model_bytes > 0: not JSON (schemas/messages/model.md)
+ *   checkpoint 0 -> worker  raw .npz bytes (MPI_BYTE), right after a trial
+ *                        message with checkpoint_bytes > 0: the weights and
+ *                        mask a PBT member's interval starts from
+ *                        (schemas/messages/checkpoint.md)
  *
  * result and fail also mean "I am free": a worker sends ready only once.
  *
@@ -62,7 +66,8 @@ typedef enum {
     MSG_FAIL = 6,
     MSG_EXIT = 7,
     MSG_VERDICT = 8,
-    MSG_MODEL = 9
+    MSG_MODEL = 9,
+    MSG_CHECKPOINT = 10
 } proto_tag;
 
 /* "ready", "trial", ...; "?" for an unknown tag. */
@@ -129,6 +134,11 @@ void proto_bytes_release(proto_bytes_in *in);
  * back-off between polls. PT_ERR_STOPPED on timeout. */
 pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
                      int *tag_out, pt_err *err);
+
+/* As proto_isend, for raw bytes (a checkpoint, rank 0 -> worker): a copy of
+ * buf[0..len) lives in box until sent. */
+pt_status proto_isend_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+                            proto_outbox *box, pt_err *err);
 
 /* The model message: len raw bytes, blocking send (the worker has nothing
  * else to do; rank 0 receives it with proto_poll_bytes, without waiting). */

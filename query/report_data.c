@@ -279,6 +279,7 @@ static pt_status read_trials(store *st, report_study *r, pt_err *err)
         t->val_acc = t->test_acc = t->wall_s = NAN;
         t->nnz = t->bytes_dense = t->bytes_stored = -1;
         t->family = REPORT_UNKNOWN;
+        t->pbt_member = t->pbt_generation = t->pbt_start_epoch = t->pbt_parent = -1;
         r->by_state[t->state]++;
         if (!r->has_pt)
             continue;
@@ -493,6 +494,67 @@ static pt_status read_roles(store *st, report_study *r, pt_err *err)
     return PT_OK;
 }
 
+/* PBT's user attributes (sched_pbt.c): member, generation, start, parent. */
+static pt_status read_pbt(store *st, report_study *r, pt_err *err)
+{
+    sqlite3_stmt *s = prep(st, r,
+                           "SELECT t.trial_id, a.\"key\", a.value_json FROM trials t"
+                           " JOIN trial_user_attributes a ON a.trial_id=t.trial_id"
+                           " WHERE t.study_id=?1 AND a.\"key\" IN ('pbt_member', 'pbt_generation',"
+                           " 'pbt_start_epoch', 'pbt_parent') ORDER BY t.number");
+    if (!s)
+        return store_dberr(st, err, "read PBT attributes");
+    int cur = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int i = seek(r, &cur, sqlite3_column_int(s, 0));
+        const char *k = (const char *)sqlite3_column_text(s, 1);
+        const char *v = (const char *)sqlite3_column_text(s, 2);
+        if (i < 0 || !k || !v || !strcmp(v, "null"))
+            continue;
+        report_trial *t = &r->trials[i];
+        int x = atoi(v);
+        if (!strcmp(k, "pbt_member"))
+            t->pbt_member = x, r->is_pbt = 1;
+        else if (!strcmp(k, "pbt_generation"))
+            t->pbt_generation = x;
+        else if (!strcmp(k, "pbt_start_epoch"))
+            t->pbt_start_epoch = x;
+        else
+            t->pbt_parent = x;
+    }
+    sqlite3_finalize(s);
+    return PT_OK;
+}
+
+int report_pbt_lineage(const report_study *r, int *idx)
+{
+    int last = -1, best = -1;
+    for (int i = 0; r->is_pbt && i < r->n_trials; i++)
+        if (r->trials[i].state == TRIAL_COMPLETE && r->trials[i].pbt_generation > last)
+            last = r->trials[i].pbt_generation;
+    for (int i = 0; last >= 0 && i < r->n_trials; i++) {
+        const report_trial *t = &r->trials[i];
+        if (t->state == TRIAL_COMPLETE && t->feasible && t->pbt_generation == last &&
+            (best < 0 || report_better(r->dir[0], t->value, r->trials[best].value)))
+            best = i;
+    }
+    int n = 0;
+    for (int i = best; i >= 0 && n < r->n_trials;) {
+        idx[n++] = i;
+        int parent = r->trials[i].pbt_parent;
+        i = -1;
+        for (int j = 0; parent >= 0 && j < r->n_trials; j++)
+            if (r->trials[j].number == parent)
+                i = j;
+    }
+    for (int a = 0, b = n - 1; a < b; a++, b--) { /* oldest first */
+        int x = idx[a];
+        idx[a] = idx[b];
+        idx[b] = x;
+    }
+    return n;
+}
+
 static pt_status read_confirm(store *st, report_study *r, pt_err *err)
 {
     report_confirm c;
@@ -533,6 +595,8 @@ pt_status report_load(report_study *r, const char *path, const char *name, pt_er
         rc = read_constraints(st, r, err);
     if (rc == PT_OK)
         rc = read_roles(st, r, err);
+    if (rc == PT_OK)
+        rc = read_pbt(st, r, err);
     if (rc == PT_OK)
         rc = read_confirm(st, r, err);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);

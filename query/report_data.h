@@ -48,6 +48,9 @@ typedef struct {
     int reference; /* the study's reference trial (user attr pt_role = "baseline") */
     int pretrained; /* its config starts from a saved model (net.init): a reference trial
                        is then that network as loaded, evaluated */
+    /* A PBT member-interval's user attributes (coordinator/sched_pbt.c), -1 = none:
+     * its member, generation, start epoch (0-based) and parent trial's number. */
+    int pbt_member, pbt_generation, pbt_start_epoch, pbt_parent;
 } report_trial;
 
 typedef struct {
@@ -89,6 +92,7 @@ typedef struct {
     /* The confirmation runs of the linked study "<name>/confirm"
      * (report_confirm.h), NULL when the DB has none. */
     struct report_confirm *confirm;
+    int is_pbt; /* trials carry PBT's attributes (pbt_member ...) */
 } report_study;
 
 /* Loads study `name` (NULL: the only study in the DB, not counting the
@@ -123,6 +127,12 @@ double report_accuracy(const report_study *r, int i);
 /* Index of the COMPLETE trial of family f with sparsity >= level and the
  * best report_accuracy, or -1. */
 int report_best_at(const report_study *r, report_family f, double level);
+
+/* A PBT study's winner, the feasible COMPLETE trial of the last generation
+ * with the best objective 0, and its lineage back through pbt_parent:
+ * indices into trials written to idx (capacity n_trials), oldest first.
+ * Returns the count, 0 when the study is not PBT or has no such trial. */
+int report_pbt_lineage(const report_study *r, int *idx);
 
 /* The Pareto front of (accuracy max, sparsity max) over COMPLETE trials
  * that have both: indices into trials written to idx (capacity n_trials),

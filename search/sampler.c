@@ -13,6 +13,9 @@ pt_status sampler_new(sampler **out, const study_config *s, pt_err *err)
     const sampler_ops *ops = s->sampler == SAMPLER_RANDOM ? &sampler_random_ops
                              : s->sampler == SAMPLER_GRID ? &sampler_grid_ops
                              : s->sampler == SAMPLER_TPE  ? &sampler_tpe_ops
+                             /* PBT's first generation: random points, as Ray Tune
+                              * samples its initial configs (coordinator/sched_pbt.c) */
+                             : s->sampler == SAMPLER_PBT ? &sampler_random_ops
                                                           : NULL;
     if (!ops)
         return pt_fail(err, PT_ERR_CONFIG, "sampler: kind %d is not implemented", (int)s->sampler);

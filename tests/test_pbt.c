@@ -295,32 +295,3 @@ Test(pbt, categoricals_move_to_a_neighbour_and_conditions_follow)
     cr_expect(seen[0] > 0 && seen[2] > 0);
     study_free(&s);
 }
-
-/* Until the scheduler hands members each other's checkpoints, a pbt study
- * is refused before anything starts: exit 2, one line, no database. */
-Test(pbt, run_refuses_a_pbt_study_and_writes_nothing, .init = run_setup, .fini = run_teardown)
-{
-    const char *study = path_of("s.json"), *db = path_of("s.db"), *out = path_of("err.txt");
-    FILE *f = fopen(study, "w");
-    cr_assert_not_null(f);
-    fprintf(f,
-            "{\"study\": \"p\", \"storage\": \"%s\", \"sampler\": \"pbt\","
-            " \"pbt\": {\"population\": 4},"
-            " \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 200}, \"train\": {\"epochs\": 2}},"
-            " \"search_space\": {\"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-2,"
-            " \"log\": true}}}",
-            db, PT_FASHION_DIR);
-    fclose(f);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s run %s --workers 1 2>%s", PT_BIN, study, out);
-    int rc = system(cmd);
-    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit status %d", rc);
-    char line[512] = "";
-    f = fopen(out, "r");
-    cr_assert_not_null(f);
-    cr_expect_not_null(fgets(line, sizeof line, f));
-    fclose(f);
-    cr_expect_not_null(strstr(line, "s.json: sampler: \"pbt\" is not run by this version yet"),
-                       "%s", line);
-    cr_expect_neq(access(db, F_OK), 0, "no database written");
-}

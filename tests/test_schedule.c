@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "data_open.h"
+#include "model.h"
 #include "schedule.h"
 #include "train.h"
 
@@ -196,4 +198,92 @@ Test(schedule, a_moving_sparsity_target_never_unprunes)
     cr_expect_lt(rb.sparsity, 0.85, "and pruned no further toward 0.9");
     pt_net_free(&a);
     pt_net_free(&b);
+}
+
+/* train.first_epoch / stop_epoch / optim_reset (train.h): a run stopped
+ * after epoch 2, saved, and continued from the file at epoch 2 ends with
+ * the weights, mask and figures of one run over the 4 epochs that clears
+ * its optimizer state at epoch 2 — with dropout on the input and the
+ * hidden layer (its stream advanced past the earlier epochs' draws), a
+ * gradual prune whose window spans the boundary, a cosine learning rate and
+ * a schedule.lr step at the boundary. Exact: the same operations on the same
+ * floats in the same order (one BLAS thread, train.sparse "off"). */
+Test(schedule, continued_run_is_the_run_from_epoch_0)
+{
+    pt_config c;
+    small_fashion(&c);
+    merge_ok(&c, "{\"train\": {\"epochs\": 4, \"lr_schedule\": \"cosine\", \"sparse\": \"off\","
+                 " \"optim_reset\": 2}, \"reg\": {\"dropout\": 0.2, \"dropout_input\": 0.1},"
+                 " \"prune\": {\"schedule\": \"gradual\", \"sparsity\": 0.7, \"start_epoch\": 0.5,"
+                 " \"end_epoch\": 3, \"frequency\": 5},"
+                 " \"schedule\": {\"lr\": [[0, 0.05], [2, 0.02]]}}");
+    pt_data d;
+    pt_err err;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
+    pt_net whole, first, rest;
+    pt_train_result rw, r1, r2;
+    cr_assert_eq(pt_train(&c, &d, &whole, NULL, NULL, &rw, &err), PT_OK, "%s", err.msg);
+
+    pt_config c1 = c;
+    merge_ok(&c1, "{\"train\": {\"stop_epoch\": 2}}");
+    cr_assert_eq(pt_train(&c1, &d, &first, NULL, NULL, &r1, &err), PT_OK, "%s", err.msg);
+    cr_expect_eq(r1.epochs, 2);
+    char path[] = "/tmp/pt_sched_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    pt_model_info info = {.n_classes = d.train.n_classes, .class_names = d.train.class_names};
+    cr_assert_eq(pt_model_save(path, &first, &d.scaler, &c1, &info, &err), PT_OK, "%s", err.msg);
+
+    pt_config c2 = c;
+    char json[256];
+    snprintf(json, sizeof json, "{\"net\": {\"init\": \"%s\"}, \"train\": {\"first_epoch\": 2}}",
+             path);
+    merge_ok(&c2, json);
+    cr_assert_eq(pt_train(&c2, &d, &rest, NULL, NULL, &r2, &err), PT_OK, "%s", err.msg);
+    unlink(path);
+    cr_expect_eq(r2.epochs, 4);
+    cr_expect(same_weights(&whole, &rest), "the continued run's weights differ");
+    cr_expect(whole.mask && rest.mask &&
+                  !memcmp(whole.mask, rest.mask, sizeof(float) * (size_t)whole.n_params),
+              "the continued run's mask differs");
+    cr_expect_eq(r2.val_acc, rw.val_acc, "%.17g vs %.17g", r2.val_acc, rw.val_acc);
+    cr_expect_eq(r2.test_acc, rw.test_acc, "%.17g vs %.17g", r2.test_acc, rw.test_acc);
+    cr_expect_eq(r2.sparsity, rw.sparsity);
+    /* Without the reset the run from epoch 0 keeps its momentum: another run. */
+    pt_config c3 = c;
+    c3.train.optim_reset = 0;
+    pt_net kept;
+    pt_train_result r3;
+    cr_assert_eq(pt_train(&c3, &d, &kept, NULL, NULL, &r3, &err), PT_OK, "%s", err.msg);
+    cr_expect(!same_weights(&whole, &kept), "optim_reset changed nothing");
+    pt_net_free(&whole);
+    pt_net_free(&first);
+    pt_net_free(&rest);
+    pt_net_free(&kept);
+    pt_data_close(&d);
+}
+
+/* The continuation keys' rules, one line naming the key. */
+Test(schedule, continuation_keys_checked)
+{
+    const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"train\": {\"first_epoch\": 1}}", "train.first_epoch: expected 0 without net.init"},
+        {"{\"net\": {\"init\": \"m.npz\"}, \"train\": {\"epochs\": 3, \"first_epoch\": 3}}",
+         "train.first_epoch: expected an epoch < train.epochs"},
+        {"{\"train\": {\"epochs\": 3, \"stop_epoch\": 4}}", "train.stop_epoch: expected 0 or"},
+        {"{\"train\": {\"stop_epoch\": 2}, \"prune\": {\"schedule\": \"oneshot\"}}",
+         "only with prune.schedule \"none\" or \"gradual\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pt_config c;
+        pt_err err = {{0}};
+        cr_expect_eq(pt_config_parse(&c, bad[i].json, "t.json", &err), PT_ERR_CONFIG, "%s",
+                     bad[i].json);
+        cr_expect_not_null(strstr(err.msg, bad[i].want), "%s: %s", bad[i].json, err.msg);
+        cr_expect_not_null(strstr(err.msg, "t.json: "), "%s", err.msg);
+    }
 }

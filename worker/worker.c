@@ -34,8 +34,11 @@
  * most 3% of a 4-epoch LeNet-300-100 trial).
  *
  * The final model of a COMPLETE trial goes to rank 0 as raw .npz bytes when
- * the trial message says "keep_model": workers may run on nodes without a
- * shared file system. core/model.c writes files only, so the model goes
+ * the trial message says "keep_model" (or "checkpoint": a PBT member's
+ * interval, whose model is the next interval's start): workers may run on
+ * nodes without a shared file system. The other way, a PBT interval's start
+ * checkpoint arrives as a "checkpoint" message right after its trial message
+ * and replaces the file net.init names on rank 0's node. core/model.c writes files only, so the model goes
  * through a temporary file (~1 MB for LeNet-300-100, a few ms).
  */
 #include "worker.h"
@@ -335,6 +338,62 @@ static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt
     return st;
 }
 
+/* The checkpoint message that follows a trial message announcing
+ * checkpoint_bytes (a PBT member's weights and mask, protocol.h): received
+ * before anything else of the trial, so it never reaches another receive,
+ * in 1 s slices so a vanished coordinator is noticed. */
+static pt_status recv_checkpoint(MPI_Comm comm, const worker_peers *peers, size_t len,
+                                 unsigned char **buf, pt_err *err)
+{
+    *buf = malloc(len ? len : 1);
+    if (!*buf)
+        return pt_fail(err, PT_ERR_NOMEM, "worker: out of memory for a %zu-byte checkpoint", len);
+    MPI_Request req;
+    if (MPI_Irecv(*buf, (int)len, MPI_BYTE, 0, MSG_CHECKPOINT, comm, &req) != MPI_SUCCESS)
+        return pt_fail(err, PT_ERR_IO, "worker: cannot receive the checkpoint");
+    double t = pt_now();
+    for (int idle = 0;; idle++) {
+        int done = 0;
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return pt_fail(err, PT_ERR_IO, "worker: receiving the checkpoint failed");
+        if (done)
+            return PT_OK;
+        if (pt_now() - t > 1.0) {
+            if (coord_gone((void *)peers))
+                return pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
+                               peers->coord.pid);
+            t = pt_now();
+        }
+        proto_pause(idle);
+    }
+}
+
+/* The checkpoint's bytes as a net.init model for cfg, through a temporary
+ * file (core reads models from files, as model_bytes writes them). */
+static pt_status checkpoint_model(const unsigned char *bytes, size_t len, const pt_config *cfg,
+                                  const pt_data *d, pt_model *out, pt_err *err)
+{
+    const char *dir = getenv("TMPDIR");
+    pt_config c = *cfg;
+    snprintf(c.net.init, sizeof c.net.init, "%s/prunetune-ckpt-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    int fd = mkstemp(c.net.init);
+    if (fd < 0)
+        return pt_fail(err, PT_ERR_IO, "worker: %s: cannot create a temporary file: %s",
+                       c.net.init, strerror(errno));
+    FILE *f = fdopen(fd, "wb");
+    int ok = f && fwrite(bytes, 1, len, f) == len;
+    if (f)
+        ok &= fclose(f) == 0;
+    else
+        close(fd);
+    int n_classes = d->test.n_classes > d->train.n_classes ? d->test.n_classes : d->train.n_classes;
+    pt_status st = ok ? pt_init_load(out, &c, d->train.dim, n_classes, err)
+                      : pt_fail(err, PT_ERR_IO, "worker: %s: cannot write the checkpoint",
+                                c.net.init);
+    unlink(c.net.init);
+    return st;
+}
+
 /* Made-up metrics for --dry-run: deterministic in the trial number, in range. */
 static cJSON *dry_result(const pt_config *cfg, int number)
 {
@@ -391,6 +450,17 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
 {
     int trial_id = (int)proto_num(msg, "trial_id", -1);
     int number = (int)proto_num(msg, "number", 0);
+    double ck_len = proto_num(msg, "checkpoint_bytes", 0);
+    unsigned char *ck = NULL;
+    if (ck_len > 0) {
+        pt_status cst = recv_checkpoint(comm, peers, (size_t)ck_len, &ck, err);
+        if (cst != PT_OK) {
+            free(ck);
+            return cst;
+        }
+    }
+    /* A PBT trial always returns its final model: the next interval's start. */
+    int checkpoint = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "checkpoint"));
     const cJSON *cj = cJSON_GetObjectItemCaseSensitive(msg, "config");
     char *text = cJSON_IsObject(cj) ? cJSON_PrintUnformatted(cj) : NULL;
     pt_config cfg;
@@ -398,13 +468,16 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
     pt_status st = text ? pt_config_parse(&cfg, text, "trial config", &terr)
                         : pt_fail(&terr, PT_ERR_FORMAT, "trial message without a config");
     free(text);
-    if (st != PT_OK)
+    if (st != PT_OK) {
+        free(ck);
         return send_fail(comm, peers, trial_id, terr.msg, err);
+    }
 
     double t_trial = pt_now();
     epoch_ctx e = {.comm = comm, .trial_id = trial_id, .peers = peers};
     e.verdicts = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "verdicts"));
-    int keep_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "keep_model"));
+    int keep_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "keep_model")) ||
+                     checkpoint;
     const char *metric = proto_str(msg, "report_metric");
     snprintf(e.metric, sizeof e.metric, "%s", metric ? metric : "val_acc");
     cJSON *res = NULL;
@@ -422,15 +495,26 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
             on_epoch(&e, &es);
         }
         if (e.io != PT_OK) {
+            free(ck);
             *err = e.err;
             return e.io;
         }
         res = dry_result(&cfg, number);
     } else {
         const pt_model *init = NULL;
+        pt_model ck_model; /* the checkpoint's, when one came: not cached */
+        memset(&ck_model, 0, sizeof ck_model);
         double t0 = pt_now();
-        if (cache_get(cache, &cfg, &terr) != PT_OK || init_get(cache, &cfg, &init, &terr) != PT_OK)
+        if (cache_get(cache, &cfg, &terr) != PT_OK ||
+            (ck ? checkpoint_model(ck, (size_t)ck_len, &cfg, &cache->data, &ck_model, &terr)
+                : init_get(cache, &cfg, &init, &terr)) != PT_OK) {
+            free(ck);
             return send_fail(comm, peers, trial_id, terr.msg, err);
+        }
+        free(ck);
+        ck = NULL;
+        if (ck_model.net.params)
+            init = &ck_model;
         double data_s = pt_now() - t0;
         pt_net net;
         pt_train_result r;
@@ -438,6 +522,8 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         if (e.io != PT_OK) {
             if (st == PT_OK || st == PT_ERR_DIVERGED)
                 pt_net_free(&net);
+            if (ck_model.net.params)
+                pt_model_free(&ck_model);
             *err = e.err;
             return e.io;
         }
@@ -489,9 +575,12 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         }
         if (st == PT_OK || st == PT_ERR_DIVERGED)
             pt_net_free(&net);
+        if (ck_model.net.params)
+            pt_model_free(&ck_model);
         if (st != PT_OK)
             return send_fail(comm, peers, trial_id, terr.msg, err);
     }
+    free(ck);
     if (!res) {
         free(model);
         return send_fail(comm, peers, trial_id, "worker: out of memory building the result", err);
