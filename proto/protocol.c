@@ -52,32 +52,6 @@ static char *print_msg(int tag, cJSON *msg)
     return cJSON_PrintUnformatted(msg);
 }
 
-pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err)
-{
-    if (box->n == box->cap) {
-        int cap = box->cap ? 2 * box->cap : 16;
-        MPI_Request *r = realloc(box->req, (size_t)cap * sizeof *r);
-        if (r)
-            box->req = r;
-        char **t = r ? realloc(box->text, (size_t)cap * sizeof *t) : NULL;
-        if (!t)
-            return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing a message");
-        box->text = t;
-        box->cap = cap;
-    }
-    char *text = print_msg(tag, msg);
-    if (!text)
-        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
-                       proto_name(tag));
-    int rc = MPI_Isend(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm, &box->req[box->n]);
-    if (rc != MPI_SUCCESS) {
-        free(text);
-        return send_failed(err, rc, tag, dest);
-    }
-    box->text[box->n++] = text;
-    return PT_OK;
-}
-
 /* Room for one more send in box. */
 static pt_status outbox_grow(proto_outbox *box, pt_err *err)
 {
@@ -92,6 +66,24 @@ static pt_status outbox_grow(proto_outbox *box, pt_err *err)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing a message");
     box->text = t;
     box->cap = cap;
+    return PT_OK;
+}
+
+pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err)
+{
+    pt_status st = outbox_grow(box, err);
+    if (st != PT_OK)
+        return st;
+    char *text = print_msg(tag, msg);
+    if (!text)
+        return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
+                       proto_name(tag));
+    int rc = MPI_Isend(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm, &box->req[box->n]);
+    if (rc != MPI_SUCCESS) {
+        free(text);
+        return send_failed(err, rc, tag, dest);
+    }
+    box->text[box->n++] = text;
     return PT_OK;
 }
 

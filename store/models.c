@@ -120,8 +120,7 @@ static pt_status make_dir(const char *path, pt_err *err)
     return PT_OK;
 }
 
-/* Writes bytes to path through path.tmp, so a reader never sees half a model. */
-static pt_status write_atomic(const char *path, const void *bytes, size_t len, pt_err *err)
+pt_status models_write_atomic(const char *path, const void *bytes, size_t len, pt_err *err)
 {
     char tmp[PT_PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -132,7 +131,7 @@ static pt_status write_atomic(const char *path, const void *bytes, size_t len, p
         return PT_OK;
     int e = errno;
     unlink(tmp);
-    return pt_fail(err, PT_ERR_IO, "%s: cannot write the model: %s", path, strerror(e));
+    return pt_fail(err, PT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
 }
 
 /* Whether the trial satisfies the study's constraints, by the values the
@@ -322,7 +321,7 @@ pt_status models_offer(models *k, int trial_id, int number, const double *values
     if (st == PT_OK)
         st = make_dir(dir, err);
     if (st == PT_OK)
-        st = write_atomic(path, bytes, len, err);
+        st = models_write_atomic(path, bytes, len, err);
     cJSON *j = cJSON_CreateString(rel);
     char *json = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);

@@ -61,6 +61,11 @@ int models_count(const models *k);
 
 /* The path of trial_id's kept model, resolved against db_path's folder, in
  * buf. PT_ERR_STOPPED when the trial has none recorded. */
+/* Writes bytes[0..len) to path through path.tmp and a rename, so a reader
+ * never sees half a file (a kept model, a PBT checkpoint: pbt_files.h).
+ * PT_ERR_IO naming the path. */
+pt_status models_write_atomic(const char *path, const void *bytes, size_t len, pt_err *err);
+
 pt_status models_trial_path(store *db, const char *db_path, int trial_id, char *buf, size_t cap,
                             pt_err *err);
 

@@ -1,5 +1,6 @@
 /* pbt_files.c — a PBT study's files beside its database (pbt_files.h). */
 #include "pbt_files.h"
+#include "models.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,17 +43,9 @@ pt_status pbt_files_dir(const char *storage, const char *study, char *buf, size_
 pt_status pbt_files_write(const char *dir, const char *name, const void *bytes, size_t len,
                           pt_err *err)
 {
-    char path[4096], tmp[4104];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(bytes, 1, len, f) == len;
-    ok = f && fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) == 0)
-        return PT_OK;
-    int e = errno;
-    unlink(tmp);
-    return pt_fail(err, PT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    return models_write_atomic(path, bytes, len, err);
 }
 
 pt_status pbt_files_read(const char *dir, const char *name, unsigned char **bytes, size_t *len,
