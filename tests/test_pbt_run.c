@@ -191,18 +191,26 @@ TestSuite(pbt_run, .init = run_setup, .fini = run_teardown, .timeout = 120);
 
 /* mpirun -np 3: 2 workers for 4 members. The winner's lineage and the
  * lineage of an exploiting member replay exactly. */
-Test(pbt_run, mpirun_population_and_strategy_replay)
+/* Runs the study of write_study (600 rows) with the command line launcher
+ * ("mpirun -np 3 BIN run STUDY" or "BIN run STUDY --workers 2"), then checks
+ * its records; its stderr in err. */
+static void run_population(const char *launcher, char *err, size_t cap)
 {
     const char *study = write_study("s.json", "study.db", 600);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "mpirun -np 3 %s run '%s'", PT_BIN, study);
+    snprintf(cmd, sizeof cmd, launcher, PT_BIN, study);
     int code = sh(cmd);
-    char err[1 << 14];
-    slurp("err", err, sizeof err);
+    slurp("err", err, cap);
     cr_assert_eq(code, 0, "%s", err);
     double val[P][G];
     /* q = ceil(4 * 0.25) = 1 member exploits at each of the 2 boundaries. */
     cr_expect_eq(check_study("study.db", val), G - 1);
+}
+
+Test(pbt_run, mpirun_population_and_strategy_replay)
+{
+    char err[1 << 14], cmd[1024];
+    run_population("mpirun -np 3 %s run '%s'", err, sizeof err);
     cr_expect_not_null(strstr(err, "pbt: generation 2: member"), "%s", err);
     /* The winner: the best of the last generation (strategy's default). */
     snprintf(cmd, sizeof cmd, "%s strategy '%s'", PT_BIN, path_of("study.db"));
@@ -255,15 +263,8 @@ static int last_exploiter(const char *db)
  * an exploiting member's lineage replays exactly. */
 Test(pbt_run, laptop_mode)
 {
-    const char *study = write_study("s.json", "study.db", 600);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, study);
-    int code = sh(cmd);
     char err[1 << 14];
-    slurp("err", err, sizeof err);
-    cr_assert_eq(code, 0, "%s", err);
-    double val[P][G];
-    cr_expect_eq(check_study("study.db", val), G - 1);
+    run_population("%s run '%s' --workers 2", err, sizeof err);
     int n = last_exploiter("study.db");
     cr_assert_geq(n, 0);
     check_replay("study.db", n);
