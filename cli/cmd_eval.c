@@ -44,7 +44,8 @@ int cli_save_model(const char *path, int format, const pt_config *cfg, const pt_
                           .val_acc = res->val_acc,
                           .n_test = data->test.n,
                           .n_classes = data->train.n_classes,
-                          .class_names = data->train.class_names};
+                          .class_names = data->train.class_names,
+                          .optim = res->optim.m ? &res->optim : NULL};
     if (format == CLI_MODEL_ONNX)
         return cli_save_onnx("train --save", path, net, sc, cfg, &info);
     pt_err err;

@@ -12,8 +12,10 @@
  * winner's config without the continuation keys (train.first_epoch,
  * stop_epoch, net.init), the first interval's values in the plain keys and
  * schedule.l2 / l1 / lr / sparsity for reg.l2, reg.l1, train.lr and
- * prune.sparsity (core/schedule.h); train.optim_reset stays the interval,
- * so `prunetune train FILE` trains bit for bit as the lineage did (with
+ * prune.sparsity (core/schedule.h). The lineage carried its optimizer
+ * state across boundaries (train.keep_optim; studies recorded before that
+ * have train.optim_reset = the interval in their configs, which stays), so
+ * `prunetune train FILE` trains bit for bit as the lineage did (with
  * train.sparse "on"/"off", train.h). A parameter without a per-epoch key
  * that changes along the lineage is named on stderr: the config holds its
  * last value and the replay is then not exact.
@@ -137,6 +139,7 @@ static int write_config(qcli_ctx *c, const char *path, const query_trial *const 
     cJSON *train = cJSON_GetObjectItemCaseSensitive(j, "train");
     cJSON_DeleteItemFromObjectCaseSensitive(train, "first_epoch");
     cJSON_DeleteItemFromObjectCaseSensitive(train, "stop_epoch");
+    cJSON_DeleteItemFromObjectCaseSensitive(train, "keep_optim");
     cJSON *net = cJSON_GetObjectItemCaseSensitive(j, "net");
     cJSON_DeleteItemFromObjectCaseSensitive(net, "init");
     cJSON_DeleteItemFromObjectCaseSensitive(j, "schedule");

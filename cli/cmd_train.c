@@ -239,6 +239,7 @@ int cmd_train(int argc, char **argv)
         code = cli_save_model(save, save_format, &cfg, &data,
                               cfg.net.init[0] ? &init.scaler : &data.scaler, &net, &res);
     pt_net_free(&net);
+    pt_optim_free(&res.optim);
     pt_model_free(&init);
     pt_data_close(&data);
     return code;

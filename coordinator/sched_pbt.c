@@ -15,14 +15,15 @@
  *                    pbt_exploited_from (the member it copied, only when it
  *                    exploited one)
  *   config           the trial config with train.first_epoch / stop_epoch /
- *                    optim_reset (core/train.h) and net.init naming the
+ *                    keep_optim (core/train.h) and net.init naming the
  *                    checkpoint file beside the DB it started from
  * n_trials is therefore P * G (cli/cmd_run.c sets it).
  *
  * Members take turns on the workers: a generation's P trials go to whichever
  * workers are free, in member order; the next generation starts when every
  * member's trial is recorded and its checkpoint (the model bytes the worker
- * returns after a result: weights, mask, scaler) has arrived. Then
+ * returns after a result: weights, mask, scaler, optimizer state) has
+ * arrived. Then
  * pbt_step ranks the members and the bottom quantile exploits the top one:
  * the next trial of such a member starts from the parent's checkpoint with
  * explored parameters. The checkpoint goes to the worker over MPI (the
@@ -30,13 +31,14 @@
  * needed; rank 0 keeps it in the files beside the DB (store/pbt_files.h),
  * which it writes the moment they arrive and reads back to send.
  *
- * What is carried: weights and mask exactly (float32 in the .npz), and the
- * position in the schedule (epoch, hence learning rate, batch order, dropout
- * draws, gradual pruning's progress: train.first_epoch). What is not: the
- * optimizer state (momentum, Adam's moments), which starts empty at every
- * interval boundary for every member, exploited or not; train.optim_reset =
- * interval does the same in a plain run, so `prunetune strategy --config`
- * replays a lineage bit for bit (with train.sparse "on" or "off").
+ * What is carried, exactly (float32 in the .npz): weights, mask, the
+ * optimizer state (momentum or Adam's moments and step count:
+ * train.keep_optim, core/model.h) and the position in the schedule (epoch,
+ * hence learning rate, batch order, dropout draws, gradual pruning's
+ * progress: train.first_epoch). An exploiting member thus continues its
+ * parent's run as the parent would have, with explored parameters; and a
+ * lineage is one run, which `prunetune strategy --config` replays bit for
+ * bit from epoch 0 (with train.sparse "on" or "off").
  * Members all start from the trial's seed (same initial weights, different
  * sampled parameters): a lineage is then one continuous run.
  *
@@ -331,7 +333,7 @@ pt_status sched_pbt_start(sched *s, int rank, int *used, pt_err *err)
     if (cst == PT_OK) {
         cfg.train.first_epoch = p->gen * p->I;
         cfg.train.stop_epoch = (p->gen + 1) * p->I < p->E ? (p->gen + 1) * p->I : p->E;
-        cfg.train.optim_reset = p->I;
+        cfg.train.keep_optim = 1;
         if (m->parent >= 0) {
             file_name(ck_name, sizeof ck_name, p->gen - 1, m->parent, "npz");
             int w = snprintf(cfg.net.init, sizeof cfg.net.init, "%s/%s", p->dir, ck_name);
@@ -529,7 +531,8 @@ pt_status sched_pbt_prepare(study_config *sc, const char *source, pt_err *err)
                        "move)",
                        source);
     static const char *const fixed[] = {"train.epochs",      "train.first_epoch", "train.stop_epoch",
-                                        "train.optim_reset", "net.init",          "seed"};
+                                        "train.optim_reset", "train.keep_optim",  "net.init",
+                                        "seed"};
     for (int i = 0; i < sc->n_params; i++) {
         const study_param *q = &sc->param[i];
         for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)

@@ -108,7 +108,10 @@ typedef struct {
     int first_epoch;          /* train.first_epoch, default 0 */
     int stop_epoch;           /* train.stop_epoch: end after this epoch count, 0 = the end */
     int optim_reset;          /* train.optim_reset: clear the optimizer state every N
-                                 epochs (PBT's interval boundaries), 0 = never */
+                                 epochs, 0 = never */
+    int keep_optim;           /* train.keep_optim: the result carries the optimizer
+                                 state, saved with the model for a run that
+                                 continues this one (first_epoch), default false */
 } pt_train_config;
 
 #define PT_MAX_LAYERS (PT_MAX_HIDDEN + 1)

@@ -108,7 +108,10 @@ static const pt_key_def keys[] = {
     INT("train.stop_epoch", train.stop_epoch, 0, 100000,
         "end the run after this many epochs of the schedule (a PBT interval's end); 0 = the end"),
     INT("train.optim_reset", train.optim_reset, 0, 100000,
-        "clear the optimizer state every N epochs (PBT's interval boundaries); 0 = never"),
+        "clear the optimizer state every N epochs; 0 = never"),
+    BOOL("train.keep_optim", train.keep_optim,
+         "save the optimizer state (momentum, Adam's moments, step count) with the model, "
+         "for a run that continues this one with train.first_epoch (a PBT checkpoint)"),
     INT("train.step_epochs", train.step_epochs, 1, INT_MAX, "step: epochs between decays"),
     NUM("train.gamma", train.gamma, EXCL, 0, INCL, 1, "step: factor applied at each decay"),
     NUM("train.min_lr", train.min_lr, INCL, 0, NONE, 0,

@@ -114,6 +114,11 @@ static char *meta_json(const pt_net *net, const pt_config *cfg, const pt_model_i
     add_num(m, "val_acc", info->val_acc);
     cJSON_AddNumberToObject(m, "n_test", info->n_test);
     cJSON_AddNumberToObject(o, "eval_batch", net->cap);
+    if (info->optim) {
+        cJSON *op = cJSON_AddObjectToObject(o, "optim");
+        cJSON_AddStringToObject(op, "optimizer", info->optim->kind == PT_OPT_ADAM ? "adam" : "sgd");
+        cJSON_AddNumberToObject(op, "steps", (double)info->optim->t);
+    }
     if (info->class_names)
         cJSON_AddItemToObject(
             o, "classes",
@@ -157,9 +162,33 @@ static pt_status add_layer(pt_npz_writer *w, const pt_net *net, int l, unsigned 
     return st;
 }
 
+/* The optimizer state buffer buf (m or v, laid out like net->params) as
+ * optim_{which}_w{l} and optim_{which}_b{l}, shaped as w{l} and b{l}. */
+static pt_status add_state(pt_npz_writer *w, const pt_net *net, int l, char which,
+                           const float *buf, pt_err *err)
+{
+    const pt_layer *L = &net->layer[l];
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
+    for (int i = 0; i <= l; i++)
+        spec[i] = pt_layer_spec_of(net, i);
+    long shape[4];
+    int nd = weight_shape(spec, net->shape, net->sizes, l, shape);
+    char name[32];
+    snprintf(name, sizeof name, "optim_%c_w%d", which, l);
+    pt_status st = pt_npz_writer_add(w, name, PT_F32, nd, shape, buf + L->off, err);
+    snprintf(name, sizeof name, "optim_%c_b%d", which, l);
+    if (st == PT_OK)
+        st = pt_npz_writer_add(w, name, PT_F32, 1, shape, buf + (L->b - net->params), err);
+    return st;
+}
+
 pt_status pt_model_save(const char *path, const pt_net *net, const pt_scaler *sc,
                         const pt_config *cfg, const pt_model_info *info, pt_err *err)
 {
+    const pt_optim *op = info->optim;
+    if (op && (op->n != net->n_params || !op->m || (op->kind == PT_OPT_ADAM && !op->v)))
+        return pt_fail(err, PT_ERR_ARG, "%s: the optimizer state does not match the network",
+                       path);
     if (sc->dim != net->sizes[0])
         return pt_fail(err, PT_ERR_ARG, "%s: scaler has %d features, network %d inputs", path,
                        sc->dim, net->sizes[0]);
@@ -179,6 +208,11 @@ pt_status pt_model_save(const char *path, const pt_net *net, const pt_scaler *sc
     pt_status st = pt_npz_writer_open(&w, path, err);
     for (int l = 0; st == PT_OK && l < net->n_layers; l++)
         st = add_layer(w, net, l, tmp, err);
+    for (int l = 0; op && st == PT_OK && l < net->n_layers; l++) {
+        st = add_state(w, net, l, 'm', op->m, err);
+        if (st == PT_OK && op->kind == PT_OPT_ADAM)
+            st = add_state(w, net, l, 'v', op->v, err);
+    }
     long dim = sc->dim, len = (long)strlen(meta);
     if (st == PT_OK)
         st = pt_npz_writer_add(w, "scale_offset", PT_F32, 1, &dim, sc->offset, err);
@@ -419,6 +453,50 @@ static pt_status check_shapes(const pt_npz *z, const int *sizes, int n, const pt
     return st;
 }
 
+/* The optional optimizer state (meta.optim and the optim_* arrays, model.h)
+ * into m->optim, with the rule's hyper-parameters from meta.config. */
+static pt_status read_optim(pt_model *m, const pt_npz *z, const cJSON *meta,
+                            const pt_layer_spec *spec, pt_err *err)
+{
+    const cJSON *op = cJSON_GetObjectItem(meta, "optim");
+    if (!op)
+        return PT_OK;
+    const cJSON *k = cJSON_GetObjectItem(op, "optimizer"), *t = cJSON_GetObjectItem(op, "steps");
+    int adam = cJSON_IsString(k) && !strcmp(k->valuestring, "adam");
+    if (!cJSON_IsString(k) || (!adam && strcmp(k->valuestring, "sgd")) || !cJSON_IsNumber(t) ||
+        t->valuedouble < 0 || t->valuedouble > 1e15 || t->valuedouble != floor(t->valuedouble))
+        return pt_fail(err, PT_ERR_FORMAT,
+                       "%s: meta.optim: expected {\"optimizer\": \"sgd\"|\"adam\", "
+                       "\"steps\": an integer >= 0}",
+                       z->path);
+    pt_train_config tc = m->cfg.train;
+    tc.optimizer = adam ? PT_OPT_ADAM : PT_OPT_SGD;
+    pt_status st = pt_optim_init(&m->optim, &tc, m->net.n_params, err);
+    if (st != PT_OK)
+        return st;
+    m->optim.t = (long)t->valuedouble;
+    if (adam) {
+        m->optim.bc1 = (float)(1.0 - pow(m->optim.beta1, (double)m->optim.t));
+        m->optim.bc2 = (float)(1.0 - pow(m->optim.beta2, (double)m->optim.t));
+    }
+    for (int l = 0; st == PT_OK && l < m->net.n_layers; l++) {
+        pt_layer *L = &m->net.layer[l];
+        size_t boff = (size_t)(L->b - m->net.params);
+        long shape[4];
+        int nd = weight_shape(spec, m->net.shape, m->net.sizes, l, shape);
+        for (int v = 0; st == PT_OK && v <= adam; v++) {
+            float *buf = v ? m->optim.v : m->optim.m;
+            char name[32];
+            snprintf(name, sizeof name, "optim_%c_w%d", v ? 'v' : 'm', l);
+            st = pt_npz_get(z, name, PT_F32, nd, shape, buf + L->off, err);
+            snprintf(name, sizeof name, "optim_%c_b%d", v ? 'v' : 'm', l);
+            if (st == PT_OK)
+                st = pt_npz_get(z, name, PT_F32, 1, shape, buf + boff, err);
+        }
+    }
+    return st;
+}
+
 /* Builds the network of the given sizes and fills it from the arrays. */
 static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int n,
                              const pt_layer_spec *spec, const int *in_shape, pt_err *err)
@@ -489,9 +567,11 @@ pt_status pt_model_load(pt_model *m, const char *path, pt_err *err)
         st = read_meta(m, o, path, sizes, &n, err);
     if (st == PT_OK)
         st = read_arch(o, path, sizes, n, spec, in_shape, err);
-    cJSON_Delete(o);
     if (st == PT_OK)
         st = read_arrays(m, &z, sizes, n, spec, in_shape, err);
+    if (st == PT_OK)
+        st = read_optim(m, &z, o, spec, err);
+    cJSON_Delete(o);
     pt_npz_close(&z);
     if (st != PT_OK)
         pt_model_free(m);
@@ -506,5 +586,6 @@ void pt_model_free(pt_model *m)
         free(m->class_names[i]);
     free(m->class_names);
     free(m->meta);
+    pt_optim_free(&m->optim);
     memset(m, 0, sizeof *m);
 }

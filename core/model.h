@@ -12,6 +12,12 @@
  * (format version 2) stores a conv layer's weights as (K, C, k, k) and adds
  * meta.input_shape and meta.layers (kernel, stride, padding, pooling).
  *
+ * Optionally (pt_model_info.optim, a run to be continued: a PBT checkpoint)
+ * the optimizer state, shaped as the weights: optim_m_w{l}, optim_m_b{l}
+ * (SGD's velocity or Adam's first moment) and for Adam optim_v_w{l},
+ * optim_v_b{l}, with meta.optim = {"optimizer": "sgd"|"adam", "steps": t}.
+ * Readers that do not know these arrays skip them, so the version stays.
+ *
  * The network is saved as trained, uncompacted: pruned weights are stored as
  * exact zeros under a mask, so loading gives back the same pt_net bit for bit
  * and evaluation reproduces the training-time test accuracy exactly (the
@@ -31,6 +37,7 @@
 #include "config.h"
 #include "data.h"
 #include "net.h"
+#include "optim.h"
 #include "status.h"
 
 #define PT_MODEL_FORMAT "prunetune-model"
@@ -43,6 +50,8 @@ typedef struct {
     int n_test;               /* test rows behind test_acc */
     int n_classes;            /* entries of class_names */
     char *const *class_names; /* class-id order, or NULL (numeric labels) */
+    const pt_optim *optim;    /* optimizer state to save for a run that continues
+                                 this one (train.keep_optim), or NULL */
 } pt_model_info;
 
 /* Writes net (weights, biases, mask if any), the scaler it was trained with,
@@ -63,6 +72,10 @@ typedef struct {
     int n_classes;      /* entries of class_names */
     char **class_names; /* NULL when the data had numeric labels */
     char *meta;         /* the meta JSON text, NUL-terminated */
+    pt_optim optim;     /* the saved optimizer state (rule, step count,
+                           momentum/moments laid out like net.params; the
+                           hyper-parameters are meta.config's); n == 0 when
+                           the file has none */
 } pt_model;
 
 /* Reads a model written by pt_model_save (any version <= PT_MODEL_VERSION).

@@ -200,6 +200,38 @@ void pt_optim_reset(pt_optim *o)
     o->t = 0;
 }
 
+pt_status pt_optim_copy(pt_optim *dst, const pt_optim *o, pt_err *err)
+{
+    *dst = *o;
+    dst->m = dst->v = NULL;
+    size_t bytes = sizeof(float) * (o->n ? o->n : 1);
+    dst->m = o->m ? malloc(bytes) : NULL;
+    dst->v = o->v ? malloc(bytes) : NULL;
+    if ((o->m && !dst->m) || (o->v && !dst->v)) {
+        pt_optim_free(dst);
+        return pt_fail(err, PT_ERR_NOMEM, "optimizer: out of memory");
+    }
+    if (o->m)
+        memcpy(dst->m, o->m, sizeof(float) * o->n);
+    if (o->v)
+        memcpy(dst->v, o->v, sizeof(float) * o->n);
+    return PT_OK;
+}
+
+int pt_optim_adopt(pt_optim *o, const pt_optim *src)
+{
+    if (src->kind != o->kind || src->n != o->n || !src->m || !o->m ||
+        (o->v && !src->v))
+        return 0;
+    memcpy(o->m, src->m, sizeof(float) * o->n);
+    if (o->v)
+        memcpy(o->v, src->v, sizeof(float) * o->n);
+    o->t = src->t;
+    o->bc1 = src->bc1;
+    o->bc2 = src->bc2;
+    return 1;
+}
+
 double pt_lr_at(const pt_train_config *tc, int e, int epochs)
 {
     switch (tc->lr_schedule) {

@@ -81,6 +81,17 @@ void pt_optim_mask(pt_optim *o, const float *mask);
 /* Clears all optimizer state and the step count (e.g. after rewinding). */
 void pt_optim_reset(pt_optim *o);
 
+/* Carrying the state from one run to the run that continues it (a PBT
+ * checkpoint, train.keep_optim): pt_optim_copy makes *dst a deep copy of o
+ * (zeroed on failure; free it with pt_optim_free). pt_optim_adopt copies
+ * src's momentum/moments and step count into o when src is the same rule
+ * over the same number of parameters, and returns 1; otherwise (another
+ * optimizer, another network, no state) it returns 0 and leaves o as it
+ * was: state of another rule means nothing to this one. The update's
+ * hyper-parameters (momentum, betas, eps) stay o's, the config's. */
+pt_status pt_optim_copy(pt_optim *dst, const pt_optim *o, pt_err *err);
+int pt_optim_adopt(pt_optim *o, const pt_optim *src);
+
 /* Learning rate for epoch e (0-based) of a run of `epochs` epochs:
  * constant: lr; step: lr * gamma^floor(e / step_epochs);
  * cosine: min_lr + (lr - min_lr) * (1 + cos(pi * e / epochs)) / 2. */

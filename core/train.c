@@ -282,10 +282,9 @@ static void save_rewind(run *r)
  * and dropout streams advanced by the earlier epochs' draws (the shuffle is
  * cumulative; one dropout draw per batch and dropout layer), the step
  * count, and the target of the last pruning event so far (the floor a
- * lowered schedule.sparsity does not go under). The weights and mask are
- * net.init's; the optimizer state starts empty, as train.optim_reset
- * clears it in a run from epoch 0. Dropout rates are taken as this config's
- * for the earlier epochs too. */
+ * lowered schedule.sparsity does not go under). The weights, mask and
+ * (setup) optimizer state are net.init's. Dropout rates are taken as this
+ * config's for the earlier epochs too. */
 static pt_status continue_at(run *r, const pt_config *base, int first, pt_err *err)
 {
     int n = r->data->split.n_train;
@@ -397,6 +396,10 @@ static pt_status setup(run *r, pt_err *err)
     st = pt_optim_init(&r->opt, &cfg->train, r->net->n_params, err);
     if (st != PT_OK)
         return st;
+    /* A continued run picks up the momentum its checkpoint carries: without
+     * it the first steps after every PBT boundary would run without. */
+    if (r->init && cfg->train.first_epoch > 0)
+        pt_optim_adopt(&r->opt, &r->init->optim);
     r->order = malloc(sizeof(uint32_t) * (size_t)n);
     r->y = malloc(sizeof(int32_t) * (size_t)cap);
     int rewinds = cfg->prune.schedule == PT_PRUNE_ITERATIVE && cfg->prune.rewind_epoch >= 0;
@@ -557,6 +560,8 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
                        &res->eval_s);
     res->sparsity = pt_sparsity_total(net);
     res->train_samples_per_s = res->train_s > 0 ? seen / res->train_s : 0.0;
+    if (st == PT_OK && cfg->train.keep_optim)
+        st = pt_optim_copy(&res->optim, &r.opt, err);
     res->wall_s = pt_now() - t_start;
     teardown(&r);
     if (st != PT_OK && st != PT_ERR_DIVERGED)

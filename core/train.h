@@ -30,11 +30,13 @@
  * F, train.stop_epoch S ends after epoch S (no final prune owed unless S is
  * the schedule's end). Batch order, dropout draws, the learning rate and
  * gradual pruning's progress are those of a run from epoch 0 at epoch F;
- * the optimizer state starts empty. train.optim_reset N clears the state
- * at every epoch that is a multiple of N, so a run from epoch 0 with N =
- * the interval and the lineage's schedule.* keys trains bit for bit as the
- * chain of continued runs did (with train.sparse "on"/"off": "auto" may
- * choose differently by timing, sptrain.h).
+ * the optimizer state is net.init's when the model carries one of the same
+ * rule (saved by a run with train.keep_optim, model.h), else it starts
+ * empty. A chain of continued runs that carry their state thus trains bit
+ * for bit as one run from epoch 0 with the lineage's schedule.* keys does
+ * (with train.sparse "on"/"off": "auto" may choose differently by timing,
+ * sptrain.h). train.optim_reset N clears the state at every epoch that is
+ * a multiple of N (how a chain that did not carry it is replayed).
  */
 #ifndef PT_TRAIN_H
 #define PT_TRAIN_H
@@ -79,6 +81,9 @@ typedef struct {
                                    gradual events inside an epoch count in train_s */
     long sparse_steps[PT_NET_MAX_LAYERS]; /* steps each weight layer trained
                                              with sparse kernels (sptrain.h) */
+    pt_optim optim; /* train.keep_optim: the optimizer state at the end, dense
+                       layout, for pt_model_info.optim; the caller frees it
+                       with pt_optim_free. Zeroed otherwise (freeing is safe). */
 } pt_train_result;
 
 /* Trains a network described by cfg on data. On PT_OK, or PT_ERR_DIVERGED,

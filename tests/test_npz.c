@@ -228,7 +228,7 @@ static void check_round_trip(pt_granularity g)
     cr_assert_eq(pt_train(&c, &d, &net, NULL, NULL, &res, &err), PT_OK, "%s", err.msg);
     cr_assert_not_null(net.mask);
     cr_assert_gt(res.sparsity, 0.3);
-    pt_model_info info = {res.test_acc, res.test_loss, res.val_acc, d.test.n, 0, NULL};
+    pt_model_info info = {res.test_acc, res.test_loss, res.val_acc, d.test.n, 0, NULL, NULL};
     const char *path = tmp("model.npz");
     cr_assert_eq(pt_model_save(path, &net, &d.scaler, &c, &info, &err), PT_OK, "%s", err.msg);
 
@@ -349,7 +349,7 @@ static const char *saved_model(void)
     pt_scaler sc = {784, off, mul};
     char *names[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-    pt_model_info info = {0.5, 1.0, 0.5, 100, 10, names};
+    pt_model_info info = {0.5, 1.0, 0.5, 100, 10, names, NULL};
     const char *path = tmp("m.npz");
     cr_assert_eq(pt_model_save(path, &net, &sc, &c, &info, &err), PT_OK, "%s", err.msg);
     pt_net_free(&net);

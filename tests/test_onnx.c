@@ -298,7 +298,7 @@ Test(onnx, written_weights_read_back_exactly)
     pt_config_defaults(&cfg);
     char *names[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Ankle \"boot\""};
-    pt_model_info info = {0.8125, 0.5, 0.75, 160, 10, names};
+    pt_model_info info = {0.8125, 0.5, 0.75, 160, 10, names, NULL};
     pt_onnx_stats st;
     const char *path = tmp("w.onnx");
     cr_assert_eq(pt_onnx_save(path, &net, &sc, &cfg, &info, &st, &err), PT_OK, "%s", err.msg);
@@ -374,7 +374,7 @@ Test(onnx, failed_write_leaves_nothing)
     pt_scaler sc = {784, off, mul};
     pt_config cfg;
     pt_config_defaults(&cfg);
-    pt_model_info info = {0.5, 1, 0.5, 10, 0, NULL};
+    pt_model_info info = {0.5, 1, 0.5, 10, 0, NULL, NULL};
     pt_err err;
     char path[600];
     snprintf(path, sizeof path, "%s/no/such/dir/m.onnx", tmpdir);

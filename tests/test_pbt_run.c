@@ -11,7 +11,7 @@
  * Why exact equality for the replay: a lineage is one
  * continuous run (same seed; batch order, dropout and pruning progress set
  * by the absolute epoch; optimizer state cleared at every interval in both,
- * train.optim_reset) on one machine with train.sparse "off" and one BLAS
+ * train.keep_optim) on one machine with train.sparse "off" and one BLAS
  * thread, so the floats are produced by the same operations in the same
  * order: any difference is a bug, not rounding.
  */
@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "run_fixture.h"
 #include "job_fixture.h"
 
@@ -139,6 +140,24 @@ static int check_study(const char *db, double val[P][G])
                           psp);
         }
     sqlite3_close(h);
+    /* The checkpoints left beside the DB (the last generation's) carry the
+     * optimizer state (train.keep_optim): momentum after every step its
+     * lineage took. */
+    int found = 0;
+    for (int m = 0; m < P; m++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.pbt/p/g%d_m%d.npz", path_of(db), G - 1, m);
+        if (access(path, R_OK) != 0)
+            continue;
+        pt_model ck;
+        pt_err err = {{0}};
+        cr_assert_eq(pt_model_load(&ck, path, &err), PT_OK, "%s", err.msg);
+        cr_expect_eq(ck.optim.n, ck.net.n_params, "%s holds no optimizer state", path);
+        cr_expect_gt(ck.optim.t, 0, "%s: no steps", path);
+        pt_model_free(&ck);
+        found++;
+    }
+    cr_expect_gt(found, 0, "no checkpoint of generation %d beside %s", G - 1, db);
     return exploits;
 }
 

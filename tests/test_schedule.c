@@ -200,46 +200,47 @@ Test(schedule, a_moving_sparsity_target_never_unprunes)
     pt_net_free(&b);
 }
 
-/* train.first_epoch / stop_epoch / optim_reset (train.h): a run stopped
- * after epoch 2, saved, and continued from the file at epoch 2 ends with
- * the weights, mask and figures of one run over the 4 epochs that clears
- * its optimizer state at epoch 2 — with dropout on the input and the
- * hidden layer (its stream advanced past the earlier epochs' draws), a
- * gradual prune whose window spans the boundary, a cosine learning rate and
- * a schedule.lr step at the boundary. Exact: the same operations on the same
- * floats in the same order (one BLAS thread, train.sparse "off"). */
-Test(schedule, continued_run_is_the_run_from_epoch_0)
+/* A run stopped after epoch 2 of 4 (c + stop), saved, and continued from
+ * the file at epoch 2 (c + first) ends as the run over the 4 epochs (c):
+ * the same weights, mask and figures, bit for bit. */
+static void expect_continued_is_whole(pt_config *c, const char *stop, const char *first)
 {
-    pt_config c;
-    small_fashion(&c);
-    merge_ok(&c, "{\"train\": {\"epochs\": 4, \"lr_schedule\": \"cosine\", \"sparse\": \"off\","
-                 " \"optim_reset\": 2}, \"reg\": {\"dropout\": 0.2, \"dropout_input\": 0.1},"
-                 " \"prune\": {\"schedule\": \"gradual\", \"sparsity\": 0.7, \"start_epoch\": 0.5,"
-                 " \"end_epoch\": 3, \"frequency\": 5},"
-                 " \"schedule\": {\"lr\": [[0, 0.05], [2, 0.02]]}}");
     pt_data d;
     pt_err err;
     memset(&d, 0, sizeof d);
-    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
-    pt_net whole, first, rest;
+    cr_assert_eq(pt_data_open(&d, &c->data, c->seed, &err), PT_OK, "%s", err.msg);
+    pt_net whole, part, rest;
     pt_train_result rw, r1, r2;
-    cr_assert_eq(pt_train(&c, &d, &whole, NULL, NULL, &rw, &err), PT_OK, "%s", err.msg);
+    cr_assert_eq(pt_train(c, &d, &whole, NULL, NULL, &rw, &err), PT_OK, "%s", err.msg);
 
-    pt_config c1 = c;
-    merge_ok(&c1, "{\"train\": {\"stop_epoch\": 2}}");
-    cr_assert_eq(pt_train(&c1, &d, &first, NULL, NULL, &r1, &err), PT_OK, "%s", err.msg);
+    pt_config c1 = *c;
+    merge_ok(&c1, stop);
+    cr_assert_eq(pt_train(&c1, &d, &part, NULL, NULL, &r1, &err), PT_OK, "%s", err.msg);
     cr_expect_eq(r1.epochs, 2);
     char path[] = "/tmp/pt_sched_XXXXXX";
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
     close(fd);
-    pt_model_info info = {.n_classes = d.train.n_classes, .class_names = d.train.class_names};
-    cr_assert_eq(pt_model_save(path, &first, &d.scaler, &c1, &info, &err), PT_OK, "%s", err.msg);
+    pt_model_info info = {.n_classes = d.train.n_classes,
+                          .class_names = d.train.class_names,
+                          .optim = r1.optim.m ? &r1.optim : NULL};
+    cr_assert_eq(pt_model_save(path, &part, &d.scaler, &c1, &info, &err), PT_OK, "%s", err.msg);
+    if (c1.train.keep_optim) { /* the file carries the state as it was */
+        pt_model m;
+        cr_assert_eq(pt_model_load(&m, path, &err), PT_OK, "%s", err.msg);
+        cr_expect_eq(m.optim.n, r1.optim.n);
+        cr_expect_eq(m.optim.kind, r1.optim.kind);
+        cr_expect_gt(m.optim.t, 0);
+        cr_expect_eq(m.optim.t, r1.optim.t);
+        cr_expect(!memcmp(m.optim.m, r1.optim.m, sizeof(float) * r1.optim.n), "m differs");
+        cr_expect(!r1.optim.v || !memcmp(m.optim.v, r1.optim.v, sizeof(float) * r1.optim.n),
+                  "v differs");
+        pt_model_free(&m);
+    }
 
-    pt_config c2 = c;
-    char json[256];
-    snprintf(json, sizeof json, "{\"net\": {\"init\": \"%s\"}, \"train\": {\"first_epoch\": 2}}",
-             path);
+    pt_config c2 = *c;
+    char json[512];
+    snprintf(json, sizeof json, "{\"net\": {\"init\": \"%s\"}, \"train\": %s}", path, first);
     merge_ok(&c2, json);
     cr_assert_eq(pt_train(&c2, &d, &rest, NULL, NULL, &r2, &err), PT_OK, "%s", err.msg);
     unlink(path);
@@ -251,16 +252,75 @@ Test(schedule, continued_run_is_the_run_from_epoch_0)
     cr_expect_eq(r2.val_acc, rw.val_acc, "%.17g vs %.17g", r2.val_acc, rw.val_acc);
     cr_expect_eq(r2.test_acc, rw.test_acc, "%.17g vs %.17g", r2.test_acc, rw.test_acc);
     cr_expect_eq(r2.sparsity, rw.sparsity);
-    /* Without the reset the run from epoch 0 keeps its momentum: another run. */
+    if (c1.train.keep_optim) { /* the state matters: without it, another run */
+        info.optim = NULL;
+        cr_assert_eq(pt_model_save(path, &part, &d.scaler, &c1, &info, &err), PT_OK, "%s",
+                     err.msg);
+        pt_net bare;
+        cr_assert_eq(pt_train(&c2, &d, &bare, NULL, NULL, &r2, &err), PT_OK, "%s", err.msg);
+        unlink(path);
+        cr_expect(!same_weights(&whole, &bare), "the optimizer state changed nothing");
+        pt_net_free(&bare);
+    }
+    pt_optim_free(&r1.optim);
+    pt_net_free(&whole);
+    pt_net_free(&part);
+    pt_net_free(&rest);
+    pt_data_close(&d);
+}
+
+/* The run both continuation tests split: dropout on the input and the
+ * hidden layer (its stream advanced past the earlier epochs' draws), a
+ * gradual prune whose window spans the boundary, a cosine learning rate and
+ * a schedule.lr step at the boundary. Exact: the same operations on the
+ * same floats in the same order (one BLAS thread, train.sparse "off"). */
+static void continued_config(pt_config *c, const char *optimizer)
+{
+    small_fashion(c);
+    merge_ok(c, "{\"train\": {\"epochs\": 4, \"lr_schedule\": \"cosine\", \"sparse\": \"off\"},"
+                " \"reg\": {\"dropout\": 0.2, \"dropout_input\": 0.1},"
+                " \"prune\": {\"schedule\": \"gradual\", \"sparsity\": 0.7, \"start_epoch\": 0.5,"
+                " \"end_epoch\": 3, \"frequency\": 5},"
+                " \"schedule\": {\"lr\": [[0, 0.05], [2, 0.02]]}}");
+    merge_ok(c, optimizer);
+}
+
+/* train.keep_optim (train.h, a PBT checkpoint): the stopped run saves its
+ * momentum (SGD) or moments and step count (Adam) with the model, the
+ * continued run picks them up, and the chain is the uninterrupted run. */
+Test(schedule, continued_run_with_its_optimizer_state_is_the_whole_run)
+{
+    pt_config c;
+    continued_config(&c, "{\"train\": {\"optimizer\": \"sgd\", \"momentum\": 0.9}}");
+    expect_continued_is_whole(&c, "{\"train\": {\"stop_epoch\": 2, \"keep_optim\": true}}",
+                              "{\"first_epoch\": 2}");
+    continued_config(&c, "{\"train\": {\"optimizer\": \"adam\", \"lr\": 0.002},"
+                         " \"schedule\": {\"lr\": [[0, 0.002], [2, 0.001]]}}");
+    expect_continued_is_whole(&c, "{\"train\": {\"stop_epoch\": 2, \"keep_optim\": true}}",
+                              "{\"first_epoch\": 2}");
+}
+
+/* train.optim_reset (train.h): a chain that did not carry its optimizer
+ * state is the run from epoch 0 that clears its state at the boundary. */
+Test(schedule, continued_run_is_the_run_from_epoch_0)
+{
+    pt_config c;
+    continued_config(&c, "{\"train\": {\"optim_reset\": 2}}");
+    expect_continued_is_whole(&c, "{\"train\": {\"stop_epoch\": 2}}", "{\"first_epoch\": 2}");
+    /* Without the reset the run from epoch 0 keeps its momentum: another run;
+     * and a continued run without the state differs from it. */
     pt_config c3 = c;
     c3.train.optim_reset = 0;
-    pt_net kept;
-    pt_train_result r3;
+    pt_data d;
+    pt_err err;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
+    pt_net whole, kept;
+    pt_train_result rw, r3;
+    cr_assert_eq(pt_train(&c, &d, &whole, NULL, NULL, &rw, &err), PT_OK, "%s", err.msg);
     cr_assert_eq(pt_train(&c3, &d, &kept, NULL, NULL, &r3, &err), PT_OK, "%s", err.msg);
     cr_expect(!same_weights(&whole, &kept), "optim_reset changed nothing");
     pt_net_free(&whole);
-    pt_net_free(&first);
-    pt_net_free(&rest);
     pt_net_free(&kept);
     pt_data_close(&d);
 }

@@ -322,7 +322,8 @@ static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt
                           .val_acc = r->val_acc,
                           .n_test = data->test.n,
                           .n_classes = data->train.n_classes,
-                          .class_names = data->train.class_names};
+                          .class_names = data->train.class_names,
+                          .optim = r->optim.m ? &r->optim : NULL};
     pt_status st = pt_model_save(path, net, sc, cfg, &info, err);
     FILE *f = st == PT_OK ? fopen(path, "rb") : NULL;
     if (st == PT_OK && !f)
@@ -528,6 +529,7 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         if (e.io != PT_OK) {
             if (st == PT_OK || st == PT_ERR_DIVERGED)
                 pt_net_free(&net);
+            pt_optim_free(&r.optim);
             if (ck_model.net.params)
                 pt_model_free(&ck_model);
             *err = e.err;
@@ -581,6 +583,7 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
         }
         if (st == PT_OK || st == PT_ERR_DIVERGED)
             pt_net_free(&net);
+        pt_optim_free(&r.optim);
         if (ck_model.net.params)
             pt_model_free(&ck_model);
         if (st != PT_OK)
