@@ -400,7 +400,16 @@ void sched_pbt_result(sched *s, int number, const double *v, double sparsity, in
     if (!m)
         return;
     m->value = v[0];
-    m->violation = study_violation(v + s->sc->n_objectives, s->sc->n_constraints);
+    /* The boundary this interval ends at, and whether the member's gradual
+     * window is still open there (pbt.h: constraints wait for its end). */
+    pt_config cfg;
+    pt_err cerr = {{0}};
+    int stop = (p->gen + 1) * p->I < p->E ? (p->gen + 1) * p->I : p->E;
+    int ok = study_trial_config(s->sc, &m->point, &cfg, &cerr) == PT_OK;
+    int in_window = ok && cfg.prune.schedule == PT_PRUNE_GRADUAL && stop < p->E &&
+                    (double)stop <= cfg.prune.end_epoch;
+    m->violation = pbt_violation(s->sc, v + s->sc->n_objectives, sparsity,
+                                 ok ? cfg.prune.sparsity : NAN, in_window);
     m->sparsity = isfinite(sparsity) ? sparsity : 0;
     m->state = M_MODEL;
     if (!model_coming)

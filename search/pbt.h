@@ -32,6 +32,16 @@
  *            the space; one switched off is dropped (present 0), so the new
  *            point is always one Optuna's distributions contain.
  *
+ * Constraints inside the pruning window. Until a member's gradual window
+ * has ended, its mask is part-way to its target by construction: the
+ * measured sparsity (and latency, FLOPs, size) says how far the schedule
+ * has run, not how good the member is, and ranking by it would make every
+ * member exploit the one with the highest target (it prunes fastest). So at
+ * a boundary inside the window (pbt_violation) a constraint on "sparsity" is
+ * judged on where the member is going, max(its sparsity, its target), and
+ * every other constraint waits for the window's end (counts 0). From the
+ * window's end on, members are judged on what they measure.
+ *
  * Sparsity only grows. The parent's mask is copied, so the member's sparsity
  * is at least the parent's current sparsity `floor` (pbt_member.sparsity).
  * A parameter named "prune.sparsity" is the target of a gradual schedule
@@ -71,6 +81,14 @@ typedef struct {
     double factor;     /* the perturbation factor given to "prune.sparsity", 0 = none
                           (resampled, absent, or no exploit): for the lineage record */
 } pbt_decision;
+
+/* The violation a member is ranked by at a boundary (see "Constraints
+ * inside the pruning window" above): c[0..s->n_constraints) are its
+ * measured constraint values (study_constraint_values), sparsity its
+ * measured sparsity, target the prune.sparsity it trained toward, and
+ * in_window 1 when the boundary is not past its gradual window's end. */
+double pbt_violation(const study_config *s, const double *c, double sparsity, double target,
+                     int in_window);
 
 /* The member ranks best first (see the top) into order[0..n). */
 void pbt_rank(const study_config *s, const pbt_member *m, int n, int *order);

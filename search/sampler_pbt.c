@@ -41,6 +41,23 @@ static int better(const study_config *s, const pbt_member *a, int ia, const pbt_
     return ia < ib;
 }
 
+double pbt_violation(const study_config *s, const double *c, double sparsity, double target,
+                     int in_window)
+{
+    if (!in_window)
+        return study_violation(c, s->n_constraints);
+    double sum = 0, v = fmax(sparsity, target);
+    for (int i = 0; i < s->n_constraints; i++) {
+        const study_constraint *k = &s->con[i];
+        if (strcmp(k->metric, "sparsity") || isnan(v))
+            continue; /* judged at the window's end */
+        double lo = k->has_min ? k->min - v : -INFINITY, hi = k->has_max ? v - k->max : -INFINITY;
+        double x = fmax(lo, hi);
+        sum += x > 0 ? x : 0;
+    }
+    return sum;
+}
+
 void pbt_rank(const study_config *s, const pbt_member *m, int n, int *order)
 {
     /* Insertion sort: a population is small, and the comparison is a strict

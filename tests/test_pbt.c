@@ -141,6 +141,41 @@ Test(pbt, rank_feasible_first_then_objective_ties_by_index)
     study_free(&s);
 }
 
+/* Inside the gradual window (pbt.h) a sparsity constraint is judged on the
+ * member's target and other constraints wait: a member part-way to 0.95 is
+ * not "less feasible" than one part-way to 0.97, and one bound for 0.85
+ * under a 0.9 minimum is. After the window, the measured values count. */
+Test(pbt, constraints_inside_the_pruning_window_judge_the_target)
+{
+    study_config s;
+    load_pbt(&s, 1, "'constraints': [{'metric': 'sparsity', 'min': 0.9},"
+                    " {'metric': 'latency_b1_us', 'max': 50}],");
+    cr_assert_eq(s.n_constraints, 2);
+    /* Measured after epoch 1 of a window to epoch 4: sparsity 0.4, latency 80 us. */
+    double c[2] = {0.9 - 0.4, 80 - 50};
+    cr_expect_eq(pbt_violation(&s, c, 0.4, 0.95, 1), 0, "on its way to 0.95: feasible");
+    cr_expect_eq(pbt_violation(&s, c, 0.4, 0.97, 1), 0);
+    cr_expect_float_eq(pbt_violation(&s, c, 0.4, 0.85, 1), 0.05, 1e-12, "bound for 0.85");
+    cr_expect_float_eq(pbt_violation(&s, c, 0.4, 0.95, 0), 0.5 + 30, 1e-12,
+                       "past the window: as measured");
+    double done[2] = {0.9 - 0.93, 40 - 50};
+    cr_expect_eq(pbt_violation(&s, done, 0.93, 0.95, 0), 0);
+    /* Ranked with it: by the objective, not by how far pruning has run. */
+    pbt_member m[3];
+    double v[3] = {0.80, 0.85, 0.83};
+    population(&s, m, 3, v, 0);
+    double sp[3] = {0.6, 0.3, 0.5}, tgt[3] = {0.97, 0.92, 0.85};
+    for (int i = 0; i < 3; i++) {
+        double ci[2] = {0.9 - sp[i], 60 - 50};
+        m[i].violation = pbt_violation(&s, ci, sp[i], tgt[i], 1);
+    }
+    int order[3];
+    pbt_rank(&s, m, 3, order);
+    cr_expect(order[0] == 1 && order[1] == 0 && order[2] == 2, "order %d %d %d", order[0],
+              order[1], order[2]);
+    study_free(&s);
+}
+
 Test(pbt, quantile_size_is_ray_tunes)
 {
     study_config s;
