@@ -135,15 +135,21 @@ static void mask_bytes(unsigned char *dst, const float *src, size_t n)
         dst[i] = src[i] != 0.0f;
 }
 
+/* The shape of layer l's weights in the file (w{l}), its dimensions returned. */
+static int layer_shape(const pt_net *net, int l, long shape[4])
+{
+    pt_layer_spec spec[PT_NET_MAX_LAYERS];
+    for (int i = 0; i <= l; i++)
+        spec[i] = pt_layer_spec_of(net, i);
+    return weight_shape(spec, net->shape, net->sizes, l, shape);
+}
+
 static pt_status add_layer(pt_npz_writer *w, const pt_net *net, int l, unsigned char *tmp,
                            pt_err *err)
 {
     const pt_layer *L = &net->layer[l];
-    pt_layer_spec spec[PT_NET_MAX_LAYERS];
-    for (int i = 0; i <= l; i++)
-        spec[i] = pt_layer_spec_of(net, i);
     long shape[4];
-    int nd = weight_shape(spec, net->shape, net->sizes, l, shape);
+    int nd = layer_shape(net, l, shape);
     char name[32];
     snprintf(name, sizeof name, "w%d", l);
     pt_status st = pt_npz_writer_add(w, name, PT_F32, nd, shape, L->w, err);
@@ -168,11 +174,8 @@ static pt_status add_state(pt_npz_writer *w, const pt_net *net, int l, char whic
                            const float *buf, pt_err *err)
 {
     const pt_layer *L = &net->layer[l];
-    pt_layer_spec spec[PT_NET_MAX_LAYERS];
-    for (int i = 0; i <= l; i++)
-        spec[i] = pt_layer_spec_of(net, i);
     long shape[4];
-    int nd = weight_shape(spec, net->shape, net->sizes, l, shape);
+    int nd = layer_shape(net, l, shape);
     char name[32];
     snprintf(name, sizeof name, "optim_%c_w%d", which, l);
     pt_status st = pt_npz_writer_add(w, name, PT_F32, nd, shape, buf + L->off, err);

@@ -289,6 +289,16 @@ Test(pbt_run, laptop_mode)
     check_replay("study.db", n);
 }
 
+/* `prunetune run STUDY --workers 2`, which must exit 0; its stderr in err. */
+static void run_laptop(const char *study, char *err, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, study);
+    int code = sh(cmd);
+    slurp("err", err, cap);
+    cr_assert_eq(code, 0, "%s", err);
+}
+
 /* A run SIGKILLed in its second generation resumes there: no
  * member-interval twice, and the lineages that cross the kill are still one
  * continuous run (their replay gives their numbers exactly). */
@@ -311,12 +321,8 @@ Test(pbt_run, killed_run_resumes)
     cr_assert(i < 6000, "the run never reached generation 2");
     cr_assert_lt(count_complete(), P * G, "the run finished before it was killed");
     /* Its spawned workers notice their coordinator is gone within ~1 s. */
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, study);
-    int code = sh(cmd);
-    char err[1 << 14];
-    slurp("err", err, sizeof err);
-    cr_assert_eq(code, 0, "%s", err);
+    char err[1 << 14], cmd[1024];
+    run_laptop(study, err, sizeof err);
     cr_expect_not_null(strstr(err, "pbt: resuming at generation 2 of 3"), "%s", err);
     double val[P][G];
     cr_expect_eq(check_study("study.db", val), G - 1);
@@ -330,6 +336,63 @@ Test(pbt_run, killed_run_resumes)
     int n = last_exploiter("study.db");
     if (n != winner)
         check_replay("study.db", n);
+}
+
+/* Members that diverge (full-strength L2 with a learning rate drawn from
+ * [0.5, 10]: above ~3.8 the weights grow to NaN) FAIL
+ * and never take the run down: the run ends with exit 0, every
+ * member-interval is recorded (COMPLETE or FAIL), and a member that failed
+ * continues in the next generation from a live member's checkpoint
+ * (pbt_exploited_from, pbt_parent a COMPLETE trial of the generation before). */
+Test(pbt_run, diverging_members_fail_and_are_replaced)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"study\": \"p\", \"storage\": \"%s\", \"seed\": %d, \"sampler\": \"pbt\",\n"
+             " \"pbt\": {\"population\": %d, \"interval\": 1, \"resample_probability\": 0},\n"
+             " \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 300, \"test_limit\": 100},\n"
+             "   \"net\": {\"hidden\": [16]},\n"
+             "   \"train\": {\"epochs\": %d, \"batch_size\": 32, \"momentum\": 0.9},\n"
+             "   \"reg\": {\"l2\": 1}},\n"
+             " \"search_space\": {\n"
+             "   \"train.lr\": {\"type\": \"float\", \"low\": 0.5, \"high\": 10, \"log\": true}}}\n",
+             path_of("study.db"), 5, P, PT_FASHION_DIR, G);
+    char err[1 << 14];
+    run_laptop(write_in("s.json", text), err, sizeof err);
+    sqlite3 *h = open_db("study.db");
+    cr_expect_eq(q_int(h, "SELECT COUNT(*) FROM trials"), P * G, "%s", err);
+    int failed = q_int(h, "SELECT COUNT(*) FROM trials WHERE state = 'FAIL'");
+    cr_assert_gt(failed, 0, "no member diverged: the test needs another seed");
+    cr_assert_lt(failed, P * G);
+    int replaced = 0;
+    for (int g = 0; g + 1 < G; g++)
+        for (int m = 0; m < P; m++) {
+            char sql[512];
+            const char *q = "SELECT %s FROM trials t"
+                            " JOIN trial_user_attributes a ON a.trial_id = t.trial_id"
+                            " AND a.key = 'pbt_member' AND a.value_json = '%d'"
+                            " JOIN trial_user_attributes b ON b.trial_id = t.trial_id"
+                            " AND b.key = 'pbt_generation' AND b.value_json = '%d'";
+            snprintf(sql, sizeof sql, q, "COUNT(*)", m, g);
+            cr_assert_eq(q_int(h, sql), 1, "member %d generation %d: not one trial", m, g);
+            snprintf(sql, sizeof sql, q, "t.state = 'FAIL'", m, g);
+            if (!q_int(h, sql))
+                continue;
+            snprintf(sql, sizeof sql, q, "t.number", m, g + 1);
+            int next = q_int(h, sql);
+            int from = (int)attr(h, next, "pbt_exploited_from"),
+                parent = (int)attr(h, next, "pbt_parent");
+            cr_expect_geq(from, 0, "member %d failed in generation %d, then copied nobody", m, g);
+            cr_assert_geq(parent, 0);
+            snprintf(sql, sizeof sql,
+                     "SELECT state = 'COMPLETE' FROM trials WHERE number = %d", parent);
+            cr_expect(q_int(h, sql), "trial %d continues trial %d, which did not complete", next,
+                      parent);
+            cr_expect_eq((int)attr(h, parent, "pbt_member"), from);
+            replaced++;
+        }
+    sqlite3_close(h);
+    cr_expect_gt(replaced, 0, "no member failed before the last generation");
 }
 
 /* Bad input: a schedule a member cannot continue is refused before
