@@ -529,29 +529,48 @@ static pt_status load_params(query_db *q, query_trials *t, pt_err *err)
     return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read parameters");
 }
 
-static pt_status load_values(query_db *q, query_trials *t, pt_err *err)
+/* Runs sql with ?1 bound to the study's id and calls row for each result
+ * row until it returns other than PT_OK; what names the read in errors. */
+typedef pt_status (*row_fn)(query_trials *t, sqlite3_stmt *s, pt_err *err);
+
+static pt_status each_row(query_db *q, query_trials *t, const char *sql, const char *what,
+                          row_fn row, pt_err *err)
 {
-    sqlite3_stmt *s = prep(q,
-                           "SELECT v.trial_id, v.objective, v.value, v.value_type"
-                           " FROM trials t JOIN trial_values v ON v.trial_id = t.trial_id"
-                           " WHERE t.study_id=?1",
-                           err, "read values");
+    sqlite3_stmt *s = prep(q, sql, err, what);
     if (!s)
         return PT_ERR_IO;
     sqlite3_bind_int(s, 1, t->study.id);
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        query_trial *r = by_id(t, sqlite3_column_int(s, 0));
-        int k = sqlite3_column_int(s, 1);
-        const char *type = (const char *)sqlite3_column_text(s, 3);
-        if (!r || k < 0 || k >= STUDY_MAX_OBJECTIVES)
-            continue;
-        r->value[k] = !type || !strcmp(type, "FINITE") ? col_or_nan(s, 2)
-                      : !strcmp(type, "INF_POS")       ? INFINITY
-                                                       : -INFINITY;
-    }
+    pt_status st = PT_OK;
+    while (st == PT_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+        st = row(t, s, err);
     sqlite3_finalize(s);
-    return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read values");
+    if (st != PT_OK)
+        return st;
+    return step == SQLITE_DONE ? PT_OK : dberr(q, err, what);
+}
+
+static pt_status value_row(query_trials *t, sqlite3_stmt *s, pt_err *err)
+{
+    (void)err;
+    query_trial *r = by_id(t, sqlite3_column_int(s, 0));
+    int k = sqlite3_column_int(s, 1);
+    const char *type = (const char *)sqlite3_column_text(s, 3);
+    if (!r || k < 0 || k >= STUDY_MAX_OBJECTIVES)
+        return PT_OK;
+    r->value[k] = !type || !strcmp(type, "FINITE") ? col_or_nan(s, 2)
+                  : !strcmp(type, "INF_POS")       ? INFINITY
+                                                   : -INFINITY;
+    return PT_OK;
+}
+
+static pt_status load_values(query_db *q, query_trials *t, pt_err *err)
+{
+    return each_row(q, t,
+                    "SELECT v.trial_id, v.objective, v.value, v.value_type"
+                    " FROM trials t JOIN trial_values v ON v.trial_id = t.trial_id"
+                    " WHERE t.study_id=?1",
+                    "read values", value_row, err);
 }
 
 /* A JSON number's text as a double; 0 when the text is anything else (a
@@ -571,6 +590,42 @@ static int json_number(const char *text, double *v)
  * column where it is empty (a study Optuna made stores sparsity, test_acc,
  * ... only there); others become extra metrics (t->attr). In a prunetune DB
  * the metric columns are already read: their mirrors are skipped in SQL. */
+static pt_status attr_row(query_trials *t, sqlite3_stmt *s, pt_err *err)
+{
+    query_trial *r = by_id(t, sqlite3_column_int(s, 0));
+    const char *key = (const char *)sqlite3_column_text(s, 1);
+    double v;
+    if (!r || !key || !json_number((const char *)sqlite3_column_text(s, 2), &v))
+        return PT_OK;
+    int m = 0;
+    while (m < QUERY_N_METRICS && strcmp(query_metric_names[m], key) != 0)
+        m++;
+    if (m < QUERY_N_METRICS) {
+        if (isnan(r->metric[m]))
+            r->metric[m] = v;
+        return PT_OK;
+    }
+    int a = 0;
+    while (a < t->n_attrs && strcmp(t->attr[a], key) != 0)
+        a++;
+    if (a == t->n_attrs) {
+        if (a == QUERY_MAX_ATTRS || strlen(key) >= sizeof t->attr[0])
+            return PT_OK;
+        snprintf(t->attr[t->n_attrs++], sizeof t->attr[0], "%s", key);
+    }
+    if (!t->abuf) {
+        t->abuf = malloc(sizeof(double) * (size_t)(t->n ? t->n : 1) * QUERY_MAX_ATTRS);
+        if (!t->abuf)
+            return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < (size_t)t->n * QUERY_MAX_ATTRS; i++)
+            t->abuf[i] = NAN;
+        for (int i = 0; i < t->n; i++)
+            t->t[i].attr = t->abuf + (size_t)i * QUERY_MAX_ATTRS;
+    }
+    r->attr[a] = v;
+    return PT_OK;
+}
+
 static pt_status load_attrs(query_db *q, query_trials *t, pt_err *err)
 {
     static const char all[] =
@@ -582,75 +637,32 @@ static pt_status load_attrs(query_db *q, query_trials *t, pt_err *err)
         " AND a.\"key\" NOT IN ('sparsity', 'nnz', 'bytes_dense', 'bytes_stored',"
         " 'flops_per_sample', 'latency_b1_us', 'latency_b128_us', 'speedup_b1', 'speedup_b128',"
         " 'val_acc', 'test_acc', 'epochs', 'wall_s', 'model_path', 'fail_reason')";
-    sqlite3_stmt *s = prep(q, q->has_pt ? extra : all, err, "read user attributes");
-    if (!s)
-        return PT_ERR_IO;
-    sqlite3_bind_int(s, 1, t->study.id);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        query_trial *r = by_id(t, sqlite3_column_int(s, 0));
-        const char *key = (const char *)sqlite3_column_text(s, 1);
-        double v;
-        if (!r || !key || !json_number((const char *)sqlite3_column_text(s, 2), &v))
-            continue;
-        int m = 0;
-        while (m < QUERY_N_METRICS && strcmp(query_metric_names[m], key) != 0)
-            m++;
-        if (m < QUERY_N_METRICS) {
-            if (isnan(r->metric[m]))
-                r->metric[m] = v;
-            continue;
-        }
-        int a = 0;
-        while (a < t->n_attrs && strcmp(t->attr[a], key) != 0)
-            a++;
-        if (a == t->n_attrs) {
-            if (a == QUERY_MAX_ATTRS || strlen(key) >= sizeof t->attr[0])
-                continue;
-            snprintf(t->attr[t->n_attrs++], sizeof t->attr[0], "%s", key);
-        }
-        if (!t->abuf) {
-            t->abuf = malloc(sizeof(double) * (size_t)(t->n ? t->n : 1) * QUERY_MAX_ATTRS);
-            if (!t->abuf) {
-                sqlite3_finalize(s);
-                return pt_fail(err, PT_ERR_NOMEM, "out of memory");
-            }
-            for (size_t i = 0; i < (size_t)t->n * QUERY_MAX_ATTRS; i++)
-                t->abuf[i] = NAN;
-            for (int i = 0; i < t->n; i++)
-                t->t[i].attr = t->abuf + (size_t)i * QUERY_MAX_ATTRS;
-        }
-        r->attr[a] = v;
-    }
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read user attributes");
+    return each_row(q, t, q->has_pt ? extra : all, "read user attributes", attr_row, err);
 }
 
 /* Optuna's trial system attribute "constraints" (what the store writes, and
  * what Optuna writes for a constraints_func) as each trial's violation. */
+static pt_status constraints_row(query_trials *t, sqlite3_stmt *s, pt_err *err)
+{
+    (void)err;
+    query_trial *r = by_id(t, sqlite3_column_int(s, 0));
+    if (!r)
+        return PT_OK;
+    double c[64];
+    int n = study_constraints_parse((const char *)sqlite3_column_text(s, 1), c, 64);
+    /* Optuna stores null when its constraints_func raised: not feasible. */
+    r->violation = n < 0 ? INFINITY : study_violation(c, n);
+    t->study.has_constraints = 1;
+    return PT_OK;
+}
+
 static pt_status load_constraints(query_db *q, query_trials *t, pt_err *err)
 {
-    sqlite3_stmt *s = prep(q,
-                           "SELECT a.trial_id, a.value_json FROM trials t"
-                           " JOIN trial_system_attributes a ON a.trial_id = t.trial_id"
-                           " WHERE t.study_id=?1 AND a.\"key\"='constraints'",
-                           err, "read trial constraints");
-    if (!s)
-        return PT_ERR_IO;
-    sqlite3_bind_int(s, 1, t->study.id);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        query_trial *r = by_id(t, sqlite3_column_int(s, 0));
-        if (!r)
-            continue;
-        double c[64];
-        int n = study_constraints_parse((const char *)sqlite3_column_text(s, 1), c, 64);
-        /* Optuna stores null when its constraints_func raised: not feasible. */
-        r->violation = n < 0 ? INFINITY : study_violation(c, n);
-        t->study.has_constraints = 1;
-    }
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? PT_OK : dberr(q, err, "read trial constraints");
+    return each_row(q, t,
+                    "SELECT a.trial_id, a.value_json FROM trials t"
+                    " JOIN trial_system_attributes a ON a.trial_id = t.trial_id"
+                    " WHERE t.study_id=?1 AND a.\"key\"='constraints'",
+                    "read trial constraints", constraints_row, err);
 }
 
 static int cmp_number(const void *a, const void *b)
