@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "cli_mpi.h"
 #include "confirm.h"
+#include "pbt_lineage.h"
 #include "query.h"
 #include "runlock.h"
 #include "scheduler.h"
@@ -197,6 +198,18 @@ static int rebuild_study(const confirm_args *a, query_db *q, const query_study *
         st = query_trial_texts(q, base->trial_id, &config, &result, &err);
     if (st == PT_OK && !config)
         st = pt_fail(&err, PT_ERR_CONFIG, "%s: trial %d has no stored config", a->db, base_number);
+    /* A PBT member-interval's config continues a checkpoint for one
+     * interval: the base is its lineage's replay from epoch 0 instead. */
+    if (st == PT_OK && query_is_pbt(&t)) {
+        const query_trial **lin = NULL;
+        int len = query_pbt_lineage(&t, base, &lin);
+        char *replay = len > 0 ? query_pbt_replay(&t, lin, len, config, NULL, NULL) : NULL;
+        free(lin);
+        free(config);
+        config = replay;
+        if (!config)
+            st = pt_fail(&err, PT_ERR_NOMEM, "out of memory");
+    }
     cJSON *root = NULL, *stored = st == PT_OK ? cJSON_Parse(space) : NULL;
     cJSON *trial = config ? cJSON_Parse(config) : NULL;
     if (st == PT_OK) {

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "jsontext.h"
+#include "pbt_lineage.h"
 #include "query.h"
 #include "store.h"
 #include "train.h"
@@ -57,6 +58,12 @@ pt_status confirm_variant_make(const study_config *sc, confirm_variant v, const 
                  (unsigned long long)seed);
     snprintf(json + strlen(json), sizeof json - strlen(json), "}");
     pt_config c = *src;
+    /* A per-epoch list (a PBT winner's replay, pbt_lineage.h) would switch
+     * back on what the variant turns off. */
+    if (reg_off)
+        c.schedule.l2.n = c.schedule.l1.n = 0;
+    if (prune_off)
+        c.schedule.sparsity.n = 0;
     pt_err inner = {{0}};
     if (pt_config_merge(&c, json, confirm_variant_name(v), &inner) != PT_OK)
         return pt_fail(err, PT_ERR_CONFIG, "confirm: the %s variant is not a valid config: %s",
@@ -295,9 +302,19 @@ static pt_status read_plan(const study_config *sc, const char *cname, int top, p
         st = query_col_find(&t, sc->obj[0].name, &col, err);
     if (st == PT_OK && !(idx = malloc(sizeof *idx * (size_t)(t.n + 1))))
         st = pt_fail(err, PT_ERR_NOMEM, "confirm: out of memory");
+    /* A PBT study's candidates are the members of its last generation, and
+     * each is confirmed as its lineage's replay: the schedule PBT found,
+     * trained from epoch 0 in one run (a member-interval's own config
+     * continues a checkpoint for one interval). */
+    int pbt = st == PT_OK && query_is_pbt(&t), a_gen = query_attr_index(&t, "pbt_generation");
+    double last_gen = -INFINITY;
+    for (int i = 0; pbt && i < t.n; i++)
+        if (t.t[i].state == TRIAL_COMPLETE)
+            last_gen = fmax(last_gen, query_attr_of(&t.t[i], a_gen));
     int n = 0;
     for (int i = 0; st == PT_OK && i < t.n; i++)
-        if (t.t[i].state == TRIAL_COMPLETE && t.t[i].number != pl->ref_number)
+        if (t.t[i].state == TRIAL_COMPLETE && t.t[i].number != pl->ref_number &&
+            (!pbt || query_attr_of(&t.t[i], a_gen) == last_gen))
             idx[n++] = i;
     /* The query module's ranking, feasible trials only: what `prunetune top`
      * shows is what is confirmed. */
@@ -322,7 +339,18 @@ static pt_status read_plan(const study_config *sc, const char *cname, int top, p
         if (st == PT_OK && !config)
             st = pt_fail(err, PT_ERR_CONFIG, "%s: trial %d has no stored config to re-run",
                          sc->storage, tr->number);
-        else if (st == PT_OK)
+        if (st == PT_OK && pbt) {
+            const query_trial **lin = NULL;
+            int len = query_pbt_lineage(&t, tr, &lin);
+            char *replay = len > 0 ? query_pbt_replay(&t, lin, len, config, NULL, NULL) : NULL;
+            free(lin);
+            free(config);
+            config = replay;
+            snprintf(src, sizeof src, "trial %d's lineage replay", tr->number);
+            if (!config)
+                st = pt_fail(err, PT_ERR_NOMEM, "confirm: out of memory");
+        }
+        if (st == PT_OK)
             st = pt_config_parse(&pl->cfg[r], config, src, err);
         free(config);
         free(result);

@@ -266,6 +266,85 @@ Test(pbt_run, mpirun_population_and_strategy_replay)
     check_replay("study.db", exploiter);
 }
 
+/* `prunetune confirm` of a PBT study re-runs the winner's lineage replay
+ * (pbt_lineage.h) over seeds with its ablations: 2 seeds x (baseline +
+ * hybrid + pruning_only + regularization_only) COMPLETE runs, none of them
+ * continuing a checkpoint; the hybrid carries the lineage's schedule of
+ * train.lr, pruning_only no schedule.l2, regularization_only no
+ * schedule.sparsity; and at the winner's own seed the hybrid reproduces the
+ * winner's val_acc exactly. */
+static void check_confirm(const char *db)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s confirm '%s' --top 1 --seeds 2 --workers 2", PT_BIN,
+             path_of(db));
+    int code = sh(cmd);
+    char err[1 << 14];
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "%s", err);
+    snprintf(cmd, sizeof cmd, "%s strategy '%s'", PT_BIN, path_of(db));
+    cr_assert_eq(sh(cmd), 0);
+    char out[8192];
+    slurp("out", out, sizeof out);
+    int winner = -1;
+    cr_assert_eq(sscanf(out, "PBT winner: trial %d", &winner), 1, "%s", out);
+    cr_expect_not_null(strstr(err, "top 1 by val_acc: #1 trial"), "%s", err);
+    sqlite3 *h = open_db(db);
+    const char *in_confirm = " FROM trials t JOIN studies s ON s.study_id = t.study_id"
+                             " JOIN pt_trial_metrics m ON m.trial_id = t.trial_id"
+                             " JOIN trial_user_attributes v ON v.trial_id = t.trial_id"
+                             " AND v.key = 'pt_variant'"
+                             " WHERE s.study_name = 'p/confirm' AND t.state = 'COMPLETE'";
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*)%s", in_confirm);
+    cr_expect_eq(q_int(h, sql), 8, "%s", err);
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*)%s AND (json_extract(m.config_json, '$.net.init') != ''"
+             " OR json_extract(m.config_json, '$.train.first_epoch') > 0)",
+             in_confirm);
+    cr_expect_eq(q_int(h, sql), 0, "a confirmation run continued a checkpoint");
+    /* The hybrid has a train.lr schedule when the winner's lr changed along
+     * its lineage (strategy prints its ranges separated by ';'). */
+    const char *lr = strstr(out, "  train.lr:");
+    const char *eol = lr ? strchr(lr, '\n') : NULL;
+    const char *semi = lr ? strchr(lr, ';') : NULL;
+    int lr_changes = semi && (!eol || semi < eol);
+    const struct {
+        const char *variant, *cond;
+        int want;
+    } checks[] = {
+        {"hybrid", "json_array_length(m.config_json, '$.schedule.lr') > 0", lr_changes ? 2 : 0},
+        {"pruning_only", "json_array_length(m.config_json, '$.schedule.l2') > 0", 0},
+        {"regularization_only", "json_array_length(m.config_json, '$.schedule.sparsity') > 0",
+         0},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT COUNT(*)%s AND v.value_json = '\"%s\"' AND %s",
+                 in_confirm, checks[i].variant, checks[i].cond);
+        cr_expect_eq(q_int(h, sql), checks[i].want, "%s: %s", checks[i].variant, checks[i].cond);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT json_extract(config_json, '$.seed') FROM pt_trial_metrics WHERE number = %d"
+             " AND trial_id IN (SELECT trial_id FROM trials t JOIN studies s"
+             " ON s.study_id = t.study_id WHERE s.study_name = 'p')",
+             winner);
+    int seed = q_int(h, sql);
+    if (seed >= 1 && seed <= 2) {
+        snprintf(sql, sizeof sql,
+                 "SELECT val_acc FROM pt_trial_metrics WHERE number = %d"
+                 " AND trial_id IN (SELECT trial_id FROM trials t JOIN studies s"
+                 " ON s.study_id = t.study_id WHERE s.study_name = 'p')",
+                 winner);
+        double want = q_num(h, sql);
+        snprintf(sql, sizeof sql,
+                 "SELECT m.val_acc%s AND v.value_json = '\"hybrid\"'"
+                 " AND json_extract(m.config_json, '$.seed') = %d",
+                 in_confirm, seed);
+        cr_expect_eq(q_num(h, sql), want, "the hybrid at seed %d is not the winner's run", seed);
+    }
+    sqlite3_close(h);
+}
+
 /* The last generation's trial of a member that exploited at the last
  * boundary (one does: q = 1 at every boundary). */
 static int last_exploiter(const char *db)
@@ -287,6 +366,7 @@ Test(pbt_run, laptop_mode)
     int n = last_exploiter("study.db");
     cr_assert_geq(n, 0);
     check_replay("study.db", n);
+    check_confirm("study.db");
 }
 
 /* `prunetune run STUDY --workers 2`, which must exit 0; its stderr in err. */
