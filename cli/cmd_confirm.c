@@ -201,10 +201,7 @@ static int rebuild_study(const confirm_args *a, query_db *q, const query_study *
     /* A PBT member-interval's config continues a checkpoint for one
      * interval: the base is its lineage's replay from epoch 0 instead. */
     if (st == PT_OK && query_is_pbt(&t)) {
-        const query_trial **lin = NULL;
-        int len = query_pbt_lineage(&t, base, &lin);
-        char *replay = len > 0 ? query_pbt_replay(&t, lin, len, config, NULL, NULL) : NULL;
-        free(lin);
+        char *replay = query_pbt_replay_of(&t, base, config);
         free(config);
         config = replay;
         if (!config)

@@ -340,10 +340,7 @@ static pt_status read_plan(const study_config *sc, const char *cname, int top, p
             st = pt_fail(err, PT_ERR_CONFIG, "%s: trial %d has no stored config to re-run",
                          sc->storage, tr->number);
         if (st == PT_OK && pbt) {
-            const query_trial **lin = NULL;
-            int len = query_pbt_lineage(&t, tr, &lin);
-            char *replay = len > 0 ? query_pbt_replay(&t, lin, len, config, NULL, NULL) : NULL;
-            free(lin);
+            char *replay = query_pbt_replay_of(&t, tr, config);
             free(config);
             config = replay;
             snprintf(src, sizeof src, "trial %d's lineage replay", tr->number);

@@ -133,3 +133,12 @@ char *query_pbt_replay(const query_trials *t, const query_trial *const *lin, int
     cJSON_Delete(j);
     return text;
 }
+
+char *query_pbt_replay_of(const query_trials *t, const query_trial *w, const char *config)
+{
+    const query_trial **lin = NULL;
+    int n = query_pbt_lineage(t, w, &lin);
+    char *text = n > 0 ? query_pbt_replay(t, lin, n, config, NULL, NULL) : NULL;
+    free(lin);
+    return text;
+}

@@ -44,4 +44,9 @@ char *query_pbt_replay(const query_trials *t, const query_trial *const *lin, int
                        const char *config, void (*changed)(const char *param, void *ctx),
                        void *ctx);
 
+/* query_pbt_replay of w's whole lineage, with no note of what changes:
+ * the config a confirmation re-runs for member-interval w (config is w's
+ * stored config). NULL as query_pbt_replay. */
+char *query_pbt_replay_of(const query_trials *t, const query_trial *w, const char *config);
+
 #endif
