@@ -314,6 +314,13 @@ static member *by_number(struct sched_pbt *p, int number, int *idx)
     return NULL;
 }
 
+/* The epoch the current generation's intervals end at (the last may be
+ * shorter: E need not be a multiple of the interval). */
+static int interval_end(const struct sched_pbt *p)
+{
+    return (p->gen + 1) * p->I < p->E ? (p->gen + 1) * p->I : p->E;
+}
+
 pt_status sched_pbt_start(sched *s, int rank, int *used, pt_err *err)
 {
     struct sched_pbt *p = s->pbt;
@@ -332,7 +339,7 @@ pt_status sched_pbt_start(sched *s, int rank, int *used, pt_err *err)
     size_t ck_len = 0;
     if (cst == PT_OK) {
         cfg.train.first_epoch = p->gen * p->I;
-        cfg.train.stop_epoch = (p->gen + 1) * p->I < p->E ? (p->gen + 1) * p->I : p->E;
+        cfg.train.stop_epoch = interval_end(p);
         cfg.train.keep_optim = 1;
         if (m->parent >= 0) {
             file_name(ck_name, sizeof ck_name, p->gen - 1, m->parent, "npz");
@@ -404,7 +411,7 @@ void sched_pbt_result(sched *s, int number, const double *v, double sparsity, in
      * window is still open there (pbt.h: constraints wait for its end). */
     pt_config cfg;
     pt_err cerr = {{0}};
-    int stop = (p->gen + 1) * p->I < p->E ? (p->gen + 1) * p->I : p->E;
+    int stop = interval_end(p);
     int ok = study_trial_config(s->sc, &m->point, &cfg, &cerr) == PT_OK;
     int in_window = ok && cfg.prune.schedule == PT_PRUNE_GRADUAL && stop < p->E &&
                     (double)stop <= cfg.prune.end_epoch;

@@ -78,20 +78,28 @@ static double metric(sqlite3 *h, int number, const char *col)
     return q_num(h, sql);
 }
 
+/* SELECT what over the trials of (member, generation), in state when state
+ * is not NULL, as a number. */
+static double of_member(sqlite3 *h, const char *what, int member, int gen, const char *state)
+{
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM trials t"
+             " JOIN trial_user_attributes m ON m.trial_id = t.trial_id AND m.key = 'pbt_member'"
+             " JOIN trial_user_attributes g ON g.trial_id = t.trial_id"
+             " AND g.key = 'pbt_generation'"
+             " WHERE m.value_json = '%d' AND g.value_json = '%d'%s%s%s",
+             what, member, gen, state ? " AND t.state = '" : "", state ? state : "",
+             state ? "'" : "");
+    return q_num(h, sql);
+}
+
 /* The COMPLETE trial of (member, generation); -1 when none; fails on two. */
 static int trial_of(sqlite3 *h, int member, int gen)
 {
-    char sql[512];
-    const char *q = "SELECT %s FROM trials t"
-                    " JOIN trial_user_attributes m ON m.trial_id = t.trial_id AND m.key = 'pbt_member'"
-                    " JOIN trial_user_attributes g ON g.trial_id = t.trial_id"
-                    " AND g.key = 'pbt_generation'"
-                    " WHERE t.state = 'COMPLETE' AND m.value_json = '%d' AND g.value_json = '%d'";
-    snprintf(sql, sizeof sql, q, "COUNT(*)", member, gen);
-    int n = q_int(h, sql);
+    int n = (int)of_member(h, "COUNT(*)", member, gen, "COMPLETE");
     cr_assert_leq(n, 1, "member %d generation %d is COMPLETE %d times", member, gen, n);
-    snprintf(sql, sizeof sql, q, "t.number", member, gen);
-    return n ? q_int(h, sql) : -1;
+    return n ? (int)of_member(h, "t.number", member, gen, "COMPLETE") : -1;
 }
 
 /* What every finished run of the study must show; returns the number of
@@ -448,18 +456,11 @@ Test(pbt_run, diverging_members_fail_and_are_replaced)
     for (int g = 0; g + 1 < G; g++)
         for (int m = 0; m < P; m++) {
             char sql[512];
-            const char *q = "SELECT %s FROM trials t"
-                            " JOIN trial_user_attributes a ON a.trial_id = t.trial_id"
-                            " AND a.key = 'pbt_member' AND a.value_json = '%d'"
-                            " JOIN trial_user_attributes b ON b.trial_id = t.trial_id"
-                            " AND b.key = 'pbt_generation' AND b.value_json = '%d'";
-            snprintf(sql, sizeof sql, q, "COUNT(*)", m, g);
-            cr_assert_eq(q_int(h, sql), 1, "member %d generation %d: not one trial", m, g);
-            snprintf(sql, sizeof sql, q, "t.state = 'FAIL'", m, g);
-            if (!q_int(h, sql))
+            cr_assert_eq((int)of_member(h, "COUNT(*)", m, g, NULL), 1,
+                         "member %d generation %d: not one trial", m, g);
+            if (!(int)of_member(h, "t.state = 'FAIL'", m, g, NULL))
                 continue;
-            snprintf(sql, sizeof sql, q, "t.number", m, g + 1);
-            int next = q_int(h, sql);
+            int next = (int)of_member(h, "t.number", m, g + 1, NULL);
             int from = (int)attr(h, next, "pbt_exploited_from"),
                 parent = (int)attr(h, next, "pbt_parent");
             cr_expect_geq(from, 0, "member %d failed in generation %d, then copied nobody", m, g);
