@@ -169,6 +169,18 @@ static int check_study(const char *db, double val[P][G])
     return exploits;
 }
 
+/* `prunetune strategy DB`: its winner's trial number; its output in out. */
+static int strategy_winner(const char *db, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s strategy '%s'", PT_BIN, path_of(db));
+    cr_assert_eq(sh(cmd), 0);
+    slurp("out", out, cap);
+    int winner = -1;
+    cr_assert_eq(sscanf(out, "PBT winner: trial %d", &winner), 1, "%s", out);
+    return winner;
+}
+
 /* `prunetune train` of the config `strategy --trial N --config` writes gives
  * trial N's val_acc, test_acc and loss exactly (see the top). */
 static void check_replay(const char *db, int number)
@@ -240,12 +252,8 @@ Test(pbt_run, mpirun_population_and_strategy_replay)
     run_population("mpirun -np 3 %s run '%s'", err, sizeof err);
     cr_expect_not_null(strstr(err, "pbt: generation 2: member"), "%s", err);
     /* The winner: the best of the last generation (strategy's default). */
-    snprintf(cmd, sizeof cmd, "%s strategy '%s'", PT_BIN, path_of("study.db"));
-    cr_assert_eq(sh(cmd), 0);
     char out[8192];
-    slurp("out", out, sizeof out);
-    int winner = -1;
-    cr_assert_eq(sscanf(out, "PBT winner: trial %d", &winner), 1, "%s", out);
+    int winner = strategy_winner("study.db", out, sizeof out);
     sqlite3 *h = open_db("study.db");
     cr_expect_eq((int)attr(h, winner, "pbt_generation"), G - 1);
     int exploiter = q_int(h, "SELECT t.number FROM trials t JOIN trial_user_attributes a"
@@ -290,12 +298,8 @@ static void check_confirm(const char *db)
     char err[1 << 14];
     slurp("err", err, sizeof err);
     cr_assert_eq(code, 0, "%s", err);
-    snprintf(cmd, sizeof cmd, "%s strategy '%s'", PT_BIN, path_of(db));
-    cr_assert_eq(sh(cmd), 0);
     char out[8192];
-    slurp("out", out, sizeof out);
-    int winner = -1;
-    cr_assert_eq(sscanf(out, "PBT winner: trial %d", &winner), 1, "%s", out);
+    int winner = strategy_winner(db, out, sizeof out);
     cr_expect_not_null(strstr(err, "top 1 by val_acc: #1 trial"), "%s", err);
     sqlite3 *h = open_db(db);
     const char *in_confirm = " FROM trials t JOIN studies s ON s.study_id = t.study_id"
@@ -409,17 +413,13 @@ Test(pbt_run, killed_run_resumes)
     cr_assert(i < 6000, "the run never reached generation 2");
     cr_assert_lt(count_complete(), P * G, "the run finished before it was killed");
     /* Its spawned workers notice their coordinator is gone within ~1 s. */
-    char err[1 << 14], cmd[1024];
+    char err[1 << 14];
     run_laptop(study, err, sizeof err);
     cr_expect_not_null(strstr(err, "pbt: resuming at generation 2 of 3"), "%s", err);
     double val[P][G];
     cr_expect_eq(check_study("study.db", val), G - 1);
-    snprintf(cmd, sizeof cmd, "%s strategy '%s'", PT_BIN, path_of("study.db"));
-    cr_assert_eq(sh(cmd), 0);
     char out[8192];
-    slurp("out", out, sizeof out);
-    int winner = -1;
-    cr_assert_eq(sscanf(out, "PBT winner: trial %d", &winner), 1, "%s", out);
+    int winner = strategy_winner("study.db", out, sizeof out);
     check_replay("study.db", winner);
     int n = last_exploiter("study.db");
     if (n != winner)
