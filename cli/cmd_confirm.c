@@ -33,6 +33,7 @@ static void confirm_usage(FILE *f)
 {
     fprintf(f,
             "usage: prunetune confirm DB [--study NAME] [--top K] [--seeds S] [--workers N]\n"
+            "                         [--processes] [...]\n"
             "       mpirun -np N prunetune confirm DB [...]\n\n"
             "Ablation and multi-seed confirmation of a study's winners: for the best K\n"
             "complete trials (by the first objective) it trains, for seeds 1..S, the\n"
@@ -48,7 +49,9 @@ static void confirm_usage(FILE *f)
             "  --top K              strategies to confirm (default 3)\n"
             "  --seeds S            seeds per variant (default 5)\n"
             "  --workers N          workers to start without mpirun (default: the number\n"
-            "                       of cores); ignored under mpirun\n"
+            "                       of cores), as threads sharing one copy of the data;\n"
+            "                       ignored under mpirun\n"
+            "  --processes          start them as processes instead (as `run --processes`)\n"
             "  --trial-timeout S    give up a run, and its worker, after S seconds without\n"
             "                       a message from it (default 600)\n"
             "  --quiet              no progress lines\n"
@@ -60,6 +63,7 @@ static void confirm_usage(FILE *f)
 typedef struct {
     const char *db, *study;
     int top, seeds, workers;
+    int processes; /* --processes: spawned worker processes, not threads */
     sched_opts o;
 } confirm_args;
 
@@ -87,6 +91,8 @@ static int parse_args(confirm_args *a, int argc, char **argv)
         int more = i + 1 < argc;
         if (!strcmp(s, "--quiet")) {
             a->o.quiet = 1;
+        } else if (!strcmp(s, "--processes")) {
+            a->processes = 1;
         } else if (!strcmp(s, "--study") && more) {
             a->study = argv[++i];
         } else if (!strcmp(s, "--top") && more) {
@@ -271,18 +277,18 @@ static int coordinate(void *ctx, int size)
     if (code >= 0) {
         runlock_release(lock);
         if (size > 1)
-            sched_dismiss(MPI_COMM_WORLD);
+            sched_dismiss(proto_over_mpi(MPI_COMM_WORLD));
         return code;
     }
-    MPI_Comm comm, inter;
-    if (!cli_start_workers("confirm", size, a->workers, a->o.quiet, &comm, &inter)) {
+    cli_workers w;
+    if (!cli_start_workers("confirm", size, a->workers, a->processes, a->o.quiet, &w)) {
         study_free(&sc);
         runlock_release(lock);
         return PT_EXIT_FAIL;
     }
     sched_summary sum;
-    int n_ranks = 1;
-    MPI_Comm_size(comm, &n_ranks);
+    proto_comm comm = w.comm;
+    int n_ranks = proto_size(comm);
     /* A pool: the workers get "exit" here whether or not runs were left. */
     int *pool = calloc((size_t)n_ranks, sizeof *pool);
     sched_opts o = a->o;
@@ -298,7 +304,7 @@ static int coordinate(void *ctx, int size)
     code = st == PT_OK                                  ? PT_EXIT_OK
                : st == PT_ERR_CONFIG || st == PT_ERR_STOPPED ? PT_EXIT_USAGE /* nothing run */
                                                              : PT_EXIT_FAIL;
-    return cli_end_workers("confirm", comm, inter, lost, dead, code, NULL);
+    return cli_end_workers("confirm", &w, lost, dead, code, NULL);
 }
 
 int cmd_confirm(int argc, char **argv)
@@ -310,5 +316,5 @@ int cmd_confirm(int argc, char **argv)
     confirm_args a;
     if (!parse_args(&a, argc, argv))
         return PT_EXIT_USAGE;
-    return cli_mpi_main(&argc, &argv, coordinate, &a, NULL);
+    return cli_mpi_main(&argc, &argv, coordinate, &a, NULL, a.processes);
 }

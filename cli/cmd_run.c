@@ -3,11 +3,14 @@
  *
  * Under `mpirun -np N` rank 0 coordinates (coordinator/scheduler.c) and ranks
  * 1..N-1 are workers (worker/worker.c). Started without mpirun (MPI makes the
- * process a singleton of size 1), rank 0 starts its own workers with
- * MPI_Comm_spawn of this same binary's hidden `worker` command and merges
- * the two sides with MPI_Intercomm_merge, so the coordinator and the workers
- * run the same code on one communicator in both cases and a laptop user
- * needs no MPI knowledge. Only standard MPI-3 calls are used.
+ * process a singleton of size 1), the process runs its own workers: as
+ * threads on a hub (proto/hub.h) by default, so one copy of the data serves
+ * them all (a worker process held 75-90 MB, 55 MB of it Fashion-MNIST), or
+ * with --processes as spawned processes (MPI_Comm_spawn of this same
+ * binary's hidden `worker` command, merged with MPI_Intercomm_merge), which
+ * a crashing or hanging worker cannot take down. The coordinator and the
+ * workers run the same code on one proto_comm in every case, and a laptop
+ * user needs no MPI knowledge. Only standard MPI-3 calls are used.
  *
  * The study file is validated on rank 0 before anything is spawned or
  * written, and the headers of its data files read (study_probe), so a bad
@@ -15,6 +18,7 @@
  */
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +36,14 @@
 
 static void run_usage(FILE *f)
 {
-    fprintf(f, "usage: prunetune run STUDY.json [--workers K] [--force] [--quiet] [--dry-run]\n"
+    fprintf(f, "usage: prunetune run STUDY.json [--workers K] [--processes] [--force] [--quiet]\n"
+               "                     [--dry-run] [...]\n"
                "       mpirun -np N prunetune run STUDY.json [...]\n\n"
                "Runs a search: samples trial configs from the study's search space, trains\n"
                "them on workers and records every trial in the study's SQLite database\n"
                "(Optuna-compatible; see schemas/study.schema.json and examples/study_*.json).\n"
-               "Without mpirun it starts its own workers; under mpirun rank 0 coordinates\n"
-               "and the other ranks work. Running it again on the same database resumes the\n"
+               "Without mpirun it runs its own workers, as threads sharing one copy of the\n"
+               "data; under mpirun rank 0 coordinates and the other ranks work. Running it again on the same database resumes the\n"
                "study: finished trials are kept, and new ones are sampled until n_trials are\n"
                "COMPLETE or PRUNED (FAIL trials do not count). The base trial's data files\n"
                "are checked before anything starts; max_failures FAIL trials in a row (study\n"
@@ -47,6 +52,9 @@ static void run_usage(FILE *f)
                "options:\n"
                "  --workers K          workers to start without mpirun (default: the number\n"
                "                       of cores); ignored under mpirun\n"
+               "  --processes          without mpirun, start the workers as processes (each\n"
+               "                       with its copy of the data) instead of threads: a worker\n"
+               "                       that crashes or hangs is given up, the study goes on\n"
                "  --force              resume even if the stored study's space differs\n"
                "  --quiet              no progress or status lines\n"
                "  --dry-run            workers answer instantly with fake metrics (to measure\n"
@@ -68,6 +76,7 @@ typedef struct {
     const char *path;
     const char *exit_file; /* --exit-file: the status, written by rank 0 as it ends */
     int workers;
+    int processes; /* --processes: spawned worker processes, not threads */
     sched_opts o;
 } run_args;
 
@@ -84,6 +93,8 @@ static int parse_args(run_args *a, int argc, char **argv)
             a->o.quiet = 1;
         } else if (!strcmp(s, "--dry-run")) {
             a->o.dry_run = 1;
+        } else if (!strcmp(s, "--processes")) {
+            a->processes = 1;
         } else if (!strcmp(s, "--workers") && i + 1 < argc) {
             long k = strtol(argv[++i], &end, 10);
             if (*end || k < 1 || k > 4096) {
@@ -183,21 +194,87 @@ static void note_exit(const char *exit_file, int code)
     }
 }
 
-int cli_start_workers(const char *cmd, int size, int workers, int quiet, MPI_Comm *comm,
-                      MPI_Comm *inter)
+typedef struct {
+    proto_hub *hub;
+    int rank;
+    worker_shared *shared;
+} thread_arg;
+
+static void *worker_thread(void *p)
 {
-    *comm = MPI_COMM_WORLD;
-    *inter = MPI_COMM_NULL;
+    thread_arg *a = p;
+    pt_err err = {{0}};
+    int finalize = 1;
+    if (worker_run(proto_on_hub(a->hub, a->rank), 0, a->shared, &finalize, &err) != PT_OK)
+        fprintf(stderr, "prunetune worker %d: %s\n", a->rank, err.msg);
+    free(a);
+    return NULL;
+}
+
+/* Starts k worker threads on a hub of k + 1 ranks. */
+static int start_threads(const char *cmd, int k, cli_workers *w)
+{
+    w->hub = proto_hub_new(k + 1);
+    w->shared = worker_shared_new();
+    w->threads = calloc((size_t)k, sizeof *w->threads);
+    if (!w->hub || !w->shared || !w->threads) {
+        fprintf(stderr, "prunetune %s: out of memory starting %d workers\n", cmd, k);
+        return 0;
+    }
+    w->comm = proto_on_hub(w->hub, 0);
+    for (int i = 0; i < k; i++) {
+        thread_arg *a = malloc(sizeof *a);
+        if (a)
+            *a = (thread_arg){.hub = w->hub, .rank = i + 1, .shared = w->shared};
+        if (!a || pthread_create(&w->threads[i], NULL, worker_thread, a) != 0) {
+            free(a);
+            fprintf(stderr, "prunetune %s: cannot start worker thread %d of %d\n", cmd, i + 1, k);
+            /* The ones started wait for a trial: tell them to leave. */
+            for (int j = 1; j <= i; j++)
+                proto_hub_put(w->hub, 0, j, MSG_EXIT, strdup("{}"), 3);
+            for (int j = 0; j < i; j++)
+                pthread_join(w->threads[j], NULL);
+            return 0;
+        }
+        w->n_threads = i + 1;
+    }
+    return 1;
+}
+
+int cli_start_workers(const char *cmd, int size, int workers, int processes, int quiet,
+                      cli_workers *w)
+{
+    memset(w, 0, sizeof *w);
+    w->comm = proto_over_mpi(MPI_COMM_WORLD);
+    w->inter = MPI_COMM_NULL;
     if (size > 1)
         return 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int k = workers > 0 ? workers : (cores > 0 ? (int)cores : 1);
     if (!quiet)
-        fprintf(stderr, "starting %d workers (without mpirun)\n", k);
-    return spawn_workers(cmd, k, comm, inter);
+        fprintf(stderr, "starting %d workers (%s, without mpirun)\n", k,
+                processes ? "processes" : "threads");
+    if (!processes)
+        return start_threads(cmd, k, w);
+    MPI_Comm merged;
+    if (!spawn_workers(cmd, k, &merged, &w->inter))
+        return 0;
+    w->comm = proto_over_mpi(merged);
+    return 1;
 }
 
-int cli_end_workers(const char *cmd, MPI_Comm comm, MPI_Comm inter, int lost, int dead, int code,
+/* Joins the worker threads (they got "exit") and frees the hub. */
+static void end_threads(cli_workers *w)
+{
+    for (int i = 0; i < w->n_threads; i++)
+        pthread_join(w->threads[i], NULL);
+    free(w->threads);
+    worker_shared_free(w->shared);
+    proto_hub_free(w->hub);
+    memset(w, 0, sizeof *w);
+}
+
+int cli_end_workers(const char *cmd, cli_workers *w, int lost, int dead, int code,
                     const char *exit_file)
 {
     if (lost > 0) {
@@ -206,14 +283,16 @@ int cli_end_workers(const char *cmd, MPI_Comm comm, MPI_Comm inter, int lost, in
          * ranks itself. MPI_Abort does the same, but Open MPI 4.1's mpirun
          * hung after it in about one run in three here (its help-message
          * path: "ORTE_ERROR_LOG: Out of resource in show_help.c"). Spawned
-         * workers have no mpirun: MPI_Abort is what reaches them. */
-        fprintf(stderr, "prunetune %s: %d worker(s) lost; ending the MPI job\n", cmd, lost);
+         * workers have no mpirun: MPI_Abort is what reaches them. A lost
+         * thread cannot be joined: the process ends with it. */
+        fprintf(stderr, "prunetune %s: %d worker(s) lost; ending the %s\n", cmd, lost,
+                w->hub ? "process" : "MPI job");
         note_exit(exit_file, PT_EXIT_FAIL);
-        if (inter == MPI_COMM_NULL) {
+        if (w->inter == MPI_COMM_NULL) {
             fflush(NULL);
             _exit(PT_EXIT_FAIL);
         }
-        MPI_Abort(comm, PT_EXIT_FAIL);
+        MPI_Abort(w->comm.mpi, PT_EXIT_FAIL);
     }
     if (dead > 0) {
         /* A worker died under mpirun --enable-recovery: the study is done
@@ -228,9 +307,11 @@ int cli_end_workers(const char *cmd, MPI_Comm comm, MPI_Comm inter, int lost, in
         fflush(NULL);
         _exit(code);
     }
-    if (inter != MPI_COMM_NULL) {
-        MPI_Comm_free(&comm);
-        MPI_Comm_disconnect(&inter);
+    if (w->hub)
+        end_threads(w);
+    if (w->inter != MPI_COMM_NULL) {
+        MPI_Comm_free(&w->comm.mpi);
+        MPI_Comm_disconnect(&w->inter);
     }
     return code;
 }
@@ -251,16 +332,16 @@ static int coordinate(void *ctx, int size)
     if (checked != PT_OK) {
         fprintf(stderr, "prunetune run: %s\n", err.msg);
         if (size > 1)
-            sched_dismiss(MPI_COMM_WORLD);
+            sched_dismiss(proto_over_mpi(MPI_COMM_WORLD));
         return PT_EXIT_USAGE;
     }
-    MPI_Comm comm, inter;
-    if (!cli_start_workers("run", size, a->workers, a->o.quiet, &comm, &inter)) {
+    cli_workers w;
+    if (!cli_start_workers("run", size, a->workers, a->processes, a->o.quiet, &w)) {
         study_free(&sc);
         return PT_EXIT_FAIL;
     }
-    int n_ranks = 1;
-    MPI_Comm_size(comm, &n_ranks);
+    proto_comm comm = w.comm;
+    int n_ranks = proto_size(comm);
     sched_summary sum;
     sched_opts o = a->o;
     /* With a confirmation the same workers run it after the search. */
@@ -284,12 +365,17 @@ static int coordinate(void *ctx, int size)
     if (st != PT_OK)
         fprintf(stderr, "prunetune run: %s\n", err.msg);
     int code = st == PT_OK ? PT_EXIT_OK : st == PT_ERR_CONFIG ? PT_EXIT_USAGE : PT_EXIT_FAIL;
-    return cli_end_workers("run", comm, inter, lost, dead, code, a->exit_file);
+    return cli_end_workers("run", &w, lost, dead, code, a->exit_file);
 }
 
 int cli_mpi_main(int *argc, char ***argv, int (*coordinate_fn)(void *ctx, int size), void *ctx,
-                 const char *exit_file)
+                 const char *exit_file, int processes)
 {
+    /* Alone, workers are threads unless --processes: Open MPI's singleton
+     * then needs no supporting daemon (one process less, ~20 MB); under
+     * mpirun the singleton's settings are not read. */
+    if (!processes)
+        setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     /* A laptop may want more workers than cores (Open MPI refuses by default;
      * other MPIs ignore the variable). */
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
@@ -309,7 +395,7 @@ int cli_mpi_main(int *argc, char ***argv, int (*coordinate_fn)(void *ctx, int si
     } else {
         pt_err err = {{0}};
         int finalize = 1;
-        if (worker_run(MPI_COMM_WORLD, 0, &finalize, &err) != PT_OK) {
+        if (worker_run(proto_over_mpi(MPI_COMM_WORLD), 0, NULL, &finalize, &err) != PT_OK) {
             fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);
             /* Its coordinator may be gone (mpirun --enable-recovery keeps
              * the job): MPI_Finalize could wait on it forever. */
@@ -334,7 +420,7 @@ int cmd_run(int argc, char **argv)
     run_args a;
     if (!parse_args(&a, argc, argv))
         return PT_EXIT_USAGE;
-    return cli_mpi_main(&argc, &argv, coordinate, &a, a.exit_file);
+    return cli_mpi_main(&argc, &argv, coordinate, &a, a.exit_file, a.processes);
 }
 
 /* The hidden command a laptop run spawns: `prunetune worker --parent-pid PID`. */
@@ -358,7 +444,7 @@ int cmd_worker(int argc, char **argv)
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     pt_err err = {{0}};
     int finalize = 1;
-    if (worker_run(comm, (pid_t)ppid, &finalize, &err) != PT_OK) {
+    if (worker_run(proto_over_mpi(comm), (pid_t)ppid, NULL, &finalize, &err) != PT_OK) {
         int rank = 0;
         MPI_Comm_rank(comm, &rank);
         fprintf(stderr, "prunetune worker %d: %s\n", rank, err.msg);

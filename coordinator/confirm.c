@@ -387,7 +387,7 @@ static pt_status add_run(const study_config *sc, const plan *pl, confirm_variant
     return st;
 }
 
-pt_status confirm_run(MPI_Comm comm, const study_config *sc, int top, int seeds,
+pt_status confirm_run(proto_comm comm, const study_config *sc, int top, int seeds,
                       const sched_opts *o, sched_summary *sum, pt_err *err)
 {
     memset(sum, 0, sizeof *sum);

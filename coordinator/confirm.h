@@ -36,7 +36,7 @@
 #ifndef COORD_CONFIRM_H
 #define COORD_CONFIRM_H
 
-#include <mpi.h>
+#include "protocol.h"
 #include <stdint.h>
 
 #include "config.h"
@@ -83,7 +83,7 @@ void sched_job_free(sched_job *job);
  * workers: top strategies x 3 variants x seeds + seeds baseline runs, minus
  * those done. o: the run's options (quiet, timeouts, pool). Prints what it
  * does on stderr unless quiet. */
-pt_status confirm_run(MPI_Comm comm, const study_config *sc, int top, int seeds,
+pt_status confirm_run(proto_comm comm, const study_config *sc, int top, int seeds,
                       const sched_opts *o, sched_summary *sum, pt_err *err);
 
 #endif

@@ -7,7 +7,6 @@
 #ifndef COORD_SCHED_IMPL_H
 #define COORD_SCHED_IMPL_H
 
-#include <mpi.h>
 #include <stddef.h>
 
 #include "models.h"
@@ -42,7 +41,7 @@ typedef struct {
 enum { SCHED_FAIL_KINDS = 8 }; /* distinct reasons tallied in a failure streak */
 
 typedef struct {
-    MPI_Comm comm;
+    proto_comm comm;
     const study_config *sc;
     const sched_opts *o;
     store *db;

@@ -50,10 +50,10 @@ void sched_opts_default(sched_opts *o)
     o->status_every_s = 10;
 }
 
-void sched_dismiss(MPI_Comm comm)
+void sched_dismiss(proto_comm comm)
 {
     int size = 1;
-    MPI_Comm_size(comm, &size);
+    size = proto_size(comm);
     for (int r = 1; r < size; r++) {
         cJSON *m = cJSON_CreateObject();
         pt_err e;
@@ -582,7 +582,7 @@ static pt_status loop(sched *s, pt_err *err)
     }
 }
 
-pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
+pt_status sched_run(proto_comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
                     pt_err *err)
 {
     sched s;
@@ -595,7 +595,7 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     s.cpu0 = sched_cpu_s();
     peer_self(&s.self);
     int size = 1, created = 0, interrupted = 0, lock = -1;
-    MPI_Comm_size(comm, &size);
+    size = proto_size(comm);
     s.n_workers = size - 1;
     pt_status st = PT_OK;
     if (s.n_workers < 1)
@@ -714,11 +714,11 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
     return st;
 }
 
-int sched_pool_dismiss(MPI_Comm comm, const int *pool, int *dead)
+int sched_pool_dismiss(proto_comm comm, const int *pool, int *dead)
 {
     int size = 1, lost = 0;
     *dead = 0;
-    MPI_Comm_size(comm, &size);
+    size = proto_size(comm);
     for (int r = 1; pool && r < size; r++) {
         lost += pool[r] == W_LOST;
         *dead += pool[r] == W_DEAD;

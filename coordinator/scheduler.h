@@ -54,7 +54,7 @@
 #ifndef COORD_SCHEDULER_H
 #define COORD_SCHEDULER_H
 
-#include <mpi.h>
+#include "protocol.h"
 
 #include "status.h"
 #include "study.h"
@@ -98,7 +98,7 @@ typedef struct {
 void sched_opts_default(sched_opts *o);
 
 /* Runs the study on comm, whose ranks 1..size-1 run worker_run(). */
-pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
+pt_status sched_run(proto_comm comm, const study_config *sc, const sched_opts *o, sched_summary *sum,
                     pt_err *err);
 
 /* A "pbt" study (sched_pbt.c), checked before anything runs: the epochs and
@@ -110,9 +110,9 @@ pt_status sched_run(MPI_Comm comm, const study_config *sc, const sched_opts *o, 
 pt_status sched_pbt_prepare(study_config *sc, const char *source, pt_err *err);
 
 /* Sends "exit" to ranks 1..size-1 (used when the study never started). */
-void sched_dismiss(MPI_Comm comm);
+void sched_dismiss(proto_comm comm);
 /* Sends "exit" to the ranks of a pool (sched_opts.pool) not given up as lost
  * or dead; returns how many were lost, and *dead how many died. */
-int sched_pool_dismiss(MPI_Comm comm, const int *pool, int *dead);
+int sched_pool_dismiss(proto_comm comm, const int *pool, int *dead);
 
 #endif

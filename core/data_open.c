@@ -267,8 +267,10 @@ pt_status pt_data_probe(const pt_data_config *c, const char **key, pt_err *err)
 
 void pt_data_close(pt_data *d)
 {
-    pt_dataset_free(&d->train);
-    pt_dataset_free(&d->test);
+    if (!d->rows_borrowed) {
+        pt_dataset_free(&d->train);
+        pt_dataset_free(&d->test);
+    }
     pt_split_free(&d->split);
     pt_scaler_free(&d->scaler);
 }

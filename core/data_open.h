@@ -18,6 +18,9 @@ typedef struct {
     pt_dataset test;  /* test rows; n == 0 when there is no test set */
     pt_split split;   /* indices into train */
     pt_scaler scaler; /* fitted on split.train */
+    /* 1: train and test are another pt_data's rows (workers that are threads
+     * of one process share one copy), and pt_data_close leaves them alone. */
+    int rows_borrowed;
 } pt_data;
 
 /* Errors: those of the loaders, plus PT_ERR_CONFIG when train and test

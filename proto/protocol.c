@@ -1,5 +1,5 @@
 /*
- * protocol.c — JSON messages over MPI (see protocol.h).
+ * protocol.c — JSON messages over MPI or a hub (see protocol.h).
  *
  * A message is small (a trial config is ~3 KB of JSON), so each one is
  * printed unformatted and sent with MPI_Send; the receiver learns its size
@@ -25,6 +25,48 @@ static const char *const names[] = {"?",      "ready", "trial", "report",  "stop
 const char *proto_name(int tag)
 {
     return tag >= MSG_READY && tag <= MSG_CHECKPOINT ? names[tag] : names[0];
+}
+
+proto_comm proto_over_mpi(MPI_Comm comm)
+{
+    return (proto_comm){.mpi = comm, .hub = NULL, .rank = 0};
+}
+
+proto_comm proto_on_hub(proto_hub *hub, int rank)
+{
+    return (proto_comm){.mpi = MPI_COMM_NULL, .hub = hub, .rank = rank};
+}
+
+int proto_size(proto_comm comm)
+{
+    if (comm.hub)
+        return proto_hub_size(comm.hub);
+    int size = 1;
+    MPI_Comm_size(comm.mpi, &size);
+    return size;
+}
+
+/* MPI's wildcards as the hub's (-1). */
+static int hub_any(int v, int any)
+{
+    return v == any ? -1 : v;
+}
+
+/* Puts text (malloc'ed, handed over) in dest's inbox on comm's hub. */
+static pt_status hub_send(proto_comm comm, int dest, int tag, void *text, size_t len, pt_err *err)
+{
+    if (proto_hub_put(comm.hub, comm.rank, dest, tag, text, len) != 0)
+        return pt_fail(err, PT_ERR_IO, "protocol: sending %s: no rank %d", proto_name(tag), dest);
+    return PT_OK;
+}
+
+/* A malloc'ed copy of buf[0..len). */
+static void *copy_of(const void *buf, size_t len)
+{
+    void *c = malloc(len ? len : 1);
+    if (c && len)
+        memcpy(c, buf, len);
+    return c;
 }
 
 static void mpi_reason(int rc, char *buf)
@@ -69,7 +111,7 @@ static pt_status outbox_grow(proto_outbox *box, pt_err *err)
     return PT_OK;
 }
 
-pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err)
+pt_status proto_isend(proto_comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err)
 {
     pt_status st = outbox_grow(box, err);
     if (st != PT_OK)
@@ -78,7 +120,10 @@ pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox
     if (!text)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
                        proto_name(tag));
-    int rc = MPI_Isend(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm, &box->req[box->n]);
+    if (comm.hub) /* delivered at once: nothing stays in the box */
+        return hub_send(comm, dest, tag, text, strlen(text) + 1, err);
+    int rc = MPI_Isend(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm.mpi,
+                       &box->req[box->n]);
     if (rc != MPI_SUCCESS) {
         free(text);
         return send_failed(err, rc, tag, dest);
@@ -87,7 +132,7 @@ pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox
     return PT_OK;
 }
 
-pt_status proto_isend_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+pt_status proto_isend_bytes(proto_comm comm, int dest, int tag, const void *buf, size_t len,
                             proto_outbox *box, pt_err *err)
 {
     if (len > (size_t)INT32_MAX)
@@ -99,7 +144,9 @@ pt_status proto_isend_bytes(MPI_Comm comm, int dest, int tag, const void *buf, s
     if (!copy)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing %zu bytes", len);
     memcpy(copy, buf, len);
-    int rc = MPI_Isend(copy, (int)len, MPI_BYTE, dest, tag, comm, &box->req[box->n]);
+    if (comm.hub)
+        return hub_send(comm, dest, tag, copy, len, err);
+    int rc = MPI_Isend(copy, (int)len, MPI_BYTE, dest, tag, comm.mpi, &box->req[box->n]);
     if (rc != MPI_SUCCESS) {
         free(copy);
         return send_failed(err, rc, tag, dest);
@@ -142,13 +189,15 @@ void proto_outbox_close(proto_outbox *box, double timeout_s)
     memset(box, 0, sizeof *box);
 }
 
-pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err)
+pt_status proto_send(proto_comm comm, int dest, int tag, cJSON *msg, pt_err *err)
 {
     char *text = print_msg(tag, msg);
     if (!text)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
                        proto_name(tag));
-    int rc = MPI_Send(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm);
+    if (comm.hub)
+        return hub_send(comm, dest, tag, text, strlen(text) + 1, err);
+    int rc = MPI_Send(text, (int)strlen(text) + 1, MPI_CHAR, dest, tag, comm.mpi);
     free(text);
     return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
 }
@@ -195,16 +244,46 @@ void proto_bytes_release(proto_bytes_in *in)
     in->buf = NULL;
 }
 
-pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+pt_status proto_poll(proto_comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err)
 {
     return proto_poll_bytes(comm, source, tag, msg, src, tag_out, NULL, err);
 }
 
-pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+/* The hub's side of proto_poll_bytes and proto_wait: takes a message,
+ * waiting up to timeout_s (0: not at all, < 0: for ever). */
+static pt_status hub_poll(proto_comm comm, int source, int tag, double timeout_s, cJSON **msg,
+                          int *src, int *tag_out, proto_bytes_in *in, pt_err *err)
+{
+    void *buf;
+    size_t len;
+    for (;;) {
+        if (!proto_hub_take(comm.hub, comm.rank, hub_any(source, MPI_ANY_SOURCE),
+                            hub_any(tag, MPI_ANY_TAG), timeout_s, &buf, &len, src, tag_out))
+            return PT_ERR_STOPPED;
+        if (*tag_out != MSG_MODEL)
+            break;
+        if (in) { /* handed over, already whole */
+            in->req = MPI_REQUEST_NULL;
+            in->buf = buf;
+            in->len = len;
+            return PT_OK;
+        }
+        free(buf); /* nobody here expects one (a worker): dropped */
+        if (timeout_s == 0)
+            return PT_ERR_STOPPED;
+    }
+    pt_status st = proto_decode(*tag_out, *src, buf, len, msg, err);
+    free(buf);
+    return st;
+}
+
+pt_status proto_poll_bytes(proto_comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                            proto_bytes_in *in, pt_err *err)
 {
     *msg = NULL;
+    if (comm.hub)
+        return hub_poll(comm, source, tag, 0, msg, src, tag_out, in, err);
     int flag = 0, count = 0;
     MPI_Message m;
     MPI_Status s;
@@ -212,9 +291,9 @@ pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int 
      * message that arrived while this rank slept is only matched by the probe
      * after it. Without the second call every hop costs one more sleep
      * (measured: 1 ms sleeps gave a 3.3 ms round trip, 1.1 ms with it). */
-    int rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
+    int rc = MPI_Improbe(source, tag, comm.mpi, &flag, &m, &s);
     if (rc == MPI_SUCCESS && !flag)
-        rc = MPI_Improbe(source, tag, comm, &flag, &m, &s);
+        rc = MPI_Improbe(source, tag, comm.mpi, &flag, &m, &s);
     if (rc == MPI_SUCCESS && !flag)
         return PT_ERR_STOPPED;
     if (rc == MPI_SUCCESS && s.MPI_TAG == MSG_MODEL) {
@@ -298,13 +377,18 @@ pt_status proto_decode(int tag, int src, const char *bytes, size_t len, cJSON **
     return PT_OK;
 }
 
-pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+pt_status proto_send_bytes(proto_comm comm, int dest, int tag, const void *buf, size_t len,
                            pt_err *err)
 {
     if (len > (size_t)0x7fffffff)
         return pt_fail(err, PT_ERR_ARG, "protocol: a %s message of %zu bytes is too large",
                        proto_name(tag), len);
-    int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, comm);
+    if (comm.hub) {
+        void *c = copy_of(buf, len);
+        return c ? hub_send(comm, dest, tag, c, len, err)
+                 : pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory sending %zu bytes", len);
+    }
+    int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, comm.mpi);
     return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
 }
 
@@ -334,15 +418,17 @@ static int send_wait(MPI_Comm comm, int dest, int tag, const void *buf, int coun
     return rc;
 }
 
-pt_status proto_send_watched(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_gone_fn gone,
+pt_status proto_send_watched(proto_comm comm, int dest, int tag, cJSON *msg, proto_gone_fn gone,
                              void *ctx, pt_err *err)
 {
     char *text = print_msg(tag, msg);
     if (!text)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory printing a %s message",
                        proto_name(tag));
+    if (comm.hub) /* a thread of this process: never waits, never gone */
+        return hub_send(comm, dest, tag, text, strlen(text) + 1, err);
     int kept = 0;
-    int rc = send_wait(comm, dest, tag, text, (int)strlen(text) + 1, MPI_CHAR, gone, ctx, &kept);
+    int rc = send_wait(comm.mpi, dest, tag, text, (int)strlen(text) + 1, MPI_CHAR, gone, ctx, &kept);
     if (kept) /* MPI may still read it; the process ends soon (see protocol.h) */
         return pt_fail(err, PT_ERR_IO, "protocol: sending %s: rank %d is gone", proto_name(tag),
                        dest);
@@ -350,14 +436,16 @@ pt_status proto_send_watched(MPI_Comm comm, int dest, int tag, cJSON *msg, proto
     return rc == MPI_SUCCESS ? PT_OK : send_failed(err, rc, tag, dest);
 }
 
-pt_status proto_send_bytes_watched(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+pt_status proto_send_bytes_watched(proto_comm comm, int dest, int tag, const void *buf, size_t len,
                                    proto_gone_fn gone, void *ctx, pt_err *err)
 {
     if (len > (size_t)0x7fffffff)
         return pt_fail(err, PT_ERR_ARG, "protocol: a %s message of %zu bytes is too large",
                        proto_name(tag), len);
+    if (comm.hub)
+        return proto_send_bytes(comm, dest, tag, buf, len, err);
     int kept = 0;
-    int rc = send_wait(comm, dest, tag, buf, (int)len, MPI_BYTE, gone, ctx, &kept);
+    int rc = send_wait(comm.mpi, dest, tag, buf, (int)len, MPI_BYTE, gone, ctx, &kept);
     if (kept)
         return pt_fail(err, PT_ERR_IO, "protocol: sending %s: rank %d is gone", proto_name(tag),
                        dest);
@@ -389,9 +477,13 @@ void proto_pause(int idle)
     nanosleep(&ts, NULL);
 }
 
-pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
+pt_status proto_wait(proto_comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
                      int *tag_out, pt_err *err)
 {
+    if (comm.hub) {
+        *msg = NULL;
+        return hub_poll(comm, source, tag, timeout_s, msg, src, tag_out, NULL, err);
+    }
     double t0 = timeout_s >= 0 ? pt_now() : 0;
     for (int idle = 0;; idle++) {
         pt_status st = proto_poll(comm, source, tag, msg, src, tag_out, err);
@@ -399,6 +491,45 @@ pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON
             return st;
         if (timeout_s >= 0 && pt_now() - t0 >= timeout_s)
             return PT_ERR_STOPPED;
+        proto_pause(idle);
+    }
+}
+
+pt_status proto_recv_bytes_watched(proto_comm comm, int source, int tag, void *buf, size_t len,
+                                   proto_gone_fn gone, void *ctx, pt_err *err)
+{
+    if (len > (size_t)0x7fffffff)
+        return pt_fail(err, PT_ERR_ARG, "protocol: a %s message of %zu bytes is too large",
+                       proto_name(tag), len);
+    if (comm.hub) {
+        void *got;
+        size_t n;
+        int s, t;
+        if (!proto_hub_take(comm.hub, comm.rank, source, tag, -1, &got, &n, &s, &t))
+            return pt_fail(err, PT_ERR_IO, "protocol: receiving %s failed", proto_name(tag));
+        if (n == len)
+            memcpy(buf, got, len);
+        free(got);
+        return n == len ? PT_OK
+                        : pt_fail(err, PT_ERR_IO, "protocol: a %s message of %zu bytes, not %zu",
+                                  proto_name(tag), n, len);
+    }
+    MPI_Request req;
+    if (MPI_Irecv(buf, (int)len, MPI_BYTE, source, tag, comm.mpi, &req) != MPI_SUCCESS)
+        return pt_fail(err, PT_ERR_IO, "protocol: cannot receive %s", proto_name(tag));
+    double t = pt_now();
+    for (int idle = 0;; idle++) {
+        int done = 0;
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return pt_fail(err, PT_ERR_IO, "protocol: receiving %s failed", proto_name(tag));
+        if (done)
+            return PT_OK;
+        if (gone && pt_now() - t > 1.0) {
+            if (gone(ctx))
+                return pt_fail(err, PT_ERR_IO, "protocol: receiving %s: rank %d is gone",
+                               proto_name(tag), source);
+            t = pt_now();
+        }
         proto_pause(idle);
     }
 }

@@ -1,5 +1,6 @@
 /*
- * protocol.h — the coordinator <-> worker messages: JSON text over MPI.
+ * protocol.h — the coordinator <-> worker messages: JSON text over MPI, or
+ * between threads of one process through a hub (hub.h).
  *
  * Every message is one JSON object sent as MPI_CHAR with the tag of its
  * type; the object also carries "type" (the name below) and "v"
@@ -53,9 +54,26 @@
 #include <mpi.h>
 #include <stddef.h>
 
+#include "hub.h"
 #include "status.h"
 
 #define PROTO_VERSION 1
+
+/* Where messages go: an MPI communicator (workers are processes: mpirun, or
+ * spawned), or a hub whose ranks are threads of this process (a laptop run).
+ * The calls below behave the same on both; on a hub a send never waits and a
+ * wait sleeps until a message comes. MPI_ANY_SOURCE and MPI_ANY_TAG keep
+ * their meaning on a hub. */
+typedef struct {
+    MPI_Comm mpi;   /* MPI_COMM_NULL on a hub */
+    proto_hub *hub; /* NULL over MPI */
+    int rank;       /* this thread's rank on the hub */
+} proto_comm;
+
+proto_comm proto_over_mpi(MPI_Comm comm);
+proto_comm proto_on_hub(proto_hub *hub, int rank);
+/* The number of ranks (coordinator + workers). */
+int proto_size(proto_comm comm);
 
 typedef enum {
     MSG_READY = 1,
@@ -74,7 +92,7 @@ typedef enum {
 const char *proto_name(int tag);
 
 /* Sends msg (adds "type" and "v"; msg stays the caller's) to dest with its tag. */
-pt_status proto_send(MPI_Comm comm, int dest, int tag, cJSON *msg, pt_err *err);
+pt_status proto_send(proto_comm comm, int dest, int tag, cJSON *msg, pt_err *err);
 
 /* Sends that never wait for the receiver. A message above the transport's
  * eager limit (a trial config is ~3-4 KB, Open MPI's shared-memory limit 4 KB)
@@ -88,7 +106,7 @@ typedef struct {
 } proto_outbox;
 
 /* As proto_send, but returns at once; the text lives in box until sent. */
-pt_status proto_isend(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err);
+pt_status proto_isend(proto_comm comm, int dest, int tag, cJSON *msg, proto_outbox *box, pt_err *err);
 /* Retires completed sends; returns how many are still in flight. */
 int proto_outbox_progress(proto_outbox *box);
 /* Waits (sleeping between tests) up to timeout_s for every send, then frees the
@@ -100,7 +118,7 @@ void proto_outbox_close(proto_outbox *box, double timeout_s);
  * filled; PT_ERR_STOPPED when nothing is waiting (*msg NULL); errors. A
  * binary "model" message is received and dropped, as if nothing were
  * waiting (only proto_poll_bytes' caller expects one). */
-pt_status proto_poll(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+pt_status proto_poll(proto_comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                      pt_err *err);
 
 /* A binary message being received: MPI_Imrecv into buf. A sender stopped
@@ -118,7 +136,7 @@ typedef struct {
  * with proto_bytes_test). One poll for everything keeps the bytes from being
  * matched, and dropped, by a wildcard receive that polls for the JSON
  * messages. */
-pt_status proto_poll_bytes(MPI_Comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
+pt_status proto_poll_bytes(proto_comm comm, int source, int tag, cJSON **msg, int *src, int *tag_out,
                            proto_bytes_in *in, pt_err *err);
 
 /* 1 when in's bytes have all arrived (in->buf, in->len), 0 while they are on
@@ -132,17 +150,17 @@ void proto_bytes_release(proto_bytes_in *in);
 
 /* As proto_poll, but waits up to timeout_s (< 0: forever) sleeping with
  * back-off between polls. PT_ERR_STOPPED on timeout. */
-pt_status proto_wait(MPI_Comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
+pt_status proto_wait(proto_comm comm, int source, int tag, double timeout_s, cJSON **msg, int *src,
                      int *tag_out, pt_err *err);
 
 /* As proto_isend, for raw bytes (a checkpoint, rank 0 -> worker): a copy of
  * buf[0..len) lives in box until sent. */
-pt_status proto_isend_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+pt_status proto_isend_bytes(proto_comm comm, int dest, int tag, const void *buf, size_t len,
                             proto_outbox *box, pt_err *err);
 
 /* The model message: len raw bytes, blocking send (the worker has nothing
  * else to do; rank 0 receives it with proto_poll_bytes, without waiting). */
-pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+pt_status proto_send_bytes(proto_comm comm, int dest, int tag, const void *buf, size_t len,
                            pt_err *err);
 
 /* Sends for a rank whose receiver may die. A blocking MPI_Send of a message
@@ -155,9 +173,15 @@ pt_status proto_send_bytes(MPI_Comm comm, int dest, int tag, const void *buf, si
  * freed): the caller is expected to end the process. gone NULL: a plain
  * wait. */
 typedef int (*proto_gone_fn)(void *ctx);
-pt_status proto_send_watched(MPI_Comm comm, int dest, int tag, cJSON *msg, proto_gone_fn gone,
+pt_status proto_send_watched(proto_comm comm, int dest, int tag, cJSON *msg, proto_gone_fn gone,
                              void *ctx, pt_err *err);
-pt_status proto_send_bytes_watched(MPI_Comm comm, int dest, int tag, const void *buf, size_t len,
+pt_status proto_send_bytes_watched(proto_comm comm, int dest, int tag, const void *buf, size_t len,
+                                   proto_gone_fn gone, void *ctx, pt_err *err);
+/* Receives the len-byte tag message from source into buf (a checkpoint,
+ * announced by the message before it), asking gone(ctx) about once a second
+ * while it waits: PT_ERR_IO when it answers 1 or the message is not len
+ * bytes. */
+pt_status proto_recv_bytes_watched(proto_comm comm, int source, int tag, void *buf, size_t len,
                                    proto_gone_fn gone, void *ctx, pt_err *err);
 /* The sleep of the back-off after `idle` empty polls, in nanoseconds (0 =
  * just yield the core), and the pause itself. */

@@ -33,7 +33,7 @@ static int answer(MPI_Comm comm, const cJSON *trial, int model_len)
     cJSON_AddNumberToObject(metrics, "sparsity", 0);
     cJSON_AddBoolToObject(m, "stopped", 0);
     cJSON_AddNumberToObject(m, "model_bytes", model_len);
-    pt_status st = proto_send(comm, 0, MSG_RESULT, m, &err);
+    pt_status st = proto_send(proto_over_mpi(comm), 0, MSG_RESULT, m, &err);
     cJSON_Delete(m);
     if (st != PT_OK)
         fprintf(stderr, "stall_worker: %s\n", err.msg);
@@ -48,12 +48,12 @@ int main(int argc, char **argv)
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     pt_err err = {{0}};
     cJSON *hello = cJSON_CreateObject();
-    int ok = proto_send(comm, 0, MSG_READY, hello, &err) == PT_OK;
+    int ok = proto_send(proto_over_mpi(comm), 0, MSG_READY, hello, &err) == PT_OK;
     cJSON_Delete(hello);
     for (int first = 1; ok;) {
         cJSON *msg = NULL;
         int src = 0, tag = 0;
-        if (proto_wait(comm, 0, MPI_ANY_TAG, first ? 30 : 3, &msg, &src, &tag, &err) != PT_OK)
+        if (proto_wait(proto_over_mpi(comm), 0, MPI_ANY_TAG, first ? 30 : 3, &msg, &src, &tag, &err) != PT_OK)
             break;
         if (tag == MSG_TRIAL && first) {
             static unsigned char model[MODEL_LEN];

@@ -51,6 +51,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +71,47 @@
 /* Timing budget of the cost report, as a share of the trial's training time. */
 static const double COST_SHARE = 0.004;
 
+/* The rows of the data sets the workers of this process opened, one copy
+ * each (worker.h). Entries live until worker_shared_free: a study reads one
+ * or two data sets. */
+typedef struct shared_rows {
+    struct shared_rows *next;
+    pt_data_config cfg;
+    pt_data data; /* its split and scaler are its opener's seed's, unused */
+} shared_rows;
+
+struct worker_shared {
+    pthread_mutex_t mu;
+    shared_rows *rows;
+};
+
+worker_shared *worker_shared_new(void)
+{
+    worker_shared *w = calloc(1, sizeof *w);
+    if (w)
+        pthread_mutex_init(&w->mu, NULL);
+    return w;
+}
+
+void worker_shared_free(worker_shared *w)
+{
+    if (!w)
+        return;
+    for (shared_rows *r = w->rows, *next; r; r = next) {
+        next = r->next;
+        pt_data_close(&r->data);
+        free(r);
+    }
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
 typedef struct {
     int open;
     pt_data_config cfg;
     uint64_t seed;
     pt_data data;
+    worker_shared *shared; /* rows shared with the other threads, or NULL */
     int init_open;
     char init_path[PT_PATH_MAX];
     pt_model init; /* net.init's model, when init_open */
@@ -95,13 +132,13 @@ static int coord_gone(void *ctx)
 }
 
 /* Every send to rank 0 gives up when the coordinator's process is gone. */
-static pt_status send0(MPI_Comm comm, int tag, cJSON *m, const worker_peers *peers, pt_err *err)
+static pt_status send0(proto_comm comm, int tag, cJSON *m, const worker_peers *peers, pt_err *err)
 {
     return proto_send_watched(comm, 0, tag, m, coord_gone, (void *)peers, err);
 }
 
 typedef struct {
-    MPI_Comm comm;
+    proto_comm comm;
     int trial_id;
     char metric[64];
     const worker_peers *peers;
@@ -125,10 +162,59 @@ static int data_same(const pt_data_config *a, const pt_data_config *b)
            a->test_limit == b->test_limit;
 }
 
+/* Opens cfg's data in c with rows from c->shared: the first worker to need
+ * them reads them (the others wait: they would read the same files), each
+ * then makes its own split and scaler for its seed. */
+static pt_status shared_open(data_cache *c, const pt_config *cfg, pt_err *err)
+{
+    worker_shared *w = c->shared;
+    pthread_mutex_lock(&w->mu);
+    shared_rows *r = w->rows;
+    while (r && !data_same(&r->cfg, &cfg->data))
+        r = r->next;
+    pt_status st = PT_OK;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        st = r ? pt_data_open(&r->data, &cfg->data, cfg->seed, err)
+               : pt_fail(err, PT_ERR_NOMEM, "worker: out of memory");
+        if (st == PT_OK) {
+            r->cfg = cfg->data;
+            r->next = w->rows;
+            w->rows = r;
+        } else {
+            free(r);
+            r = NULL;
+        }
+    }
+    if (st == PT_OK) {
+        memset(&c->data, 0, sizeof c->data);
+        c->data.train = r->data.train;
+        c->data.test = r->data.test;
+        c->data.rows_borrowed = 1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (st == PT_OK)
+        st = pt_data_reseed(&c->data, &cfg->data, cfg->seed, err);
+    if (st == PT_OK) {
+        c->open = 1;
+        c->cfg = cfg->data;
+        c->seed = cfg->seed;
+    }
+    return st;
+}
+
 static pt_status cache_get(data_cache *c, const pt_config *cfg, pt_err *err)
 {
     if (c->open && c->seed == cfg->seed && data_same(&c->cfg, &cfg->data))
         return PT_OK;
+    /* Rows a seed does not change can be shared by the threads of this
+     * process; a CSV whose test rows the seed cuts is each worker's own. */
+    if (c->shared && pt_data_can_reseed(&cfg->data)) {
+        if (c->open)
+            pt_data_close(&c->data);
+        c->open = 0;
+        return shared_open(c, cfg, err);
+    }
     /* Another seed over the same files: only the split changes. */
     if (c->open && data_same(&c->cfg, &cfg->data) && pt_data_can_reseed(&cfg->data)) {
         c->open = 0;
@@ -349,30 +435,17 @@ static pt_status model_bytes(const pt_config *cfg, const pt_data *data, const pt
  * checkpoint_bytes (a PBT member's weights and mask, protocol.h): received
  * before anything else of the trial, so it never reaches another receive,
  * in 1 s slices so a vanished coordinator is noticed. */
-static pt_status recv_checkpoint(MPI_Comm comm, const worker_peers *peers, size_t len,
+static pt_status recv_checkpoint(proto_comm comm, const worker_peers *peers, size_t len,
                                  unsigned char **buf, pt_err *err)
 {
     *buf = malloc(len ? len : 1);
     if (!*buf)
         return pt_fail(err, PT_ERR_NOMEM, "worker: out of memory for a %zu-byte checkpoint", len);
-    MPI_Request req;
-    if (MPI_Irecv(*buf, (int)len, MPI_BYTE, 0, MSG_CHECKPOINT, comm, &req) != MPI_SUCCESS)
-        return pt_fail(err, PT_ERR_IO, "worker: cannot receive the checkpoint");
-    double t = pt_now();
-    for (int idle = 0;; idle++) {
-        int done = 0;
-        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            return pt_fail(err, PT_ERR_IO, "worker: receiving the checkpoint failed");
-        if (done)
-            return PT_OK;
-        if (pt_now() - t > 1.0) {
-            if (coord_gone((void *)peers))
-                return pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone",
-                               peers->coord.pid);
-            t = pt_now();
-        }
-        proto_pause(idle);
-    }
+    pt_status st =
+        proto_recv_bytes_watched(comm, 0, MSG_CHECKPOINT, *buf, len, coord_gone, (void *)peers, err);
+    if (st != PT_OK && peers->coord.pid && coord_gone((void *)peers))
+        st = pt_fail(err, PT_ERR_IO, "worker: the coordinator (pid %ld) is gone", peers->coord.pid);
+    return st;
 }
 
 /* The checkpoint's bytes as a net.init model for cfg, through a temporary
@@ -419,7 +492,7 @@ static cJSON *dry_result(const pt_config *cfg, int number)
     return o;
 }
 
-static pt_status send_fail(MPI_Comm comm, const worker_peers *peers, int trial_id,
+static pt_status send_fail(proto_comm comm, const worker_peers *peers, int trial_id,
                            const char *reason, pt_err *err)
 {
     cJSON *m = cJSON_CreateObject();
@@ -431,7 +504,7 @@ static pt_status send_fail(MPI_Comm comm, const worker_peers *peers, int trial_i
 }
 
 /* Sends the result (and the model bytes after it, when there are some). */
-static pt_status send_result(MPI_Comm comm, const worker_peers *peers, int trial_id, cJSON *res,
+static pt_status send_result(proto_comm comm, const worker_peers *peers, int trial_id, cJSON *res,
                              int stopped, const unsigned char *model, size_t model_len,
                              const char *model_error, pt_err *err)
 {
@@ -452,7 +525,7 @@ static pt_status send_result(MPI_Comm comm, const worker_peers *peers, int trial
 
 /* Runs one trial message and answers it; returns only MPI failures, and
  * PT_ERR_STOPPED when "exit" came during the trial. */
-static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
+static pt_status run_trial(proto_comm comm, const cJSON *msg, data_cache *cache,
                            const worker_peers *peers, pt_err *err)
 {
     int trial_id = (int)proto_num(msg, "trial_id", -1);
@@ -601,11 +674,13 @@ static pt_status run_trial(MPI_Comm comm, const cJSON *msg, data_cache *cache,
     return st;
 }
 
-pt_status worker_run(MPI_Comm comm, pid_t parent_pid, int *finalize, pt_err *err)
+pt_status worker_run(proto_comm comm, pid_t parent_pid, worker_shared *shared, int *finalize,
+                     pt_err *err)
 {
     *finalize = 1;
     data_cache cache;
     memset(&cache, 0, sizeof cache);
+    cache.shared = shared;
     worker_peers peers;
     peer_self(&peers.self);
     peers.coord = peers.self; /* the parent's node is this one */

@@ -29,13 +29,23 @@
 #ifndef WORKER_H
 #define WORKER_H
 
-#include <mpi.h>
+#include "protocol.h"
 #include <sys/types.h>
 
 #include "status.h"
 
-/* *finalize: 1, or 0 when the coordinator's "exit" said the job must end
+/* The rows of the data sets, shared by workers that are threads of one
+ * process (a laptop run, proto/hub.h): each file is read once, and each
+ * worker keeps only its own split and scaler (the seed's). Thread-safe;
+ * free it after every worker using it has returned. */
+typedef struct worker_shared worker_shared;
+worker_shared *worker_shared_new(void);
+void worker_shared_free(worker_shared *w);
+
+/* shared: NULL for a worker that is a process of its own (MPI).
+ * *finalize: 1, or 0 when the coordinator's "exit" said the job must end
  * without MPI_Finalize (a rank died: see coordinator/scheduler.c). */
-pt_status worker_run(MPI_Comm comm, pid_t parent_pid, int *finalize, pt_err *err);
+pt_status worker_run(proto_comm comm, pid_t parent_pid, worker_shared *shared, int *finalize,
+                     pt_err *err);
 
 #endif
