@@ -5,7 +5,8 @@
  *
  * Each study is ~8 trials of 2 epochs on 300 training rows, so a run takes a
  * few seconds, most of it MPI start-up. Covered: mpirun -np 3, laptop mode
- * (workers spawned by the binary itself), resume after SIGKILL of the
+ * (worker threads, and with --processes workers spawned by the binary
+ * itself: the same study bit for bit), resume after SIGKILL of the
  * coordinator (no trial lost or duplicated, integrity_check ok), a diverging
  * trial recorded FAIL while the study completes, and a bad study config
  * (exit 2, no database file); failing fast: a missing data folder (exit 2,
@@ -117,7 +118,31 @@ Test(run, mpirun_three_ranks)
     cr_expect_not_null(strstr(out, "study.db"), "the DB path: %s", out);
 }
 
-Test(run, laptop_mode_spawns_its_workers)
+/* Every trial's number, state and value in order, as one string. */
+static void study_values(char *out, size_t cap)
+{
+    sqlite3 *db = db_open();
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT t.number, t.state, v.value FROM trials t JOIN"
+                                    " trial_values v USING (trial_id) ORDER BY t.number",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    size_t n = 0;
+    out[0] = '\0';
+    while (sqlite3_step(q) == SQLITE_ROW && n + 64 < cap)
+        n += (size_t)snprintf(out + n, cap - n, "%d %s %.17g\n", sqlite3_column_int(q, 0),
+                              (const char *)sqlite3_column_text(q, 1),
+                              sqlite3_column_double(q, 2));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* Without mpirun the workers are threads of the run's process (one copy of
+ * the data); --processes spawns them. Both carry the same messages, and each
+ * trial trains the same (a seed gives one trial): the studies are equal, bit
+ * for bit. The space has no pruning, so no timing picks a kernel. */
+Test(run, laptop_mode_threads_and_processes_give_one_study)
 {
     const char *study = write_study("laptop", 8, "random", "", space_default);
     snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 --quiet", PT_BIN, study);
@@ -127,6 +152,17 @@ Test(run, laptop_mode_spawns_its_workers)
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
     cr_expect_eq(strstr(err, "trial    0"), NULL, "--quiet prints no progress:\n%s", err);
     check_study(8, 0);
+    static char threads[4096], processes[4096];
+    study_values(threads, sizeof threads);
+    cr_assert_eq(remove(path_of("study.db")), 0);
+    snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2 --processes", PT_BIN, study);
+    code = sh(cmd);
+    slurp("err", err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    cr_expect_not_null(strstr(err, "starting 2 workers (processes"), "%s", err);
+    check_study(8, 0);
+    study_values(processes, sizeof processes);
+    cr_expect_str_eq(threads, processes);
 }
 
 /* A huge lr with full-strength L2 diverges to NaN: that trial FAILs, the
@@ -390,8 +426,8 @@ static void silent_worker(int key, const char *flag, int laptop)
     char *argv[] = {
         "mpirun",     "-np", "3", PT_BIN, "run", (char *)study, flag ? "--trial-timeout" : NULL,
         (char *)flag, NULL};
-    char *argv_laptop[] = {PT_BIN,       "run", (char *)study, "--workers", "2", "--trial-timeout",
-                           (char *)flag, NULL};
+    char *argv_laptop[] = {PT_BIN,        "run", (char *)study, "--workers", "2", "--processes",
+                           "--trial-timeout", (char *)flag, NULL};
     pid_t pid = job_start(laptop ? argv_laptop : argv);
     /* 60 s: under ASan on a loaded 2-core machine the first trial took
      * longer than wait_complete's 12 s, and the worker was looked for after
@@ -437,7 +473,8 @@ Test(run, silent_worker_is_given_up_and_the_run_ends)
     silent_worker(600, "5", 0);
 }
 
-/* Without mpirun too: the spawned workers end with the run. */
+/* Without mpirun too: spawned worker processes end with the run (a worker
+ * thread cannot be stopped alone: --processes is what isolates them). */
 Test(run, laptop_run_gives_up_a_silent_worker)
 {
     silent_worker(600, "5", 1);
