@@ -13,7 +13,8 @@
  * answered at once with made-up but well-formed metrics (for measuring the
  * scheduler alone).
  *
- * The worker uses MPI and core/ only: it never touches the study database.
+ * The worker uses proto/ (MPI, or a hub when it is a thread: proto/hub.h)
+ * and core/ only: it never touches the study database.
  *
  * parent_pid > 0: the coordinator's process id when it runs on this host
  * (laptop mode); the worker leaves on its own when that process is gone, so a
