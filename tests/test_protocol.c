@@ -1,9 +1,12 @@
 /*
  * test_protocol.c — proto_decode, the step from received bytes to a message
- * (no MPI involved: the bytes are what a peer could send).
+ * (no MPI involved: the bytes are what a peer could send), and the messages
+ * between threads of one process on a hub (proto/hub.h).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "protocol.h"
 
@@ -73,4 +76,120 @@ Test(protocol, rejects_what_a_reader_could_not_cast)
         cr_expect_null(msg, "%s", bad[i].text);
         cr_expect_str_eq(err.msg, bad[i].msg, "%s", bad[i].text);
     }
+}
+
+/* A hub's ranks are threads; rank 1 here answers what rank 0 sends. */
+typedef struct {
+    proto_hub *hub;
+    int got; /* messages rank 1 received */
+} echo_ctx;
+
+static void *echo_rank1(void *p)
+{
+    echo_ctx *c = p;
+    proto_comm me = proto_on_hub(c->hub, 1);
+    pt_err err;
+    for (;;) {
+        cJSON *m = NULL;
+        int src, tag;
+        if (proto_wait(me, 0, MPI_ANY_TAG, -1, &m, &src, &tag, &err) != PT_OK)
+            return NULL;
+        c->got++;
+        if (tag == MSG_EXIT) {
+            cJSON_Delete(m);
+            return NULL;
+        }
+        if (tag == MSG_TRIAL) { /* a checkpoint of n bytes follows it */
+            size_t n = (size_t)proto_num(m, "checkpoint_bytes", 0);
+            unsigned char buf[64];
+            if (n > sizeof buf ||
+                proto_recv_bytes_watched(me, 0, MSG_CHECKPOINT, buf, n, NULL, NULL, &err) != PT_OK)
+                return NULL;
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddNumberToObject(r, "trial_id", proto_num(m, "trial_id", -1));
+            cJSON_AddNumberToObject(r, "model_bytes", (double)n);
+            proto_send(me, 0, MSG_RESULT, r, &err);
+            cJSON_Delete(r);
+            /* the model: the checkpoint's bytes reversed */
+            for (size_t i = 0; i < n / 2; i++) {
+                unsigned char t = buf[i];
+                buf[i] = buf[n - 1 - i];
+                buf[n - 1 - i] = t;
+            }
+            proto_send_bytes_watched(me, 0, MSG_MODEL, buf, n, NULL, NULL, &err);
+        }
+        cJSON_Delete(m);
+    }
+}
+
+/* The calls the coordinator and a worker make, on a hub: a trial and its
+ * checkpoint out, a result and its model back, FIFO per sender, receives by
+ * tag, a timed wait that times out, and "exit". */
+Test(protocol, a_hub_carries_the_messages_between_threads)
+{
+    proto_hub *hub = proto_hub_new(2);
+    cr_assert_not_null(hub);
+    proto_comm coord = proto_on_hub(hub, 0);
+    cr_assert_eq(proto_size(coord), 2);
+    echo_ctx c = {.hub = hub};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, echo_rank1, &c), 0);
+    pt_err err;
+    cJSON *m = NULL;
+    int src = -1, tag = -1;
+    /* nothing waits yet: a poll says so at once, a timed wait after its time */
+    cr_assert_eq(proto_poll(coord, MPI_ANY_SOURCE, MPI_ANY_TAG, &m, &src, &tag, &err),
+                 PT_ERR_STOPPED);
+    cr_assert_eq(proto_wait(coord, MPI_ANY_SOURCE, MPI_ANY_TAG, 0.05, &m, &src, &tag, &err),
+                 PT_ERR_STOPPED);
+    proto_outbox box = {0};
+    for (int k = 0; k < 3; k++) {
+        unsigned char ck[5] = {1, 2, 3, 4, (unsigned char)(5 + k)};
+        cJSON *trial = cJSON_CreateObject();
+        cJSON_AddNumberToObject(trial, "trial_id", 10 + k);
+        cJSON_AddNumberToObject(trial, "checkpoint_bytes", sizeof ck);
+        cr_assert_eq(proto_isend(coord, 1, MSG_TRIAL, trial, &box, &err), PT_OK, "%s", err.msg);
+        cr_assert_eq(proto_isend_bytes(coord, 1, MSG_CHECKPOINT, ck, sizeof ck, &box, &err), PT_OK);
+        cJSON_Delete(trial);
+        cr_assert_eq(proto_outbox_progress(&box), 0, "a hub send is delivered at once");
+    }
+    for (int k = 0; k < 3; k++) {
+        /* the result, then its model: in the order rank 1 sent them */
+        cr_assert_eq(proto_wait(coord, MPI_ANY_SOURCE, MPI_ANY_TAG, 10, &m, &src, &tag, &err),
+                     PT_OK, "%s", err.msg);
+        cr_assert_eq(tag, MSG_RESULT);
+        cr_assert_eq(src, 1);
+        cr_assert_eq((int)proto_num(m, "trial_id", -1), 10 + k);
+        cr_assert_str_eq(proto_str(m, "type"), "result");
+        cJSON_Delete(m);
+        proto_bytes_in in = {0};
+        for (int i = 0; i < 1000; i++) {
+            pt_status st = proto_poll_bytes(coord, MPI_ANY_SOURCE, MPI_ANY_TAG, &m, &src, &tag, &in,
+                                            &err);
+            if (st == PT_OK)
+                break;
+            cr_assert_eq(st, PT_ERR_STOPPED);
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        cr_assert_eq(tag, MSG_MODEL);
+        cr_assert_null(m);
+        cr_assert_eq(proto_bytes_test(&in), 1);
+        cr_assert_eq(in.len, 5u);
+        const unsigned char *b = in.buf;
+        cr_expect(b[0] == 5 + k && b[1] == 4 && b[4] == 1, "the model bytes as sent");
+        proto_bytes_release(&in);
+    }
+    cJSON *bye = cJSON_CreateObject();
+    cr_assert_eq(proto_send(coord, 1, MSG_EXIT, bye, &err), PT_OK);
+    cJSON_Delete(bye);
+    pthread_join(t, NULL);
+    cr_expect_eq(c.got, 4, "3 trials and exit");
+    /* a rank that does not exist is an error, not a crash */
+    bye = cJSON_CreateObject();
+    cr_expect_eq(proto_send(coord, 2, MSG_EXIT, bye, &err), PT_ERR_IO);
+    cr_expect_not_null(strstr(err.msg, "no rank 2"), "%s", err.msg);
+    cJSON_Delete(bye);
+    proto_outbox_close(&box, 0);
+    proto_hub_free(hub);
 }
