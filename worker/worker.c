@@ -552,6 +552,11 @@ static pt_status run_trial(proto_comm comm, const cJSON *msg, data_cache *cache,
         free(ck);
         return send_fail(comm, peers, trial_id, terr.msg, err);
     }
+    /* Worker threads already share the cores, and OpenBLAS's thread count
+     * is one setting for the whole process, which the others would race
+     * to change: with more than one worker thread, BLAS runs one thread. */
+    if (comm.hub && proto_size(comm) > 2)
+        cfg.train.threads = 1;
 
     double t_trial = pt_now();
     epoch_ctx e = {.comm = comm, .trial_id = trial_id, .peers = peers};
