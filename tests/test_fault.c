@@ -141,14 +141,14 @@ Test(fault, killed_worker_is_failed_at_once_and_the_study_completes)
     check_after_faults(10, err);
 }
 
-/* Without mpirun: `prunetune run --workers 3` sets Open MPI's recovery for
- * the workers it spawns, so one SIGKILLed worker costs its trial, not the
- * job: exit 0, 10 trials COMPLETE. */
+/* Without mpirun: `prunetune run --workers 3 --processes` sets Open MPI's
+ * recovery for the workers it spawns, so one SIGKILLed worker costs its
+ * trial, not the job: exit 0, 10 trials COMPLETE. */
 Test(fault, killed_spawned_worker_costs_one_trial)
 {
     const char *study = write_study(10, 3000, 4, 100);
-    char *argv[] = {PT_BIN, "run", (char *)study, "--workers", "3", "--trial-timeout", "600",
-                    NULL};
+    char *argv[] = {PT_BIN,          "run", (char *)study, "--workers", "3", "--processes",
+                    "--trial-timeout", "600", NULL};
     pid_t pid = job_start(argv);
     cr_assert_geq(wait_complete_for(2, 120), 2, "the study never got going");
     char line[128];

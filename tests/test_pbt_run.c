@@ -369,8 +369,9 @@ static int last_exploiter(const char *db)
     return n;
 }
 
-/* Laptop mode (workers spawned by `prunetune run`): the same records, and
- * an exploiting member's lineage replays exactly. */
+/* Laptop mode (worker threads of `prunetune run`, checkpoints through the
+ * hub): the same records, and an exploiting member's lineage replays
+ * exactly. */
 Test(pbt_run, laptop_mode)
 {
     char err[1 << 14];
@@ -412,7 +413,7 @@ Test(pbt_run, killed_run_resumes)
     waitpid(pid, &wst, 0);
     cr_assert(i < 6000, "the run never reached generation 2");
     cr_assert_lt(count_complete(), P * G, "the run finished before it was killed");
-    /* Its spawned workers notice their coordinator is gone within ~1 s. */
+    /* Its workers were threads of the killed process: nothing outlives it. */
     char err[1 << 14];
     run_laptop(study, err, sizeof err);
     cr_expect_not_null(strstr(err, "pbt: resuming at generation 2 of 3"), "%s", err);

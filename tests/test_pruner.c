@@ -2,7 +2,7 @@
  * test_pruner.c — the early-stopping rules on scripted sequences of
  * intermediate values, checked against decisions worked out by hand (the
  * comments beside each line show the sorted rung or step values); then small
- * real studies through `prunetune run` (laptop mode: 2 spawned workers,
+ * real studies through `prunetune run` (laptop mode: 2 worker threads,
  * 1,000 Fashion-MNIST rows, 9 epochs) where poor trials end PRUNED, read back
  * with sqlite3, and one resumed.
  *
