@@ -4,8 +4,8 @@
  * Under `mpirun -np N` rank 0 coordinates (coordinator/scheduler.c) and ranks
  * 1..N-1 are workers (worker/worker.c). Started without mpirun (MPI makes the
  * process a singleton of size 1), the process runs its own workers: as
- * threads on a hub (proto/hub.h) by default, so one copy of the data serves
- * them all (a worker process held 75-90 MB, 55 MB of it Fashion-MNIST), or
+ * threads on a hub (proto/hub.h) by default, without starting MPI at all,
+ * so one copy of the data serves them all (a worker process held 75-90 MB, 55 MB of it Fashion-MNIST), or
  * with --processes as spawned processes (MPI_Comm_spawn of this same
  * binary's hidden `worker` command, merged with MPI_Intercomm_merge), which
  * a crashing or hanging worker cannot take down. The coordinator and the
@@ -285,7 +285,10 @@ static void end_threads(cli_workers *w)
     free(w->threads);
     worker_shared_free(w->shared);
     proto_hub_free(w->hub);
-    memset(w, 0, sizeof *w);
+    w->threads = NULL;
+    w->shared = NULL;
+    w->hub = NULL;
+    w->n_threads = 0;
 }
 
 int cli_end_workers(const char *cmd, cli_workers *w, int lost, int dead, int code,
@@ -321,8 +324,10 @@ int cli_end_workers(const char *cmd, cli_workers *w, int lost, int dead, int cod
         fflush(NULL);
         _exit(code);
     }
-    if (w->hub)
+    if (w->hub) {
         end_threads(w);
+        return code;
+    }
     if (w->inter != MPI_COMM_NULL) {
         MPI_Comm_free(&w->comm.mpi);
         MPI_Comm_disconnect(&w->inter);
@@ -382,12 +387,35 @@ static int coordinate(void *ctx, int size)
     return cli_end_workers("run", &w, lost, dead, code, a->exit_file);
 }
 
+/* Whether an MPI launcher started this process: the variables mpirun (Open
+ * MPI 4 and 5), MPICH's and Intel's mpiexec (hydra) and Slurm's srun (PMI-2
+ * or PMIx) give every rank. A false "yes" only costs an MPI_Init. */
+static int mpi_launched(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK",
+                                       "PMI_SIZE", "PMI_FD", "MPI_LOCALNRANKS",
+                                       "SLURM_STEP_NUM_TASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    return 0;
+}
+
 int cli_mpi_main(int *argc, char ***argv, int (*coordinate_fn)(void *ctx, int size), void *ctx,
                  const char *exit_file, int processes)
 {
-    /* Alone, workers are threads unless --processes: Open MPI's singleton
-     * then needs no supporting daemon (one process less, ~20 MB); under
-     * mpirun the singleton's settings are not read. */
+    /* Alone with worker threads, MPI has nothing to do: it is not started
+     * (Open MPI's singleton costs ~8 MB and ~0.1 s, and fails where its
+     * shared memory or network cannot be set up). */
+    if (!processes && !mpi_launched()) {
+        tight_timers();
+        int code = coordinate_fn(ctx, 1);
+        note_exit(exit_file, code);
+        return code;
+    }
+    /* Alone with worker threads but MPI started anyway (a variable above set
+     * by something else): Open MPI's singleton then needs no supporting
+     * daemon; under mpirun the singleton's settings are not read. */
     if (!processes)
         setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     /* A laptop may want more workers than cores (Open MPI refuses by default;
