@@ -17,9 +17,6 @@
  * config or missing data exits with 2 and leaves the database untouched.
  */
 #include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <mpi.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -217,17 +214,6 @@ static void *worker_thread(void *p)
 /* Starts k worker threads on a hub of k + 1 ranks. */
 static int start_threads(const char *cmd, int k, cli_workers *w)
 {
-#ifdef M_MMAP_THRESHOLD
-    /* A trial's large buffers (weights, optimizer state, engines) come and
-     * go with it. glibc raises its mmap threshold after the first free of
-     * one, then keeps such blocks in each thread's arena, where the next
-     * trial's differently sized ones do not fit. A fixed threshold gives
-     * them back at free, at the price of faulting them in afresh: measured
-     * on 32 LeNet trials on 2 threads, peak RSS 116-118 MB with glibc's
-     * default (or 4 MB), 106-107 MB at 1 MB with ~1% more time outside
-     * training, 104 MB at 128 KB with ~2% more. */
-    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-#endif
     w->hub = proto_hub_new(k + 1);
     w->shared = worker_shared_new();
     w->threads = calloc((size_t)k, sizeof *w->threads);
