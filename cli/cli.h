@@ -15,7 +15,7 @@
 enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
 
 int cmd_train(int argc, char **argv);
-/* A search (cmd_run.c); cmd_worker is the hidden command a laptop run spawns. */
+/* A search (cmd_run.c); cmd_worker is the hidden command `run --processes` spawns. */
 int cmd_run(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 /* Ablation + multi-seed confirmation of a study's winners (cmd_confirm.c). */

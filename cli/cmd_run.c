@@ -451,7 +451,7 @@ int cmd_run(int argc, char **argv)
     return cli_mpi_main(&argc, &argv, coordinate, &a, a.exit_file, a.processes);
 }
 
-/* The hidden command a laptop run spawns: `prunetune worker --parent-pid PID`. */
+/* The hidden command `prunetune run --processes` spawns: `prunetune worker --parent-pid PID`. */
 int cmd_worker(int argc, char **argv)
 {
     long ppid = 0;
