@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -724,6 +725,17 @@ pt_status worker_run(proto_comm comm, pid_t parent_pid, worker_shared *shared, i
             st = PT_OK;
             break;
         }
+    }
+    /* Told to leave without MPI_Finalize (a rank died or was lost): this
+     * rank's exit ends the mpirun job, and could end it before rank 0 has
+     * said why (its last lines were lost now and then). Rank 0 leaves at
+     * once after them: wait for it, up to 2 s (a coordinator on another
+     * node cannot be looked up). */
+    for (double t0 = pt_now(); !*finalize && !comm.hub && pt_now() - t0 < 2.0;) {
+        if (peers.coord.pid && peer_gone(&peers.self, &peers.coord))
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
     }
     if (cache.open)
         pt_data_close(&cache.data);
