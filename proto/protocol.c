@@ -140,10 +140,9 @@ pt_status proto_isend_bytes(proto_comm comm, int dest, int tag, const void *buf,
     pt_status st = outbox_grow(box, err);
     if (st != PT_OK)
         return st;
-    char *copy = malloc(len ? len : 1);
+    char *copy = copy_of(buf, len);
     if (!copy)
         return pt_fail(err, PT_ERR_NOMEM, "protocol: out of memory queueing %zu bytes", len);
-    memcpy(copy, buf, len);
     if (comm.hub)
         return hub_send(comm, dest, tag, copy, len, err);
     int rc = MPI_Isend(copy, (int)len, MPI_BYTE, dest, tag, comm.mpi, &box->req[box->n]);
