@@ -728,10 +728,11 @@ pt_status worker_run(proto_comm comm, pid_t parent_pid, worker_shared *shared, i
     }
     /* Told to leave without MPI_Finalize (a rank died or was lost): this
      * rank's exit ends the mpirun job, and could end it before rank 0 has
-     * said why (its last lines were lost now and then). Rank 0 leaves at
-     * once after them: wait for it, up to 2 s (a coordinator on another
-     * node cannot be looked up). */
-    for (double t0 = pt_now(); !*finalize && !comm.hub && pt_now() - t0 < 2.0;) {
+     * said why (its last lines were lost now and then). Rank 0 leaves right
+     * after them, having given sends to the lost rank up to 5 s
+     * (scheduler.c): wait for it, up to 10 s (a coordinator on another node
+     * cannot be looked up). */
+    for (double t0 = pt_now(); !*finalize && !comm.hub && pt_now() - t0 < 10.0;) {
         if (peers.coord.pid && peer_gone(&peers.self, &peers.coord))
             break;
         struct timespec ts = {0, 10000000};
