@@ -5,10 +5,10 @@
  * 1..N-1 are workers (worker/worker.c). Started without mpirun (MPI makes the
  * process a singleton of size 1), the process runs its own workers: as
  * threads on a hub (proto/hub.h) by default, without starting MPI at all,
- * so one copy of the data serves them all (a worker process held 75-90 MB, 55 MB of it Fashion-MNIST), or
- * with --processes as spawned processes (MPI_Comm_spawn of this same
- * binary's hidden `worker` command, merged with MPI_Intercomm_merge), which
- * a crashing or hanging worker cannot take down. The coordinator and the
+ * so one copy of the data serves them all (a worker process held 75-90 MB,
+ * 55 MB of it Fashion-MNIST), or with --processes as spawned processes
+ * (MPI_Comm_spawn of this same binary's hidden `worker` command, merged with
+ * MPI_Intercomm_merge), which a crashing or hanging worker cannot take down. The coordinator and the
  * workers run the same code on one proto_comm in every case, and a laptop
  * user needs no MPI knowledge. Only standard MPI-3 calls are used.
  *
@@ -212,6 +212,8 @@ static void *worker_thread(void *p)
     return NULL;
 }
 
+static void end_threads(cli_workers *w);
+
 /* Starts k worker threads on a hub of k + 1 ranks. */
 static int start_threads(const char *cmd, int k, cli_workers *w)
 {
@@ -220,6 +222,7 @@ static int start_threads(const char *cmd, int k, cli_workers *w)
     w->threads = calloc((size_t)k, sizeof *w->threads);
     if (!w->hub || !w->shared || !w->threads) {
         fprintf(stderr, "prunetune %s: out of memory starting %d workers\n", cmd, k);
+        end_threads(w);
         return 0;
     }
     w->comm = proto_on_hub(w->hub, 0);
@@ -231,10 +234,8 @@ static int start_threads(const char *cmd, int k, cli_workers *w)
             free(a);
             fprintf(stderr, "prunetune %s: cannot start worker thread %d of %d\n", cmd, i + 1, k);
             /* The ones started wait for a trial: tell them to leave. */
-            for (int j = 1; j <= i; j++)
-                proto_hub_put(w->hub, 0, j, MSG_EXIT, strdup("{}"), 3);
-            for (int j = 0; j < i; j++)
-                pthread_join(w->threads[j], NULL);
+            sched_dismiss(w->comm);
+            end_threads(w);
             return 0;
         }
         w->n_threads = i + 1;

@@ -733,7 +733,7 @@ pt_status worker_run(proto_comm comm, pid_t parent_pid, worker_shared *shared, i
      * (scheduler.c): wait for it, up to 10 s (a coordinator on another node
      * cannot be looked up). */
     for (double t0 = pt_now(); !*finalize && !comm.hub && pt_now() - t0 < 10.0;) {
-        if (peers.coord.pid && peer_gone(&peers.self, &peers.coord))
+        if (coord_gone(&peers))
             break;
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
