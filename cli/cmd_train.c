@@ -109,7 +109,7 @@ static int print_epoch(void *ctx, const pt_epoch_stats *s)
 }
 
 /* Which layers trained with sparse kernels (train.sparse, core/sptrain.h):
- * "auto" chooses by timing, so this is the record of the choice. */
+ * "auto" chooses by each layer's sparsity, so this shows what it chose. */
 static void print_sparse_steps(const pt_train_result *r)
 {
     int any = 0;

@@ -32,20 +32,18 @@
  * dense gradient (pt_layer.gw) is not written.
  *
  * Choice (train.sparse): "off" never; "on" every dense layer with pruned
- * weights; "auto" (default) the dense layers at >= PT_SPTRAIN_MIN_SPARSITY
- * where a timing of both paths on the layer's real batch (a few alternating
- * rounds, best of each, as infer.c chooses its kernels) says sparse is
- * faster. The choice is made once per fixed mask and kept until the next
- * pruning event.
+ * weights; "auto" (default) the dense layers whose sparsity is at least
+ * pt_sptrain_auto_sparsity() (0.70 with the AVX-512 kernels, 0.75 AVX2, 0.90
+ * scalar: from there the sparse step measured >= 1.15x faster than the
+ * GEMMs, sptrain.c). The choice is made once per fixed mask and kept until
+ * the next pruning event.
  *
- * Determinism: with one choice, a run is bit-identical per seed (the kernels
- * have a fixed summation order that depends only on the mask and the batch
- * size, never on timing or threads). The sparse and dense paths differ only
- * by float reassociation (sums over the batch and over a row in another
- * order; tests/test_sptrain.c bounds it). Since "auto" decides by timing,
- * two runs of one seed can choose differently on a loaded machine; `prunetune
- * train` prints the steps each layer trained sparse, and "on"/"off" fix the
- * choice when bit-reproducibility across runs matters.
+ * Determinism: the choice depends only on the mask and the kernel path
+ * built, never on timing, and the kernels have a fixed summation order that
+ * depends only on the mask and the batch size (never on timing or threads):
+ * a run is bit-identical per seed. The sparse and dense paths differ only by
+ * float reassociation (sums over the batch and over a row in another order;
+ * tests/test_sptrain.c bounds it).
  */
 #ifndef PT_SPTRAIN_H
 #define PT_SPTRAIN_H
@@ -56,10 +54,6 @@
 #include "net.h"
 #include "optim.h"
 #include "status.h"
-
-/* auto considers a layer only from this sparsity on: below it a dense GEMM
- * always wins (and timing it would only cost time). */
-#define PT_SPTRAIN_MIN_SPARSITY 0.5
 
 /* One layer's sparse state; all arrays NULL while the layer is dense. */
 typedef struct {
@@ -83,10 +77,9 @@ typedef struct pt_sptrain_s {
     size_t t0_len, t1_len;
     pt_splayer layer[PT_NET_MAX_LAYERS];
     /* The record of the choices, for reports and tests: */
-    int chosen[PT_NET_MAX_LAYERS];      /* last choice: 0 none, 1 dense, 2 sparse */
-    double t_dense[PT_NET_MAX_LAYERS];  /* last timing, seconds per step */
-    double t_sparse[PT_NET_MAX_LAYERS]; /* (0 when not timed) */
-    long steps[PT_NET_MAX_LAYERS];      /* backward passes run sparse */
+    int chosen[PT_NET_MAX_LAYERS]; /* last choice: 0 no pruned weights or
+                                      not a dense layer, 1 dense, 2 sparse */
+    long steps[PT_NET_MAX_LAYERS]; /* backward passes run sparse */
 } pt_sptrain;
 
 /* A zeroed state for training batches of up to cap rows. */
@@ -97,9 +90,7 @@ void pt_sptrain_free(pt_sptrain *s);
 
 /* Chooses and switches layers to sparse mode from the current mask (m->mask
  * must be set; nothing happens without it), gathering their weights and the
- * optimizer state of o. Sets m->sparse when a layer went sparse. Timing
- * ("auto") runs the layer's kernels on the data now in m->act / m->delta
- * (their content is overwritten by the next step anyway).
+ * optimizer state of o. Sets m->sparse when a layer went sparse.
  * Errors: PT_ERR_NOMEM (the layers stay dense, nothing lost). */
 pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err);
 
@@ -130,6 +121,9 @@ int pt_sptrain_backward(pt_sptrain *s, pt_net *m, int l, int n);
  * neuron as train.c does on dense rows. Biases stay with the caller. */
 void pt_sptrain_update(pt_sptrain *s, const pt_net *m, int l, const pt_optim *o,
                        const pt_step *st, float max_norm);
+
+/* The sparsity from which "auto" trains a layer sparse (kernel path's). */
+double pt_sptrain_auto_sparsity(void);
 
 /* Kernel path compiled in (PT_KERNEL): "avx512", "avx2" or "scalar". */
 const char *pt_sptrain_path(void);

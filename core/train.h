@@ -33,9 +33,8 @@
  * the optimizer state is net.init's when the model carries one of the same
  * rule (saved by a run with train.keep_optim, model.h), else it starts
  * empty. A chain of continued runs that carry their state thus trains bit
- * for bit as one run from epoch 0 with the lineage's schedule.* keys does
- * (with train.sparse "on"/"off": "auto" may choose differently by timing,
- * sptrain.h). train.optim_reset N clears the state at every epoch that is
+ * for bit as one run from epoch 0 with the lineage's schedule.* keys does.
+ * train.optim_reset N clears the state at every epoch that is
  * a multiple of N (how a chain that did not carry it is replayed).
  */
 #ifndef PT_TRAIN_H
