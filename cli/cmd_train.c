@@ -102,8 +102,11 @@ pt_status cli_apply_sets(pt_config *cfg, int argc, char **argv, pt_err *err)
 static int print_epoch(void *ctx, const pt_epoch_stats *s)
 {
     (void)ctx;
-    fprintf(stderr, "epoch %3d/%d  loss %.4f  train_acc %.4f  val_acc %.4f  lr %.4g  sparsity %.4f  %8.0f samples/s  %6.1fs\n",
-            s->epoch, s->epochs, s->loss, s->train_acc, s->val_acc, s->lr, s->sparsity,
+    char val[16] = "     -"; /* an epoch train.val_every skips */
+    if (!isnan(s->val_acc))
+        snprintf(val, sizeof val, "%.4f", s->val_acc);
+    fprintf(stderr, "epoch %3d/%d  loss %.4f  train_acc %.4f  val_acc %s  lr %.4g  sparsity %.4f  %8.0f samples/s  %6.1fs\n",
+            s->epoch, s->epochs, s->loss, s->train_acc, val, s->lr, s->sparsity,
             s->samples_per_s, s->elapsed_s);
     return 0;
 }

@@ -405,7 +405,9 @@ static pt_status on_report(sched *s, wslot *w, int rank, const cJSON *msg, pt_er
     double v = proto_num(msg, "value", NAN);
     int epoch = (int)proto_num(msg, "epoch", 0), stop = 0;
     pt_status st = isfinite(v) ? store_trial_report(s->db, w->trial_id, epoch, v, err) : PT_OK;
-    if (st == PT_OK && !w->stop_sent)
+    /* No value (an epoch train.val_every did not validate): nothing to
+     * judge, but the worker still waits for its verdict. */
+    if (st == PT_OK && !w->stop_sent && isfinite(v))
         st = pruner_report(s->pr, w->number, epoch, v, &stop, err);
     if (isfinite(v)) {
         w->have_last = 1;

@@ -102,6 +102,8 @@ typedef struct {
     double gamma;             /* train.gamma: step factor, default 0.1 */
     double min_lr;            /* train.min_lr: cosine floor, default 0 */
     int sparse;               /* train.sparse: pt_sparse_mode, default auto */
+    int val_every;            /* train.val_every: validate after every N-th epoch
+                                 and after the last; 0 = the last only; default 1 */
     /* A run that continues another (a PBT member-interval, core/train.h):
      * epochs [first_epoch, stop_epoch) of the schedule, 0-based, from
      * net.init's weights; 0 and 0 = the whole schedule. */

@@ -102,7 +102,9 @@ static const pt_key_def keys[] = {
     NUM("train.eps", train.eps, EXCL, 0, NONE, 0, "Adam: denominator guard"),
     ENUM("train.lr_schedule", train.lr_schedule, schedules, "learning-rate schedule"),
     ENUM("train.sparse", train.sparse, sparse_modes,
-         "sparse kernels for layers with a fixed mask: auto (by timing), on, off"),
+         "sparse kernels for layers with a fixed mask: auto (by sparsity), on, off"),
+    INT("train.val_every", train.val_every, 0, 100000,
+        "validate after every N-th epoch and the last; 0 = after the last only"),
     INT("train.first_epoch", train.first_epoch, 0, 100000,
         "0-based epoch this run starts at, from net.init's weights (a PBT member's interval)"),
     INT("train.stop_epoch", train.stop_epoch, 0, 100000,
@@ -186,6 +188,7 @@ void pt_config_defaults(pt_config *c)
     t->epochs = 10;
     t->batch_size = 128;
     t->threads = 1;
+    t->val_every = 1;
     t->optimizer = PT_OPT_SGD;
     t->lr = 0.05;
     t->momentum = 0.9;

@@ -484,6 +484,7 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
         return st;
     }
     long seen = 0;
+    int validated = first; /* the last epoch validated */
     for (int e = first; e < stop; e++) {
         pt_epoch_stats s = {.epoch = e + 1, .epochs = total};
         pt_schedule_apply(&live, cfg, e);
@@ -518,10 +519,17 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
         s.samples_per_s = n / dt;
         if (r.rewind && e + 1 == cfg->prune.rewind_epoch)
             save_rewind(&r);
-        evaluate_timed(net, &data->train, r.sc, data->split.val, data->split.n_val, &s.val_acc,
-                       &s.val_loss, &res->eval_s);
-        res->val_acc = s.val_acc;
-        res->val_loss = s.val_loss;
+        /* train.val_every: the epochs not validated report NAN, and the
+         * run's last epoch is always validated (the trial's value). */
+        int every = cfg->train.val_every;
+        s.val_acc = s.val_loss = NAN;
+        if (e + 1 == stop || (every > 0 && (e + 1) % every == 0)) {
+            evaluate_timed(net, &data->train, r.sc, data->split.val, data->split.n_val,
+                           &s.val_acc, &s.val_loss, &res->eval_s);
+            res->val_acc = s.val_acc;
+            res->val_loss = s.val_loss;
+            validated = e + 1;
+        }
         s.sparsity = pt_sparsity_total(net);
         s.elapsed_s = pt_now() - t_start;
         if (on_epoch && on_epoch(ctx, &s)) {
@@ -551,8 +559,10 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
                            &res->val_acc, &res->val_loss, &res->eval_s);
     }
     /* No epoch ran (net.init with train.epochs 0): the network is the loaded
-     * one, maybe pruned above, and still owes its validation figures. */
-    if (st == PT_OK && total == 0 && !val_done)
+     * one, maybe pruned above, and still owes its validation figures; so
+     * does a run the callback stopped after an epoch train.val_every
+     * skipped. */
+    if (st == PT_OK && !val_done && (total == 0 || validated < res->epochs))
         evaluate_timed(net, &data->train, r.sc, data->split.val, data->split.n_val, &res->val_acc,
                        &res->val_loss, &res->eval_s);
     if ((st == PT_OK) && data->test.n > 0)

@@ -591,24 +591,30 @@ Test(pruner, compare_option_parsed_and_checked)
 
 TestSuite(pruner_run, .init = run_setup, .fini = run_teardown, .timeout = 120);
 
-/* Writes the study (pruner and its options as JSON members) and runs it;
- * returns the exit code, stderr in err. */
-static int run_study(const char *pruner, int n_trials, char *err, size_t cap)
+/* Writes the study (pruner and its options as JSON members, train_more
+ * further train.* members) and runs it; returns the exit code, stderr in err. */
+static int run_study_with(const char *pruner, const char *train_more, int n_trials, char *err,
+                          size_t cap)
 {
     char text[2048];
     snprintf(text, sizeof text,
              "{\"study\": \"p\", \"storage\": \"%s\", \"seed\": 3, \"n_trials\": %d,"
              " %s,\n \"trial\": {\"data\": {\"dir\": \"%s\", \"limit\": 1000, \"test_limit\": 200},"
-             " \"net\": {\"hidden\": [32]}, \"train\": {\"epochs\": 9, \"batch_size\": 32}},\n"
+             " \"net\": {\"hidden\": [32]}, \"train\": {\"epochs\": 9, \"batch_size\": 32%s}},\n"
              " \"search_space\": {\"train.lr\": {\"type\": \"float\", \"low\": 1e-4, \"high\": 0.5,"
              " \"log\": true}}}\n",
-             path_of("study.db"), n_trials, pruner, PT_FASHION_DIR);
+             path_of("study.db"), n_trials, pruner, PT_FASHION_DIR, train_more);
     write_in("study.json", text);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s run '%s' --workers 2", PT_BIN, path_of("study.json"));
     int code = sh(cmd);
     slurp("err", err, cap);
     return code;
+}
+
+static int run_study(const char *pruner, int n_trials, char *err, size_t cap)
+{
+    return run_study_with(pruner, "", n_trials, err, cap);
 }
 
 /* The checks a pruned study passes; returns the number of PRUNED trials. */
@@ -686,6 +692,31 @@ Test(pruner_run, median_study_prunes)
                          sizeof err);
     cr_assert_eq(code, 0, "exit %d\n%s", code, err);
     cr_expect_geq(check_pruned_study(10), 2);
+}
+
+/* train.val_every 3: the epochs not validated send no value; the pruner
+ * judges epochs 3 and 6 only, and a COMPLETE trial stores 3 values. */
+Test(pruner_run, median_judges_only_the_validated_epochs)
+{
+    char err[1 << 14];
+    int code = run_study_with("\"pruner\": \"median\", \"median\": {\"n_startup_trials\": 2}",
+                              ", \"val_every\": 3", 10, err, sizeof err);
+    cr_assert_eq(code, 0, "exit %d\n%s", code, err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/study.db", tmpdir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE','PRUNED')"),
+                 10);
+    cr_expect_geq(q_int(db, "SELECT COUNT(*) FROM trials WHERE state='PRUNED'"), 1);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trial_intermediate_values"
+                           " WHERE step NOT IN (3, 6, 9)"),
+                 0);
+    cr_expect_eq(q_int(db, "SELECT COUNT(*) FROM trials t WHERE t.state='COMPLETE' AND"
+                           " (SELECT COUNT(*) FROM trial_intermediate_values i"
+                           " WHERE i.trial_id=t.trial_id) <> 3"),
+                 0);
+    sqlite3_close(db);
 }
 
 /* Resume reads the reports back in the order they were recorded, across

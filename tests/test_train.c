@@ -126,6 +126,80 @@ Test(train, callback_sees_each_epoch_and_can_stop)
     pt_data_close(&d);
 }
 
+/* Records which epochs came with a validation value; stops at *stop_at. */
+typedef struct {
+    int validated[16], stop_at;
+    double val_acc[16];
+} val_log;
+
+static int log_validation(void *ctx, const pt_epoch_stats *s)
+{
+    val_log *v = ctx;
+    cr_assert(s->epoch >= 1 && s->epoch <= 16);
+    cr_assert(isfinite(s->loss), "epoch %d has no training loss", s->epoch);
+    v->validated[s->epoch - 1] = !isnan(s->val_acc);
+    v->val_acc[s->epoch - 1] = s->val_acc;
+    return s->epoch == v->stop_at;
+}
+
+static pt_status run_logged(pt_config *c, int every, val_log *v, pt_net *net, pt_train_result *r)
+{
+    pt_data d;
+    pt_err err;
+    memset(&d, 0, sizeof d);
+    memset(v->validated, 0, sizeof v->validated);
+    c->train.val_every = every;
+    cr_assert_eq(pt_data_open(&d, &c->data, c->seed, &err), PT_OK, "%s", err.msg);
+    pt_status st = pt_train(c, &d, net, log_validation, v, r, &err);
+    pt_data_close(&d);
+    return st;
+}
+
+/* train.val_every: only the epochs asked (and the last) are validated, and
+ * skipping validation changes nothing else: same weights, same final
+ * figures, bit for bit; a run stopped after a skipped epoch still gets its
+ * validation figures. */
+Test(train, val_every_validates_only_the_epochs_asked)
+{
+    pt_config c;
+    small_fashion(&c);
+    c.train.epochs = 5;
+    pt_net a, b, z;
+    pt_train_result ra, rb, rz;
+    val_log va = {.stop_at = 0}, vb = {.stop_at = 0}, vz = {.stop_at = 0};
+    cr_assert_eq(run_logged(&c, 1, &va, &a, &ra), PT_OK);
+    cr_assert_eq(run_logged(&c, 2, &vb, &b, &rb), PT_OK);
+    cr_assert_eq(run_logged(&c, 0, &vz, &z, &rz), PT_OK);
+    const int want_b[5] = {0, 1, 0, 1, 1}, want_z[5] = {0, 0, 0, 0, 1};
+    for (int e = 0; e < 5; e++) {
+        cr_assert(va.validated[e], "val_every 1: epoch %d not validated", e + 1);
+        cr_assert_eq(vb.validated[e], want_b[e], "val_every 2, epoch %d", e + 1);
+        cr_assert_eq(vz.validated[e], want_z[e], "val_every 0, epoch %d", e + 1);
+        if (vb.validated[e])
+            cr_assert_eq(vb.val_acc[e], va.val_acc[e], "epoch %d's value differs", e + 1);
+    }
+    cr_assert(memcmp(a.params, b.params, sizeof(float) * a.n_params) == 0);
+    cr_assert(memcmp(a.params, z.params, sizeof(float) * a.n_params) == 0);
+    cr_assert_eq(rz.val_acc, ra.val_acc);
+    cr_assert_eq(rz.val_loss, ra.val_loss);
+    cr_assert_eq(rz.test_acc, ra.test_acc);
+    cr_assert_gt(ra.eval_s, rz.eval_s, "validating 5 epochs took no longer than 1");
+    pt_net_free(&b);
+    pt_net_free(&z);
+    /* Stopped by the callback after epoch 3, which val_every 2 skips. */
+    val_log vs = {.stop_at = 3};
+    pt_net s;
+    pt_train_result rs;
+    cr_assert_eq(run_logged(&c, 2, &vs, &s, &rs), PT_OK);
+    cr_assert(rs.stopped);
+    cr_assert_eq(rs.epochs, 3);
+    cr_assert_not(vs.validated[2]);
+    cr_assert(isfinite(rs.val_acc), "the stopped run has no validation figure");
+    cr_assert_gt(rs.val_acc, 0.3);
+    pt_net_free(&s);
+    pt_net_free(&a);
+}
+
 Test(train, huge_inputs_diverge_with_a_clear_reason)
 {
     char dir[] = "/tmp/pt_train_XXXXXX", path[64];
