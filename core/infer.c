@@ -167,12 +167,10 @@ static pt_kernel pick(pt_infer *e, int l, int batch, const float *x, double budg
 
 static pt_status copy_net(const pt_net *src, pt_net *dst, int cap, pt_err *err)
 {
-    pt_rng unused;
-    pt_rng_seed(&unused, 0);
     pt_layer_spec spec[PT_NET_MAX_LAYERS];
     for (int l = 0; l < src->n_layers; l++)
         spec[l] = pt_layer_spec_of(src, l);
-    pt_status st = pt_net_init(dst, src->shape, spec, src->n_layers, cap, &unused, err);
+    pt_status st = pt_net_init(dst, src->shape, spec, src->n_layers, cap, NULL, err);
     if (st == PT_OK)
         memcpy(dst->params, src->params, sizeof(float) * src->n_params);
     return st;

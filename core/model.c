@@ -507,9 +507,7 @@ static pt_status read_arrays(pt_model *m, const pt_npz *z, const int *sizes, int
     pt_status st = check_shapes(z, sizes, n, spec, in_shape, err);
     if (st != PT_OK)
         return st;
-    pt_rng rng; /* pt_net_init wants initial weights; all are overwritten */
-    pt_rng_seed(&rng, 0);
-    st = pt_net_init(&m->net, in_shape, spec, n, m->eval_batch, &rng, err);
+    st = pt_net_init(&m->net, in_shape, spec, n, m->eval_batch, NULL, err); /* filled below */
     if (st != PT_OK)
         return st == PT_ERR_NOMEM ? st : pt_fail(err, PT_ERR_FORMAT, "%s: %s", z->path, err->msg);
     for (int l = 0; l <= n; l++)

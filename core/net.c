@@ -182,7 +182,7 @@ pt_status pt_net_init(pt_net *m, const int shape[3], const pt_layer_spec *spec, 
         L->gw = m->grads + L->off;
         L->gb = L->gw + round_up(nw);
         double sd = sqrt(2.0 / L->n_in);
-        for (size_t i = 0; i < nw; i++)
+        for (size_t i = 0; rng && i < nw; i++)
             L->w[i] = (float)(sd * pt_rng_normal(rng));
     }
     return PT_OK;

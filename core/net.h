@@ -129,6 +129,9 @@ pt_status pt_net_init_dense(pt_net *m, int n_in, const int *hidden, int n_hidden
  * last spec is the output layer: dense). Same initialisation as
  * pt_net_init_dense (He normal with fan-in n_in = C k k for conv, layer by layer),
  * so an all-dense spec gives pt_net_init_dense's network, bit for bit.
+ * rng NULL leaves every weight 0, for a caller that fills them (a copy, a
+ * compacted or loaded network): drawing LeNet-300-100's 266k normals costs
+ * ~5 ms, more than the evaluation that builds such a copy.
  * Errors: PT_ERR_ARG naming the layer (a conv after a dense layer, a kernel
  * larger than its padded input, a pooling window larger than the conv
  * output, sizes < 1, too many layers), PT_ERR_NOMEM. */

@@ -513,10 +513,8 @@ pt_status pt_net_compact(const pt_net *src, pt_net *dst, int cap, pt_err *err)
         spec[l].out = k;
     }
     spec[nl - 1] = pt_layer_spec_of(src, nl - 1);
-    pt_rng unused;
-    pt_rng_seed(&unused, 0);
     if (st == PT_OK)
-        st = pt_net_init(dst, src->shape, spec, nl, cap, &unused, err);
+        st = pt_net_init(dst, src->shape, spec, nl, cap, NULL, err);
     for (int l = 0; st == PT_OK && l < nl; l++) {
         const pt_layer *S = &src->layer[l];
         pt_layer *D = &dst->layer[l];

@@ -170,8 +170,10 @@ def gradual_target(s_f, t, t0, span):
     return s_f + (0.0 - s_f) * (1.0 - (t - t0) / span) ** 3
 
 
-def run_trial(p, data, seed, on_epoch):
-    """Trains one config p; returns (val_acc, test_acc, sparsity, epochs)."""
+def run_trial(p, data, seed, on_epoch, val_every=1):
+    """Trains one config p; returns (val_acc, test_acc, sparsity, epochs).
+    on_epoch(epoch, val_acc) after every val_every-th epoch (0: never; the
+    final validation is this function's result either way)."""
     torch.manual_seed(seed)
     net = LeNet(p["dropout"])
     wd = [m.weight for m in net.fc]  # named before pruning renames them weight_orig
@@ -219,7 +221,8 @@ def run_trial(p, data, seed, on_epoch):
                 opt.step()
                 step += 1
             epoch += 1
-            on_epoch(epoch, evaluate(net, data["val"]))
+            if val_every > 0 and epoch % val_every == 0:
+                on_epoch(epoch, evaluate(net, data["val"]))
     if sched == "gradual" and last_target < s_f:
         prune_to(net, p["granularity"], s_f)
     return evaluate(net, data["val"]), evaluate(net, data["test"]), sparsity(net), epoch
@@ -259,6 +262,9 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--val-every", type=int, default=1,
+                    help="trial.report the validation accuracy after every N-th epoch "
+                         "(prunetune's train.val_every; 0: only the final value)")
     a = ap.parse_args()
     if a.epochs < 4:
         ap.error("--epochs must be at least 4 (3 before pruning, 1 or 2 of fine-tuning)")
@@ -282,7 +288,7 @@ def main():
         p = suggest(trial, a.epochs)
         t0 = time.time()
         val, test, sp, ep = run_trial(p, data, a.seed + trial.number,
-                                      lambda e, v: trial.report(v, e))
+                                      lambda e, v: trial.report(v, e), a.val_every)
         trial.set_user_attr("sparsity", sp)
         trial.set_user_attr("test_acc", test)
         trial.set_user_attr("epochs", ep)
