@@ -81,6 +81,8 @@ typedef struct {
     char init[PT_PATH_MAX];                 /* net.init: saved model (.npz) to start from, or
                                                "" (random init); its shape must be the one
                                                net.hidden/net.layers describe (core/init.h) */
+    int weight_init;                        /* net.weight_init: pt_weight_init (net.h),
+                                               default he_normal */
 } pt_net_config;
 
 typedef enum { PT_OPT_SGD = 0, PT_OPT_ADAM = 1 } pt_opt_kind;

@@ -9,6 +9,7 @@
 #include "config_keys.h"
 
 #include "jsontext.h"
+#include "net.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ static const pt_enum_name scales[] = {
 static const pt_enum_name optimizers[] = {{"sgd", PT_OPT_SGD}, {"adam", PT_OPT_ADAM}, {NULL, 0}};
 static const pt_enum_name schedules[] = {
     {"constant", PT_LR_CONSTANT}, {"step", PT_LR_STEP}, {"cosine", PT_LR_COSINE}, {NULL, 0}};
+static const pt_enum_name weight_inits[] = {
+    {"uniform", PT_WEIGHTS_UNIFORM}, {"he_normal", PT_WEIGHTS_HE_NORMAL}, {NULL, 0}};
 static const pt_enum_name sparse_modes[] = {
     {"auto", PT_SPARSE_AUTO}, {"on", PT_SPARSE_ON}, {"off", PT_SPARSE_OFF}, {NULL, 0}};
 static const pt_enum_name l2_modes[] = {{"coupled", 0}, {"decoupled", 1}, {NULL, 0}};
@@ -89,6 +92,8 @@ static const pt_key_def keys[] = {
      .doc = "layer list (conv2d, maxpool, avgpool, flatten, dense, dropout); replaces net.hidden"},
     STR("net.init", net.init,
         "saved model (.npz) whose weights the network starts from; \"\" = random init"),
+    ENUM("net.weight_init", net.weight_init, weight_inits,
+         "random initial weights: he_normal, or uniform (PyTorch's default)"),
     INT("train.epochs", train.epochs, 0, 100000,
         "passes over the training rows (before pruning); 0 only with net.init"),
     INT("train.batch_size", train.batch_size, 1, 65536, "rows per gradient step"),
@@ -182,6 +187,7 @@ void pt_config_defaults(pt_config *c)
     d->val_fraction = 0.1;
     d->test_fraction = 0.2;
     c->net.n_hidden = 2;
+    c->net.weight_init = PT_WEIGHTS_HE_NORMAL;
     c->net.hidden[0] = 300;
     c->net.hidden[1] = 100;
     pt_train_config *t = &c->train;

@@ -181,11 +181,30 @@ pt_status pt_net_init(pt_net *m, const int shape[3], const pt_layer_spec *spec, 
         L->b = L->w + round_up(nw);
         L->gw = m->grads + L->off;
         L->gb = L->gw + round_up(nw);
-        double sd = sqrt(2.0 / L->n_in);
-        for (size_t i = 0; rng && i < nw; i++)
-            L->w[i] = (float)(sd * pt_rng_normal(rng));
     }
+    if (rng)
+        pt_net_draw_weights(m, PT_WEIGHTS_HE_NORMAL, rng);
     return PT_OK;
+}
+
+void pt_net_draw_weights(pt_net *m, pt_weight_init scheme, pt_rng *rng)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        pt_layer *L = &m->layer[l];
+        size_t nw = (size_t)L->n_in * L->n_out;
+        if (scheme == PT_WEIGHTS_HE_NORMAL) {
+            double sd = sqrt(2.0 / L->n_in);
+            for (size_t i = 0; i < nw; i++)
+                L->w[i] = (float)(sd * pt_rng_normal(rng));
+            memset(L->b, 0, sizeof(float) * (size_t)L->n_out);
+            continue;
+        }
+        double bound = 1.0 / sqrt((double)L->n_in);
+        for (size_t i = 0; i < nw; i++)
+            L->w[i] = (float)(bound * (2.0 * pt_rng_uniform(rng) - 1.0));
+        for (int i = 0; i < L->n_out; i++)
+            L->b[i] = (float)(bound * (2.0 * pt_rng_uniform(rng) - 1.0));
+    }
 }
 
 int pt_net_has_conv(const pt_net *m)

@@ -125,11 +125,23 @@ typedef void (*pt_layer_hook)(void *ctx, pt_net *m, int l);
  * Errors: PT_ERR_ARG for sizes < 1 or too many layers, PT_ERR_NOMEM. */
 pt_status pt_net_init_dense(pt_net *m, int n_in, const int *hidden, int n_hidden, int n_out, int cap,
                       pt_rng *rng, pt_err *err);
+/* Random initial weights (net.weight_init), fan_in = n_in (C k k for conv):
+ *   UNIFORM     weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), what
+ *               PyTorch's nn.Linear and nn.Conv2d start from (kaiming_uniform
+ *               with a = sqrt(5));
+ *   HE_NORMAL   weights N(0, 2/fan_in), biases 0 (He et al. 2015). */
+typedef enum { PT_WEIGHTS_UNIFORM = 0, PT_WEIGHTS_HE_NORMAL = 1 } pt_weight_init;
+
+/* Draws every layer's weights (and, UNIFORM, biases) from rng, layer by
+ * layer, weights before biases. */
+void pt_net_draw_weights(pt_net *m, pt_weight_init scheme, pt_rng *rng);
+
 /* Builds a layer sequence spec[0..n) on inputs of shape C x H x W (the
  * last spec is the output layer: dense). Same initialisation as
  * pt_net_init_dense (He normal with fan-in n_in = C k k for conv, layer by layer),
  * so an all-dense spec gives pt_net_init_dense's network, bit for bit.
- * rng NULL leaves every weight 0, for a caller that fills them (a copy, a
+ * (pt_net_draw_weights HE_NORMAL); training draws by net.weight_init
+ * instead (train.c). rng NULL leaves every weight 0, for a caller that fills them (a copy, a
  * compacted or loaded network): drawing LeNet-300-100's 266k normals costs
  * ~5 ms, more than the evaluation that builds such a copy.
  * Errors: PT_ERR_ARG naming the layer (a conv after a dense layer, a kernel

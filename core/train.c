@@ -389,8 +389,9 @@ static pt_status setup(run *r, pt_err *err)
     if (st != PT_OK)
         return st;
     int cap = bs >= 256 || spec[0].kind == PT_LAYER_CONV ? bs : 256;
-    if ((st = pt_net_init(r->net, shape, spec, n_spec, cap, &init, err)) != PT_OK)
+    if ((st = pt_net_init(r->net, shape, spec, n_spec, cap, NULL, err)) != PT_OK)
         return st;
+    pt_net_draw_weights(r->net, (pt_weight_init)cfg->net.weight_init, &init);
     if (r->init && (st = adopt_init(r, err)) != PT_OK)
         return st;
     memcpy(r->net->drop, drop, sizeof r->net->drop);

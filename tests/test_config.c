@@ -608,7 +608,7 @@ Test(config, to_json_prints_every_key)
         }
         cr_expect_not_null(json_at(root, k, 0), "%s missing from to_json", k);
     }
-    cr_expect_eq(n, 66, "the key table has %d rows", n); /* + train.val_every */
+    cr_expect_eq(n, 67, "the key table has %d rows", n); /* + net.weight_init */
     cr_expect_null(pt_config_key(-1));
     cr_expect_null(pt_config_key(n));
     cJSON_Delete(root);

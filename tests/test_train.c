@@ -200,6 +200,52 @@ Test(train, val_every_validates_only_the_epochs_asked)
     pt_net_free(&a);
 }
 
+/* net.weight_init: "uniform" is PyTorch's nn.Linear start (weights and
+ * biases U(+-1/sqrt(fan_in)): variance bound^2 / 3), "he_normal" N(0,
+ * 2/fan_in) with zero biases; both drawn from the seed alone. */
+Test(train, weight_init_schemes_draw_as_documented)
+{
+    const int hidden[2] = {300, 100};
+    for (int scheme = PT_WEIGHTS_UNIFORM; scheme <= PT_WEIGHTS_HE_NORMAL; scheme++) {
+        pt_net a, b;
+        pt_err err;
+        pt_rng ra, rb;
+        pt_rng_seed(&ra, 5);
+        pt_rng_seed(&rb, 5);
+        cr_assert_eq(pt_net_init_dense(&a, 784, hidden, 2, 10, 4, NULL, &err), PT_OK);
+        cr_assert_eq(pt_net_init_dense(&b, 784, hidden, 2, 10, 4, NULL, &err), PT_OK);
+        pt_net_draw_weights(&a, (pt_weight_init)scheme, &ra);
+        pt_net_draw_weights(&b, (pt_weight_init)scheme, &rb);
+        cr_assert(memcmp(a.params, b.params, sizeof(float) * a.n_params) == 0);
+        for (int l = 0; l < a.n_layers; l++) {
+            const pt_layer *L = &a.layer[l];
+            size_t nw = (size_t)L->n_in * L->n_out;
+            double bound = 1.0 / sqrt((double)L->n_in), sum = 0, sq = 0;
+            for (size_t i = 0; i < nw; i++) {
+                if (scheme == PT_WEIGHTS_UNIFORM)
+                    cr_assert(fabsf(L->w[i]) <= bound, "layer %d weight %g out of bounds", l,
+                              L->w[i]);
+                sum += L->w[i];
+                sq += (double)L->w[i] * L->w[i];
+            }
+            double var = sq / nw - (sum / nw) * (sum / nw);
+            double want = scheme == PT_WEIGHTS_UNIFORM ? bound * bound / 3 : 2.0 / L->n_in;
+            /* the sample variance of nw >= 1,000 draws is within 15% */
+            cr_assert(fabs(var / want - 1) < 0.15, "layer %d variance %g, expected %g", l, var,
+                      want);
+            int nonzero = 0;
+            for (int o = 0; o < L->n_out; o++) {
+                nonzero += L->b[o] != 0.0f;
+                cr_assert(fabsf(L->b[o]) <= bound);
+            }
+            cr_assert_eq(nonzero, scheme == PT_WEIGHTS_UNIFORM ? L->n_out : 0, "layer %d biases",
+                         l);
+        }
+        pt_net_free(&a);
+        pt_net_free(&b);
+    }
+}
+
 Test(train, huge_inputs_diverge_with_a_clear_reason)
 {
     char dir[] = "/tmp/pt_train_XXXXXX", path[64];

@@ -15,8 +15,9 @@ core/prune.c):
 - data: the IDX files as uint8, 6000 validation rows split off the 60000 by a
   seeded permutation, inputs scaled to [0, 1] per batch (prunetune keeps uint8
   rows too and scales while gathering a batch); the 10000 test rows.
-- network: Linear 784-300-100-10, ReLU, dropout (reg.dropout) after each
-  hidden layer, softmax cross-entropy.
+- network: Linear 784-300-100-10 with PyTorch's default initialisation
+  (prunetune's net.weight_init "uniform", which the study sets), ReLU,
+  dropout (reg.dropout) after each hidden layer, softmax cross-entropy.
 - training: SGD momentum 0.9, cosine learning rate per epoch, run again over
   each fine-tuning phase (learning-rate rewinding, as prunetune); L2 as SGD
   weight_decay (coupled) and L1 as l1 * sum|w| added to the loss, weights
