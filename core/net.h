@@ -138,12 +138,13 @@ void pt_net_draw_weights(pt_net *m, pt_weight_init scheme, pt_rng *rng);
 
 /* Builds a layer sequence spec[0..n) on inputs of shape C x H x W (the
  * last spec is the output layer: dense). Same initialisation as
- * pt_net_init_dense (He normal with fan-in n_in = C k k for conv, layer by layer),
- * so an all-dense spec gives pt_net_init_dense's network, bit for bit.
- * (pt_net_draw_weights HE_NORMAL); training draws by net.weight_init
- * instead (train.c). rng NULL leaves every weight 0, for a caller that fills them (a copy, a
- * compacted or loaded network): drawing LeNet-300-100's 266k normals costs
- * ~5 ms, more than the evaluation that builds such a copy.
+ * pt_net_init_dense (He normal with fan-in n_in = C k k for conv, layer by
+ * layer: pt_net_draw_weights HE_NORMAL), so an all-dense spec gives
+ * pt_net_init_dense's network, bit for bit; training draws by
+ * net.weight_init instead (train.c). rng NULL leaves every weight 0, for a
+ * caller that fills them (a copy, a compacted or loaded network): drawing
+ * LeNet-300-100's 266k normals costs ~5 ms, more than the evaluation that
+ * builds such a copy.
  * Errors: PT_ERR_ARG naming the layer (a conv after a dense layer, a kernel
  * larger than its padded input, a pooling window larger than the conv
  * output, sizes < 1, too many layers), PT_ERR_NOMEM. */

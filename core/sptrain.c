@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define VW 16
