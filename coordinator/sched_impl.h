@@ -74,6 +74,8 @@ typedef struct {
     const sched_job **job; /* the jobs (the reference trial, sched_opts.jobs), in order */
     int *job_number;       /* the trial number each job got, -1 = not started */
     int n_jobs, next_job;
+    const sched_job *ref_job; /* the reference trial's job when this run starts it, else NULL */
+    int ref_number;           /* the reference trial's number, -1 = none (yet) */
     struct sched_pbt *pbt; /* sampler "pbt": the population (sched_pbt.c), else NULL */
 } sched;
 

@@ -105,6 +105,18 @@ static void note_best(sched *s, int number, const double *values)
     }
 }
 
+/* What the sampler is told of trial `number`'s point. The reference trial
+ * is a point outside the space, pruning and regularization switched off by
+ * us, not drawn: its values would tell the estimators that "no L1, no
+ * dropout, the base learning rate" made a trial infeasible, where the
+ * missing pruning did. Like Optuna's enqueued {} baseline it tells no
+ * parameter: it counts among the trials (n, the split), moves no estimate. */
+static const study_point *told_point(const sched *s, int number, const study_point *p)
+{
+    static const study_point none; /* every parameter absent */
+    return number == s->ref_number ? &none : p;
+}
+
 /* Resume: replay stored trials into the sampler and the budget. */
 typedef struct {
     sched *s;
@@ -122,7 +134,7 @@ static void replay_one(void *ctx, int number, trial_state st, const study_point 
         r->s->next_number = number + 1;
     if (st == TRIAL_RUNNING || st == TRIAL_WAITING)
         return;
-    sampler_tell(r->s->sm, number, p, st, values);
+    sampler_tell(r->s->sm, number, told_point(r->s, number, p), st, values);
     if (r->st == PT_OK)
         r->st = pruner_finish(r->s->pr, number, st, &r->err);
     /* Optuna's MaxTrialsCallback counts COMPLETE and PRUNED: a FAIL (a
@@ -185,7 +197,7 @@ static pt_status end_fail_as(sched *s, int trial_id, int number, const study_poi
     pt_status st = store_trial_end(s->db, trial_id, TRIAL_FAIL, NULL, 0, NULL, why, err);
     if (st != PT_OK)
         return st;
-    sampler_tell(s->sm, number, p, TRIAL_FAIL, NULL);
+    sampler_tell(s->sm, number, told_point(s, number, p), TRIAL_FAIL, NULL);
     if (s->pbt)
         sched_pbt_lost(s, number);
     st = pruner_finish(s->pr, number, TRIAL_FAIL, err);
@@ -286,6 +298,8 @@ static pt_status start_trial(sched *s, int rank, int *used, pt_err *err)
     }
     if (job)
         s->job_number[s->next_job++] = number;
+    if (job && job == s->ref_job)
+        s->ref_number = number;
     s->next_number = number + 1;
     s->started++;
     if (cst != PT_OK) {
@@ -373,7 +387,7 @@ static pt_status on_result(sched *s, wslot *w, const cJSON *msg, pt_err *err)
         w->model_complete = ts == TRIAL_COMPLETE;
         memcpy(w->v, v, sizeof w->v);
     }
-    sampler_tell(s->sm, w->number, &w->point, ts, v);
+    sampler_tell(s->sm, w->number, told_point(s, w->number, &w->point), ts, v);
     if ((st = pruner_finish(s->pr, w->number, ts, err)) != PT_OK)
         return st;
     s->finished++;
@@ -640,6 +654,8 @@ pt_status sched_run(proto_comm comm, const study_config *sc, const sched_opts *o
         s.job[j] = want_ref && j == 0 ? &ref : &o->jobs[j - want_ref];
         s.job_number[j] = -1;
     }
+    s.ref_job = want_ref ? &ref : NULL;
+    s.ref_number = ref_number;
     if (st == PT_OK)
         st = sampler_new(&s.sm, sc, err);
     if (st == PT_OK)

@@ -6,20 +6,26 @@
  *
  * How a proposal is made. The first n_startup_trials finished trials are
  * random (sampler_random_point, so they are exactly random search's first
- * points). After that, parameter by parameter in study order (a "when"
- * condition names an earlier parameter, so it is settled first):
- *   1. the finished trials in which the parameter exists are split into good
- *      (below) and bad (above): single objective by loss, COMPLETE before
- *      PRUNED; several objectives by non-dominated rank, the last front cut
- *      by greedy hypervolume (pareto.h, as Optuna's MOTPE);
- *   2. one Parzen estimator over each group: l(x) for good, g(x) for bad
- *      (truncated Gaussians in the (log-)transformed range, or weighted
- *      counts for categoricals, plus the prior kernel);
+ * points). After that:
+ *   1. all the study's finished (and, with constant_liar, running) trials
+ *      are split once into good (below) and bad (above), n_below =
+ *      gamma(n finished): single objective by loss, COMPLETE before PRUNED;
+ *      several objectives by non-dominated rank, the last front cut by
+ *      greedy hypervolume (pareto.h, as Optuna's MOTPE);
+ *   2. parameter by parameter in study order (a "when" condition names an
+ *      earlier parameter, so it is settled first), one Parzen estimator over
+ *      the good trials where the parameter exists, l(x), one over the bad
+ *      ones, g(x) (truncated Gaussians in the (log-)transformed range, or
+ *      weighted counts for categoricals, plus the prior kernel);
  *   3. n_ei_candidates draws from l; the one with the largest
  *      log l(x) - log g(x) is taken.
- * A parameter with fewer than n_startup_trials finished observations (a
- * rarely enabled conditional one) is drawn uniformly instead.
- *
+ * This is Optuna 3.1's sample_independent: a conditional parameter's good
+ * trials are those of the study's best where it exists, so it learns from
+ * its first few trials (with none yet in a group, that estimator is the
+ * prior alone). A trial that holds no parameter (the reference trial, see
+ * coordinator/scheduler.c) counts in n and in the split, and moves no
+ * estimator, as Optuna's enqueued {} baseline.
+
  * Decisions (what Optuna leaves open or what differs):
  *  - Asynchrony: asked-not-told trials are pending and, with constant_liar
  *    (default on), join the bad group with their point, so a free worker is
@@ -98,8 +104,9 @@ typedef struct {
     /* per-ask scratch, sized for cap + 1 entries */
     int scap;
     signed char *group;        /* per trial, for the current split: 1 good, 0 bad, -1 unused */
-    int split_param;           /* parameter whose presence the split was made for, -1 none */
+    int split_done;            /* this ask's split is made (it is every parameter's) */
     double *xb, *wb, *xa, *wa; /* observations and raw weights of good and bad */
+    double *wg;                /* several objectives: every good trial's weight */
     double *mu, *sg, *w, *co, *isg, *lmax, *rmax, *tmp; /* bad group's kernels (parzen) */
     int *ki;                                            /* a front's picks */
     parzen_key *ks;                                     /* kernel sort keys */
@@ -188,6 +195,7 @@ static int grow_scratch(tpe *t)
     GROW(t->wb, n);
     GROW(t->xa, n);
     GROW(t->wa, n);
+    GROW(t->wg, n);
     GROW(t->mu, n);
     GROW(t->sg, n);
     GROW(t->co, n);
@@ -316,27 +324,17 @@ static int sync_sorted(tpe *t, tpe_sorted *s, int param)
     return 1;
 }
 
-/* Whether parameter a exists in exactly the trials b does: then b's split
- * is a's too (every unconditional parameter shares one). */
-static int same_presence(const tpe *t, int a, int b)
-{
-    for (int j = 0; j < t->n; j++)
-        if (t->o[j].p.present[a] != t->o[j].p.present[b])
-            return 0;
-    return 1;
-}
-
-static pt_status split_multi(tpe *t, const sampler *sm, int i, int n_below, pt_err *err)
+static pt_status split_multi(tpe *t, const sampler *sm, int n_below, pt_err *err)
 {
     int m = sm->s->n_objectives, n = 0, n_feasible = 0;
     for (int j = 0; j < t->n; j++)
-        n_feasible += t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i] && t->o[j].viol == 0;
+        n_feasible += t->o[j].st == TRIAL_COMPLETE && t->o[j].viol == 0;
     /* Constraints: at most n_below feasible trials are all good, topped up by
      * least violation; more than that, and only feasible ones compete. */
     int feasible_only = sm->s->n_constraints > 0 && n_feasible > n_below;
     if (sm->s->n_constraints > 0 && !feasible_only) {
         for (int j = 0; j < t->n; j++)
-            if (t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i]) {
+            if (t->o[j].st == TRIAL_COMPLETE) {
                 t->mo_idx[n] = j;
                 t->tmp[n] = t->o[j].viol;
                 t->ki[n] = n; /* loss order is moot: only feasible ones, all good */
@@ -350,8 +348,7 @@ static pt_status split_multi(tpe *t, const sampler *sm, int i, int n_below, pt_e
         return PT_OK;
     }
     for (int j = 0; j < t->n; j++)
-        if (t->o[j].st == TRIAL_COMPLETE && t->o[j].p.present[i] &&
-            (!feasible_only || t->o[j].viol == 0)) {
+        if (t->o[j].st == TRIAL_COMPLETE && (!feasible_only || t->o[j].viol == 0)) {
             memcpy(t->mo_loss + (size_t)n * (size_t)m, t->o[j].loss, sizeof(double) * (size_t)m);
             t->mo_idx[n++] = j;
         }
@@ -384,62 +381,6 @@ static pt_status split_multi(tpe *t, const sampler *sm, int i, int n_below, pt_e
         for (int s = 0; s < n_below - taken; s++)
             t->group[t->mo_idx[t->ki[s]]] = 1;
     }
-    return PT_OK;
-}
-
-/* Sets t->group for parameter i; returns through *n_obs the finished trials
- * that have it. */
-static pt_status split(tpe *t, const sampler *sm, int i, int *n_obs, pt_err *err)
-{
-    const study_tpe *opt = &sm->s->tpe;
-    int n = 0;
-    for (int j = 0; j < t->n; j++)
-        n += t->o[j].st != TRIAL_RUNNING && t->o[j].p.present[i];
-    *n_obs = n;
-    if (t->split_param >= 0 && same_presence(t, i, t->split_param))
-        return PT_OK;
-    for (int j = 0; j < t->n; j++) {
-        const tpe_obs *e = &t->o[j];
-        t->group[j] = !e->p.present[i]                                ? -1
-                      : e->st == TRIAL_RUNNING && !opt->constant_liar ? -1
-                                                                      : 0;
-    }
-    int n_below = n_below_of(opt, n);
-    if (sm->s->n_objectives > 1) {
-        pt_status st = split_multi(t, sm, i, n_below, err);
-        if (st != PT_OK)
-            return st;
-    } else if (sm->s->n_constraints > 0) {
-        /* candidates in number order (chronological), by_loss from the sorted list */
-        int n_c = 0;
-        for (int j = 0; j < t->n; j++)
-            if (t->o[j].st != TRIAL_RUNNING && t->o[j].p.present[i]) {
-                t->ai[j] = n_c;
-                t->mo_idx[n_c] = j;
-                t->tmp[n_c++] = t->o[j].viol;
-            }
-        int r_out = 0;
-        for (int r = 0; r < t->fin.n; r++) {
-            int j = t->slot[t->fin.e[r].i];
-            if (t->o[j].p.present[i])
-                t->ki[r_out++] = t->ai[j];
-        }
-        signed char *good = (signed char *)t->mo_rank; /* scratch of n_c entries */
-        tpe_split_constrained(t->tmp, t->ki, n_c, n_below, good);
-        for (int c = 0; c < n_c; c++)
-            if (good[c])
-                t->group[t->mo_idx[c]] = 1;
-    } else {
-        int k = 0;
-        for (int r = 0; r < t->fin.n && k < n_below; r++) {
-            int j = t->slot[t->fin.e[r].i];
-            if (t->o[j].p.present[i]) {
-                t->group[j] = 1;
-                k++;
-            }
-        }
-    }
-    t->split_param = i;
     return PT_OK;
 }
 
@@ -503,6 +444,51 @@ static pt_status weights_multi(tpe *t, const sampler *sm, double *w, int n, pt_e
     return PT_OK;
 }
 
+/* Sets t->group once per ask, the same for every parameter (Optuna 3.1's
+ * sample_independent splits all the study's trials, then each parameter
+ * keeps those where it exists): 1 good, 0 bad, -1 unused. With several
+ * objectives, t->wg gets the good trials' weights (in number order). */
+static pt_status split(tpe *t, const sampler *sm, pt_err *err)
+{
+    const study_tpe *opt = &sm->s->tpe;
+    if (t->split_done)
+        return PT_OK;
+    for (int j = 0; j < t->n; j++)
+        t->group[j] = t->o[j].st == TRIAL_RUNNING && !opt->constant_liar ? -1 : 0;
+    int n_below = n_below_of(opt, t->n_finished);
+    if (sm->s->n_objectives > 1) {
+        pt_status st = split_multi(t, sm, n_below, err);
+        int n_good = 0;
+        for (int j = 0; j < t->n; j++)
+            n_good += t->group[j] == 1;
+        if (st == PT_OK)
+            st = weights_multi(t, sm, t->wg, n_good, err);
+        if (st != PT_OK)
+            return st;
+    } else if (sm->s->n_constraints > 0) {
+        /* candidates in number order (chronological), by_loss from the sorted list */
+        int n_c = 0;
+        for (int j = 0; j < t->n; j++)
+            if (t->o[j].st != TRIAL_RUNNING) {
+                t->ai[j] = n_c;
+                t->mo_idx[n_c] = j;
+                t->tmp[n_c++] = t->o[j].viol;
+            }
+        for (int r = 0; r < t->fin.n; r++)
+            t->ki[r] = t->ai[t->slot[t->fin.e[r].i]];
+        signed char *good = (signed char *)t->mo_rank; /* scratch of n_c entries */
+        tpe_split_constrained(t->tmp, t->ki, n_c, n_below, good);
+        for (int c = 0; c < n_c; c++)
+            if (good[c])
+                t->group[t->mo_idx[c]] = 1;
+    } else {
+        for (int r = 0; r < t->fin.n && r < n_below; r++)
+            t->group[t->slot[t->fin.e[r].i]] = 1;
+    }
+    t->split_done = 1;
+    return PT_OK;
+}
+
 /* ---- one parameter's proposal ----------------------------------------------- */
 
 static double log_pos(double p)
@@ -510,27 +496,32 @@ static double log_pos(double p)
     return log(fmax(p, DBL_MIN));
 }
 
-/* The good and bad observations of parameter i, oldest first, with their
- * raw weights. */
-static pt_status gather(tpe *t, const sampler *sm, int i, int *nb, int *na, pt_err *err)
+/* The good and bad observations of parameter i (the trials of each group
+ * where it exists), oldest first, with their raw weights. */
+static void gather(tpe *t, const sampler *sm, int i, int *nb, int *na)
 {
     const study_param *q = &sm->s->param[i];
+    int multi = sm->s->n_objectives > 1, g = 0;
     *nb = *na = 0;
     for (int j = 0; j < t->n; j++) {
-        double v =
-            q->kind == PARAM_CAT ? t->o[j].p.value[i] : parzen_to_model(q, t->o[j].p.value[i]);
-        if (t->group[j] == 1)
-            t->xb[(*nb)++] = v;
-        else if (t->group[j] == 0) {
+        int present = t->o[j].p.present[i];
+        double v = !present               ? 0
+                   : q->kind == PARAM_CAT ? t->o[j].p.value[i]
+                                          : parzen_to_model(q, t->o[j].p.value[i]);
+        if (t->group[j] == 1) {
+            if (present) {
+                t->wb[*nb] = multi ? t->wg[g] : 1;
+                t->xb[(*nb)++] = v;
+            }
+            g++;
+        } else if (t->group[j] == 0 && present) {
             t->ai[j] = *na;
             t->xa[(*na)++] = v;
         }
     }
     parzen_default_weights(t->wa, *na);
-    if (sm->s->n_objectives > 1)
-        return weights_multi(t, sm, t->wb, *nb, err);
-    parzen_default_weights(t->wb, *nb);
-    return PT_OK;
+    if (!multi)
+        parzen_default_weights(t->wb, *nb);
 }
 
 static double propose_cat(tpe *t, const sampler *sm, int i, int nb, int na, pt_rng *r)
@@ -616,7 +607,6 @@ static pt_status tpe_init(sampler *sm, pt_err *err)
     tpe *t = calloc(1, sizeof *t);
     if (!t)
         return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory");
-    t->split_param = -1;
     sm->impl = t;
     return PT_OK;
 }
@@ -628,7 +618,7 @@ static pt_status propose(tpe *t, const sampler *sm, int number, study_point *out
         return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory for %d trials", t->n);
     if (!map_slots(t) || (s->n_objectives == 1 && !sync_sorted(t, &t->fin, -1)))
         return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory for %d trials", t->n);
-    t->split_param = -1;
+    t->split_done = 0;
     pt_rng r;
     pt_rng_derive(&r, s->seed, (uint64_t)number);
     for (int i = 0; i < s->n_params; i++) {
@@ -637,16 +627,11 @@ static pt_status propose(tpe *t, const sampler *sm, int number, study_point *out
         out->value[i] = 0;
         if (!out->present[i])
             continue;
-        int n_obs, nb, na;
-        pt_status st = split(t, sm, i, &n_obs, err);
+        int nb, na;
+        pt_status st = split(t, sm, err);
         if (st != PT_OK)
             return st;
-        if (n_obs < s->tpe.n_startup_trials || n_obs == 0) {
-            out->value[i] = sampler_draw(q, &r);
-            continue;
-        }
-        if ((st = gather(t, sm, i, &nb, &na, err)) != PT_OK)
-            return st;
+        gather(t, sm, i, &nb, &na);
         if (q->kind != PARAM_CAT && !sync_sorted(t, &t->val[i], i))
             return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory for %d trials", t->n);
         out->value[i] = q->kind == PARAM_CAT ? propose_cat(t, sm, i, nb, na, &r)
@@ -704,6 +689,7 @@ static void tpe_destroy(sampler *sm)
     free(t->wb);
     free(t->xa);
     free(t->wa);
+    free(t->wg);
     free(t->mu);
     free(t->sg);
     free(t->w);
