@@ -10,9 +10,9 @@
 #include "net.h"
 
 #include "conv.h"
+#include "gemm.h"
 #include "sptrain.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +134,14 @@ static pt_status alloc_buffers(pt_net *m, int cap)
             ok = m->arg[l] != NULL;
         }
     }
+    size_t work = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layer[l].kind == PT_LAYER_DENSE) {
+            size_t w = pt_sgemm_work(0, 1, m->layer[l].n_out, m->layer[l].n_in);
+            work = w > work ? w : work;
+        }
+    if (ok && work > 0)
+        ok = (m->gemm_work = alloc_floats(work)) != NULL;
     return ok ? PT_OK : PT_ERR_NOMEM;
 }
 
@@ -235,6 +243,7 @@ long pt_layer_macs(const pt_net *m, int l)
 
 void pt_net_free(pt_net *m)
 {
+    free(m->gemm_work);
     free(m->params);
     free(m->grads);
     free(m->mask);
@@ -357,8 +366,8 @@ static void forward_layer(pt_net *m, int l, int n, pt_rng *rng)
         return;
     }
     if (!(m->sparse && pt_sptrain_forward(m->sparse, m, l, n)))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L->n_out, L->n_in, 1.0f,
-                    m->act[l], L->n_in, L->w, L->n_in, 0.0f, out, L->n_out);
+        pt_sgemm(0, 1, n, L->n_out, L->n_in, 1.0f, m->act[l], L->n_in, L->w, L->n_in, 0.0f, out,
+                 L->n_out, m->gemm_work);
     if (l + 1 < m->n_layers) {
         if (rng && m->drop[l + 1] > 0.0f) {
             drop_key k = drop_key_of(m->drop[l + 1], rng);
@@ -502,16 +511,16 @@ double pt_net_backward(pt_net *m, int n, const int32_t *y, int *correct, pt_laye
             /* dX must use W before the hook lets the optimizer change it. */
             float *dx = m->delta[l - 1];
             if (!sparse)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out, 1.0f,
-                            dz, L->n_out, L->w, L->n_in, 0.0f, dx, L->n_in);
+                pt_sgemm(0, 0, n, L->n_in, L->n_out, 1.0f, dz, L->n_out, L->w, L->n_in, 0.0f, dx,
+                         L->n_in, NULL);
             float scale = m->drop[l] > 0.0f ? 1.0f / (1.0f - m->drop[l]) : 1.0f;
             /* A conv layer masks its own gradient (through its pooling). */
             if (m->layer[l - 1].kind == PT_LAYER_DENSE)
                 relu_mask_bias_grad(dx, m->act[l], m->layer[l - 1].gb, n, L->n_in, scale);
         }
         if (!sparse)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, L->n_in, n, 1.0f, dz,
-                        L->n_out, m->act[l], L->n_in, 0.0f, L->gw, L->n_in);
+            pt_sgemm(1, 0, L->n_out, L->n_in, n, 1.0f, dz, L->n_out, m->act[l], L->n_in, 0.0f, L->gw,
+                     L->n_in, NULL);
         if (hook)
             hook(ctx, m, l);
     }

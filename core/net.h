@@ -110,6 +110,8 @@ typedef struct {
                                         channel-major, then dL/dZ */
     int32_t *arg[PT_NET_MAX_LAYERS]; /* max pooling: index into pre of each
                                         pooled output's maximum */
+    float *gemm_work; /* pt_sgemm's scratch for a dense layer's forward pass
+                         (gemm.h), NULL when the build needs none */
     /* Sparse training (sptrain.h) while some layer's mask is fixed, else
      * NULL; owned by the trainer, never freed by pt_net_free. */
     struct pt_sptrain_s *sparse;

@@ -1,0 +1,261 @@
+/*
+ * gemm.c — pt_sgemm (gemm.h): AVX-512 kernels for a training step's three
+ * product forms, cblas_sgemm for the rest and on other builds.
+ */
+#include "gemm.h"
+
+#include <cblas.h>
+#include <stddef.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* ---- A B^T: rows of A against rows of B, both along k ------------------- */
+
+/* An mr x nr block (mr <= 4, nr <= 6) of dot products over k: per 16 k, mr
+ * loads of A, nr of B and mr * nr FMAs (24 accumulators, 4 A registers and
+ * one B register: 29 of the 32); then each sum is reduced across lanes. */
+INLINE void dot_block(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb,
+                      float alpha, float beta, float *c, int ldc)
+{
+    __m512 acc[4][6];
+#pragma GCC unroll 4
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 6
+        for (int j = 0; j < nr; j++)
+            acc[i][j] = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 av[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < mr; i++)
+            av[i] = _mm512_loadu_ps(a + (size_t)i * (size_t)lda + p);
+#pragma GCC unroll 6
+        for (int j = 0; j < nr; j++) {
+            __m512 bv = _mm512_loadu_ps(b + (size_t)j * (size_t)ldb + p);
+#pragma GCC unroll 4
+            for (int i = 0; i < mr; i++)
+                acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        }
+    }
+    if (p < k) {
+        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
+        __m512 av[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < mr; i++)
+            av[i] = _mm512_maskz_loadu_ps(mk, a + (size_t)i * (size_t)lda + p);
+#pragma GCC unroll 6
+        for (int j = 0; j < nr; j++) {
+            __m512 bv = _mm512_maskz_loadu_ps(mk, b + (size_t)j * (size_t)ldb + p);
+#pragma GCC unroll 4
+            for (int i = 0; i < mr; i++)
+                acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 6
+        for (int j = 0; j < nr; j++) {
+            float *cij = c + (size_t)i * (size_t)ldc + j;
+            float s = alpha * _mm512_reduce_add_ps(acc[i][j]);
+            *cij = beta == 0.0f ? s : s + beta * *cij;
+        }
+}
+
+/* Every (mr, nr) as its own unrolled copy: full blocks are 4 x 6, the
+ * edges of C take the smaller ones. */
+static void dot_any(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb,
+                    float alpha, float beta, float *c, int ldc)
+{
+#define DOT(R, S)                                                                                  \
+    case (R)*8 + (S):                                                                              \
+        dot_block(R, S, k, a, lda, b, ldb, alpha, beta, c, ldc);                                   \
+        return;
+#define DOT_ROW(R) DOT(R, 1) DOT(R, 2) DOT(R, 3) DOT(R, 4) DOT(R, 5) DOT(R, 6)
+    switch (mr * 8 + nr) {
+        DOT_ROW(1)
+        DOT_ROW(2)
+        DOT_ROW(3)
+        DOT_ROW(4)
+    default:
+        return;
+    }
+#undef DOT_ROW
+#undef DOT
+}
+
+static void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                    int ldb, float beta, float *c, int ldc)
+{
+    /* Six rows of B (up to 24 KB at k = 1024) stay in L1 while every row
+     * block of A streams past them. */
+    for (int j = 0; j < n; j += 6) {
+        int nr = n - j < 6 ? n - j : 6;
+        for (int i = 0; i < m; i += 4) {
+            int mr = m - i < 4 ? m - i : 4;
+            dot_any(mr, nr, k, a + (size_t)i * (size_t)lda, lda, b + (size_t)j * (size_t)ldb, ldb,
+                    alpha, beta, c + (size_t)i * (size_t)ldc + j, ldc);
+        }
+    }
+}
+
+/* ---- A B and A^T B: broadcasts of A against rows of B along n ----------- */
+
+/* An mr x 32 block (mr <= 12) of C: per k, two loads of B's row (masked at
+ * C's right edge), mr broadcasts of A(i, k) = a[i sa + k sk] and 2 mr FMAs
+ * (24 accumulators). */
+INLINE void bc_block(int mr, int k, const float *a, size_t sa, size_t sk, const float *b, int ldb,
+                     __mmask16 m0, __mmask16 m1, float alpha, float beta, float *c, int ldc)
+{
+    __m512 c0[12], c1[12];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++)
+        c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        const float *bp = b + (size_t)p * (size_t)ldb, *ap = a + (size_t)p * sk;
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, bp), b1 = _mm512_maskz_loadu_ps(m1, bp + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(ap[(size_t)i * sa]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * (size_t)ldc;
+        __m512 r0 = _mm512_mul_ps(va, c0[i]), r1 = _mm512_mul_ps(va, c1[i]);
+        if (beta != 0.0f) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+static void bc_any(int mr, int k, const float *a, size_t sa, size_t sk, const float *b, int ldb,
+                   __mmask16 m0, __mmask16 m1, float alpha, float beta, float *c, int ldc)
+{
+#define BC(R)                                                                                      \
+    case R:                                                                                        \
+        bc_block(R, k, a, sa, sk, b, ldb, m0, m1, alpha, beta, c, ldc);                            \
+        return;
+    switch (mr) {
+        BC(1) BC(2) BC(3) BC(4) BC(5) BC(6) BC(7) BC(8) BC(9) BC(10) BC(11) BC(12) default : return;
+    }
+#undef BC
+}
+
+/* panel (k x 32, along the 32) = columns j..j+w of B^T, i.e. rows j..j+w
+ * of b (n x k along k), by 16 k at a time so that both sides stay within a
+ * few dozen cache lines (a whole-matrix transpose with a row stride of 4 KB
+ * thrashed L1's sets). Columns past w are zero. */
+static void pack_bt(int w, int k, const float *b, int ldb, float *panel)
+{
+    for (int p0 = 0; p0 < k; p0 += 16) {
+        int np = k - p0 < 16 ? k - p0 : 16;
+        for (int jj = 0; jj < 32; jj++) {
+            float *dst = panel + (size_t)p0 * 32 + jj;
+            if (jj >= w) {
+                for (int p = 0; p < np; p++)
+                    dst[(size_t)p * 32] = 0.0f;
+                continue;
+            }
+            const float *src = b + (size_t)jj * (size_t)ldb + p0;
+            for (int p = 0; p < np; p++)
+                dst[(size_t)p * 32] = src[p];
+        }
+    }
+}
+
+/* op(A) is m x k with A(i, p) = a[i sa + p sk]; B is k x n along n, or
+ * (bt) b is n x k along k and each 32-column panel of B = b^T is packed
+ * into work (k x 32) first. */
+static void gemm_bc(int m, int n, int k, float alpha, const float *a, size_t sa, size_t sk,
+                    const float *b, int ldb, int bt, float *work, float beta, float *c, int ldc)
+{
+    /* A 32-column panel of B (k rows of 128 bytes) is reused by every row
+     * block of C before the next panel is read. */
+    for (int j = 0; j < n; j += 32) {
+        int w = n - j < 32 ? n - j : 32;
+        __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFFu : (1u << w) - 1);
+        __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFFu : w > 16 ? (1u << (w - 16)) - 1 : 0);
+        const float *bj = b + j;
+        int ldp = ldb;
+        if (bt) {
+            pack_bt(w, k, b + (size_t)j * (size_t)ldb, ldb, work);
+            bj = work;
+            ldp = 32;
+        }
+        for (int i = 0; i < m; i += 12) {
+            int mr = m - i < 12 ? m - i : 12;
+            bc_any(mr, k, a + (size_t)i * sa, sa, sk, bj, ldp, m0, m1, alpha, beta,
+                   c + (size_t)i * (size_t)ldc + j, ldc);
+        }
+    }
+}
+
+size_t pt_sgemm_work(int trans_a, int trans_b, int n, int k)
+{
+    (void)n;
+    return trans_b && !trans_a ? (size_t)k * 32 : 0;
+}
+
+void pt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc, float *work)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0 && beta == 1.0f)
+        return;
+    if (openblas_get_num_threads() > 1) { /* train.threads > 1: OpenBLAS's threads */
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                    ldc);
+        return;
+    }
+    /* B^T along n, then the broadcast form; a few rows would not pay for
+     * the transpose. */
+    if (trans_b && !trans_a && work && m >= 16)
+        gemm_bc(m, n, k, alpha, a, (size_t)lda, 1, b, ldb, 1, work, beta, c, ldc);
+    else if (trans_b && !trans_a)
+        gemm_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (!trans_b)
+        gemm_bc(m, n, k, alpha, a, trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1, b, ldb, 0,
+                NULL, beta, c, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                    ldc);
+}
+
+const char *pt_sgemm_path(void)
+{
+    return "avx512";
+}
+
+#else /* no AVX-512: OpenBLAS's kernels are as wide as the CPU's */
+
+size_t pt_sgemm_work(int trans_a, int trans_b, int n, int k)
+{
+    (void)trans_a, (void)trans_b, (void)n, (void)k;
+    return 0;
+}
+
+void pt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc, float *work)
+{
+    (void)work;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+const char *pt_sgemm_path(void)
+{
+    return "openblas";
+}
+
+#endif
