@@ -401,14 +401,18 @@ static int build_layer(pt_splayer *S, const pt_net *m, int l, const pt_optim *o,
 
 /* The sparsity from which "auto" trains a layer sparse, per kernel path: the
  * lowest at which the sparse step (forward, input and weight gradient) beat
- * the three OpenBLAS GEMMs by >= 1.15x on LeNet-300-100's and a
- * 784-1024-1024-10's layers at batch 64, 128 and 256 (AMD Zen 4, best of 5;
- * the break-even was ~0.5 with AVX-512, ~0.6-0.65 with AVX2, ~0.85 scalar).
+ * the dense step's three products by >= 1.15x on LeNet-300-100's and a
+ * 784-1024-1024-10's layers at batch 64, 128 and 256 (2-core AMD EPYC; AVX2
+ * and scalar against OpenBLAS, break-even ~0.6-0.65 and ~0.85). AVX-512
+ * against core/gemm.c's kernels, fixed-mask epochs, best of 4: sparse/dense
+ * 1.0 at 0.70, 1.2 at 0.75 (batch 256: 0.9-1.0), 1.5 at 0.80 (batch 256:
+ * 1.0-1.3), 1.5-1.8 at 0.85 at every batch; 0.80 keeps batch 256 from a
+ * slower sparse run and gains 1.5x from there at batch <= 128.
  * A fixed rule instead of a timing: a choice by the clock made two runs of
  * one seed differ on a loaded machine; near the floor either path costs
  * about the same, so little speed is lost. */
 #if VW == 16
-#define AUTO_SPARSITY 0.70
+#define AUTO_SPARSITY 0.80
 #elif VW == 8
 #define AUTO_SPARSITY 0.75
 #else

@@ -33,9 +33,9 @@
  *
  * Choice (train.sparse): "off" never; "on" every dense layer with pruned
  * weights; "auto" (default) the dense layers whose sparsity is at least
- * pt_sptrain_auto_sparsity() (0.70 with the AVX-512 kernels, 0.75 AVX2, 0.90
- * scalar: from there the sparse step measured >= 1.15x faster than the
- * GEMMs, sptrain.c). The choice is made once per fixed mask and kept until
+ * pt_sptrain_auto_sparsity() (0.80 with the AVX-512 kernels, 0.75 AVX2, 0.90
+ * scalar: from there the sparse step measured about >= 1.15x faster than the
+ * dense products, sptrain.c). The choice is made once per fixed mask and kept until
  * the next pruning event.
  *
  * Determinism: the choice depends only on the mask and the kernel path
