@@ -404,24 +404,27 @@ static int build_layer(pt_splayer *S, const pt_net *m, int l, const pt_optim *o,
  * the dense step's three products by >= 1.15x on LeNet-300-100's and a
  * 784-1024-1024-10's layers at batch 64, 128 and 256 (2-core AMD EPYC; AVX2
  * and scalar against OpenBLAS, break-even ~0.6-0.65 and ~0.85). AVX-512
- * against core/gemm.c's kernels, fixed-mask epochs, best of 4: sparse/dense
- * 1.0 at 0.70, 1.2 at 0.75 (batch 256: 0.9-1.0), 1.5 at 0.80 (batch 256:
- * 1.0-1.3), 1.5-1.8 at 0.85 at every batch; 0.80 keeps batch 256 from a
- * slower sparse run and gains 1.5x from there at batch <= 128.
+ * against core/gemm.c's kernels, fixed-mask epochs, best of 4, sparse/dense:
+ * at batch <= 128 0.94-1.01 at 0.70, 1.2 at 0.75, 1.5 at 0.80; at batch 256
+ * 0.9-1.0 at 0.75, 1.0-1.3 at 0.80, 1.5-1.8 at 0.85 (wider batches feed the
+ * dense kernels better; the sparse ones work 128 rows at a time). At batch
+ * <= 128 the floor stays 0.70, at parity: global pruning leaves LeNet's
+ * 300 x 100 layer at ~0.75 and it trained faster sparse there
+ * (scripts/bench_hybrid's fixed mask: 288k samples/s, 261k with it dense).
  * A fixed rule instead of a timing: a choice by the clock made two runs of
  * one seed differ on a loaded machine; near the floor either path costs
  * about the same, so little speed is lost. */
-#if VW == 16
-#define AUTO_SPARSITY 0.80
-#elif VW == 8
-#define AUTO_SPARSITY 0.75
-#else
-#define AUTO_SPARSITY 0.90
-#endif
-
-double pt_sptrain_auto_sparsity(void)
+double pt_sptrain_auto_sparsity(int cap)
 {
-    return AUTO_SPARSITY;
+#if VW == 16
+    return cap <= 128 ? 0.70 : 0.80;
+#elif VW == 8
+    (void)cap;
+    return 0.75;
+#else
+    (void)cap;
+    return 0.90;
+#endif
 }
 
 pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err)
@@ -439,7 +442,7 @@ pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err)
         for (size_t i = 0; i < nw; i++)
             kept += m->mask[L->off + i] != 0.0f;
         double sparsity = 1.0 - (double)kept / (double)nw;
-        if (kept == nw || (s->mode == PT_SPARSE_AUTO && sparsity < AUTO_SPARSITY)) {
+        if (kept == nw || (s->mode == PT_SPARSE_AUTO && sparsity < pt_sptrain_auto_sparsity(s->cap))) {
             if (kept < nw)
                 s->chosen[l] = 1;
             continue;

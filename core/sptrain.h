@@ -33,10 +33,10 @@
  *
  * Choice (train.sparse): "off" never; "on" every dense layer with pruned
  * weights; "auto" (default) the dense layers whose sparsity is at least
- * pt_sptrain_auto_sparsity() (0.80 with the AVX-512 kernels, 0.75 AVX2, 0.90
- * scalar: from there the sparse step measured about >= 1.15x faster than the
- * dense products, sptrain.c). The choice is made once per fixed mask and kept until
- * the next pruning event.
+ * pt_sptrain_auto_sparsity() (with the AVX-512 kernels 0.70, 0.80 for
+ * batches over 128; 0.75 AVX2, 0.90 scalar: from there the sparse step
+ * measured at least as fast as the dense products, sptrain.c). The choice is
+ * made once per fixed mask and kept until the next pruning event.
  *
  * Determinism: the choice depends only on the mask and the kernel path
  * built, never on timing, and the kernels have a fixed summation order that
@@ -122,8 +122,9 @@ int pt_sptrain_backward(pt_sptrain *s, pt_net *m, int l, int n);
 void pt_sptrain_update(pt_sptrain *s, const pt_net *m, int l, const pt_optim *o,
                        const pt_step *st, float max_norm);
 
-/* The sparsity from which "auto" trains a layer sparse (kernel path's). */
-double pt_sptrain_auto_sparsity(void);
+/* The sparsity from which "auto" trains a layer sparse, for batches of up to
+ * cap rows (kernel path's). */
+double pt_sptrain_auto_sparsity(int cap);
 
 /* Kernel path compiled in (PT_KERNEL): "avx512", "avx2" or "scalar". */
 const char *pt_sptrain_path(void);

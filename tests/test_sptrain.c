@@ -307,7 +307,7 @@ Test(sptrain, modes_choose_as_documented)
     pt_sptrain_init(&s, PT_SPARSE_OFF, 64);
     cr_assert_eq(pt_sptrain_enter(&s, &m, &o, &err), PT_OK);
     cr_assert_null(m.sparse);
-    double floor = pt_sptrain_auto_sparsity();
+    double floor = pt_sptrain_auto_sparsity(64);
     cr_assert(floor > 0.3 && floor < 0.95, "auto floor %g", floor);
     for (int again = 0; again < 3; again++) {
         pt_sptrain_init(&s, PT_SPARSE_AUTO, 64);
@@ -404,7 +404,7 @@ Test(sptrain, same_seed_same_sparse_run)
     pt_train_result ra, rb;
     gradual_run(&c, PT_SPARSE_AUTO, PT_PRUNE_GRADUAL, &a, &ra);
     gradual_run(&c, PT_SPARSE_AUTO, PT_PRUNE_GRADUAL, &b, &rb);
-    if (pt_sptrain_auto_sparsity() < 0.9)
+    if (pt_sptrain_auto_sparsity(c.train.batch_size) < 0.9)
         cr_assert_gt(ra.sparse_steps[0], 0, "layer 1 at 90%% never trained sparse");
     cr_assert_eq(memcmp(ra.sparse_steps, rb.sparse_steps, sizeof ra.sparse_steps), 0);
     cr_assert_eq(a.n_params, b.n_params);
