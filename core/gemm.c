@@ -12,95 +12,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* ---- A B^T: rows of A against rows of B, both along k ------------------- */
-
-/* An mr x nr block (mr <= 4, nr <= 6) of dot products over k: per 16 k, mr
- * loads of A, nr of B and mr * nr FMAs (24 accumulators, 4 A registers and
- * one B register: 29 of the 32); then each sum is reduced across lanes. */
-INLINE void dot_block(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb,
-                      float alpha, float beta, float *c, int ldc)
-{
-    __m512 acc[4][6];
-#pragma GCC unroll 4
-    for (int i = 0; i < mr; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < nr; j++)
-            acc[i][j] = _mm512_setzero_ps();
-    int p = 0;
-    for (; p + 16 <= k; p += 16) {
-        __m512 av[4];
-#pragma GCC unroll 4
-        for (int i = 0; i < mr; i++)
-            av[i] = _mm512_loadu_ps(a + (size_t)i * (size_t)lda + p);
-#pragma GCC unroll 6
-        for (int j = 0; j < nr; j++) {
-            __m512 bv = _mm512_loadu_ps(b + (size_t)j * (size_t)ldb + p);
-#pragma GCC unroll 4
-            for (int i = 0; i < mr; i++)
-                acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-        }
-    }
-    if (p < k) {
-        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
-        __m512 av[4];
-#pragma GCC unroll 4
-        for (int i = 0; i < mr; i++)
-            av[i] = _mm512_maskz_loadu_ps(mk, a + (size_t)i * (size_t)lda + p);
-#pragma GCC unroll 6
-        for (int j = 0; j < nr; j++) {
-            __m512 bv = _mm512_maskz_loadu_ps(mk, b + (size_t)j * (size_t)ldb + p);
-#pragma GCC unroll 4
-            for (int i = 0; i < mr; i++)
-                acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < mr; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < nr; j++) {
-            float *cij = c + (size_t)i * (size_t)ldc + j;
-            float s = alpha * _mm512_reduce_add_ps(acc[i][j]);
-            *cij = beta == 0.0f ? s : s + beta * *cij;
-        }
-}
-
-/* Every (mr, nr) as its own unrolled copy: full blocks are 4 x 6, the
- * edges of C take the smaller ones. */
-static void dot_any(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb,
-                    float alpha, float beta, float *c, int ldc)
-{
-#define DOT(R, S)                                                                                  \
-    case (R)*8 + (S):                                                                              \
-        dot_block(R, S, k, a, lda, b, ldb, alpha, beta, c, ldc);                                   \
-        return;
-#define DOT_ROW(R) DOT(R, 1) DOT(R, 2) DOT(R, 3) DOT(R, 4) DOT(R, 5) DOT(R, 6)
-    switch (mr * 8 + nr) {
-        DOT_ROW(1)
-        DOT_ROW(2)
-        DOT_ROW(3)
-        DOT_ROW(4)
-    default:
-        return;
-    }
-#undef DOT_ROW
-#undef DOT
-}
-
-static void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                    int ldb, float beta, float *c, int ldc)
-{
-    /* Six rows of B (up to 24 KB at k = 1024) stay in L1 while every row
-     * block of A streams past them. */
-    for (int j = 0; j < n; j += 6) {
-        int nr = n - j < 6 ? n - j : 6;
-        for (int i = 0; i < m; i += 4) {
-            int mr = m - i < 4 ? m - i : 4;
-            dot_any(mr, nr, k, a + (size_t)i * (size_t)lda, lda, b + (size_t)j * (size_t)ldb, ldb,
-                    alpha, beta, c + (size_t)i * (size_t)ldc + j, ldc);
-        }
-    }
-}
-
 /* ---- A B and A^T B: broadcasts of A against rows of B along n ----------- */
 
 /* An mr x 32 block (mr <= 12) of C: per k, two loads of B's row (masked at
@@ -208,28 +119,23 @@ size_t pt_sgemm_work(int trans_a, int trans_b, int n, int k)
 void pt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc, float *work)
 {
-    if (m <= 0 || n <= 0)
-        return;
-    if (k <= 0 && beta == 1.0f)
-        return;
-    if (openblas_get_num_threads() > 1) { /* train.threads > 1: OpenBLAS's threads */
+    /* Ours: A B and A^T B; A B^T given scratch and >= 16 rows (B^T's panels
+     * are copied out first: a few rows would not pay for the copies). Not
+     * while OpenBLAS runs several threads (train.threads > 1). */
+    int ours = (!trans_b || (!trans_a && work && m >= 16)) && openblas_get_num_threads() == 1;
+    if (!ours) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                     ldc);
         return;
     }
-    /* B^T along n, then the broadcast form; a few rows would not pay for
-     * the transpose. */
-    if (trans_b && !trans_a && work && m >= 16)
+    if (m <= 0 || n <= 0 || (k <= 0 && beta == 1.0f))
+        return;
+    if (trans_b)
         gemm_bc(m, n, k, alpha, a, (size_t)lda, 1, b, ldb, 1, work, beta, c, ldc);
-    else if (trans_b && !trans_a)
-        gemm_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else if (!trans_b)
+    else
         gemm_bc(m, n, k, alpha, a, trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1, b, ldb, 0,
                 NULL, beta, c, ldc);
-    else
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                    ldc);
 }
 
 const char *pt_sgemm_path(void)

@@ -15,12 +15,11 @@
  * per k two loads of B's row and 12 broadcasts of A, no packing of A or B
  * (a training step's shapes are small: a batch of rows, a layer's width)
  * for A B and A^T B; for A B^T each 32-column panel of B^T is first copied
- * out of B's rows into the caller's scratch (k x 32 floats), or, without
- * scratch or with fewer than 16 rows, a 4 x 6 block of dot products runs
- * instead. Measured against OpenBLAS's Haswell kernels on that machine
- * (1 thread, LeNet-300-100's and a 784-1024-1024-10's products at batch
+ * out of B's rows into the caller's scratch (k x 32 floats). Measured against OpenBLAS's Haswell
+ * kernels on that machine (1 thread, LeNet-300-100's and a 784-1024-1024-10's products at batch
  * 128): 1.3-2x on every product but A B^T with 10 columns (0.9x). Other
- * builds, A^T B^T, and any product while OpenBLAS runs more than one
+ * builds, A^T B^T, A B^T without scratch or with fewer than 16 rows (the
+ * copies would not pay), and any product while OpenBLAS runs more than one
  * thread (train.threads > 1: its kernels split the work, ours do not) call
  * cblas_sgemm.
  *
@@ -33,7 +32,7 @@
 #include <stddef.h>
 
 /* work: scratch of pt_sgemm_work(trans_a, trans_b, n, k) floats the caller
- * owns (0 = none needed), or NULL (then A B^T runs a slower form). */
+ * owns (0 = none needed), or NULL (then A B^T goes to OpenBLAS). */
 void pt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc, float *work);
 size_t pt_sgemm_work(int trans_a, int trans_b, int n, int k);

@@ -2,8 +2,8 @@
  * test_gemm.c — pt_sgemm (core/gemm.h) against a double-precision product.
  *
  * Every transpose pair, alpha and beta, over shapes that exercise each edge
- * of the AVX-512 blocks (rows left over from 4 and 12, columns from 6 and
- * 32, k from 16, k = 0 and 1) and the shapes of a LeNet-300-100 step; C's
+ * of the AVX-512 blocks (rows left over from 12 and under 16, columns from
+ * 16 and 32, k = 0 and 1) and the shapes of a LeNet-300-100 step; C's
  * entries outside the product (a leading dimension wider than n) must stay
  * untouched. The tolerance bounds float accumulation: |error| <= k * 2^-22
  * * sum |a b| + |beta c| * 2^-23 (k roundings of the running sum at most,
@@ -78,8 +78,8 @@ static void check_with(int ta, int tb, int m, int n, int k, float alpha, float b
     free(c0);
 }
 
-/* With the scratch pt_sgemm_work asks for (A B^T: B transposed, then the
- * broadcast form, from 16 rows of C) and without (the dot-product form). */
+/* With the scratch pt_sgemm_work asks for (A B^T: B^T's panels copied out,
+ * then the broadcast form, from 16 rows of C) and without (OpenBLAS). */
 static void check(int ta, int tb, int m, int n, int k, float alpha, float beta, uint64_t seed)
 {
     check_with(ta, tb, m, n, k, alpha, beta, seed, 1);
