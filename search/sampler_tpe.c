@@ -25,7 +25,7 @@
  * prior alone). A trial that holds no parameter (the reference trial, see
  * coordinator/scheduler.c) counts in n and in the split, and moves no
  * estimator, as Optuna's enqueued {} baseline.
-
+ *
  * Decisions (what Optuna leaves open or what differs):
  *  - Asynchrony: asked-not-told trials are pending and, with constant_liar
  *    (default on), join the bad group with their point, so a free worker is
@@ -104,7 +104,6 @@ typedef struct {
     /* per-ask scratch, sized for cap + 1 entries */
     int scap;
     signed char *group;        /* per trial, for the current split: 1 good, 0 bad, -1 unused */
-    int split_done;            /* this ask's split is made (it is every parameter's) */
     double *xb, *wb, *xa, *wa; /* observations and raw weights of good and bad */
     double *wg;                /* several objectives: every good trial's weight */
     double *mu, *sg, *w, *co, *isg, *lmax, *rmax, *tmp; /* bad group's kernels (parzen) */
@@ -444,15 +443,13 @@ static pt_status weights_multi(tpe *t, const sampler *sm, double *w, int n, pt_e
     return PT_OK;
 }
 
-/* Sets t->group once per ask, the same for every parameter (Optuna 3.1's
+/* Sets t->group, once per ask: the same for every parameter (Optuna 3.1's
  * sample_independent splits all the study's trials, then each parameter
  * keeps those where it exists): 1 good, 0 bad, -1 unused. With several
  * objectives, t->wg gets the good trials' weights (in number order). */
 static pt_status split(tpe *t, const sampler *sm, pt_err *err)
 {
     const study_tpe *opt = &sm->s->tpe;
-    if (t->split_done)
-        return PT_OK;
     for (int j = 0; j < t->n; j++)
         t->group[j] = t->o[j].st == TRIAL_RUNNING && !opt->constant_liar ? -1 : 0;
     int n_below = n_below_of(opt, t->n_finished);
@@ -485,7 +482,6 @@ static pt_status split(tpe *t, const sampler *sm, pt_err *err)
         for (int r = 0; r < t->fin.n && r < n_below; r++)
             t->group[t->slot[t->fin.e[r].i]] = 1;
     }
-    t->split_done = 1;
     return PT_OK;
 }
 
@@ -618,7 +614,9 @@ static pt_status propose(tpe *t, const sampler *sm, int number, study_point *out
         return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory for %d trials", t->n);
     if (!map_slots(t) || (s->n_objectives == 1 && !sync_sorted(t, &t->fin, -1)))
         return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory for %d trials", t->n);
-    t->split_done = 0;
+    pt_status st = split(t, sm, err);
+    if (st != PT_OK)
+        return st;
     pt_rng r;
     pt_rng_derive(&r, s->seed, (uint64_t)number);
     for (int i = 0; i < s->n_params; i++) {
@@ -628,9 +626,6 @@ static pt_status propose(tpe *t, const sampler *sm, int number, study_point *out
         if (!out->present[i])
             continue;
         int nb, na;
-        pt_status st = split(t, sm, err);
-        if (st != PT_OK)
-            return st;
         gather(t, sm, i, &nb, &na);
         if (q->kind != PARAM_CAT && !sync_sorted(t, &t->val[i], i))
             return pt_fail(err, PT_ERR_NOMEM, "tpe sampler: out of memory for %d trials", t->n);
