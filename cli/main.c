@@ -5,6 +5,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "cli.h"
 
@@ -59,8 +62,25 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+/* A trial allocates and frees buffers of a few MB (the network, its
+ * optimizer state, an inference engine per evaluation of a pruned network).
+ * glibc serves them from fresh mmaps or trims them off the heap when they
+ * are freed, so each one comes back as new pages the kernel must fault in
+ * and zero: measured on a 2-core EPYC VM, a pruned LeNet-300-100's
+ * validation pass spent a third of its time in page faults. Keeping freed
+ * memory below 32 MB in the heap (blocks that large still get their own
+ * mmap: a data set) makes the next trial's buffers free of faults. */
+static void keep_freed_memory(void)
+{
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    keep_freed_memory();
     if (argc < 2) {
         usage(stderr);
         return PT_EXIT_USAGE;

@@ -37,6 +37,12 @@ void pt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
               const float *b, int ldb, float beta, float *c, int ldc, float *work);
 size_t pt_sgemm_work(int trans_a, int trans_b, int n, int k);
 
+/* dst (cols x rows, ldd floats per row) = src^T, src rows x cols with lds
+ * floats per row. The AVX-512 build transposes 16 x 16 blocks in registers
+ * and may write zeros into dst's rows past column `rows`, up to the next
+ * multiple of 16: ldd must leave room for them. */
+void pt_transpose(int rows, int cols, const float *src, int lds, float *dst, int ldd);
+
 /* Whether pt_sgemm runs its own kernels in this build ("avx512") or
  * OpenBLAS's ("openblas"). */
 const char *pt_sgemm_path(void);

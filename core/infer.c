@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gemm.h"
 #include "prune.h"
 
 const char *pt_kernel_name(pt_kernel k)
@@ -77,17 +78,6 @@ static void bias_relu_t(float *yt, const float *b, int n_out, int n, int ld, int
     }
 }
 
-/* dst (cols x ld, feature-major) from src (rows x cols, row-major), in tiles
- * so both sides stay in cache. */
-static void transpose(const float *src, int rows, int cols, float *dst, int ld)
-{
-    for (int i0 = 0; i0 < rows; i0 += 16)
-        for (int j0 = 0; j0 < cols; j0 += 16)
-            for (int i = i0; i < rows && i < i0 + 16; i++)
-                for (int j = j0; j < cols && j < j0 + 16; j++)
-                    dst[(size_t)j * ld + i] = src[(size_t)i * cols + j];
-}
-
 /* Layer l on one padded input vector; writes out[0..n_out) and zeroes the
  * padding the next sparse layer reads. */
 static void layer_b1(pt_infer *e, int l, pt_kernel k, const float *in, float *out)
@@ -113,17 +103,27 @@ static void layer_bn(pt_infer *e, int l, pt_kernel k, const float *x, int n, flo
     int relu = l + 1 < e->net.n_layers, ld = e->ld;
     const float *in = e->buf[l & 1];
     if (l == 0 && k == PT_KERNEL_SPARSE)
-        transpose(x, n, L->n_in, e->buf[0], ld);
+        pt_transpose(n, L->n_in, x, L->n_in, e->buf[0], ld); /* ld: n rounded up to 16 */
     if (k == PT_KERNEL_SPARSE) {
         pt_csr_spmm_t(&e->csr[l], in, ld, n, out, relu);
         return;
     }
-    if (l == 0)
+    /* Y^T = W X^T: the first layer reads the rows of x (A B^T: B^T's
+     * panels are copied into e->work), later ones the feature-major batch
+     * (A B). pt_sgemm is what training's dense layers run (gemm.h);
+     * PT_INFER_BLAS keeps OpenBLAS's, the reference speed-ups are quoted
+     * against. */
+    if (e->blas && l == 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->n_out, n, L->n_in, 1.0f, L->w,
                     L->n_in, x, L->n_in, 0.0f, out, ld);
-    else
+    else if (e->blas)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, n, L->n_in, 1.0f, L->w,
                     L->n_in, in, ld, 0.0f, out, ld);
+    else if (l == 0)
+        pt_sgemm(0, 1, L->n_out, n, L->n_in, 1.0f, L->w, L->n_in, x, L->n_in, 0.0f, out, ld,
+                 e->work);
+    else
+        pt_sgemm(0, 0, L->n_out, n, L->n_in, 1.0f, L->w, L->n_in, in, ld, 0.0f, out, ld, NULL);
     bias_relu_t(out, L->b, L->n_out, n, ld, relu);
 }
 
@@ -229,7 +229,7 @@ pt_status pt_infer_build_timed(pt_infer *e, const pt_net *net, int max_batch, in
                                double pick_us, pt_err *err)
 {
     memset(e, 0, sizeof *e);
-    if (max_batch < 1 || (flags & ~15) || (flags & 3) == 3 ||
+    if (max_batch < 1 || (flags & ~31) || (flags & 3) == 3 ||
         ((flags & PT_INFER_BY_DENSITY) && (flags & 3)))
         return pt_fail(err, PT_ERR_ARG, "inference: max_batch %d, flags %d", max_batch, flags);
     /* A conv net runs as it trains (conv.h), on buffers for a whole batch:
@@ -252,7 +252,10 @@ pt_status pt_infer_build_timed(pt_infer *e, const pt_net *net, int max_batch, in
     }
     e->buf[0] = alloc_floats(need);
     e->buf[1] = alloc_floats(need);
-    if (!e->buf[0] || !e->buf[1])
+    e->blas = (flags & PT_INFER_BLAS) != 0;
+    size_t nwork = pt_sgemm_work(0, 1, max_batch, e->net.sizes[0]);
+    e->work = nwork && !e->blas ? alloc_floats(nwork) : NULL;
+    if (!e->buf[0] || !e->buf[1] || (nwork && !e->blas && !e->work))
         st = pt_fail(err, PT_ERR_NOMEM, "inference: out of memory");
     if (st == PT_OK)
         st = choose(e, flags, pick_us > 0 ? pick_us : PT_INFER_PICK_US, err);
@@ -268,6 +271,7 @@ void pt_infer_free(pt_infer *e)
         pt_csr_free(&e->csr[l]);
     free(e->buf[0]);
     free(e->buf[1]);
+    free(e->work);
     memset(e, 0, sizeof *e);
 }
 

@@ -6,7 +6,8 @@
  * (pt_net_compact, so a neuron-pruned network becomes a physically smaller
  * dense one) and then picks, per layer and separately for batch 1 and for
  * larger batches, the faster of two kernels by timing both on the spot:
- * dense (cblas_sgemv / cblas_sgemm) or sparse (csr.h). A layer more than
+ * dense (pt_sgemm, gemm.h, at batch > 1; cblas_sgemv at batch 1) or sparse
+ * (csr.h). A layer more than
  * half non-zero is not even tried sparse. The result is never meaningfully
  * slower than dense and gives the network's logits up to float rounding
  * (summation order, folded biases).
@@ -42,7 +43,11 @@ enum {
      * PT_INFER_SPARSE_DENSITY of its weights are non-zero, else dense. For
      * builds that must cost next to nothing and choose the same on every
      * run (a trial's evaluation, train.c); excludes DENSE and SPARSE. */
-    PT_INFER_BY_DENSITY = 8
+    PT_INFER_BY_DENSITY = 8,
+    /* Dense layers by OpenBLAS (cblas_sgemm) instead of pt_sgemm: the
+     * reference that speed-ups are quoted against (infer_cost.c), what the
+     * network costs run dense by a standard library. */
+    PT_INFER_BLAS = 16
 };
 
 /* BY_DENSITY's cut: with a quarter of the weights left the batch kernel
@@ -62,6 +67,8 @@ typedef struct {
     pt_kernel kn[PT_NET_MAX_LAYERS]; /* kernel for batches of 2 or more */
     pt_csr csr[PT_NET_MAX_LAYERS];   /* built when a kernel uses it */
     float *buf[2];                   /* feature-major activations, ping-pong */
+    float *work;                     /* pt_sgemm's scratch for the first layer */
+    int blas;                        /* PT_INFER_BLAS */
 } pt_infer;
 
 /* Builds an engine for batches of 1..max_batch rows; with AUTO the timing
@@ -120,7 +127,7 @@ typedef struct {
     long bytes_dense, bytes_stored;
     long flops_dense, flops; /* per sample; dense = 2 sum n_in n_out */
     /* Medians over repeated runs, microseconds: this network as run, and the
-     * same network run dense and uncompacted. */
+     * same network run dense and uncompacted by OpenBLAS (PT_INFER_BLAS). */
     double latency_b1_us, latency_b128_us;
     double dense_latency_b1_us, dense_latency_b128_us;
     double speedup_b1, speedup_b128; /* dense latency / latency */

@@ -164,7 +164,8 @@ pt_status pt_infer_cost_measure_budget(const pt_net *net, const float *x, int n_
                                         pick_us < PT_INFER_PICK_US ? pick_us : PT_INFER_PICK_US,
                                         err);
     if (st == PT_OK)
-        st = pt_infer_build(&d, net, B128, PT_INFER_DENSE | PT_INFER_NO_COMPACT, err);
+        st = pt_infer_build(&d, net, B128, PT_INFER_DENSE | PT_INFER_NO_COMPACT | PT_INFER_BLAS,
+                            err);
     int n_in = net->sizes[0];
     float *in = st == PT_OK ? malloc(sizeof(float) * (size_t)B128 * (size_t)n_in) : NULL;
     if (st == PT_OK && !in)

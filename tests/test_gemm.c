@@ -133,3 +133,37 @@ Test(gemm, deterministic)
             cr_assert_eq(memcmp(c1, c2, sizeof c1), 0, "ta %d tb %d: two runs differ", ta, tb);
         }
 }
+
+/* Every element lands in its place, for blocks cut at both edges; what the
+ * contract allows past column `rows` (zeros, up to a multiple of 16) is all
+ * that is written. */
+Test(gemm, transpose_every_edge)
+{
+    static const int shapes[][2] = {{1, 1}, {16, 16}, {17, 3}, {5, 33}, {40, 784}, {128, 300}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int rows = shapes[s][0], cols = shapes[s][1], lds = cols + 3;
+        int ldd = (rows + 15) / 16 * 16 + 5;
+        float *src = malloc(sizeof(float) * (size_t)rows * lds);
+        float *dst = malloc(sizeof(float) * (size_t)cols * ldd);
+        for (int i = 0; i < rows * lds; i++)
+            src[i] = (float)(i + 1);
+        for (int i = 0; i < cols * ldd; i++)
+            dst[i] = -1.0f;
+        pt_transpose(rows, cols, src, lds, dst, ldd);
+        int pad = (rows + 15) / 16 * 16;
+        for (int j = 0; j < cols; j++)
+            for (int i = 0; i < ldd; i++) {
+                float v = dst[(size_t)j * ldd + i];
+                if (i < rows)
+                    cr_assert_eq(v, src[(size_t)i * lds + j], "%dx%d: [%d][%d]", rows, cols, j, i);
+                else if (i >= pad)
+                    cr_assert_eq(v, -1.0f, "%dx%d: [%d][%d] written past the padding", rows,
+                                 cols, j, i);
+                else
+                    cr_assert(v == 0.0f || v == -1.0f, "%dx%d: padding [%d][%d] = %g", rows,
+                              cols, j, i, v);
+            }
+        free(src);
+        free(dst);
+    }
+}
