@@ -110,13 +110,14 @@ pt_status pt_train_from(const pt_config *cfg, const pt_data *data, const pt_mode
 int pt_train_total_epochs(const pt_config *cfg);
 
 /* Accuracy and mean loss of net on rows idx[0..n) of ds (all rows when idx
- * is NULL; then n is ignored), in batches of net->cap rows. A pruned MLP
- * with a layer at most PT_INFER_SPARSE_DENSITY dense is run through an
- * inference engine instead (infer.h, kernels by density, no timing): its
- * dead neurons compacted away and its sparse layers costing their surviving
- * weights, so evaluating a pruned network costs what running it does, not a
- * dense pass. Both paths give the logits up to float rounding; which one
- * runs depends only on the weights, so a seed still gives one result. */
+ * is NULL; then n is ignored). An MLP is run through an inference engine
+ * (infer.h, kernels by density, no timing) in chunks of 256 rows: its dead
+ * neurons compacted away and its layers at most PT_INFER_SPARSE_DENSITY
+ * dense costing their surviving weights, so evaluating a pruned network
+ * costs what running it does, not a dense pass. Conv nets (and an MLP
+ * whose engine could not be allocated) run pt_net_forward in batches of
+ * net->cap rows. The two paths give the logits up to float rounding; which
+ * one runs depends only on the network, so a seed still gives one result. */
 void pt_evaluate(pt_net *net, const pt_dataset *ds, const pt_scaler *sc,
                  const uint32_t *idx, int n, double *acc, double *loss);
 
