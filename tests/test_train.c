@@ -14,6 +14,7 @@
 #include "config.h"
 #include "data_open.h"
 #include "optim.h"
+#include "prune.h"
 #include "train.h"
 
 /* A few hundred Fashion-MNIST rows: seconds of training, far above chance. */
@@ -354,4 +355,67 @@ Test(optim, learning_rate_schedules)
     pt_assert_close(pt_lr_at(&tc, 0, 10), 0.1, PT_RTOL_FORMULA, 0);
     pt_assert_close(pt_lr_at(&tc, 5, 10), 0.055, PT_RTOL_FORMULA, 0);
     cr_assert_lt(pt_lr_at(&tc, 9, 10), 0.015);
+}
+
+/* Accuracy and loss of rows 0..n of ds by the training forward pass, in
+ * batches of net->cap rows: what pt_evaluate's engine must agree with. */
+static void forward_figures(pt_net *net, const pt_dataset *ds, const pt_scaler *sc, double *acc,
+                            double *loss)
+{
+    long correct = 0;
+    double total = 0.0;
+    uint32_t *rows = malloc(sizeof(uint32_t) * (size_t)net->cap);
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)net->cap);
+    cr_assert(rows && y);
+    for (int i = 0; i < ds->n; i += net->cap) {
+        int nb = ds->n - i < net->cap ? ds->n - i : net->cap, ok;
+        for (int k = 0; k < nb; k++)
+            rows[k] = (uint32_t)(i + k);
+        pt_dataset_gather(ds, sc, rows, nb, net->act[0], y);
+        pt_net_forward(net, nb);
+        total += pt_net_loss(net, nb, y, &ok) * nb;
+        correct += ok;
+    }
+    free(rows);
+    free(y);
+    *acc = (double)correct / ds->n;
+    *loss = total / ds->n;
+}
+
+/* pt_evaluate runs an MLP through the inference engine (dense products,
+ * sparse kernels for layers at most a quarter dense, dead neurons
+ * compacted away with their constant outputs folded): dense, 90% sparse
+ * and with half its neurons pruned, it gives the training forward pass's
+ * figures up to float rounding. */
+Test(train, evaluation_engine_agrees_with_the_forward_pass)
+{
+    pt_config c;
+    small_fashion(&c);
+    c.net.n_hidden = 2;
+    c.net.hidden[0] = 64;
+    c.net.hidden[1] = 32;
+    c.train.epochs = 3;
+    pt_data d;
+    pt_err err;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(pt_data_open(&d, &c.data, c.seed, &err), PT_OK, "%s", err.msg);
+    pt_net net;
+    pt_train_result r;
+    cr_assert_eq(pt_train(&c, &d, &net, NULL, NULL, &r, &err), PT_OK, "%s", err.msg);
+    for (int stage = 0; stage < 3; stage++) {
+        if (stage == 1)
+            cr_assert_eq(pt_prune_magnitude(&net, 0.9, 1, 1, &err), PT_OK, "%s", err.msg);
+        if (stage == 2)
+            cr_assert_eq(pt_prune_neurons(&net, 0.5, PT_NORM_L2, &err), PT_OK, "%s", err.msg);
+        double acc, loss, want_acc, want_loss;
+        pt_evaluate(&net, &d.test, &d.scaler, NULL, 0, &acc, &loss);
+        forward_figures(&net, &d.test, &d.scaler, &want_acc, &want_loss);
+        cr_assert_gt(want_acc, 0.3, "stage %d: accuracy %.3f", stage, want_acc);
+        cr_assert(fabs(acc - want_acc) <= 1.0 / d.test.n + 1e-12,
+                  "stage %d: accuracy %.4f, the forward pass %.4f", stage, acc, want_acc);
+        cr_assert(fabs(loss - want_loss) <= 1e-4 * fabs(want_loss),
+                  "stage %d: loss %.6f, the forward pass %.6f", stage, loss, want_loss);
+    }
+    pt_net_free(&net);
+    pt_data_close(&d);
 }
