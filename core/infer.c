@@ -108,22 +108,19 @@ static void layer_bn(pt_infer *e, int l, pt_kernel k, const float *x, int n, flo
         pt_csr_spmm_t(&e->csr[l], in, ld, n, out, relu);
         return;
     }
-    /* Y^T = W X^T: the first layer reads the rows of x (A B^T: B^T's
-     * panels are copied into e->work), later ones the feature-major batch
+    /* Y^T = W X^T: the first layer reads the rows of x (A B^T; pt_sgemm
+     * copies B^T's panels into e->work), later ones the feature-major batch
      * (A B). pt_sgemm is what training's dense layers run (gemm.h);
      * PT_INFER_BLAS keeps OpenBLAS's, the reference speed-ups are quoted
      * against. */
-    if (e->blas && l == 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->n_out, n, L->n_in, 1.0f, L->w,
-                    L->n_in, x, L->n_in, 0.0f, out, ld);
-    else if (e->blas)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, n, L->n_in, 1.0f, L->w,
-                    L->n_in, in, ld, 0.0f, out, ld);
-    else if (l == 0)
-        pt_sgemm(0, 1, L->n_out, n, L->n_in, 1.0f, L->w, L->n_in, x, L->n_in, 0.0f, out, ld,
-                 e->work);
+    int tb = l == 0;
+    const float *b = tb ? x : in;
+    int ldb = tb ? L->n_in : ld;
+    if (e->blas)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, L->n_out, n,
+                    L->n_in, 1.0f, L->w, L->n_in, b, ldb, 0.0f, out, ld);
     else
-        pt_sgemm(0, 0, L->n_out, n, L->n_in, 1.0f, L->w, L->n_in, in, ld, 0.0f, out, ld, NULL);
+        pt_sgemm(0, tb, L->n_out, n, L->n_in, 1.0f, L->w, L->n_in, b, ldb, 0.0f, out, ld, e->work);
     bias_relu_t(out, L->b, L->n_out, n, ld, relu);
 }
 
