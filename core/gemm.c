@@ -104,6 +104,7 @@ INLINE void tr16(const float *src, size_t lds, int nr, int np, float *dst, size_
         if (p < np)
             _mm512_storeu_ps(dst + (size_t)p * ldd, r[p]);
 }
+
 /* panel (k x 32, along the 32) = columns j..j+w of B^T, i.e. rows j..j+w
  * of b (n x k along k), 16 x 16 blocks at a time; columns past w are zero.
  * (Copied an element at a time, this took a tenth of a training step.) */

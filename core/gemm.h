@@ -15,9 +15,10 @@
  * per k two loads of B's row and 12 broadcasts of A, no packing of A or B
  * (a training step's shapes are small: a batch of rows, a layer's width)
  * for A B and A^T B; for A B^T each 32-column panel of B^T is first copied
- * out of B's rows into the caller's scratch (k x 32 floats). Measured against OpenBLAS's Haswell
- * kernels on that machine (1 thread, LeNet-300-100's and a 784-1024-1024-10's products at batch
- * 128): 1.3-2x on every product but A B^T with 10 columns (0.9x). Other
+ * out of B's rows into the caller's scratch (k x 32 floats, 16 x 16 blocks
+ * transposed in registers). Measured against OpenBLAS's Haswell kernels on
+ * that machine (1 thread, LeNet-300-100's and a 784-1024-1024-10's products
+ * at batch 128): 1.3-2x on every product but A B^T with 10 columns (0.9x). Other
  * builds, A^T B^T, A B^T without scratch or with fewer than 16 rows (the
  * copies would not pay), and any product while OpenBLAS runs more than one
  * thread (train.threads > 1: its kernels split the work, ours do not) call

@@ -438,6 +438,7 @@ pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err)
     if (!m->mask || s->mode == PT_SPARSE_OFF)
         return PT_OK;
     int ld = ld_of(s->cap < m->cap ? s->cap : m->cap), any = 0;
+    double auto_floor = pt_sptrain_auto_sparsity(s->cap);
     for (int l = 0; l < m->n_layers; l++) {
         pt_layer *L = &m->layer[l];
         pt_splayer *S = &s->layer[l];
@@ -448,7 +449,7 @@ pt_status pt_sptrain_enter(pt_sptrain *s, pt_net *m, pt_optim *o, pt_err *err)
         for (size_t i = 0; i < nw; i++)
             kept += m->mask[L->off + i] != 0.0f;
         double sparsity = 1.0 - (double)kept / (double)nw;
-        if (kept == nw || (s->mode == PT_SPARSE_AUTO && sparsity < pt_sptrain_auto_sparsity(s->cap))) {
+        if (kept == nw || (s->mode == PT_SPARSE_AUTO && sparsity < auto_floor)) {
             if (kept < nw)
                 s->chosen[l] = 1;
             continue;
