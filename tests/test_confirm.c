@@ -94,15 +94,17 @@ Test(confirm, variants_turn_off_exactly_their_keys)
 
 /* A study of 4 trials (space: schedule, sparsity, L2, dropout) with
  * confirm {top 2, seeds 2}: 4 + (2 * 3 + 1) * 2 = 14 runs of 1 epoch. */
-static const char *write_study(void)
+/* The study of every test here: 4 trials, then 14 confirmation runs, each
+ * training a 784-hidden-10 MLP on `limit` rows for `epochs` epochs. */
+static const char *write_study_of(int limit, int hidden, int epochs)
 {
     char text[4096];
     snprintf(text, sizeof text,
              "{\"study\": \"cf\", \"storage\": \"%s\", \"seed\": 3, \"n_trials\": 4,\n"
              " \"confirm\": {\"top\": 2, \"seeds\": 2},\n"
-             " \"trial\": {\"seed\": 1, \"data\": {\"dir\": \"%s\", \"limit\": 300,"
-             " \"test_limit\": 200}, \"net\": {\"hidden\": [16]},"
-             " \"train\": {\"epochs\": 1, \"batch_size\": 32},"
+             " \"trial\": {\"seed\": 1, \"data\": {\"dir\": \"%s\", \"limit\": %d,"
+             " \"test_limit\": 200}, \"net\": {\"hidden\": [%d]},"
+             " \"train\": {\"epochs\": %d, \"batch_size\": 32},"
              " \"prune\": {\"start_epoch\": 0, \"end_epoch\": 1, \"frequency\": 2}},\n"
              " \"search_space\": {"
              " \"prune.schedule\": {\"type\": \"categorical\", \"choices\": [\"oneshot\","
@@ -110,8 +112,14 @@ static const char *write_study(void)
              " \"prune.sparsity\": {\"type\": \"float\", \"low\": 0.5, \"high\": 0.9},"
              " \"reg.l2\": {\"type\": \"float\", \"low\": 1e-6, \"high\": 1e-2, \"log\": true},"
              " \"reg.dropout\": {\"type\": \"float\", \"low\": 0.1, \"high\": 0.3}}}\n",
-             path_of("study.db"), PT_FASHION_DIR);
+             path_of("study.db"), PT_FASHION_DIR, limit, hidden, epochs);
     return write_in("study.json", text);
+}
+
+/* Small runs: the whole confirmation takes a few hundredths of a second. */
+static const char *write_study(void)
+{
+    return write_study_of(300, 16, 1);
 }
 
 /* COMPLETE runs of the confirm study meeting cond (a killed run leaves FAIL ones too) */
@@ -266,7 +274,11 @@ static int confirm_done(void)
  * nothing. */
 Test(confirm, mpirun_killed_mid_confirmation_resumes_without_duplicates)
 {
-    const char *study = write_study();
+    /* Runs long enough (~1 s for the 14 on a 2-core EPYC) that the kill,
+     * sent within a few polls of the third one ending, lands before the
+     * last: with the small study the other 11 finished in ~40 ms, faster
+     * than the kill on a fast machine. */
+    const char *study = write_study_of(6000, 256, 2);
     char *argv[] = {"mpirun", "-np", "3", PT_BIN, "run", (char *)study, NULL};
     pid_t pid = job_start(argv);
     int done = 0;
